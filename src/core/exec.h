@@ -1,0 +1,43 @@
+/* Runs a plan's steps through a table of host operations, journaling each, and undoes on failure. */
+#pragma once
+
+#include "shared/error.h"
+#include "shared/time-util.h"
+#include "plan.h"
+
+/* The host as the executor sees it: real adapters in production, a fake in tests.
+ * Every operation is idempotent where its name says "undo"-safe; each returns 0 or -errno. */
+typedef struct gh_host_ops {
+        int (*unit_stop)(void *ctx, const char *unit, usec_t deadline, gh_error *err);
+        int (*unit_start)(void *ctx, const char *unit, usec_t deadline, gh_error *err);
+        int (*holders_end)(void *ctx, char *const *nodes, gh_holders_mode mode, usec_t grace, usec_t deadline,
+                           gh_error *err);
+        int (*override_set)(void *ctx, const char *addr, const char *driver, gh_error *err);
+        int (*module_unload)(void *ctx, const char *module, usec_t deadline, gh_error *err);
+        int (*module_load)(void *ctx, const char *module, gh_error *err);
+        /* Unbinds addr if, and only if, it is bound to driver; in a child with a deadline. */
+        int (*dev_unbind)(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err);
+        /* Probes addr (override must say vfio-pci), verifies the driver link and /dev/vfio/group. */
+        int (*dev_bind_vfio)(void *ctx, const char *addr, int group, usec_t deadline, gh_error *err);
+        /* Sets the override back to old (NULL clears), reprobes, finds a driver by modalias if none bound,
+         * and verifies that driver (when not NULL) is bound. */
+        int (*dev_give_back)(void *ctx, const char *addr, const char *old_override, const char *driver,
+                             usec_t deadline, gh_error *err);
+        int (*journal_append)(void *ctx, const char *line, gh_error *err);
+} gh_host_ops;
+
+/* Told of each step as it ends; the front logs from here (the core never logs). */
+typedef struct gh_exec_observer {
+        void (*step_done)(void *ctx, size_t index, const gh_step *s, bool undo, int r, usec_t duration,
+                          const gh_error *err);
+        void *ctx;
+} gh_exec_observer;
+
+/* Journals then runs each step within the plan's budget. On failure undoes the steps begun, in
+ * reverse, and returns the first error (err names the step and the thing). */
+int gh_exec_prepare(const gh_plan *plan, const gh_host_ops *ops, void *ctx, const gh_exec_observer *obs,
+                    gh_error *err);
+
+/* Runs the undos of steps[0..n) in reverse, going on past failures; returns the first error. */
+int gh_exec_undo(const gh_step *steps, size_t n, usec_t timeout, const gh_host_ops *ops, void *ctx,
+                 const gh_exec_observer *obs, gh_error *err);

@@ -1,0 +1,86 @@
+/* Look-ups in, and release of, the host facts. */
+#include "facts.h"
+#include "shared/strv.h"
+
+const gh_pci_dev *gh_facts_find_dev(const gh_facts *f, const gh_pci_addr *a)
+{
+        for (size_t i = 0; i < f->n_devs; i++)
+                if (gh_pci_addr_eq(&f->devs[i].addr, a))
+                        return &f->devs[i];
+        return NULL;
+}
+
+/* Module names treat '-' and '_' alike, as the kernel does. */
+static bool module_name_eq(const char *a, const char *b)
+{
+        for (; *a && *b; a++, b++) {
+                char x = *a == '-' ? '_' : *a, y = *b == '-' ? '_' : *b;
+                if (x != y)
+                        return false;
+        }
+        return *a == *b;
+}
+
+const gh_module *gh_facts_find_module(const gh_facts *f, const char *name)
+{
+        for (size_t i = 0; i < f->n_modules; i++)
+                if (module_name_eq(f->modules[i].name, name))
+                        return &f->modules[i];
+        return NULL;
+}
+
+const gh_unit_state *gh_facts_find_unit(const gh_facts *f, const char *name)
+{
+        for (size_t i = 0; i < f->n_units; i++)
+                if (streq(f->units[i].name, name))
+                        return &f->units[i];
+        return NULL;
+}
+
+void gh_pci_dev_done(gh_pci_dev *d)
+{
+        free(d->driver);
+        free(d->module);
+        free(d->override);
+        strv_free(d->nodes);
+        *d = (gh_pci_dev){.iommu_group = -1};
+}
+
+void gh_module_done(gh_module *m)
+{
+        free(m->name);
+        strv_free(m->holders);
+        *m = (gh_module){};
+}
+
+void gh_holder_done(gh_holder *h)
+{
+        free(h->comm);
+        free(h->node);
+        free(h->unit);
+        free(h->session);
+        free(h->session_type);
+        free(h->session_class);
+        *h = (gh_holder){};
+}
+
+void gh_facts_done(gh_facts *f)
+{
+        for (size_t i = 0; i < f->n_devs; i++)
+                gh_pci_dev_done(&f->devs[i]);
+        free(f->devs);
+        for (size_t i = 0; i < f->n_modules; i++)
+                gh_module_done(&f->modules[i]);
+        free(f->modules);
+        for (size_t i = 0; i < f->n_holders; i++)
+                gh_holder_done(&f->holders[i]);
+        free(f->holders);
+        for (size_t i = 0; i < f->n_claims; i++)
+                free(f->claims[i].domain);
+        free(f->claims);
+        for (size_t i = 0; i < f->n_units; i++)
+                free(f->units[i].name);
+        free(f->units);
+        free(f->dm_unit);
+        *f = (gh_facts){};
+}

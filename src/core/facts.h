@@ -1,0 +1,71 @@
+/* What the host looks like, gathered by the host adapters and handed to the pure planner. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "pci-addr.h"
+
+#define GH_PCI_CLASS_DISPLAY 0x03u /* base class, class >> 16 */
+#define GH_PCI_CLASS_BRIDGE 0x0604u /* base+sub class, class >> 8 */
+
+typedef struct gh_pci_dev {
+        gh_pci_addr addr;
+        unsigned class; /* 24 bits: 0x030000 VGA, 0x040300 HDA */
+        unsigned vendor, device;
+        char *driver;   /* bound driver, NULL when none */
+        char *module;   /* module providing driver; NULL when none or built in */
+        char *override; /* driver_override, NULL when "(null)" */
+        int iommu_group; /* -1 when the device has none */
+        bool boot_vga;
+        char **nodes; /* device nodes (strv): /dev/dri/card0, /dev/dri/renderD128, /dev/fb0, /dev/snd/... */
+} gh_pci_dev;
+
+typedef struct gh_module {
+        char *name;
+        char **holders; /* modules using this one, from /sys/module/NAME/holders (strv) */
+        bool builtin;
+} gh_module;
+
+typedef struct gh_holder {
+        pid_t pid;
+        char *comm;
+        char *node;          /* the device node it has open or mapped */
+        char *unit;          /* systemd unit, NULL when unknown */
+        char *session;       /* logind session, NULL when none */
+        char *session_type;  /* x11, wayland, tty, ... */
+        char *session_class; /* user, greeter, ... */
+} gh_holder;
+
+typedef struct gh_claim {
+        gh_pci_addr addr;
+        char *domain; /* another domain whose journal holds addr */
+} gh_claim;
+
+typedef struct gh_unit_state {
+        char *name;
+        bool active;
+} gh_unit_state;
+
+typedef struct gh_facts {
+        gh_pci_dev *devs; /* every PCI function on the host */
+        size_t n_devs;
+        gh_module *modules; /* modules of the drivers involved, and their holders, recursively */
+        size_t n_modules;
+        gh_holder *holders; /* processes holding nodes of the devices involved */
+        size_t n_holders;
+        gh_claim *claims;
+        size_t n_claims;
+        gh_unit_state *units; /* the policy's stop_units */
+        size_t n_units;
+        char *dm_unit; /* what display-manager.service resolves to; NULL when there is none */
+        bool dm_active;
+        bool units_known; /* false when no system bus could be reached */
+} gh_facts;
+
+const gh_pci_dev *gh_facts_find_dev(const gh_facts *f, const gh_pci_addr *a);
+const gh_module *gh_facts_find_module(const gh_facts *f, const char *name);
+const gh_unit_state *gh_facts_find_unit(const gh_facts *f, const char *name);
+void gh_pci_dev_done(gh_pci_dev *d);
+void gh_module_done(gh_module *m);
+void gh_holder_done(gh_holder *h);
+void gh_facts_done(gh_facts *f);

@@ -1,0 +1,43 @@
+/* One step of a hand-over, with what its undo needs; printed for `plan`, one line in the journal. */
+#pragma once
+
+#include <errno.h>
+
+#include "config.h"
+#include "pci-addr.h"
+
+typedef enum gh_step_kind {
+        GH_STEP_STOP_UNIT,     /* name=unit;            undo: start it */
+        GH_STEP_END_HOLDERS,   /* nodes, mode, grace;   undo: none */
+        GH_STEP_SET_OVERRIDE,  /* addr, old, driver;    undo: restore old override, reprobe, verify driver */
+        GH_STEP_UNLOAD_MODULE, /* name=module;          undo: load it */
+        GH_STEP_UNBIND,        /* addr, driver;         undo: none (SET_OVERRIDE's undo reprobes) */
+        GH_STEP_LOAD_MODULE,   /* name=module;          undo: none (vfio-pci stays, harmless) */
+        GH_STEP_BIND_VFIO,     /* addr, group;          undo: unbind from vfio-pci */
+        GH_STEP_START_UNIT,    /* name=unit;            undo: none (STOP_UNIT's undo covers it) */
+        _GH_STEP_KIND_MAX,
+        _GH_STEP_KIND_INVALID = -EINVAL,
+} gh_step_kind;
+
+typedef struct gh_step {
+        gh_step_kind kind;
+        char addr[GH_PCI_ADDR_MAX]; /* "" when not about a device */
+        char *name;                 /* unit or module */
+        char *driver;               /* UNBIND: driver left; SET_OVERRIDE: host driver to give back (NULL: none) */
+        char *old_override;         /* SET_OVERRIDE: value before, NULL for none */
+        int group;                  /* BIND_VFIO: IOMMU group, for /dev/vfio/N; -1 otherwise */
+        char **nodes;               /* END_HOLDERS (strv) */
+        gh_holders_mode holders_mode;
+        unsigned grace_sec;
+} gh_step;
+
+const char *gh_step_kind_to_string(gh_step_kind k);
+gh_step_kind gh_step_kind_from_string(const char *s);
+
+/* Journal form: "KIND key=value ...", values %-escaped, no newline. */
+int gh_step_to_line(const gh_step *s, char **ret);
+/* -EINVAL on anything malformed or unknown. */
+int gh_step_from_line(const char *line, gh_step *ret);
+/* Human form for `plan`, e.g. "stop unit gdm.service (undo: start it)". */
+int gh_step_describe(const gh_step *s, char **ret);
+void gh_step_done(gh_step *s);

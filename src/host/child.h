@@ -1,0 +1,9 @@
+/* Run something that may block forever (a sysfs write) in a child process, under a deadline. */
+#pragma once
+
+#include "shared/time-util.h"
+
+/* Forks; the child runs fn(userdata) and exits with its result. Returns fn's result (0 or -errno),
+ * or -ETIMEDOUT when the deadline passes first; the child is then SIGKILLed and left behind
+ * (it may be stuck in the kernel, where no signal reaches). */
+int gh_child_run(int (*fn)(void *userdata), void *userdata, usec_t deadline);

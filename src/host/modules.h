@@ -1,0 +1,30 @@
+/* Kernel modules through libkmod: state and holders from sysfs, unload (never forced) and load. */
+#pragma once
+
+#include "shared/error.h"
+#include "shared/time-util.h"
+
+typedef enum gh_module_state {
+        GH_MODULE_ABSENT,
+        GH_MODULE_LOADED,
+        GH_MODULE_BUILTIN,
+        _GH_MODULE_STATE_MAX,
+        _GH_MODULE_STATE_INVALID = -22,
+} gh_module_state;
+
+/* From ROOT/sys/module/NAME; names with '-' and '_' are the same module. */
+gh_module_state gh_module_get_state(const char *root, const char *name);
+/* ROOT/sys/module/NAME/holders, as a strv (empty when none). */
+int gh_module_read_holders(const char *root, const char *name, char ***ret);
+
+typedef struct gh_kmod gh_kmod;
+
+/* libkmod context for ROOT/lib/modules/$(uname -r), its log routed to ours. */
+int gh_kmod_new(const char *root, gh_kmod **ret);
+gh_kmod *gh_kmod_free(gh_kmod *k);
+/* Not loaded is success. Builtin is -EOPNOTSUPP. Busy (EAGAIN/EBUSY) is retried until deadline. */
+int gh_kmod_unload(gh_kmod *k, const char *name, usec_t deadline, gh_error *err);
+/* With its configured options and dependencies. Loaded or builtin is success. */
+int gh_kmod_load(gh_kmod *k, const char *name, gh_error *err);
+/* Loads the modules that match a device's modalias; -ENOENT when none does. */
+int gh_kmod_load_modalias(gh_kmod *k, const char *modalias, gh_error *err);

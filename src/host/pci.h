@@ -1,0 +1,24 @@
+/* sysfs PCI under ROOT/sys/bus/pci: read a function's facts; override, unbind, probe, verify. */
+#pragma once
+
+#include "core/facts.h"
+#include "shared/time-util.h"
+
+/* Fills class, vendor, device, driver, module, override, iommu_group, boot_vga and nodes.
+ * -ENODEV when the function does not exist. */
+int gh_pci_read_dev(const char *root, const gh_pci_addr *a, gh_pci_dev *ret);
+/* Every function under ROOT/sys/bus/pci/devices, sorted by address. */
+int gh_pci_list(const char *root, gh_pci_dev **ret, size_t *ret_n);
+void gh_pci_devs_free(gh_pci_dev *devs, size_t n);
+/* *ret is NULL (and 0 returned) when no driver is bound. */
+int gh_pci_get_driver(const char *root, const char *addr, char **ret);
+/* driver NULL clears the override. */
+int gh_pci_set_override(const char *root, const char *addr, const char *driver);
+/* Unbinds only if bound to driver (else 0). The write runs in a child: a busy driver may block
+ * forever in the kernel. -ETIMEDOUT when the deadline passes first. */
+int gh_pci_unbind(const char *root, const char *addr, const char *driver, usec_t deadline);
+/* Writes addr to drivers_probe. Success there says nothing: verify with gh_pci_wait_driver(). */
+int gh_pci_probe(const char *root, const char *addr, usec_t deadline);
+/* Polls until driver is bound (driver NULL: any driver). -ETIMEDOUT when not by deadline. */
+int gh_pci_wait_driver(const char *root, const char *addr, const char *driver, usec_t deadline);
+int gh_pci_read_modalias(const char *root, const char *addr, char **ret);

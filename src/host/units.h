@@ -1,0 +1,18 @@
+/* systemd units over sd-bus: resolve, query, stop and start, each waiting for its job. */
+#pragma once
+
+#include "shared/error.h"
+#include "shared/time-util.h"
+
+typedef struct gh_units gh_units;
+
+/* The system bus; with a root other than "/", ROOT/run/dbus/system_bus_socket.
+ * -ENOENT/-ECONNREFUSED etc. when there is no bus. */
+int gh_units_open(const char *root, gh_units **ret);
+gh_units *gh_units_free(gh_units *u);
+/* The unit's Id ("display-manager.service" -> "gdm.service"); -ENOENT when not found. */
+int gh_units_resolve(gh_units *u, const char *name, char **ret_id);
+int gh_units_is_active(gh_units *u, const char *name, bool *ret);
+/* StopUnit/StartUnit in "replace" mode, then wait for JobRemoved; result other than "done" fails. */
+int gh_units_stop(gh_units *u, const char *name, usec_t deadline, gh_error *err);
+int gh_units_start(gh_units *u, const char *name, usec_t deadline, gh_error *err);

@@ -1,0 +1,35 @@
+/* gh_error: first-error-wins context for failures, formatted once where they are found. */
+#include <stdarg.h>
+
+#include "error.h"
+
+static int error_vset(gh_error *err, int r, const char *fmt, va_list ap)
+{
+        if (!err)
+                return r;
+        err->code = r;
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        return r;
+}
+
+int gh_error_set(gh_error *err, int r, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (gh_error_isset(err))
+                return r;
+        va_start(ap, fmt);
+        error_vset(err, r, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int gh_error_replace(gh_error *err, int r, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        error_vset(err, r, fmt, ap);
+        va_end(ap);
+        return r;
+}

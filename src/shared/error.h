@@ -1,0 +1,23 @@
+/* A place for the layer that detects a failure to say what failed; only the front prints it. */
+#pragma once
+
+#include "macro.h"
+
+#define GH_ERROR_MAX 512
+
+typedef struct gh_error {
+        int code;               /* negative errno, 0 when unset */
+        char msg[GH_ERROR_MAX]; /* one line, names the thing: domain, address, file:line */
+} gh_error;
+
+/* Records the first error only (the root cause) and returns r, which must be negative.
+ * err may be NULL. */
+int gh_error_set(gh_error *err, int r, const char *fmt, ...) _printf_(3, 4);
+
+/* Overwrites whatever was recorded. */
+int gh_error_replace(gh_error *err, int r, const char *fmt, ...) _printf_(3, 4);
+
+static inline bool gh_error_isset(const gh_error *err)
+{
+        return err && err->msg[0];
+}

@@ -1,0 +1,18 @@
+/* Reading and writing small files, the sysfs/procfs way: one read, one write, -errno on failure. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "macro.h"
+
+/* Reads at most max bytes; -EFBIG if the file is larger. The buffer is NUL-terminated. */
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_len);
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_len);
+/* First line, without its newline. */
+int read_one_line_file(const char *path, char **ret);
+/* One write(2) of s; sysfs acts on it and reports its error there. No O_CREAT. */
+int write_string_file(const char *path, const char *s);
+/* root + path, with exactly one slash between; root "/" or "" gives path itself. */
+char *path_join(const char *root, const char *path);
+/* Last component of a symlink's target ("../../bus/pci/drivers/nvidia" -> "nvidia"). */
+int readlink_basename(const char *path, char **ret);
