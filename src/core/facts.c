@@ -10,8 +10,7 @@ const gh_pci_dev *gh_facts_find_dev(const gh_facts *f, const gh_pci_addr *a)
         return NULL;
 }
 
-/* Module names treat '-' and '_' alike, as the kernel does. */
-static bool module_name_eq(const char *a, const char *b)
+bool gh_module_name_eq(const char *a, const char *b)
 {
         for (; *a && *b; a++, b++) {
                 char x = *a == '-' ? '_' : *a, y = *b == '-' ? '_' : *b;
@@ -24,7 +23,7 @@ static bool module_name_eq(const char *a, const char *b)
 const gh_module *gh_facts_find_module(const gh_facts *f, const char *name)
 {
         for (size_t i = 0; i < f->n_modules; i++)
-                if (module_name_eq(f->modules[i].name, name))
+                if (gh_module_name_eq(f->modules[i].name, name))
                         return &f->modules[i];
         return NULL;
 }

@@ -62,6 +62,8 @@ typedef struct gh_facts {
         bool units_known; /* false when no system bus could be reached */
 } gh_facts;
 
+/* Module names treat '-' and '_' alike, as the kernel does. */
+bool gh_module_name_eq(const char *a, const char *b);
 const gh_pci_dev *gh_facts_find_dev(const gh_facts *f, const gh_pci_addr *a);
 const gh_module *gh_facts_find_module(const gh_facts *f, const char *name);
 const gh_unit_state *gh_facts_find_unit(const gh_facts *f, const char *name);

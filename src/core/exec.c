@@ -1,0 +1,158 @@
+/* The executor: write-ahead journal line, then the step; on failure, the undos of every step begun
+ * (their undos are idempotent, so the one that failed half-way is undone too), newest first. */
+#include <errno.h>
+
+#include "exec.h"
+
+#define VFIO_DRIVER "vfio-pci"
+
+typedef struct exec_env {
+        const gh_host_ops *ops;
+        void *ctx;
+        const gh_exec_observer *obs;
+} exec_env;
+
+static int step_do(const exec_env *e, const gh_step *s, usec_t deadline, gh_error *err)
+{
+        const gh_host_ops *o = e->ops;
+
+        switch (s->kind) {
+        case GH_STEP_STOP_UNIT:
+                return o->unit_stop(e->ctx, s->name, deadline, err);
+        case GH_STEP_START_UNIT:
+                return o->unit_start(e->ctx, s->name, deadline, err);
+        case GH_STEP_END_HOLDERS:
+                return o->holders_end(e->ctx, s->nodes, s->holders_mode, (usec_t)s->grace_sec * USEC_PER_SEC,
+                                      deadline, err);
+        case GH_STEP_SET_OVERRIDE:
+                return o->override_set(e->ctx, s->addr, VFIO_DRIVER, err);
+        case GH_STEP_UNLOAD_MODULE:
+                return o->module_unload(e->ctx, s->name, deadline, err);
+        case GH_STEP_UNBIND:
+                return o->dev_unbind(e->ctx, s->addr, s->driver, deadline, err);
+        case GH_STEP_LOAD_MODULE:
+                return o->module_load(e->ctx, s->name, err);
+        case GH_STEP_BIND_VFIO:
+                return o->dev_bind_vfio(e->ctx, s->addr, s->group, deadline, err);
+        default:
+                return -EINVAL;
+        }
+}
+
+static bool step_has_undo(const gh_step *s)
+{
+        return s->kind == GH_STEP_STOP_UNIT || s->kind == GH_STEP_SET_OVERRIDE ||
+               s->kind == GH_STEP_UNLOAD_MODULE || s->kind == GH_STEP_BIND_VFIO;
+}
+
+static int step_undo(const exec_env *e, const gh_step *s, usec_t deadline, gh_error *err)
+{
+        const gh_host_ops *o = e->ops;
+
+        switch (s->kind) {
+        case GH_STEP_STOP_UNIT:
+                return o->unit_start(e->ctx, s->name, deadline, err);
+        case GH_STEP_SET_OVERRIDE:
+                return o->dev_give_back(e->ctx, s->addr, s->old_override, s->driver, deadline, err);
+        case GH_STEP_UNLOAD_MODULE:
+                return o->module_load(e->ctx, s->name, err);
+        case GH_STEP_BIND_VFIO:
+                return o->dev_unbind(e->ctx, s->addr, VFIO_DRIVER, deadline, err);
+        default:
+                return 0;
+        }
+}
+
+static void notify(const exec_env *e, size_t i, const gh_step *s, bool undo, int r, usec_t start,
+                   const gh_error *err)
+{
+        if (e->obs && e->obs->step_done)
+                e->obs->step_done(e->obs->ctx, i, s, undo, r, now_usec() - start, err);
+}
+
+/* Names the step when the operation did not say more itself. */
+static int step_error(gh_error *err, const gh_step *s, int r)
+{
+        const char *what = s->addr[0] ? s->addr : strempty(s->name);
+
+        return gh_error_set(err, r, "%s %s failed: %s", gh_step_kind_to_string(s->kind), what, strerror(-r));
+}
+
+static int undo_range(const exec_env *e, const gh_step *steps, size_t n, usec_t timeout, gh_error *err)
+{
+        usec_t deadline = deadline_after(timeout);
+        int result = 0;
+
+        for (size_t i = n; i-- > 0;) {
+                gh_error step_err = {};
+                usec_t start = now_usec();
+                int r;
+
+                if (!step_has_undo(&steps[i]))
+                        continue;
+                r = step_undo(e, &steps[i], deadline, &step_err);
+                if (r < 0 && !gh_error_isset(&step_err))
+                        step_error(&step_err, &steps[i], r);
+                notify(e, i, &steps[i], true, r, start, &step_err);
+                if (r < 0 && result == 0) {
+                        result = r;
+                        gh_error_set(err, r, "undo of %s", step_err.msg);
+                }
+        }
+        return result;
+}
+
+int gh_exec_undo(const gh_step *steps, size_t n, usec_t timeout, const gh_host_ops *ops, void *ctx,
+                 const gh_exec_observer *obs, gh_error *err)
+{
+        exec_env e = {.ops = ops, .ctx = ctx, .obs = obs};
+
+        return undo_range(&e, steps, n, timeout, err);
+}
+
+static int journal_step(const exec_env *e, const gh_step *s, gh_error *err)
+{
+        _cleanup_free_ char *line = NULL;
+        int r = gh_step_to_line(s, &line);
+
+        if (r < 0)
+                return gh_error_set(err, r, "cannot write journal line for %s", gh_step_kind_to_string(s->kind));
+        return e->ops->journal_append(e->ctx, line, err);
+}
+
+int gh_exec_prepare(const gh_plan *plan, const gh_host_ops *ops, void *ctx, const gh_exec_observer *obs,
+                    int *ret_undo, gh_error *err)
+{
+        exec_env e = {.ops = ops, .ctx = ctx, .obs = obs};
+        usec_t timeout = (usec_t)plan->timeout_sec * USEC_PER_SEC;
+        usec_t deadline = deadline_after(timeout);
+        size_t begun = 0;
+        int r = 0;
+
+        *ret_undo = 0;
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                const gh_step *s = &plan->steps[i];
+                usec_t start;
+
+                if (deadline_passed(deadline)) {
+                        r = gh_error_set(err, -ETIMEDOUT, "domain '%s': the hand-over ran out of its %us budget before %s",
+                                         plan->domain, plan->timeout_sec, gh_step_kind_to_string(s->kind));
+                        break;
+                }
+                r = journal_step(&e, s, err);
+                if (r < 0)
+                        break;
+                begun = i + 1;
+                start = now_usec();
+                r = step_do(&e, s, deadline, err);
+                if (r < 0)
+                        step_error(err, s, r);
+                notify(&e, i, s, false, r, start, err);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0)
+                return 0;
+        *ret_undo = undo_range(&e, plan->steps, begun, timeout, NULL);
+        return r;
+}

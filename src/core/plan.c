@@ -1,0 +1,561 @@
+/* The planner: which devices to take, and the ordered steps (each with its undo) that hand them over.
+ * Pure: it reads the policy, the domain and the host facts, and touches nothing. */
+#include <errno.h>
+#include <stdarg.h>
+
+#include "plan.h"
+
+#define VFIO_DRIVER "vfio-pci"
+#define VFIO_MODULE "vfio-pci"
+
+typedef struct planner {
+        const char *domain;
+        const gh_policy *p;
+        const gh_domain *dom;
+        const gh_facts *f;
+        gh_plan *plan;
+        gh_error *err;
+        const gh_pci_dev **sel; /* selected devices, pointing into facts */
+        size_t n_sel;
+        bool dm_stop;
+} planner;
+
+static bool is_display(const gh_pci_dev *d)
+{
+        return (d->class >> 16) == GH_PCI_CLASS_DISPLAY;
+}
+
+static bool is_bridge(const gh_pci_dev *d)
+{
+        return (d->class >> 8) == GH_PCI_CLASS_BRIDGE;
+}
+
+static bool is_selected(const planner *pl, const gh_pci_addr *a)
+{
+        for (size_t i = 0; i < pl->n_sel; i++)
+                if (gh_pci_addr_eq(&pl->sel[i]->addr, a))
+                        return true;
+        return false;
+}
+
+static int add_note(planner *pl, const char *fmt, ...) _printf_(2, 3);
+static int add_note(planner *pl, const char *fmt, ...)
+{
+        va_list ap;
+        char *s;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return strv_push(&pl->plan->notes, s);
+}
+
+static gh_step *add_step(planner *pl, gh_step_kind kind)
+{
+        gh_step *steps = realloc(pl->plan->steps, sizeof(gh_step) * (pl->plan->n_steps + 1));
+
+        if (!steps)
+                return NULL;
+        pl->plan->steps = steps;
+        steps[pl->plan->n_steps] = (gh_step){.kind = kind, .group = -1};
+        return &steps[pl->plan->n_steps++];
+}
+
+static int add_named_step(planner *pl, gh_step_kind kind, const char *name)
+{
+        gh_step *s = add_step(pl, kind);
+
+        if (!s || !(s->name = strdup(name)))
+                return -ENOMEM;
+        return 0;
+}
+
+static int select_dev(planner *pl, const gh_hostdev *h)
+{
+        const gh_pci_dev *d = gh_facts_find_dev(pl->f, &h->addr);
+
+        if (is_selected(pl, &h->addr))
+                return 0;
+        if (!d)
+                return gh_error_set(pl->err, -ENODEV, "domain '%s': hostdev %s: no such PCI device on this host",
+                                    pl->domain, GH_PCI_ADDR_STR(&h->addr));
+        pl->sel[pl->n_sel++] = d;
+        return 0;
+}
+
+static bool hostdev_wanted(const planner *pl, const gh_hostdev *h)
+{
+        return h->kind == GH_HOSTDEV_PCI || (h->kind == GH_HOSTDEV_INTERFACE && pl->p->interface_hostdevs);
+}
+
+static bool policy_allows(const gh_policy *p, const gh_pci_addr *a)
+{
+        for (size_t i = 0; i < p->n_devices; i++)
+                if (gh_pci_addr_eq(&p->devices[i], a))
+                        return true;
+        return false;
+}
+
+/* devices = auto: the display-class hostdevs, then the hostdevs sharing a slot with one of them. */
+static int select_auto(planner *pl)
+{
+        size_t n_display;
+        int r;
+
+        for (size_t i = 0; i < pl->dom->n_hostdevs; i++) {
+                const gh_hostdev *h = &pl->dom->hostdevs[i];
+                const gh_pci_dev *d = gh_facts_find_dev(pl->f, &h->addr);
+
+                if (hostdev_wanted(pl, h) && d && is_display(d) && (r = select_dev(pl, h)) < 0)
+                        return r;
+        }
+        n_display = pl->n_sel;
+        for (size_t i = 0; i < pl->dom->n_hostdevs; i++) {
+                const gh_hostdev *h = &pl->dom->hostdevs[i];
+
+                if (!hostdev_wanted(pl, h))
+                        continue;
+                for (size_t j = 0; j < n_display; j++)
+                        if (gh_pci_addr_same_slot(&pl->sel[j]->addr, &h->addr) && (r = select_dev(pl, h)) < 0)
+                                return r;
+        }
+        return 0;
+}
+
+/* devices = LIST: every hostdev we would take must be on the allowlist, or the start is refused. */
+static int select_listed(planner *pl)
+{
+        for (size_t i = 0; i < pl->dom->n_hostdevs; i++) {
+                const gh_hostdev *h = &pl->dom->hostdevs[i];
+                int r;
+
+                if (!hostdev_wanted(pl, h))
+                        continue;
+                if (!policy_allows(pl->p, &h->addr))
+                        return gh_error_set(pl->err, -EPERM,
+                                            "domain '%s': hostdev %s is not allowed by its config (devices = ...)",
+                                            pl->domain, GH_PCI_ADDR_STR(&h->addr));
+                r = select_dev(pl, h);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int select_devices(planner *pl)
+{
+        int r;
+
+        pl->sel = calloc(pl->dom->n_hostdevs + 1, sizeof(*pl->sel));
+        if (!pl->sel)
+                return -ENOMEM;
+        r = pl->p->devices_auto ? select_auto(pl) : select_listed(pl);
+        if (r < 0)
+                return r;
+        pl->plan->devices = calloc(pl->n_sel + 1, sizeof(gh_pci_addr));
+        if (!pl->plan->devices)
+                return -ENOMEM;
+        for (size_t i = 0; i < pl->n_sel; i++)
+                pl->plan->devices[i] = pl->sel[i]->addr;
+        pl->plan->n_devices = pl->n_sel;
+        return 0;
+}
+
+static int check_claims(planner *pl)
+{
+        for (size_t i = 0; i < pl->f->n_claims; i++) {
+                const gh_claim *c = &pl->f->claims[i];
+
+                if (is_selected(pl, &c->addr) && !streq(c->domain, pl->domain))
+                        return gh_error_set(pl->err, -EBUSY, "domain '%s': %s is handed to domain '%s' already",
+                                            pl->domain, GH_PCI_ADDR_STR(&c->addr), c->domain);
+        }
+        return 0;
+}
+
+/* vfio needs every endpoint of the group away from host drivers; bridges may stay. */
+static bool group_member_ok(const planner *pl, const gh_pci_dev *m)
+{
+        return is_selected(pl, &m->addr) || is_bridge(m) || !m->driver || streq(m->driver, VFIO_DRIVER) ||
+               streq(m->driver, "pci-stub");
+}
+
+static int check_group(planner *pl, const gh_pci_dev *d)
+{
+        if (d->iommu_group < 0)
+                return gh_error_set(pl->err, -ENODEV,
+                                    "domain '%s': %s has no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on)",
+                                    pl->domain, GH_PCI_ADDR_STR(&d->addr));
+        for (size_t i = 0; i < pl->f->n_devs; i++) {
+                const gh_pci_dev *m = &pl->f->devs[i];
+
+                if (m->iommu_group == d->iommu_group && !group_member_ok(pl, m))
+                        return gh_error_set(pl->err, -EBUSY,
+                                            "domain '%s': IOMMU group %d of %s also holds %s (driver '%s'), which the domain does not take",
+                                            pl->domain, d->iommu_group, GH_PCI_ADDR_STR(&d->addr),
+                                            GH_PCI_ADDR_STR(&m->addr), m->driver);
+        }
+        return 0;
+}
+
+static bool node_selected(const planner *pl, const char *node)
+{
+        for (size_t i = 0; i < pl->n_sel; i++)
+                if (strv_contains(pl->sel[i]->nodes, node))
+                        return true;
+        return false;
+}
+
+static bool holder_is_graphical(const planner *pl, const gh_holder *h)
+{
+        if (pl->f->dm_unit && streq_ptr(h->unit, pl->f->dm_unit))
+                return true;
+        if (streq_ptr(h->session_class, "greeter"))
+                return true;
+        return h->session_type && (streq(h->session_type, "x11") || streq(h->session_type, "wayland") ||
+                                   streq(h->session_type, "mir"));
+}
+
+static const gh_holder *graphical_holder(const planner *pl)
+{
+        for (size_t i = 0; i < pl->f->n_holders; i++) {
+                const gh_holder *h = &pl->f->holders[i];
+
+                if (node_selected(pl, h->node) && holder_is_graphical(pl, h))
+                        return h;
+        }
+        return NULL;
+}
+
+static int decide_dm(planner *pl)
+{
+        const gh_holder *h;
+
+        if (!pl->f->dm_unit || !pl->f->dm_active || pl->p->display_manager == GH_DM_KEEP)
+                return 0;
+        if (pl->p->display_manager == GH_DM_STOP) {
+                pl->dm_stop = true;
+                return add_note(pl, "display_manager = stop: stopping '%s'", pl->f->dm_unit);
+        }
+        h = graphical_holder(pl);
+        if (!h)
+                return add_note(pl, "no display manager or graphical session holds the devices: '%s' keeps running",
+                                pl->f->dm_unit);
+        pl->dm_stop = true;
+        return add_note(pl, "pid %d (%s) of %s holds %s: stopping '%s'", (int)h->pid, strempty(h->comm),
+                        h->session ? "a graphical session" : "the display manager", h->node, pl->f->dm_unit);
+}
+
+static bool unit_should_stop(const planner *pl, const char *unit)
+{
+        const gh_unit_state *u = gh_facts_find_unit(pl->f, unit);
+
+        if (pl->dm_stop && streq(unit, pl->f->dm_unit))
+                return false;
+        return !pl->f->units_known || (u && u->active);
+}
+
+static int plan_stop_units(planner *pl)
+{
+        int r;
+
+        if (pl->dm_stop && (r = add_named_step(pl, GH_STEP_STOP_UNIT, pl->f->dm_unit)) < 0)
+                return r;
+        STRV_FOREACH (u, pl->p->stop_units) {
+                if (!unit_should_stop(pl, *u)) {
+                        r = add_note(pl, "unit '%s' is not active: nothing to stop or start again", *u);
+                } else
+                        r = add_named_step(pl, GH_STEP_STOP_UNIT, *u);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int plan_end_holders(planner *pl)
+{
+        _cleanup_strv_free_ char **nodes = NULL;
+        gh_step *s;
+        int r;
+
+        for (size_t i = 0; i < pl->n_sel; i++)
+                STRV_FOREACH (n, pl->sel[i]->nodes)
+                        if ((r = strv_extend_unique(&nodes, *n)) < 0)
+                                return r;
+        if (!nodes)
+                return 0;
+        s = add_step(pl, GH_STEP_END_HOLDERS);
+        if (!s)
+                return -ENOMEM;
+        s->nodes = TAKE_PTR(nodes);
+        s->holders_mode = pl->p->holders;
+        s->grace_sec = pl->p->holders_grace_sec;
+        return 0;
+}
+
+static bool on_vfio(const gh_pci_dev *d)
+{
+        return streq_ptr(d->driver, VFIO_DRIVER);
+}
+
+static int plan_overrides(planner *pl)
+{
+        for (size_t i = 0; i < pl->n_sel; i++) {
+                const gh_pci_dev *d = pl->sel[i];
+                gh_step *s = add_step(pl, GH_STEP_SET_OVERRIDE);
+
+                if (!s)
+                        return -ENOMEM;
+                gh_pci_addr_format(&d->addr, s->addr);
+                /* A device already on vfio-pci (claimed at boot) goes back to whatever its modalias finds. */
+                if (d->driver && !on_vfio(d) && !(s->driver = strdup(d->driver)))
+                        return -ENOMEM;
+                if (d->override && !streq(d->override, VFIO_DRIVER) && !(s->old_override = strdup(d->override)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static const gh_pci_dev *module_drives_other(const planner *pl, const char *module)
+{
+        for (size_t i = 0; i < pl->f->n_devs; i++) {
+                const gh_pci_dev *d = &pl->f->devs[i];
+
+                if (d->module && gh_module_name_eq(d->module, module) && !is_selected(pl, &d->addr))
+                        return d;
+        }
+        return NULL;
+}
+
+/* Holders before the module they hold (nvidia_drm, nvidia_modeset, nvidia_uvm, nvidia). */
+static int stack_collect(const planner *pl, const char *module, unsigned depth, char ***stack)
+{
+        const gh_module *m = gh_facts_find_module(pl->f, module);
+        int r;
+
+        if (depth > 16)
+                return -ELOOP;
+        if (m)
+                STRV_FOREACH (h, m->holders)
+                        if ((r = stack_collect(pl, *h, depth + 1, stack)) < 0)
+                                return r;
+        return strv_extend_unique(stack, module);
+}
+
+/* 0 when every module of the stack may go; 1 (with a note) when one must stay. */
+static int stack_must_stay(planner *pl, char *const *stack, const gh_pci_dev *d)
+{
+        STRV_FOREACH (m, stack) {
+                const gh_module *info = gh_facts_find_module(pl->f, *m);
+                const gh_pci_dev *other = module_drives_other(pl, *m);
+
+                if (other) {
+                        add_note(pl, "module '%s' also drives %s, which stays on the host: unbinding %s alone", *m,
+                                 GH_PCI_ADDR_STR(&other->addr), GH_PCI_ADDR_STR(&d->addr));
+                        return 1;
+                }
+                if (info && info->builtin) {
+                        add_note(pl, "module '%s' is built into the kernel: unbinding %s alone", *m,
+                                 GH_PCI_ADDR_STR(&d->addr));
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+static int plan_auto_unload(planner *pl, char ***unload)
+{
+        int r;
+
+        for (size_t i = 0; i < pl->n_sel; i++) {
+                const gh_pci_dev *d = pl->sel[i];
+                _cleanup_strv_free_ char **stack = NULL;
+
+                if (!d->driver || on_vfio(d) || !is_display(d))
+                        continue;
+                if (!d->module) {
+                        r = add_note(pl, "driver '%s' of %s is built into the kernel: unbinding it alone",
+                                     d->driver, GH_PCI_ADDR_STR(&d->addr));
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                r = stack_collect(pl, d->module, 0, &stack);
+                if (r < 0)
+                        return r;
+                if (stack_must_stay(pl, stack, d))
+                        continue;
+                STRV_FOREACH (m, stack)
+                        if ((r = strv_extend_unique(unload, *m)) < 0)
+                                return r;
+        }
+        return 0;
+}
+
+static int plan_listed_unload(planner *pl, char ***unload)
+{
+        STRV_FOREACH (m, pl->p->unload_modules) {
+                const gh_pci_dev *other = module_drives_other(pl, *m);
+                const gh_module *info = gh_facts_find_module(pl->f, *m);
+                int r;
+
+                if (other)
+                        r = add_note(pl, "module '%s' also drives %s, which stays on the host: not unloading it", *m,
+                                     GH_PCI_ADDR_STR(&other->addr));
+                else if (info && info->builtin)
+                        r = add_note(pl, "module '%s' is built into the kernel: not unloading it", *m);
+                else
+                        r = strv_extend_unique(unload, *m);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static bool unload_frees(char *const *unload, const gh_pci_dev *d)
+{
+        STRV_FOREACH (m, unload)
+                if (d->module && gh_module_name_eq(*m, d->module))
+                        return true;
+        return false;
+}
+
+static int plan_modules(planner *pl)
+{
+        _cleanup_strv_free_ char **unload = NULL;
+        int r;
+
+        r = pl->p->unload_auto ? plan_auto_unload(pl, &unload) : plan_listed_unload(pl, &unload);
+        if (r < 0)
+                return r;
+        STRV_FOREACH (m, unload)
+                if ((r = add_named_step(pl, GH_STEP_UNLOAD_MODULE, *m)) < 0)
+                        return r;
+        for (size_t i = 0; i < pl->n_sel; i++) {
+                const gh_pci_dev *d = pl->sel[i];
+                gh_step *s;
+
+                if (!d->driver || on_vfio(d) || unload_frees(unload, d))
+                        continue;
+                s = add_step(pl, GH_STEP_UNBIND);
+                if (!s || !(s->driver = strdup(d->driver)))
+                        return -ENOMEM;
+                gh_pci_addr_format(&d->addr, s->addr);
+        }
+        return 0;
+}
+
+static int plan_binds(planner *pl)
+{
+        int r = add_named_step(pl, GH_STEP_LOAD_MODULE, VFIO_MODULE);
+
+        for (size_t i = 0; r >= 0 && i < pl->n_sel; i++) {
+                gh_step *s = add_step(pl, GH_STEP_BIND_VFIO);
+
+                if (!s)
+                        return -ENOMEM;
+                gh_pci_addr_format(&pl->sel[i]->addr, s->addr);
+                s->group = pl->sel[i]->iommu_group;
+        }
+        return r;
+}
+
+/* Does the host keep a GPU of its own with a driver, that a display manager could run on? */
+static bool host_keeps_gpu(const planner *pl)
+{
+        for (size_t i = 0; i < pl->f->n_devs; i++) {
+                const gh_pci_dev *d = &pl->f->devs[i];
+
+                if (is_display(d) && d->driver && !on_vfio(d) && !is_selected(pl, &d->addr))
+                        return true;
+        }
+        return false;
+}
+
+static bool takes_boot_vga(const planner *pl)
+{
+        for (size_t i = 0; i < pl->n_sel; i++)
+                if (pl->sel[i]->boot_vga)
+                        return true;
+        return false;
+}
+
+static int plan_dm_restart(planner *pl)
+{
+        gh_dm_restart mode = pl->p->restart_display_manager;
+        int r;
+
+        if (!pl->dm_stop)
+                return 0;
+        if (mode == GH_DM_RESTART_AUTO) {
+                bool late = takes_boot_vga(pl) || !host_keeps_gpu(pl);
+
+                mode = late ? GH_DM_RESTART_AFTER_RELEASE : GH_DM_RESTART_AFTER_BIND;
+                r = add_note(pl, "'%s' starts again %s", pl->f->dm_unit,
+                             late ? "after release: the GPU handed over is the boot VGA or the host's only GPU"
+                                  : "right after the bind: the host keeps another GPU");
+                if (r < 0)
+                        return r;
+        }
+        if (mode == GH_DM_RESTART_AFTER_BIND)
+                return add_named_step(pl, GH_STEP_START_UNIT, pl->f->dm_unit);
+        return 0;
+}
+
+static int plan_checks(planner *pl)
+{
+        int r = check_claims(pl);
+
+        for (size_t i = 0; r >= 0 && i < pl->n_sel; i++)
+                r = check_group(pl, pl->sel[i]);
+        return r;
+}
+
+static int plan_steps(planner *pl)
+{
+        int r;
+
+        if ((r = decide_dm(pl)) < 0 || (r = plan_stop_units(pl)) < 0 || (r = plan_end_holders(pl)) < 0 ||
+            (r = plan_overrides(pl)) < 0 || (r = plan_modules(pl)) < 0 || (r = plan_binds(pl)) < 0)
+                return r;
+        return plan_dm_restart(pl);
+}
+
+int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, const gh_facts *f, gh_plan *ret,
+                  gh_error *err)
+{
+        _cleanup_(gh_plan_done) gh_plan plan = {.timeout_sec = p->timeout_sec};
+        planner pl = {.domain = domain, .p = p, .dom = dom, .f = f, .plan = &plan, .err = err};
+        int r;
+
+        plan.domain = strdup(domain);
+        if (!plan.domain)
+                return -ENOMEM;
+        r = select_devices(&pl);
+        if (r >= 0 && pl.n_sel == 0)
+                r = add_note(&pl, "domain '%s' asks for no device this config lets us take: nothing to do", domain);
+        else if (r >= 0 && (r = plan_checks(&pl)) >= 0)
+                r = plan_steps(&pl);
+        free(pl.sel);
+        if (r < 0)
+                return r == -ENOMEM ? gh_error_set(err, r, "domain '%s': out of memory while planning", domain) : r;
+        *ret = plan;
+        plan = (gh_plan){};
+        return 0;
+}
+
+void gh_plan_done(gh_plan *plan)
+{
+        if (!plan)
+                return;
+        free(plan->domain);
+        free(plan->devices);
+        for (size_t i = 0; i < plan->n_steps; i++)
+                gh_step_done(&plan->steps[i]);
+        free(plan->steps);
+        strv_free(plan->notes);
+        *plan = (gh_plan){};
+}

@@ -1,0 +1,189 @@
+/* Hand-over and give-back: the sequence around the core (config, lock, facts, plan, journal,
+ * executor), with each step logged to the journal with its duration. */
+#include <errno.h>
+#include <signal.h>
+
+#include "core/exec.h"
+#include "host/conffile.h"
+#include "host/gather.h"
+#include "host/hostops.h"
+#include "host/lock.h"
+#include "host/log.h"
+#include "handover.h"
+
+typedef struct step_log {
+        const char *domain;
+        long pause_after; /* test-only: stop after this step (1-based), for crash tests */
+} step_log;
+
+static void log_step(void *ctx, size_t index, const gh_step *s, bool undo, int r, usec_t duration,
+                     const gh_error *err)
+{
+        step_log *l = ctx;
+        _cleanup_free_ char *what = NULL;
+        gh_log_fields f = {.domain = l->domain, .addr = s->addr[0] ? s->addr : NULL,
+                           .step = gh_step_kind_to_string(s->kind), .duration = duration, .has_duration = true};
+
+        if (gh_step_describe(s, &what) < 0)
+                return;
+        if (r < 0)
+                gh_log_full(LOG_ERR, 0, &f, "%s%s: failed after %.1f ms: %s", undo ? "undo: " : "", what,
+                            (double)duration / 1000.0, err && err->msg[0] ? err->msg : strerror(-r));
+        else
+                gh_log_full(LOG_INFO, 0, &f, "%s%s: done in %.1f ms", undo ? "undo: " : "", what,
+                            (double)duration / 1000.0);
+        if (!undo && r >= 0 && l->pause_after > 0 && (long)index + 1 == l->pause_after) {
+                gh_log_full(LOG_WARNING, 0, &f, "pausing after step %zu as GH_TEST_PAUSE_AFTER_STEP asks", index + 1);
+                for (;;)
+                        pause();
+        }
+}
+
+static long test_pause_after(void)
+{
+        const char *v = getenv("GH_TEST_PAUSE_AFTER_STEP");
+
+        return v ? strtol(v, NULL, 10) : 0;
+}
+
+static int open_units(const char *root, const char *domain, gh_units **ret)
+{
+        int r = gh_units_open(root, ret);
+
+        if (r < 0) {
+                gh_log_full(LOG_WARNING, r, &(gh_log_fields){.domain = domain},
+                            "no connection to systemd: units will not be stopped or started");
+                *ret = NULL;
+        }
+        return 0;
+}
+
+static int load_policy(const char *root, const char *domain, gh_policy *p, gh_error *err)
+{
+        gh_policy_init(p);
+        return gh_config_load(root, domain, 0, p, err);
+}
+
+static int refuse_if_recorded(const char *root, const char *domain, gh_error *err)
+{
+        gh_step *steps = NULL;
+        size_t n = 0;
+        int r = gh_journal_read(root, domain, &steps, &n, NULL);
+
+        gh_steps_free(steps, n);
+        if (r == -ENOENT)
+                return 0;
+        return gh_error_set(err, -EEXIST,
+                            "domain '%s': a hand-over is recorded already in " GH_RUN_DIR "/%s.journal: run 'gpu-handover restore %s' first",
+                            domain, domain, domain);
+}
+
+static int plan_for(const char *root, const char *domain, const gh_policy *p, const char *xml, size_t len,
+                    gh_units *units, gh_plan *ret, gh_error *err)
+{
+        _cleanup_(gh_domain_done) gh_domain dom = {};
+        _cleanup_(gh_facts_done) gh_facts f = {};
+        gh_error e = {};
+        int r;
+
+        r = gh_domxml_parse(xml, len, &dom, &e);
+        if (r < 0)
+                return gh_error_set(err, r, "domain '%s': bad domain XML: %s", domain, e.msg);
+        r = gh_facts_gather(root, domain, p, &dom, units, &f, &e);
+        if (r < 0)
+                return gh_error_set(err, r, "domain '%s': %s", domain, e.msg);
+        return gh_plan_build(domain, p, &dom, &f, ret, err);
+}
+
+static int run_plan(const char *root, const gh_plan *plan, gh_real_host *host, gh_error *err)
+{
+        step_log l = {.domain = plan->domain, .pause_after = test_pause_after()};
+        gh_exec_observer obs = {.step_done = log_step, .ctx = &l};
+        int undo = 0, r;
+
+        r = gh_journal_create(root, plan->domain, &host->journal);
+        if (r < 0)
+                return gh_error_set(err, r, "domain '%s': cannot create its journal: %s", plan->domain, strerror(-r));
+        r = gh_exec_prepare(plan, &gh_real_host_ops, host, &obs, &undo, err);
+        if (r < 0 && undo == 0)
+                (void)gh_journal_remove(root, plan->domain);
+        else if (r < 0)
+                gh_error_replace(err, r, "%s (the rollback failed too: the journal is kept for 'gpu-handover restore %s')",
+                                 err->msg, plan->domain);
+        return r;
+}
+
+int gh_handover_prepare(const char *root, const char *domain, const char *xml, size_t len, gh_error *err)
+{
+        _cleanup_(gh_policy_done) gh_policy p = {};
+        _cleanup_(gh_plan_done) gh_plan plan = {};
+        _cleanup_(gh_real_host_done) gh_real_host host = {.root = root};
+        _cleanup_close_ int lock = -1;
+        usec_t start = now_usec();
+        int r;
+
+        r = load_policy(root, domain, &p, err);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        r = gh_lock_take(root, deadline_after((usec_t)p.timeout_sec * USEC_PER_SEC), &lock);
+        if (r < 0)
+                return gh_error_set(err, r, "domain '%s': cannot take the hand-over lock: %s", domain, strerror(-r));
+        if ((r = refuse_if_recorded(root, domain, err)) < 0 || (r = open_units(root, domain, &host.units)) < 0 ||
+            (r = plan_for(root, domain, &p, xml, len, host.units, &plan, err)) < 0)
+                return r;
+        if (plan.n_steps == 0) {
+                gh_log_full(LOG_INFO, 0, &(gh_log_fields){.domain = domain}, "nothing to hand over");
+                return 0;
+        }
+        r = run_plan(root, &plan, &host, err);
+        if (r >= 0)
+                gh_log_full(LOG_INFO, 0, &(gh_log_fields){.domain = domain, .duration = now_usec() - start, .has_duration = true},
+                            "handed %zu device(s) to domain '%s' in %.1f ms", plan.n_devices, domain,
+                            (double)(now_usec() - start) / 1000.0);
+        return r;
+}
+
+static unsigned release_timeout(const char *root, const char *domain)
+{
+        _cleanup_(gh_policy_done) gh_policy p = {};
+
+        /* The config may be gone by now; the journal alone drives the release. */
+        if (load_policy(root, domain, &p, NULL) < 0)
+                return GH_POLICY_TIMEOUT_DEFAULT;
+        return p.timeout_sec;
+}
+
+int gh_handover_release(const char *root, const char *domain, gh_error *err)
+{
+        _cleanup_(gh_real_host_done) gh_real_host host = {.root = root};
+        step_log l = {.domain = domain};
+        gh_exec_observer obs = {.step_done = log_step, .ctx = &l};
+        usec_t timeout = (usec_t)release_timeout(root, domain) * USEC_PER_SEC, start = now_usec();
+        _cleanup_close_ int lock = -1;
+        gh_step *steps = NULL;
+        size_t n = 0;
+        int r;
+
+        r = gh_lock_take(root, deadline_after(timeout), &lock);
+        if (r < 0)
+                return gh_error_set(err, r, "domain '%s': cannot take the hand-over lock: %s", domain, strerror(-r));
+        r = gh_journal_read(root, domain, &steps, &n, err);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        open_units(root, domain, &host.units);
+        r = gh_exec_undo(steps, n, timeout, &gh_real_host_ops, &host, &obs, err);
+        gh_steps_free(steps, n);
+        if (r < 0)
+                return gh_error_replace(err, r, "domain '%s': %s (the journal is kept: fix the cause, then run 'gpu-handover restore %s')",
+                                        domain, err->msg, domain);
+        r = gh_journal_remove(root, domain);
+        if (r < 0)
+                return gh_error_set(err, r, "domain '%s': cannot remove its journal: %s", domain, strerror(-r));
+        gh_log_full(LOG_INFO, 0, &(gh_log_fields){.domain = domain, .duration = now_usec() - start, .has_duration = true},
+                    "gave the devices of domain '%s' back in %.1f ms", domain, (double)(now_usec() - start) / 1000.0);
+        return 0;
+}

@@ -1,0 +1,217 @@
+/* The real host behind the executor: each operation calls an adapter and words its failure. */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "holders.h"
+#include "hostops.h"
+#include "pci.h"
+#include "shared/fileio.h"
+
+#define VFIO_DRIVER "vfio-pci"
+/* Probing and binding are quick; a driver that takes longer than this is stuck, whatever the budget. */
+#define BIND_TIMEOUT (10 * USEC_PER_SEC)
+
+static usec_t min_deadline(usec_t deadline, usec_t timeout)
+{
+        usec_t d = deadline_after(timeout);
+
+        return d < deadline ? d : deadline;
+}
+
+static int need_units(gh_real_host *h, const char *unit, gh_error *err)
+{
+        if (h->units)
+                return 0;
+        return gh_error_set(err, -ENOTCONN, "cannot manage unit '%s': no connection to systemd", unit);
+}
+
+static int op_unit_stop(void *ctx, const char *unit, usec_t deadline, gh_error *err)
+{
+        gh_real_host *h = ctx;
+        int r = need_units(h, unit, err);
+
+        return r < 0 ? r : gh_units_stop(h->units, unit, deadline, err);
+}
+
+static int op_unit_start(void *ctx, const char *unit, usec_t deadline, gh_error *err)
+{
+        gh_real_host *h = ctx;
+        int r = need_units(h, unit, err);
+
+        return r < 0 ? r : gh_units_start(h->units, unit, deadline, err);
+}
+
+static int op_holders_end(void *ctx, char *const *nodes, gh_holders_mode mode, usec_t grace, usec_t deadline,
+                          gh_error *err)
+{
+        gh_real_host *h = ctx;
+
+        return gh_holders_end(h->root, nodes, mode, grace, deadline, err);
+}
+
+static int op_override_set(void *ctx, const char *addr, const char *driver, gh_error *err)
+{
+        gh_real_host *h = ctx;
+        int r = gh_pci_set_override(h->root, addr, driver);
+
+        if (r < 0)
+                return gh_error_set(err, r, "cannot set driver_override of %s to '%s': %s", addr, strempty(driver),
+                                    strerror(-r));
+        return 0;
+}
+
+static int need_kmod(gh_real_host *h, gh_error *err)
+{
+        int r;
+
+        if (h->kmod)
+                return 0;
+        r = gh_kmod_new(h->root, &h->kmod);
+        return r < 0 ? gh_error_set(err, r, "cannot set up libkmod: %s", strerror(-r)) : 0;
+}
+
+static int op_module_unload(void *ctx, const char *module, usec_t deadline, gh_error *err)
+{
+        gh_real_host *h = ctx;
+        int r = need_kmod(h, err);
+
+        return r < 0 ? r : gh_kmod_unload(h->kmod, module, deadline, err);
+}
+
+static int op_module_load(void *ctx, const char *module, gh_error *err)
+{
+        gh_real_host *h = ctx;
+        int r = need_kmod(h, err);
+
+        return r < 0 ? r : gh_kmod_load(h->kmod, module, err);
+}
+
+static int op_dev_unbind(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err)
+{
+        gh_real_host *h = ctx;
+        int r = gh_pci_unbind(h->root, addr, driver, deadline);
+
+        if (r == -ETIMEDOUT)
+                return gh_error_set(err, r, "unbinding %s from '%s' did not finish in time: the driver is stuck",
+                                    addr, driver);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot unbind %s from '%s': %s", addr, driver, strerror(-r));
+        return 0;
+}
+
+static int wait_vfio_node(const char *root, int group, usec_t deadline)
+{
+        _cleanup_free_ char *rel = NULL, *path = NULL;
+        struct stat st;
+
+        if (asprintf(&rel, "/dev/vfio/%d", group) < 0 || !(path = path_join(root, rel)))
+                return -ENOMEM;
+        while (stat(path, &st) < 0)
+                if (!deadline_sleep(deadline, 10 * USEC_PER_MSEC))
+                        return -ETIMEDOUT;
+        return 0;
+}
+
+static int op_dev_bind_vfio(void *ctx, const char *addr, int group, usec_t deadline, gh_error *err)
+{
+        gh_real_host *h = ctx;
+        _cleanup_free_ char *cur = NULL;
+        usec_t d = min_deadline(deadline, BIND_TIMEOUT);
+        int r;
+
+        r = gh_pci_get_driver(h->root, addr, &cur);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot read the driver of %s: %s", addr, strerror(-r));
+        if (cur && !streq(cur, VFIO_DRIVER))
+                return gh_error_set(err, -EBUSY, "%s is bound to '%s', not vfio-pci", addr, cur);
+        if (!cur)
+                (void)gh_pci_probe(h->root, addr, d); /* its result says nothing: verify below */
+        r = gh_pci_wait_driver(h->root, addr, VFIO_DRIVER, d);
+        if (r < 0)
+                return gh_error_set(err, r, "%s did not bind to vfio-pci", addr);
+        r = wait_vfio_node(h->root, group, d);
+        if (r < 0)
+                return gh_error_set(err, r, "%s is on vfio-pci but /dev/vfio/%d did not appear", addr, group);
+        return 0;
+}
+
+/* No driver after a probe: ask libkmod which module claims the device's modalias, load, probe again. */
+static int load_by_modalias(gh_real_host *h, const char *addr, usec_t deadline, gh_error *err)
+{
+        _cleanup_free_ char *alias = NULL;
+        int r;
+
+        r = gh_pci_read_modalias(h->root, addr, &alias);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot read the modalias of %s: %s", addr, strerror(-r));
+        r = need_kmod(h, err);
+        if (r >= 0)
+                r = gh_kmod_load_modalias(h->kmod, alias, err);
+        if (r < 0)
+                return r;
+        return gh_pci_probe(h->root, addr, deadline);
+}
+
+static int op_dev_give_back(void *ctx, const char *addr, const char *old, const char *driver, usec_t deadline,
+                            gh_error *err)
+{
+        gh_real_host *h = ctx;
+        _cleanup_free_ char *cur = NULL;
+        usec_t d = min_deadline(deadline, BIND_TIMEOUT);
+        int r;
+
+        r = op_override_set(ctx, addr, old, err);
+        if (r < 0)
+                return r;
+        r = gh_pci_get_driver(h->root, addr, &cur);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot read the driver of %s: %s", addr, strerror(-r));
+        if (cur && !streq(cur, VFIO_DRIVER))
+                return driver && !streq(cur, driver)
+                               ? gh_error_set(err, -EBUSY, "%s is bound to '%s', not '%s'", addr, cur, driver)
+                               : 0;
+        if (cur)
+                return gh_error_set(err, -EBUSY, "%s is still bound to vfio-pci", addr);
+        (void)gh_pci_probe(h->root, addr, d);
+        if (gh_pci_wait_driver(h->root, addr, driver, min_deadline(d, USEC_PER_SEC)) >= 0)
+                return 0;
+        r = load_by_modalias(h, addr, d, err);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = gh_pci_wait_driver(h->root, addr, driver, d);
+        /* With no host driver on record (it had none, or was claimed at boot), none is required. */
+        if (r < 0 && driver)
+                return gh_error_set(err, r, "%s did not bind to '%s' again", addr, driver);
+        return 0;
+}
+
+static int op_journal_append(void *ctx, const char *line, gh_error *err)
+{
+        gh_real_host *h = ctx;
+        int r;
+
+        if (!h->journal)
+                return gh_error_set(err, -EBADF, "no journal is open");
+        r = gh_journal_append(h->journal, line);
+        return r < 0 ? gh_error_set(err, r, "cannot write the journal: %s", strerror(-r)) : 0;
+}
+
+const gh_host_ops gh_real_host_ops = {
+        .unit_stop = op_unit_stop,
+        .unit_start = op_unit_start,
+        .holders_end = op_holders_end,
+        .override_set = op_override_set,
+        .module_unload = op_module_unload,
+        .module_load = op_module_load,
+        .dev_unbind = op_dev_unbind,
+        .dev_bind_vfio = op_dev_bind_vfio,
+        .dev_give_back = op_dev_give_back,
+        .journal_append = op_journal_append,
+};
+
+void gh_real_host_done(gh_real_host *h)
+{
+        h->units = gh_units_free(h->units);
+        h->kmod = gh_kmod_free(h->kmod);
+        h->journal = gh_journal_close(h->journal);
+}

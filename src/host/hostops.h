@@ -1,0 +1,18 @@
+/* The real host behind the executor's operation table. */
+#pragma once
+
+#include "core/exec.h"
+#include "journal.h"
+#include "modules.h"
+#include "units.h"
+
+typedef struct gh_real_host {
+        const char *root;
+        gh_units *units;     /* NULL when there is no system bus */
+        gh_kmod *kmod;       /* opened on first use */
+        gh_journal *journal; /* NULL when undoing (release, restore, rollback) */
+} gh_real_host;
+
+extern const gh_host_ops gh_real_host_ops;
+
+void gh_real_host_done(gh_real_host *h);

@@ -1,0 +1,239 @@
+/* The executor against a fake host: hand-over, release from the journal, and rollback at every step. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "core/exec.h"
+#include "fake-host.h"
+#include "shared/strv.h"
+
+/* The single-GPU hand-over of the VM test, with a restart right after the bind to cover START_UNIT. */
+static const char *const plan_lines[] = {
+        "stop-unit name=gdm.service",
+        "stop-unit name=persistd.service",
+        "end-holders nodes=/dev/dri/card0,/dev/snd/controlC0 mode=terminate grace=5",
+        "set-override addr=0000:00:05.0 driver=bochs-drm",
+        "set-override addr=0000:00:05.1 driver=snd_hda_intel",
+        "unload-module name=bochs",
+        "unbind addr=0000:00:05.1 driver=snd_hda_intel",
+        "load-module name=vfio-pci",
+        "bind-vfio addr=0000:00:05.0 group=2",
+        "bind-vfio addr=0000:00:05.1 group=2",
+        "start-unit name=gdm.service",
+};
+
+typedef struct fixture {
+        fake_host host;
+        gh_plan plan;
+        gh_error err;
+        unsigned done, undone;
+} fixture;
+
+static void host_init(fake_host *h)
+{
+        *h = (fake_host){};
+        fake_host_add_dev(h, "0000:00:05.0", "bochs-drm", "bochs-drm");
+        fake_host_add_dev(h, "0000:00:05.1", "snd_hda_intel", "snd_hda_intel");
+        assert_int_equal(strv_split("bochs snd_hda_intel", " ", &h->modules), 0);
+        assert_int_equal(strv_split("gdm.service persistd.service", " ", &h->active_units), 0);
+        assert_int_equal(strv_split("/dev/dri/card0", " ", &h->held_nodes), 0);
+}
+
+static void plan_from_lines(gh_plan *plan, const char *const *lines, size_t n)
+{
+        *plan = (gh_plan){.domain = strdup("win11"), .timeout_sec = 60};
+        plan->steps = calloc(n, sizeof(gh_step));
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(gh_step_from_line(lines[i], &plan->steps[i]), 0);
+        plan->n_steps = n;
+}
+
+static int setup(void **state)
+{
+        fixture *fx = calloc(1, sizeof(fixture));
+
+        host_init(&fx->host);
+        plan_from_lines(&fx->plan, plan_lines, ELEMENTSOF(plan_lines));
+        *state = fx;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        fixture *fx = *state;
+
+        fake_host_done(&fx->host);
+        gh_plan_done(&fx->plan);
+        free(fx);
+        return 0;
+}
+
+static void count_steps(void *ctx, size_t index, const gh_step *s, bool undo, int r, usec_t duration,
+                        const gh_error *err)
+{
+        fixture *fx = ctx;
+
+        if (undo)
+                fx->undone++;
+        else
+                fx->done++;
+}
+
+static const char initial_state[] = "0000:00:05.0 driver=bochs-drm override=\n"
+                                    "0000:00:05.1 driver=snd_hda_intel override=\n"
+                                    "modules: bochs snd_hda_intel\n"
+                                    "units: gdm.service persistd.service\n";
+
+static void assert_state(const fake_host *h, const char *want)
+{
+        _cleanup_free_ char *s = fake_host_state(h);
+
+        assert_string_equal(s, want);
+}
+
+static int undo_journal(fake_host *h, char **journal, gh_error *err)
+{
+        size_t n = strv_length(journal);
+        gh_step *steps = calloc(n + 1, sizeof(gh_step));
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(gh_step_from_line(journal[i], &steps[i]), 0);
+        r = gh_exec_undo(steps, n, 60 * USEC_PER_SEC, &fake_host_ops, h, NULL, err);
+        for (size_t i = 0; i < n; i++)
+                gh_step_done(&steps[i]);
+        free(steps);
+        return r;
+}
+
+static void test_prepare_then_release(void **state)
+{
+        fixture *fx = *state;
+        gh_exec_observer obs = {.step_done = count_steps, .ctx = fx};
+        int undo = -1;
+
+        assert_state(&fx->host, initial_state);
+        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, &obs, &undo, &fx->err), 0);
+        assert_state(&fx->host, "0000:00:05.0 driver=vfio-pci override=vfio-pci\n"
+                                "0000:00:05.1 driver=vfio-pci override=vfio-pci\n"
+                                "modules: snd_hda_intel\n"
+                                "units: gdm.service\n");
+        assert_int_equal(fx->done, ELEMENTSOF(plan_lines));
+        assert_int_equal(fx->undone, 0);
+        /* The journal is the plan, line for line, written before each step. */
+        assert_int_equal(strv_length(fx->host.journal), ELEMENTSOF(plan_lines));
+        for (size_t i = 0; i < ELEMENTSOF(plan_lines); i++)
+                assert_string_equal(fx->host.journal[i], plan_lines[i]);
+
+        assert_int_equal(undo_journal(&fx->host, fx->host.journal, &fx->err), 0);
+        assert_state(&fx->host, initial_state);
+}
+
+static void test_rollback_at_every_call(void **state)
+{
+        fixture *fx = *state;
+        unsigned total;
+        int undo;
+
+        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, NULL, &undo, &fx->err), 0);
+        total = fx->host.n_calls;
+        assert_int_equal(total, 2 * ELEMENTSOF(plan_lines)); /* a journal line and an operation per step */
+        for (unsigned k = 1; k <= total; k++) {
+                fake_host h;
+                gh_error err = {};
+
+                host_init(&h);
+                h.fail_call = k;
+                assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &h, NULL, &undo, &err), -EIO);
+                assert_int_equal(undo, 0);
+                assert_true(err.msg[0] != 0);
+                /* Steps up to the failed one were journaled; none after it. */
+                assert_int_equal(strv_length(h.journal), k / 2);
+                _cleanup_free_ char *st = fake_host_state(&h);
+                if (!streq(st, initial_state))
+                        fail_msg("failing call %u (%s) left:\n%s", k, h.calls[k - 1], st);
+                fake_host_done(&h);
+        }
+}
+
+static void test_failed_step_is_named(void **state)
+{
+        fixture *fx = *state;
+        int undo;
+
+        fx->host.fail_call = 12; /* the unload of bochs */
+        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, NULL, &undo, &fx->err), -EIO);
+        assert_string_equal(fx->host.calls[11], "module_unload bochs");
+        assert_non_null(strstr(fx->err.msg, "unload-module bochs"));
+}
+
+static void test_undo_goes_on_after_failure(void **state)
+{
+        fixture *fx = *state;
+        unsigned before;
+        int undo;
+
+        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, NULL, &undo, &fx->err), 0);
+        before = fx->host.n_calls;
+        fx->host.fail_call = before + 1;
+        assert_int_equal(undo_journal(&fx->host, fx->host.journal, &fx->err), -EIO);
+        assert_non_null(strstr(fx->err.msg, "undo of"));
+        /* Everything after the failed undo still ran: both units are back. */
+        assert_true(strv_contains(fx->host.calls, "unit_start persistd.service"));
+        assert_true(strv_contains(fx->host.active_units, "persistd.service"));
+        assert_true(strv_contains(fx->host.active_units, "gdm.service"));
+        assert_string_equal(fake_host_dev(&fx->host, "0000:00:05.0")->driver, "bochs-drm");
+}
+
+static void test_observer_sees_rollback(void **state)
+{
+        fixture *fx = *state;
+        gh_exec_observer obs = {.step_done = count_steps, .ctx = fx};
+        int undo;
+
+        fx->host.fail_call = 18; /* the bind of 05.0 (ninth step) */
+        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, &obs, &undo, &fx->err), -EIO);
+        assert_int_equal(fx->done, 9);
+        /* Undos of begun steps: two unit stops, two overrides, the unload, and the bind itself. */
+        assert_int_equal(fx->undone, 6);
+        assert_state(&fx->host, initial_state);
+}
+
+static void test_budget_exhausted(void **state)
+{
+        fixture *fx = *state;
+        int undo;
+
+        fx->plan.timeout_sec = 0;
+        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, NULL, &undo, &fx->err), -ETIMEDOUT);
+        assert_non_null(strstr(fx->err.msg, "budget"));
+        assert_int_equal(fx->host.n_calls, 0);
+        assert_state(&fx->host, initial_state);
+}
+
+static void test_holders_fail_mode(void **state)
+{
+        fixture *fx = *state;
+        int undo;
+
+        fx->plan.steps[2].holders_mode = GH_HOLDERS_FAIL;
+        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, NULL, &undo, &fx->err), -EBUSY);
+        assert_non_null(strstr(fx->err.msg, "/dev/dri/card0"));
+        assert_int_equal(undo, 0);
+        assert_state(&fx->host, initial_state);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_prepare_then_release, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rollback_at_every_call, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_failed_step_is_named, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_undo_goes_on_after_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_observer_sees_rollback, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_budget_exhausted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_holders_fail_mode, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

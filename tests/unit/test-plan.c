@@ -1,0 +1,411 @@
+/* The planner: device selection, refusals, display manager decisions, module stacks, step order. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "core/plan.h"
+#include "facts-build.h"
+#include "shared/strv.h"
+
+typedef struct world {
+        gh_facts f;
+        gh_policy p;
+        gh_domain dom;
+        gh_plan plan;
+        gh_error err;
+} world;
+
+/* The single-GPU desktop of the VM test: bochs VGA + HDA in one slot and group, gdm on card0. */
+static void single_gpu(world *w)
+{
+        tf_add_dev(&w->f, "0000:00:00.0", 0x060000, NULL, NULL, 0, NULL);
+        tf_add_dev(&w->f, "0000:00:05.0", 0x030000, "bochs-drm", "bochs", 2, "/dev/dri/card0 /dev/fb0")->boot_vga =
+                true;
+        tf_add_dev(&w->f, "0000:00:05.1", 0x040300, "snd_hda_intel", "snd_hda_intel", 2, "/dev/snd/controlC0");
+        tf_add_dev(&w->f, "0000:00:1f.2", 0x010601, "ahci", "ahci", 5, NULL);
+        tf_add_module(&w->f, "bochs", NULL, false);
+        tf_add_module(&w->f, "snd_hda_intel", NULL, false);
+        w->f.dm_unit = strdup("gdm.service");
+        w->f.dm_active = true;
+        tf_add_holder(&w->f, 900, "gdm-stand-in", "/dev/dri/card0", "gdm.service", NULL, NULL);
+        tf_domain(&w->dom, "0000:00:05.0 0000:00:05.1");
+}
+
+static int setup(void **state)
+{
+        world *w = calloc(1, sizeof(world));
+
+        gh_policy_init(&w->p);
+        *state = w;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        world *w = *state;
+
+        gh_facts_done(&w->f);
+        gh_policy_done(&w->p);
+        gh_domain_done(&w->dom);
+        gh_plan_done(&w->plan);
+        free(w);
+        return 0;
+}
+
+static int build(world *w)
+{
+        return gh_plan_build("win11", &w->p, &w->dom, &w->f, &w->plan, &w->err);
+}
+
+/* The plan as journal lines, one per step: exact and readable in a failure message. */
+static char *plan_text(const gh_plan *plan)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                _cleanup_free_ char *line = NULL;
+                assert_int_equal(gh_step_to_line(&plan->steps[i], &line), 0);
+                fprintf(f, "%s\n", line);
+        }
+        fclose(f);
+        return buf;
+}
+
+static bool notes_mention(const gh_plan *plan, const char *what)
+{
+        STRV_FOREACH (n, plan->notes)
+                if (strstr(*n, what))
+                        return true;
+        return false;
+}
+
+static void test_single_gpu_boot_vga(void **state)
+{
+        world *w = *state;
+        _cleanup_free_ char *text = NULL;
+
+        single_gpu(w);
+        assert_int_equal(build(w), 0);
+        text = plan_text(&w->plan);
+        assert_string_equal(text, "stop-unit name=gdm.service\n"
+                                  "end-holders nodes=/dev/dri/card0,/dev/fb0,/dev/snd/controlC0 mode=terminate grace=5\n"
+                                  "set-override addr=0000:00:05.0 driver=bochs-drm\n"
+                                  "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
+                                  "unload-module name=bochs\n"
+                                  "unbind addr=0000:00:05.1 driver=snd_hda_intel\n"
+                                  "load-module name=vfio-pci\n"
+                                  "bind-vfio addr=0000:00:05.0 group=2\n"
+                                  "bind-vfio addr=0000:00:05.1 group=2\n");
+        assert_int_equal(w->plan.n_devices, 2);
+        /* The boot VGA: the display manager waits for the release. */
+        assert_true(notes_mention(&w->plan, "after release"));
+}
+
+static void test_dual_gpu_shared_module(void **state)
+{
+        world *w = *state;
+        _cleanup_free_ char *text = NULL;
+
+        single_gpu(w);
+        tf_add_dev(&w->f, "0000:00:06.0", 0x038000, "bochs-drm", "bochs", 3, "/dev/dri/card1");
+        tf_add_dev(&w->f, "0000:00:06.1", 0x040300, "snd_hda_intel", "snd_hda_intel", 3, "/dev/snd/controlC1");
+        tf_add_holder(&w->f, 900, "gdm-stand-in", "/dev/dri/card1", "gdm.service", NULL, NULL);
+        gh_domain_done(&w->dom);
+        tf_domain(&w->dom, "0000:00:06.0 0000:00:06.1");
+        assert_int_equal(build(w), 0);
+        text = plan_text(&w->plan);
+        /* bochs also drives the boot GPU: it stays loaded and 06.0 is unbound alone. */
+        assert_string_equal(text, "stop-unit name=gdm.service\n"
+                                  "end-holders nodes=/dev/dri/card1,/dev/snd/controlC1 mode=terminate grace=5\n"
+                                  "set-override addr=0000:00:06.0 driver=bochs-drm\n"
+                                  "set-override addr=0000:00:06.1 driver=snd_hda_intel\n"
+                                  "unbind addr=0000:00:06.0 driver=bochs-drm\n"
+                                  "unbind addr=0000:00:06.1 driver=snd_hda_intel\n"
+                                  "load-module name=vfio-pci\n"
+                                  "bind-vfio addr=0000:00:06.0 group=3\n"
+                                  "bind-vfio addr=0000:00:06.1 group=3\n"
+                                  "start-unit name=gdm.service\n");
+        assert_true(notes_mention(&w->plan, "also drives 0000:00:05.0"));
+}
+
+static void test_dm_not_holding_keeps_running(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        gh_holder_done(&w->f.holders[0]);
+        w->f.n_holders = 0;
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
+        for (size_t i = 0; i < w->plan.n_steps; i++)
+                assert_int_not_equal(w->plan.steps[i].kind, GH_STEP_STOP_UNIT);
+}
+
+static void test_graphical_session_holder_stops_dm(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        gh_holder_done(&w->f.holders[0]);
+        w->f.n_holders = 0;
+        tf_add_holder(&w->f, 1200, "gnome-shell", "/dev/dri/card0", "session-2.scope", "wayland", "user");
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
+        assert_string_equal(w->plan.steps[0].name, "gdm.service");
+}
+
+static void test_dm_keep_and_stop(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        w->p.display_manager = GH_DM_KEEP;
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
+        gh_plan_done(&w->plan);
+        gh_holder_done(&w->f.holders[0]);
+        w->f.n_holders = 0;
+        w->p.display_manager = GH_DM_STOP;
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
+}
+
+static void test_restart_after_bind_forced(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        w->p.restart_display_manager = GH_DM_RESTART_AFTER_BIND;
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[w->plan.n_steps - 1].kind, GH_STEP_START_UNIT);
+        assert_string_equal(w->plan.steps[w->plan.n_steps - 1].name, "gdm.service");
+}
+
+static void test_stop_units_only_active(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        assert_int_equal(strv_split("nvidia-persistenced.service idle.service", " ", &w->p.stop_units), 0);
+        tf_add_unit(&w->f, "nvidia-persistenced.service", true);
+        tf_add_unit(&w->f, "idle.service", false);
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
+        assert_string_equal(w->plan.steps[1].name, "nvidia-persistenced.service");
+        assert_int_equal(w->plan.steps[2].kind, GH_STEP_END_HOLDERS);
+        assert_true(notes_mention(&w->plan, "'idle.service' is not active"));
+}
+
+static void test_nvidia_stack_order(void **state)
+{
+        world *w = *state;
+        size_t k = 0;
+        const char *want[] = {"nvidia_drm", "nvidia_modeset", "nvidia_uvm", "nvidia"};
+
+        tf_add_dev(&w->f, "0000:01:00.0", 0x030000, "nvidia", "nvidia", 12, "/dev/dri/card1 /dev/nvidia0");
+        tf_add_dev(&w->f, "0000:01:00.1", 0x040300, "snd_hda_intel", "snd_hda_intel", 12, NULL);
+        tf_add_dev(&w->f, "0000:00:1f.3", 0x040300, "snd_hda_intel", "snd_hda_intel", 9, NULL);
+        tf_add_dev(&w->f, "0000:00:02.0", 0x030000, "i915", "i915", 1, "/dev/dri/card0");
+        tf_add_module(&w->f, "nvidia", "nvidia_modeset nvidia_uvm", false);
+        tf_add_module(&w->f, "nvidia_modeset", "nvidia_drm", false);
+        tf_add_module(&w->f, "nvidia_drm", NULL, false);
+        tf_add_module(&w->f, "nvidia_uvm", NULL, false);
+        tf_domain(&w->dom, "0000:01:00.0 0000:01:00.1");
+        assert_int_equal(build(w), 0);
+        for (size_t i = 0; i < w->plan.n_steps; i++)
+                if (w->plan.steps[i].kind == GH_STEP_UNLOAD_MODULE) {
+                        assert_true(k < ELEMENTSOF(want));
+                        assert_string_equal(w->plan.steps[i].name, want[k++]);
+                }
+        assert_int_equal(k, ELEMENTSOF(want));
+}
+
+static void test_listed_modules(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        tf_add_dev(&w->f, "0000:00:1b.0", 0x040300, "snd_hda_intel", "snd_hda_intel", 7, NULL);
+        w->p.unload_auto = false;
+        assert_int_equal(strv_split("snd_hda_intel bochs", " ", &w->p.unload_modules), 0);
+        assert_int_equal(build(w), 0);
+        assert_true(notes_mention(&w->plan, "module 'snd_hda_intel' also drives 0000:00:1b.0"));
+        for (size_t i = 0; i < w->plan.n_steps; i++)
+                if (w->plan.steps[i].kind == GH_STEP_UNLOAD_MODULE)
+                        assert_string_equal(w->plan.steps[i].name, "bochs");
+}
+
+static void test_builtin_driver_unbinds(void **state)
+{
+        world *w = *state;
+
+        tf_add_dev(&w->f, "0000:00:05.0", 0x030000, "bochs-drm", NULL, 2, "/dev/dri/card0");
+        tf_domain(&w->dom, "0000:00:05.0");
+        assert_int_equal(build(w), 0);
+        assert_true(notes_mention(&w->plan, "built into the kernel"));
+        for (size_t i = 0; i < w->plan.n_steps; i++)
+                assert_int_not_equal(w->plan.steps[i].kind, GH_STEP_UNLOAD_MODULE);
+        assert_int_equal(w->plan.steps[2].kind, GH_STEP_UNBIND);
+}
+
+static void test_allowlist_refuses_other_hostdev(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        tf_add_dev(&w->f, "0000:00:06.0", 0x038000, "bochs-drm", "bochs", 3, NULL);
+        tf_domain_add(&w->dom, "0000:00:06.0", GH_HOSTDEV_PCI);
+        w->p.devices_auto = false;
+        w->p.devices = calloc(2, sizeof(gh_pci_addr));
+        w->p.n_devices = 2;
+        gh_pci_addr_parse("0000:00:05.0", &w->p.devices[0]);
+        gh_pci_addr_parse("0000:00:05.1", &w->p.devices[1]);
+        assert_int_equal(build(w), -EPERM);
+        assert_non_null(strstr(w->err.msg, "0000:00:06.0"));
+        assert_non_null(strstr(w->err.msg, "win11"));
+        assert_int_equal(w->plan.n_steps, 0);
+}
+
+static void test_auto_ignores_unrelated_hostdevs(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        tf_add_dev(&w->f, "0000:03:00.0", 0x0c0330, "xhci_hcd", "xhci_pci", 8, NULL);
+        tf_domain_add(&w->dom, "0000:03:00.0", GH_HOSTDEV_PCI);
+        tf_domain_add(&w->dom, "0000:00:06.0", GH_HOSTDEV_INTERFACE);
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.n_devices, 2);
+}
+
+static void test_interface_hostdev_when_allowed(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        gh_domain_done(&w->dom);
+        w->dom = (gh_domain){};
+        tf_domain_add(&w->dom, "0000:00:05.0", GH_HOSTDEV_INTERFACE);
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.n_devices, 0);
+        assert_int_equal(w->plan.n_steps, 0);
+        gh_plan_done(&w->plan);
+        w->p.interface_hostdevs = true;
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.n_devices, 1);
+}
+
+static void test_group_with_foreign_member(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        tf_add_dev(&w->f, "0000:00:05.2", 0x0c0330, "xhci_hcd", "xhci_pci", 2, NULL);
+        assert_int_equal(build(w), -EBUSY);
+        assert_non_null(strstr(w->err.msg, "IOMMU group 2"));
+        assert_non_null(strstr(w->err.msg, "0000:00:05.2"));
+        assert_non_null(strstr(w->err.msg, "xhci_hcd"));
+}
+
+static void test_group_bridge_and_driverless_ok(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        tf_add_dev(&w->f, "0000:00:04.0", 0x060400, "pcieport", NULL, 2, NULL);
+        tf_add_dev(&w->f, "0000:00:05.3", 0x0c0330, NULL, NULL, 2, NULL);
+        assert_int_equal(build(w), 0);
+}
+
+static void test_no_iommu_group(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        w->f.devs[1].iommu_group = -1;
+        assert_int_equal(build(w), -ENODEV);
+        assert_non_null(strstr(w->err.msg, "0000:00:05.0 has no IOMMU group"));
+}
+
+static void test_missing_device(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        w->p.devices_auto = false;
+        w->p.devices = calloc(3, sizeof(gh_pci_addr));
+        w->p.n_devices = 3;
+        gh_pci_addr_parse("0000:00:05.0", &w->p.devices[0]);
+        gh_pci_addr_parse("0000:00:05.1", &w->p.devices[1]);
+        gh_pci_addr_parse("0000:09:00.0", &w->p.devices[2]);
+        tf_domain_add(&w->dom, "0000:09:00.0", GH_HOSTDEV_PCI);
+        assert_int_equal(build(w), -ENODEV);
+        assert_non_null(strstr(w->err.msg, "0000:09:00.0: no such PCI device"));
+}
+
+static void test_claimed_by_other_domain(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        tf_add_claim(&w->f, "0000:00:05.1", "other-vm");
+        assert_int_equal(build(w), -EBUSY);
+        assert_non_null(strstr(w->err.msg, "other-vm"));
+        assert_non_null(strstr(w->err.msg, "0000:00:05.1"));
+}
+
+static void test_already_on_vfio(void **state)
+{
+        world *w = *state;
+        _cleanup_free_ char *text = NULL;
+
+        tf_add_dev(&w->f, "0000:00:05.0", 0x030000, "vfio-pci", "vfio_pci", 2, NULL)->override = strdup("vfio-pci");
+        tf_domain(&w->dom, "0000:00:05.0");
+        assert_int_equal(build(w), 0);
+        text = plan_text(&w->plan);
+        /* No host driver to give back by name, and the boot claim's override is not restored. */
+        assert_string_equal(text, "set-override addr=0000:00:05.0\n"
+                                  "load-module name=vfio-pci\n"
+                                  "bind-vfio addr=0000:00:05.0 group=2\n");
+}
+
+static void test_no_display_hostdev_is_no_op(void **state)
+{
+        world *w = *state;
+
+        tf_add_dev(&w->f, "0000:03:00.0", 0x0c0330, "xhci_hcd", "xhci_pci", 8, NULL);
+        tf_domain(&w->dom, "0000:03:00.0");
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.n_steps, 0);
+        assert_true(notes_mention(&w->plan, "nothing to do"));
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_single_gpu_boot_vga, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dual_gpu_shared_module, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dm_not_holding_keeps_running, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_graphical_session_holder_stops_dm, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dm_keep_and_stop, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_restart_after_bind_forced, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stop_units_only_active, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_nvidia_stack_order, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_listed_modules, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_builtin_driver_unbinds, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_allowlist_refuses_other_hostdev, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_auto_ignores_unrelated_hostdevs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_interface_hostdev_when_allowed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_with_foreign_member, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_bridge_and_driverless_ok, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_no_iommu_group, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_missing_device, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_claimed_by_other_domain, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_already_on_vfio, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_no_display_hostdev_is_no_op, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,18 @@
+/* Building host facts and domains in code, for planner and executor tests. */
+#pragma once
+
+#include "core/domxml.h"
+#include "core/facts.h"
+
+/* nodes: space-separated device nodes, or NULL. */
+gh_pci_dev *tf_add_dev(gh_facts *f, const char *addr, unsigned class, const char *driver, const char *module,
+                       int group, const char *nodes);
+/* holders: space-separated module names, or NULL. */
+void tf_add_module(gh_facts *f, const char *name, const char *holders, bool builtin);
+void tf_add_holder(gh_facts *f, pid_t pid, const char *comm, const char *node, const char *unit,
+                   const char *session_type, const char *session_class);
+void tf_add_unit(gh_facts *f, const char *name, bool active);
+void tf_add_claim(gh_facts *f, const char *addr, const char *domain);
+/* A domain whose PCI hostdevs are the space-separated addresses. */
+void tf_domain(gh_domain *d, const char *addrs);
+void tf_domain_add(gh_domain *d, const char *addr, gh_hostdev_kind kind);

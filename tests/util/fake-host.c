@@ -1,0 +1,282 @@
+/* An in-memory host for executor tests: drivers, overrides, modules, units, holders, journal. */
+#include <errno.h>
+
+#include "fake-host.h"
+#include "shared/strv.h"
+
+static const struct {
+        const char *driver, *module;
+} driver_modules[] = {
+        {"bochs-drm", "bochs"},   {"snd_hda_intel", "snd_hda_intel"}, {"nvidia", "nvidia"},
+        {"vfio-pci", "vfio_pci"}, {"amdgpu", "amdgpu"},
+};
+
+const char *fake_driver_module(const char *driver)
+{
+        for (size_t i = 0; i < ELEMENTSOF(driver_modules); i++)
+                if (streq(driver_modules[i].driver, driver))
+                        return driver_modules[i].module;
+        return NULL;
+}
+
+static bool module_loaded(const fake_host *h, const char *module)
+{
+        STRV_FOREACH (m, h->modules)
+                if (gh_module_name_eq(*m, module))
+                        return true;
+        return false;
+}
+
+static void strv_remove(char **l, const char *s)
+{
+        char **w = l;
+
+        STRV_FOREACH (i, l) {
+                if (streq(*i, s))
+                        free(*i);
+                else
+                        *w++ = *i;
+        }
+        if (w)
+                *w = NULL;
+}
+
+static void set_str(char **p, const char *v)
+{
+        free(*p);
+        *p = v ? strdup(v) : NULL;
+}
+
+fake_dev *fake_host_dev(fake_host *h, const char *addr)
+{
+        for (size_t i = 0; i < h->n_devs; i++)
+                if (streq(h->devs[i].addr, addr))
+                        return &h->devs[i];
+        return NULL;
+}
+
+void fake_host_add_dev(fake_host *h, const char *addr, const char *driver, const char *native)
+{
+        fake_dev *d = &h->devs[h->n_devs++];
+
+        snprintf(d->addr, sizeof(d->addr), "%s", addr);
+        d->driver = driver ? strdup(driver) : NULL;
+        d->native = native;
+}
+
+/* Counts the call, logs it, and fails it when its number is up. */
+static int call(fake_host *h, const char *op, const char *arg)
+{
+        char *c;
+
+        h->n_calls++;
+        if (asprintf(&c, "%s %s", op, arg) >= 0)
+                strv_push(&h->calls, c);
+        if (h->fail_call && h->n_calls == h->fail_call)
+                return h->fail_error ? h->fail_error : -EIO;
+        return 0;
+}
+
+/* The kernel's probe: the override names the only driver allowed; else the native one. */
+static void probe(fake_host *h, fake_dev *d)
+{
+        const char *want = d->override ? d->override : d->native;
+
+        if (d->driver || !want || !module_loaded(h, fake_driver_module(want)))
+                return;
+        set_str(&d->driver, want);
+}
+
+static int f_unit_stop(void *ctx, const char *unit, usec_t deadline, gh_error *err)
+{
+        fake_host *h = ctx;
+        int r = call(h, "unit_stop", unit);
+
+        if (r == 0)
+                strv_remove(h->active_units, unit);
+        return r;
+}
+
+static int f_unit_start(void *ctx, const char *unit, usec_t deadline, gh_error *err)
+{
+        fake_host *h = ctx;
+        int r = call(h, "unit_start", unit);
+
+        return r < 0 ? r : strv_extend_unique(&h->active_units, unit);
+}
+
+static int f_holders_end(void *ctx, char *const *nodes, gh_holders_mode mode, usec_t grace, usec_t deadline,
+                         gh_error *err)
+{
+        fake_host *h = ctx;
+        int r = call(h, "holders_end", nodes[0]);
+
+        if (r < 0)
+                return r;
+        STRV_FOREACH (n, nodes)
+                if (strv_contains(h->held_nodes, *n) && mode == GH_HOLDERS_FAIL)
+                        return gh_error_set(err, -EBUSY, "%s is held", *n);
+        STRV_FOREACH (n, nodes)
+                strv_remove(h->held_nodes, *n);
+        return 0;
+}
+
+static int f_override_set(void *ctx, const char *addr, const char *driver, gh_error *err)
+{
+        fake_host *h = ctx;
+        fake_dev *d = fake_host_dev(h, addr);
+        int r = call(h, "override_set", addr);
+
+        if (r < 0)
+                return r;
+        if (!d)
+                return -ENODEV;
+        set_str(&d->override, driver);
+        return 0;
+}
+
+static int f_module_unload(void *ctx, const char *module, usec_t deadline, gh_error *err)
+{
+        fake_host *h = ctx;
+        int r = call(h, "module_unload", module);
+
+        if (r < 0 || !module_loaded(h, module))
+                return r;
+        /* A held device keeps its module busy, as an open /dev/dri/card0 keeps a refcount. */
+        for (size_t i = 0; i < h->n_devs; i++)
+                if (h->devs[i].driver && gh_module_name_eq(fake_driver_module(h->devs[i].driver), module) &&
+                    h->held_nodes && h->held_nodes[0])
+                        return -EBUSY;
+        for (size_t i = 0; i < h->n_devs; i++)
+                if (h->devs[i].driver && gh_module_name_eq(fake_driver_module(h->devs[i].driver), module))
+                        set_str(&h->devs[i].driver, NULL);
+        strv_remove(h->modules, module);
+        return 0;
+}
+
+static int f_module_load(void *ctx, const char *module, gh_error *err)
+{
+        fake_host *h = ctx;
+        int r = call(h, "module_load", module);
+
+        if (r < 0 || module_loaded(h, module))
+                return r;
+        r = strv_extend(&h->modules, module);
+        for (size_t i = 0; r >= 0 && i < h->n_devs; i++)
+                probe(h, &h->devs[i]);
+        return r;
+}
+
+static int f_dev_unbind(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err)
+{
+        fake_host *h = ctx;
+        fake_dev *d = fake_host_dev(h, addr);
+        int r = call(h, "dev_unbind", addr);
+
+        if (r < 0)
+                return r;
+        if (d && streq_ptr(d->driver, driver))
+                set_str(&d->driver, NULL);
+        return 0;
+}
+
+static int f_dev_bind_vfio(void *ctx, const char *addr, int group, usec_t deadline, gh_error *err)
+{
+        fake_host *h = ctx;
+        fake_dev *d = fake_host_dev(h, addr);
+        int r = call(h, "dev_bind_vfio", addr);
+
+        if (r < 0)
+                return r;
+        probe(h, d);
+        return streq_ptr(d->driver, "vfio-pci") ? 0 : gh_error_set(err, -ENODEV, "%s not on vfio-pci", addr);
+}
+
+static int f_dev_give_back(void *ctx, const char *addr, const char *old, const char *driver, usec_t deadline,
+                           gh_error *err)
+{
+        fake_host *h = ctx;
+        fake_dev *d = fake_host_dev(h, addr);
+        int r = call(h, "dev_give_back", addr);
+
+        if (r < 0)
+                return r;
+        set_str(&d->override, old);
+        probe(h, d);
+        if (driver && !streq_ptr(d->driver, driver))
+                return gh_error_set(err, -ENODEV, "%s did not bind to %s", addr, driver);
+        return 0;
+}
+
+static int f_journal_append(void *ctx, const char *line, gh_error *err)
+{
+        fake_host *h = ctx;
+        int r = call(h, "journal_append", line);
+
+        return r < 0 ? r : strv_extend(&h->journal, line);
+}
+
+const gh_host_ops fake_host_ops = {
+        .unit_stop = f_unit_stop,
+        .unit_start = f_unit_start,
+        .holders_end = f_holders_end,
+        .override_set = f_override_set,
+        .module_unload = f_module_unload,
+        .module_load = f_module_load,
+        .dev_unbind = f_dev_unbind,
+        .dev_bind_vfio = f_dev_bind_vfio,
+        .dev_give_back = f_dev_give_back,
+        .journal_append = f_journal_append,
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void append_sorted(FILE *f, const char *label, char **l)
+{
+        _cleanup_strv_free_ char **c = strv_copy(l);
+
+        qsort(c, strv_length(c), sizeof(char *), cmp_str);
+        fprintf(f, "%s:", label);
+        STRV_FOREACH (s, c)
+                fprintf(f, " %s", *s);
+        fprintf(f, "\n");
+}
+
+char *fake_host_state(const fake_host *h)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < h->n_devs; i++)
+                fprintf(f, "%s driver=%s override=%s\n", h->devs[i].addr, strempty(h->devs[i].driver),
+                        strempty(h->devs[i].override));
+        /* vfio-pci stays loaded on purpose (unloading it could take devices from other guests). */
+        {
+                _cleanup_strv_free_ char **m = strv_copy(h->modules);
+                strv_remove(m, "vfio-pci");
+                append_sorted(f, "modules", m);
+        }
+        append_sorted(f, "units", h->active_units);
+        fclose(f);
+        return buf;
+}
+
+void fake_host_done(fake_host *h)
+{
+        for (size_t i = 0; i < h->n_devs; i++) {
+                free(h->devs[i].driver);
+                free(h->devs[i].override);
+        }
+        strv_free(h->modules);
+        strv_free(h->active_units);
+        strv_free(h->held_nodes);
+        strv_free(h->journal);
+        strv_free(h->calls);
+        *h = (fake_host){};
+}

@@ -1,0 +1,37 @@
+/* An in-memory host behind gh_host_ops, that acts the way the kernel and systemd would, for
+ * executor tests; any operation can be made to fail by its sequence number. */
+#pragma once
+
+#include "core/exec.h"
+
+#define FAKE_MAX 8
+
+typedef struct fake_dev {
+        char addr[GH_PCI_ADDR_MAX];
+        char *driver;   /* bound driver, NULL when none */
+        char *override; /* NULL when none */
+        const char *native; /* the host driver that probing finds */
+} fake_dev;
+
+typedef struct fake_host {
+        fake_dev devs[FAKE_MAX];
+        size_t n_devs;
+        char **modules;      /* loaded modules (strv) */
+        char **active_units; /* strv */
+        char **held_nodes;   /* nodes some process holds (strv) */
+        char **journal;      /* lines appended (strv) */
+        char **calls;        /* "op arg" for each call, in order (strv) */
+        unsigned n_calls;
+        unsigned fail_call; /* 1-based call number to fail with fail_error; 0: none */
+        int fail_error;
+} fake_host;
+
+extern const gh_host_ops fake_host_ops;
+
+/* driver name -> the module that provides it, for the kernel-like rules. */
+const char *fake_driver_module(const char *driver);
+void fake_host_add_dev(fake_host *h, const char *addr, const char *driver, const char *native);
+fake_dev *fake_host_dev(fake_host *h, const char *addr);
+/* A printable summary of the state that a hand-over and its undo must restore. */
+char *fake_host_state(const fake_host *h);
+void fake_host_done(fake_host *h);
