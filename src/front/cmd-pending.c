@@ -9,22 +9,6 @@ static int pending(const char *what)
         return GH_EXIT_FAILURE;
 }
 
-int gh_cmd_hook(gh_context *ctx, int argc, char *argv[])
-{
-        return pending("hook");
-}
-int gh_cmd_plan(gh_context *ctx, int argc, char *argv[])
-{
-        return pending("plan");
-}
-int gh_cmd_status(gh_context *ctx, int argc, char *argv[])
-{
-        return pending("status");
-}
-int gh_cmd_restore(gh_context *ctx, int argc, char *argv[])
-{
-        return pending("restore");
-}
 int gh_cmd_install(gh_context *ctx, int argc, char *argv[])
 {
         return pending("install");
