@@ -25,7 +25,3 @@ int gh_cmd_restore(gh_context *ctx, int argc, char *argv[])
 {
         return pending("restore");
 }
-int gh_cmd_install(gh_context *ctx, int argc, char *argv[])
-{
-        return pending("install");
-}
