@@ -101,9 +101,7 @@ static int parse_args(const char *root, int argc, char *argv[], install_args *a)
                                 argv[optind - 1]);
                         return -EINVAL;
                 default:
-                        fprintf(stderr,
-                                "gpu-handover: install: bad option '%s'; see 'gpu-handover install "
-                                "--help'\n",
+                        fprintf(stderr, "gpu-handover: install: bad option '%s' (see --help)\n",
                                 argv[optind - 1]);
                         return -EINVAL;
                 }
@@ -225,9 +223,8 @@ static int choose_entry(const char *entry, const char *dropin, entry_state se, e
 
         if (!use_dropin && se == ENTRY_FOREIGN)
                 return gh_error_set(err, -EEXIST,
-                                    "'%s' is another program's hook; not replacing it. Run 'gpu-handover "
-                                    "install --qemu-d' to install as '%s' next to it",
-                                    entry, dropin);
+                                    "'%s' is another program's hook, left in place: use 'install --qemu-d'",
+                                    entry);
         if (use_dropin && sd == ENTRY_FOREIGN)
                 return gh_error_set(err, -EEXIST,
                                     "'%s' exists and is not gpu-handover's link; not replacing it", dropin);
@@ -247,12 +244,34 @@ static void install_result_done(install_result *res)
         free(res->removed);
 }
 
+/* Links *path (in state s) to hook and removes *other if it is ours too; takes both paths into res. */
+static int place_entry(const char *root, const char *hook, char **path, entry_state s, char **other,
+                       entry_state so, install_result *res, gh_error *err)
+{
+        int r;
+
+        if (s != ENTRY_CURRENT) {
+                r = link_atomic(root, hook, *path, s == ENTRY_STALE, err);
+                if (r < 0)
+                        return r;
+                res->changed = true;
+        }
+        /* Removed only once the new entry is in place: never a moment without a hook. */
+        if (entry_is_ours(so)) {
+                if (unlink(*other) < 0)
+                        return gh_error_set(err, -errno, "cannot remove '%s': %s", *other, strerror(errno));
+                res->removed = TAKE_PTR(*other);
+                res->changed = true;
+        }
+        res->where = TAKE_PTR(*path);
+        return 0;
+}
+
 static int install_entry(const char *root, const char *hook, bool qemu_d, install_result *res, gh_error *err)
 {
         _cleanup_free_ char *entry = path_join(root, HOOK_ENTRY);
         _cleanup_free_ char *dropin = path_join(root, HOOK_DROPIN);
-        char **ours, **other;
-        entry_state se, sd, s;
+        entry_state se, sd;
         bool use_dropin = false;
         int r;
 
@@ -269,24 +288,9 @@ static int install_entry(const char *root, const char *hook, bool qemu_d, instal
                 return r;
         if (use_dropin && (r = mkdir_under(root, HOOK_DROPIN_DIR, 0755, err)) < 0)
                 return r;
-        ours = use_dropin ? &dropin : &entry;
-        other = use_dropin ? &entry : &dropin;
-        s = use_dropin ? sd : se;
-        if (s != ENTRY_CURRENT) {
-                r = link_atomic(root, hook, *ours, s == ENTRY_STALE, err);
-                if (r < 0)
-                        return r;
-                res->changed = true;
-        }
-        /* Removed only once the new entry is in place: never a moment without a hook. */
-        if (entry_is_ours(use_dropin ? se : sd)) {
-                if (unlink(*other) < 0)
-                        return gh_error_set(err, -errno, "cannot remove '%s': %s", *other, strerror(errno));
-                res->removed = TAKE_PTR(*other);
-                res->changed = true;
-        }
-        res->where = TAKE_PTR(*ours);
-        return 0;
+        if (use_dropin)
+                return place_entry(root, hook, &dropin, sd, &entry, se, res, err);
+        return place_entry(root, hook, &entry, se, &dropin, sd, res, err);
 }
 
 /* The config loader refuses a directory that is not root's or that others may write: say so now. */
@@ -299,8 +303,7 @@ static void warn_conf_dir(const char *root)
                 return;
         if (st.st_uid != 0 || (st.st_mode & 0022))
                 fprintf(stderr,
-                        "gpu-handover: install: warning: '%s' is not root's or is writable by others; "
-                        "configs in it will be refused\n",
+                        "gpu-handover: install: warning: '%s' must be root's and not writable by others\n",
                         dir);
 }
 
@@ -351,9 +354,9 @@ static void report(const char *root, const char *hook, const install_result *res
                 return;
         }
         printf("Installed the libvirt hook: '%s' -> '%s'.\n", res->where, hook);
-        printf("Nothing was restarted. libvirt looks for hooks when its daemon starts: restart libvirtd "
-               "(or virtqemud, with the modular daemons) before starting a VM, e.g.\n"
-               "    systemctl restart libvirtd\n");
+        printf("Nothing was restarted. libvirt looks for hooks when its daemon starts, so restart\n");
+        printf("libvirtd (or virtqemud, with the modular daemons) before starting a VM:\n");
+        printf("    systemctl restart libvirtd\n");
         printf("A domain opts in with '%s/DOMAIN.conf'.\n", strempty(conf));
 }
 
