@@ -44,6 +44,37 @@ static const char *env_or(const char *name, const char *fallback)
         return fallback;
 }
 
+/* Only two events act, and only for a domain that opted in; release also for a hand-over left to undo. */
+static int wants_tool(const char *root, const char *domain, int prepare, int release)
+{
+        if (!prepare && !release)
+                return 0;
+        if (!domain_name_ok(domain))
+                return 0;
+        return exists_under(root, CONF_DOMAINS, domain, ".conf") ||
+               (release && exists_under(root, RUN_DIR, domain, ".journal"));
+}
+
+/* Replaces this process: libvirt's stdin (the domain XML) and the exit status pass through untouched. */
+static void exec_tool(const char *tool, const char *root, char *const hook_args[4])
+{
+        char *args[12];
+        size_t n = 0;
+
+        args[n++] = (char *)"gpu-handover";
+        if (*root) {
+                /* Test builds pass their root on to the tool. */
+                args[n++] = (char *)"--root";
+                args[n++] = (char *)root;
+        }
+        args[n++] = (char *)"hook";
+        args[n++] = (char *)"qemu";
+        for (size_t i = 0; i < 4; i++)
+                args[n++] = hook_args[i];
+        args[n] = NULL;
+        execv(tool, args);
+}
+
 int main(int argc, char *argv[])
 {
         const char *root = env_or("GH_TEST_ROOT", "");
@@ -54,27 +85,11 @@ int main(int argc, char *argv[])
                 return 0;
         prepare = strcmp(argv[2], "prepare") == 0 && strcmp(argv[3], "begin") == 0;
         release = strcmp(argv[2], "release") == 0 && strcmp(argv[3], "end") == 0;
-        if (!prepare && !release)
-                return 0;
-        if (!domain_name_ok(argv[1]))
-                return 0;
-        if (!exists_under(root, CONF_DOMAINS, argv[1], ".conf") &&
-            !(release && exists_under(root, RUN_DIR, argv[1], ".journal")))
+        if (!wants_tool(root, argv[1], prepare, release))
                 return 0;
 
-        char *args[] = {(char *)"gpu-handover", (char *)"hook", (char *)"qemu",
-                        argv[1], argv[2], argv[3], argc > 4 ? argv[4] : (char *)"-", NULL};
-        char *targs[12];
-        char **exec_args = args;
-        if (*root) {
-                /* Test builds pass their root on to the tool. */
-                targs[0] = args[0];
-                targs[1] = (char *)"--root";
-                targs[2] = (char *)root;
-                memcpy(targs + 3, args + 1, sizeof(char *) * 7);
-                exec_args = targs;
-        }
-        execv(tool, exec_args);
+        char *hook_args[4] = {argv[1], argv[2], argv[3], argc > 4 ? argv[4] : (char *)"-"};
+        exec_tool(tool, root, hook_args);
         /* stdout is libvirt's (XML for migrate/restore): errors go to stderr only. */
         fprintf(stderr, "gpu-handover: cannot run '%s': %s\n", tool, strerror(errno));
         /* Refusing the start is safer than a VM without its GPU; a failed release changes nothing. */

@@ -1,0 +1,385 @@
+/* `gpu-handover install`: links libvirt's qemu hook entry to the libc-only hook binary and creates the
+ * config directory. It restarts nothing: libvirt looks for hooks when its daemon starts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "front.h"
+#include "host/conffile.h"
+#include "shared/error.h"
+#include "shared/fileio.h"
+
+#define HOOKS_DIR "/etc/libvirt/hooks"
+#define HOOK_ENTRY HOOKS_DIR "/qemu"
+#define HOOK_DROPIN_DIR HOOKS_DIR "/qemu.d"
+#define HOOK_DROPIN HOOK_DROPIN_DIR "/gpu-handover"
+/* Any install prefix: a link into another prefix's libexec is still ours, to refresh. */
+#define HOOK_SUFFIX "/gpu-handover/qemu-hook"
+
+typedef enum entry_state {
+        ENTRY_ABSENT,
+        ENTRY_CURRENT, /* our link, to the hook binary asked for */
+        ENTRY_STALE,   /* our link, to another hook binary */
+        ENTRY_FOREIGN, /* anything else: another program's hook */
+        _ENTRY_STATE_MAX,
+        _ENTRY_STATE_INVALID = -EINVAL,
+} entry_state;
+
+typedef struct install_args {
+        char *hook; /* absolute, as seen inside the root */
+        bool qemu_d;
+} install_args;
+
+static void install_args_done(install_args *a)
+{
+        free(a->hook);
+}
+
+static bool entry_is_ours(entry_state s)
+{
+        return s == ENTRY_CURRENT || s == ENTRY_STALE;
+}
+
+static void help(void)
+{
+        printf("Usage: gpu-handover [--root DIR] install [--qemu-d] [--hook-binary PATH]\n\n"
+               "Links %s to the hook binary (default %s) and creates %s.\n\n"
+               "  --qemu-d             install as %s, next to another program's hook\n"
+               "  --hook-binary PATH   the hook binary to link to, as seen inside the root\n",
+               HOOK_ENTRY, GH_HOOK_PATH, GH_CONF_DOMAINS, HOOK_DROPIN);
+}
+
+/* Makes path absolute against the working directory; only meaningful without --root. */
+static int absolute_path(const char *path, char **ret)
+{
+        char cwd[PATH_MAX];
+
+        if (path[0] == '/') {
+                *ret = strdup(path);
+                return *ret ? 0 : -ENOMEM;
+        }
+        if (!getcwd(cwd, sizeof(cwd)))
+                return -errno;
+        return asprintf(ret, "%s/%s", cwd, path) < 0 ? -ENOMEM : 0;
+}
+
+static bool root_is_host(const char *root)
+{
+        return !root || !*root || streq(root, "/");
+}
+
+/* Returns 1 when --help was handled, 0 to go on, -EINVAL on bad usage (reported here), or another -errno. */
+static int parse_args(const char *root, int argc, char *argv[], install_args *a)
+{
+        static const struct option opts[] = {
+                {"qemu-d", no_argument, NULL, 'd'},
+                {"hook-binary", required_argument, NULL, 'b'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        const char *hook = GH_HOOK_PATH;
+        int c;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) >= 0) {
+                switch (c) {
+                case 'd':
+                        a->qemu_d = true;
+                        break;
+                case 'b':
+                        hook = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return 1;
+                case ':':
+                        fprintf(stderr, "gpu-handover: install: option '%s' needs an argument\n",
+                                argv[optind - 1]);
+                        return -EINVAL;
+                default:
+                        fprintf(stderr, "gpu-handover: install: bad option '%s' (see --help)\n",
+                                argv[optind - 1]);
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "gpu-handover: install: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        if (hook[0] != '/' && !root_is_host(root)) {
+                fprintf(stderr, "gpu-handover: install: --hook-binary '%s' must be absolute with --root\n",
+                        hook);
+                return -EINVAL;
+        }
+        return absolute_path(hook, &a->hook);
+}
+
+/* A link to a missing or non-executable file would break every domain start: check first. */
+static int check_hook_binary(const char *root, const char *hook, gh_error *err)
+{
+        _cleanup_free_ char *path = path_join(root, hook);
+        struct stat st;
+
+        if (!path)
+                return -ENOMEM;
+        if (stat(path, &st) < 0)
+                return gh_error_set(err, -errno, "hook binary '%s': %s", path, strerror(errno));
+        if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+                return gh_error_set(err, -ENOEXEC, "hook binary '%s' is not an executable file", path);
+        return 0;
+}
+
+/* mkdir -p of path below root (root itself must exist); directories it creates get mode exactly. */
+static int mkdir_under(const char *root, const char *path, mode_t mode, gh_error *err)
+{
+        _cleanup_free_ char *full = path_join(root, path);
+        size_t start;
+
+        if (!full)
+                return -ENOMEM;
+        start = strlen(full) - strlen(path);
+        for (char *p = full + start + 1;; p++) {
+                char saved = *p;
+                struct stat st;
+
+                if (*p != '/' && *p)
+                        continue;
+                *p = 0;
+                if (mkdir(full, mode) >= 0) {
+                        if (chmod(full, mode) < 0)
+                                return gh_error_set(err, -errno, "chmod '%s': %s", full, strerror(errno));
+                } else if (errno != EEXIST)
+                        return gh_error_set(err, -errno, "mkdir '%s': %s", full, strerror(errno));
+                else if (stat(full, &st) < 0 || !S_ISDIR(st.st_mode))
+                        return gh_error_set(err, -ENOTDIR, "'%s' is not a directory", full);
+                *p = saved;
+                if (!saved)
+                        return 0;
+        }
+}
+
+static entry_state entry_state_of(const char *path, const char *hook)
+{
+        char target[PATH_MAX];
+        struct stat st;
+        ssize_t n;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? ENTRY_ABSENT : -errno;
+        if (!S_ISLNK(st.st_mode))
+                return ENTRY_FOREIGN;
+        n = readlink(path, target, sizeof(target) - 1);
+        if (n < 0)
+                return -errno;
+        target[n] = 0;
+        if (streq(target, hook))
+                return ENTRY_CURRENT;
+        if ((size_t)n > strlen(HOOK_SUFFIX) && streq(target + n - strlen(HOOK_SUFFIX), HOOK_SUFFIX))
+                return ENTRY_STALE;
+        return ENTRY_FOREIGN;
+}
+
+/* Builds the link under a temporary name in the hooks directory (never in qemu.d, where libvirt would run
+ * it) and renames it into place, so the entry is always either the old or the new link. */
+static int link_atomic(const char *root, const char *hook, const char *dest, bool replace, gh_error *err)
+{
+        _cleanup_free_ char *dir = path_join(root, HOOKS_DIR);
+        _cleanup_free_ char *tmp = NULL;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        for (unsigned i = 0;; i++) {
+                free(tmp);
+                if (asprintf(&tmp, "%s/.gpu-handover.%ld.%u", dir, (long)getpid(), i) < 0) {
+                        tmp = NULL;
+                        return -ENOMEM;
+                }
+                if (symlink(hook, tmp) >= 0)
+                        break;
+                if (errno != EEXIST || i >= 100)
+                        return gh_error_set(err, -errno, "symlink '%s': %s", tmp, strerror(errno));
+        }
+        r = renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, replace ? 0 : RENAME_NOREPLACE);
+        if (r < 0 && errno == EINVAL && !replace)
+                /* No RENAME_NOREPLACE on this file system: link(2) refuses an existing name too. */
+                r = linkat(AT_FDCWD, tmp, AT_FDCWD, dest, 0);
+        if (r < 0)
+                r = gh_error_set(err, -errno, "cannot put the link in place as '%s': %s", dest,
+                                 strerror(errno));
+        (void)unlink(tmp); /* after a rename it is gone already */
+        return r;
+}
+
+/* Chooses where our entry goes: exactly one entry may be ours, or libvirt would run the hook twice. */
+static int choose_entry(const char *entry, const char *dropin, entry_state se, entry_state sd, bool qemu_d,
+                        bool *ret_dropin, gh_error *err)
+{
+        bool use_dropin = qemu_d || (entry_is_ours(sd) && !entry_is_ours(se));
+
+        if (!use_dropin && se == ENTRY_FOREIGN)
+                return gh_error_set(err, -EEXIST,
+                                    "'%s' is another program's hook, left in place: use 'install --qemu-d'",
+                                    entry);
+        if (use_dropin && sd == ENTRY_FOREIGN)
+                return gh_error_set(err, -EEXIST,
+                                    "'%s' exists and is not gpu-handover's link; not replacing it", dropin);
+        *ret_dropin = use_dropin;
+        return 0;
+}
+
+typedef struct install_result {
+        char *where;   /* the entry now in place */
+        char *removed; /* our other entry, removed; or NULL */
+        bool changed;
+} install_result;
+
+static void install_result_done(install_result *res)
+{
+        free(res->where);
+        free(res->removed);
+}
+
+/* Links *path (in state s) to hook and removes *other if it is ours too; takes both paths into res. */
+static int place_entry(const char *root, const char *hook, char **path, entry_state s, char **other,
+                       entry_state so, install_result *res, gh_error *err)
+{
+        int r;
+
+        if (s != ENTRY_CURRENT) {
+                r = link_atomic(root, hook, *path, s == ENTRY_STALE, err);
+                if (r < 0)
+                        return r;
+                res->changed = true;
+        }
+        /* Removed only once the new entry is in place: never a moment without a hook. */
+        if (entry_is_ours(so)) {
+                if (unlink(*other) < 0)
+                        return gh_error_set(err, -errno, "cannot remove '%s': %s", *other, strerror(errno));
+                res->removed = TAKE_PTR(*other);
+                res->changed = true;
+        }
+        res->where = TAKE_PTR(*path);
+        return 0;
+}
+
+static int install_entry(const char *root, const char *hook, bool qemu_d, install_result *res, gh_error *err)
+{
+        _cleanup_free_ char *entry = path_join(root, HOOK_ENTRY);
+        _cleanup_free_ char *dropin = path_join(root, HOOK_DROPIN);
+        entry_state se, sd;
+        bool use_dropin = false;
+        int r;
+
+        if (!entry || !dropin)
+                return -ENOMEM;
+        se = entry_state_of(entry, hook);
+        if (se < 0)
+                return gh_error_set(err, se, "'%s': %s", entry, strerror(-se));
+        sd = entry_state_of(dropin, hook);
+        if (sd < 0)
+                return gh_error_set(err, sd, "'%s': %s", dropin, strerror(-sd));
+        r = choose_entry(entry, dropin, se, sd, qemu_d, &use_dropin, err);
+        if (r < 0)
+                return r;
+        if (use_dropin && (r = mkdir_under(root, HOOK_DROPIN_DIR, 0755, err)) < 0)
+                return r;
+        if (use_dropin)
+                return place_entry(root, hook, &dropin, sd, &entry, se, res, err);
+        return place_entry(root, hook, &entry, se, &dropin, sd, res, err);
+}
+
+/* The config loader refuses a directory that is not root's or that others may write: say so now. */
+static void warn_conf_dir(const char *root)
+{
+        _cleanup_free_ char *dir = path_join(root, GH_CONF_DOMAINS);
+        struct stat st;
+
+        if (!dir || stat(dir, &st) < 0 || geteuid() != 0)
+                return;
+        if (st.st_uid != 0 || (st.st_mode & 0022))
+                fprintf(stderr,
+                        "gpu-handover: install: warning: '%s' must be root's and not writable by others\n",
+                        dir);
+}
+
+static int make_conf_dir(const char *root, gh_error *err)
+{
+        _cleanup_free_ char *dir = path_join(root, GH_CONF_DOMAINS);
+        struct stat st;
+        bool existed;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        existed = stat(dir, &st) >= 0;
+        r = mkdir_under(root, GH_CONF_DOMAINS, 0755, err);
+        if (r < 0 || existed)
+                return r;
+        /* A set-group-ID parent would hand the group down: make it root's outright. */
+        if (geteuid() == 0 && chown(dir, 0, 0) < 0)
+                return gh_error_set(err, -errno, "chown '%s': %s", dir, strerror(errno));
+        return 0;
+}
+
+static int install(const char *root, const install_args *a, install_result *res, gh_error *err)
+{
+        int r;
+
+        r = check_hook_binary(root, a->hook, err);
+        if (r < 0)
+                return r;
+        r = mkdir_under(root, HOOKS_DIR, 0755, err);
+        if (r < 0)
+                return r;
+        r = install_entry(root, a->hook, a->qemu_d, res, err);
+        if (r < 0)
+                return r;
+        return make_conf_dir(root, err);
+}
+
+static void report(const char *root, const char *hook, const install_result *res)
+{
+        _cleanup_free_ char *conf = path_join(root, GH_CONF_DOMAINS);
+
+        if (res->removed)
+                printf("Removed '%s': one hook entry is enough.\n", res->removed);
+        if (!res->changed) {
+                printf("The libvirt hook is in place already: '%s' -> '%s'. Nothing changed.\n", res->where,
+                       hook);
+                return;
+        }
+        printf("Installed the libvirt hook: '%s' -> '%s'.\n", res->where, hook);
+        printf("Nothing was restarted. libvirt looks for hooks when its daemon starts, so restart\n");
+        printf("libvirtd (or virtqemud, with the modular daemons) before starting a VM:\n");
+        printf("    systemctl restart libvirtd\n");
+        printf("A domain opts in with '%s/DOMAIN.conf'.\n", strempty(conf));
+}
+
+int gh_cmd_install(gh_context *ctx, int argc, char *argv[])
+{
+        _cleanup_(install_args_done) install_args a = {};
+        _cleanup_(install_result_done) install_result res = {};
+        gh_error err = {};
+        int r;
+
+        r = parse_args(ctx->root, argc, argv, &a);
+        if (r == -EINVAL)
+                return GH_EXIT_USAGE;
+        if (r > 0)
+                return GH_EXIT_OK;
+        if (r >= 0)
+                r = install(ctx->root, &a, &res, &err);
+        if (r < 0) {
+                fprintf(stderr, "gpu-handover: install: %s\n",
+                        gh_error_isset(&err) ? err.msg : strerror(-r));
+                return GH_EXIT_FAILURE;
+        }
+        report(ctx->root, a.hook, &res);
+        warn_conf_dir(ctx->root);
+        return GH_EXIT_OK;
+}
