@@ -65,12 +65,29 @@ static void test_full_domain(void **state)
         assert_hostdev(&d.hostdevs[3], "0000:0a:00.0", GH_HOSTDEV_PCI, false);
 }
 
+/* win11-test-driver.xml is what libvirt 9.0 itself wrote for win11.xml (test:///default driver, `virsh
+ * define` then `dumpxml`, after dropping what that driver refuses): its formatter, the same answer. */
+static void test_libvirt_formatted(void **state)
+{
+        size_t len;
+        _cleanup_free_ char *xml = fixture("win11-test-driver.xml", &len);
+        _cleanup_(gh_domain_done) gh_domain d = {};
+
+        assert_int_equal(gh_domxml_parse(xml, len, &d, NULL), 0);
+        assert_string_equal(d.name, "win11");
+        assert_int_equal(d.n_hostdevs, 4);
+        assert_hostdev(&d.hostdevs[0], "0000:03:10.2", GH_HOSTDEV_INTERFACE, true);
+        assert_hostdev(&d.hostdevs[1], "0000:01:00.0", GH_HOSTDEV_PCI, true);
+        assert_hostdev(&d.hostdevs[2], "0000:01:00.1", GH_HOSTDEV_PCI, true);
+        assert_hostdev(&d.hostdevs[3], "0000:0a:00.0", GH_HOSTDEV_PCI, false);
+}
+
 /* Every guest-side <address type='pci'> in the fixture: none of them is a host device. */
 static void test_guest_addresses_ignored(void **state)
 {
         static const char *const guest[] = {"0000:04:00.0", "0000:05:00.0", "0000:05:00.1", "0000:06:00.0",
                                             "0000:07:00.0", "0000:08:00.0", "0000:09:00.0", "0000:02:00.0",
-                                            "0000:03:00.0", "0000:00:1f.2", "0000:00:02.0"};
+                                            "0000:03:00.0", "0000:00:1f.2", "0000:00:02.0", "0000:00:03.0"};
         size_t len;
         _cleanup_free_ char *xml = fixture("win11.xml", &len);
         _cleanup_(gh_domain_done) gh_domain d = {};
@@ -473,6 +490,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_full_domain),
+                cmocka_unit_test(test_libvirt_formatted),
                 cmocka_unit_test(test_guest_addresses_ignored),
                 cmocka_unit_test(test_skipped_kinds),
                 cmocka_unit_test(test_subsystem_pci_taken),
