@@ -1,0 +1,517 @@
+/* Domain XML parsing: what is taken, what is skipped, and what is refused (with which message). */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "core/domxml.h"
+#include "shared/fileio.h"
+
+static char *fixture(const char *name, size_t *ret_len)
+{
+        _cleanup_free_ char *path = NULL;
+        char *buf = NULL;
+
+        assert_true(asprintf(&path, "%s/xml/%s", GH_FIXTURES, name) > 0);
+        assert_int_equal(read_full_file(path, GH_DOMXML_MAX, &buf, ret_len), 0);
+        return buf;
+}
+
+static int parse_string(const char *xml, gh_domain *ret, gh_error *err)
+{
+        return gh_domxml_parse(xml, strlen(xml), ret, err);
+}
+
+static void assert_hostdev(const gh_hostdev *h, const char *addr, gh_hostdev_kind kind, bool managed)
+{
+        assert_string_equal(GH_PCI_ADDR_STR(&h->addr), addr);
+        assert_int_equal(h->kind, kind);
+        assert_int_equal(h->managed, managed);
+}
+
+/* Parses, expects failure r, and checks that the message is exactly msg. */
+static void assert_refused(const char *xml, size_t len, int r, const char *msg)
+{
+        gh_domain d = {.name = (char *)"untouched"};
+        gh_error err = {};
+
+        assert_int_equal(gh_domxml_parse(xml, len, &d, &err), r);
+        assert_int_equal(err.code, r);
+        assert_string_equal(err.msg, msg);
+        /* ret is written only on success. */
+        assert_string_equal(d.name, "untouched");
+        assert_null(d.hostdevs);
+}
+
+static void test_full_domain(void **state)
+{
+        size_t len;
+        _cleanup_free_ char *xml = fixture("win11.xml", &len);
+        _cleanup_(gh_domain_done) gh_domain d = {};
+        gh_error err = {};
+
+        assert_int_equal(gh_domxml_parse(xml, len, &d, &err), 0);
+        assert_false(gh_error_isset(&err));
+        assert_string_equal(d.name, "win11");
+        /* Document order: libvirt writes interfaces before hostdevs. */
+        assert_int_equal(d.n_hostdevs, 4);
+        assert_hostdev(&d.hostdevs[0], "0000:03:10.2", GH_HOSTDEV_INTERFACE, true);
+        assert_hostdev(&d.hostdevs[1], "0000:01:00.0", GH_HOSTDEV_PCI, true);
+        assert_hostdev(&d.hostdevs[2], "0000:01:00.1", GH_HOSTDEV_PCI, true);
+        assert_hostdev(&d.hostdevs[3], "0000:0a:00.0", GH_HOSTDEV_PCI, false);
+}
+
+/* win11-test-driver.xml is what libvirt 9.0 itself wrote for win11.xml (test:///default driver, `virsh
+ * define` then `dumpxml`, after dropping what that driver refuses): its formatter, the same answer. */
+static void test_libvirt_formatted(void **state)
+{
+        size_t len;
+        _cleanup_free_ char *xml = fixture("win11-test-driver.xml", &len);
+        _cleanup_(gh_domain_done) gh_domain d = {};
+
+        assert_int_equal(gh_domxml_parse(xml, len, &d, NULL), 0);
+        assert_string_equal(d.name, "win11");
+        assert_int_equal(d.n_hostdevs, 4);
+        assert_hostdev(&d.hostdevs[0], "0000:03:10.2", GH_HOSTDEV_INTERFACE, true);
+        assert_hostdev(&d.hostdevs[1], "0000:01:00.0", GH_HOSTDEV_PCI, true);
+        assert_hostdev(&d.hostdevs[2], "0000:01:00.1", GH_HOSTDEV_PCI, true);
+        assert_hostdev(&d.hostdevs[3], "0000:0a:00.0", GH_HOSTDEV_PCI, false);
+}
+
+/* Every guest-side <address type='pci'> in the fixture: none of them is a host device. */
+static void test_guest_addresses_ignored(void **state)
+{
+        static const char *const guest[] = {"0000:04:00.0", "0000:05:00.0", "0000:05:00.1", "0000:06:00.0",
+                                            "0000:07:00.0", "0000:08:00.0", "0000:09:00.0", "0000:02:00.0",
+                                            "0000:03:00.0", "0000:00:1f.2", "0000:00:02.0", "0000:00:03.0"};
+        size_t len;
+        _cleanup_free_ char *xml = fixture("win11.xml", &len);
+        _cleanup_(gh_domain_done) gh_domain d = {};
+
+        assert_int_equal(gh_domxml_parse(xml, len, &d, NULL), 0);
+        for (size_t i = 0; i < d.n_hostdevs; i++)
+                for (size_t j = 0; j < ELEMENTSOF(guest); j++)
+                        assert_string_not_equal(GH_PCI_ADDR_STR(&d.hostdevs[i].addr), guest[j]);
+}
+
+#define ONE_HOSTDEV(open, source)                                                                           \
+        "<domain type='kvm'>\n"                                                                             \
+        "  <name>t</name>\n"                                                                                \
+        "  <devices>\n"                                                                                     \
+        "    " open "\n"                                                                                    \
+        "      <source>\n"                                                                                  \
+        "        " source "\n"                                                                              \
+        "      </source>\n"                                                                                 \
+        "      <address type='pci' domain='0x0000' bus='0x05' slot='0x00' function='0x0'/>\n"               \
+        "    </hostdev>\n"                                                                                  \
+        "  </devices>\n"                                                                                    \
+        "</domain>\n"
+
+#define PCI_SOURCE "<address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>"
+
+/* Each kind that is not a host PCI function is skipped, even with a PCI-looking source address. */
+static void test_skipped_kinds(void **state)
+{
+        static const char *const docs[] = {
+                ONE_HOSTDEV("<hostdev mode='subsystem' type='usb' managed='yes'>",
+                            "<vendor id='0x046d'/><product id='0xc52b'/>"),
+                ONE_HOSTDEV("<hostdev mode='subsystem' type='usb' managed='no'>",
+                            "<address bus='1' device='7'/>"),
+                ONE_HOSTDEV("<hostdev mode='subsystem' type='scsi' managed='no'>",
+                            "<adapter name='scsi_host0'/><address bus='0' target='0' unit='0'/>"),
+                ONE_HOSTDEV("<hostdev mode='subsystem' type='scsi_host' managed='no'>", "<vendor id='1'/>"),
+                ONE_HOSTDEV("<hostdev mode='subsystem' type='mdev' model='vfio-pci'>",
+                            "<address uuid='c2177883-f1bb-47f0-914d-32a22e3a8804'/>"),
+                ONE_HOSTDEV("<hostdev mode='capabilities' type='pci'>", PCI_SOURCE),
+                ONE_HOSTDEV("<hostdev mode='capabilities' type='storage'>", "<block>/dev/sdf1</block>"),
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(docs); i++) {
+                _cleanup_(gh_domain_done) gh_domain d = {};
+                gh_error err = {};
+
+                assert_int_equal(parse_string(docs[i], &d, &err), 0);
+                assert_false(gh_error_isset(&err));
+                assert_string_equal(d.name, "t");
+                assert_int_equal(d.n_hostdevs, 0);
+        }
+}
+
+/* The same source under a subsystem PCI hostdev is taken: the skips above are about the kind. */
+static void test_subsystem_pci_taken(void **state)
+{
+        _cleanup_(gh_domain_done) gh_domain d = {}, d2 = {};
+
+        assert_int_equal(
+                parse_string(ONE_HOSTDEV("<hostdev mode='subsystem' type='pci'>", PCI_SOURCE), &d, NULL), 0);
+        assert_int_equal(d.n_hostdevs, 1);
+        assert_hostdev(&d.hostdevs[0], "0000:01:00.0", GH_HOSTDEV_PCI, false);
+        /* libvirt reads a missing mode as 'subsystem'. */
+        assert_int_equal(
+                parse_string(ONE_HOSTDEV("<hostdev type='pci' managed='yes'>", PCI_SOURCE), &d2, NULL), 0);
+        assert_int_equal(d2.n_hostdevs, 1);
+        assert_hostdev(&d2.hostdevs[0], "0000:01:00.0", GH_HOSTDEV_PCI, true);
+}
+
+#define TWO_HOSTDEVS(attrs)                                                                                 \
+        "<domain type='kvm'>\n"                                                                             \
+        "  <name>t</name>\n"                                                                                \
+        "  <devices>\n"                                                                                     \
+        "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"                                         \
+        "      <source>\n"                                                                                  \
+        "        <address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>\n"                        \
+        "      </source>\n"                                                                                 \
+        "    </hostdev>\n"                                                                                  \
+        "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"                                         \
+        "      <source>\n"                                                                                  \
+        "        <address " attrs "/>\n"                                                                    \
+        "      </source>\n"                                                                                 \
+        "      <address type='pci' domain='0x0000' bus='0x06' slot='0x00' function='0x0'/>\n"               \
+        "    </hostdev>\n"                                                                                  \
+        "  </devices>\n"                                                                                    \
+        "</domain>\n"
+
+typedef struct attr_case {
+        const char *xml;
+        const char *msg;
+} attr_case;
+
+#define BAD(attrs, what)                                                                                    \
+        {                                                                                                   \
+                TWO_HOSTDEVS(attrs), "hostdev #2 (line 9): " what " in <source><address>"                   \
+        }
+
+static void test_bad_attributes(void **state)
+{
+        static const attr_case cases[] = {
+                BAD("domain='0x0000' bus='0x1ff' slot='0x00' function='0x0'", "bad bus '0x1ff'"),
+                BAD("domain='0x10000' bus='0x02' slot='0x00' function='0x0'", "bad domain '0x10000'"),
+                BAD("domain='0x0000' bus='0x02' slot='0x20' function='0x0'", "bad slot '0x20'"),
+                BAD("domain='0x0000' bus='0x02' slot='32' function='0x0'", "bad slot '32'"),
+                BAD("domain='0x0000' bus='0x02' slot='0x00' function='0x8'", "bad function '0x8'"),
+                BAD("domain='0x0000' bus='256' slot='0x00' function='0x0'", "bad bus '256'"),
+                BAD("domain='0x0000' bus='-1' slot='0x00' function='0x0'", "bad bus '-1'"),
+                BAD("domain='0x0000' bus='+1' slot='0x00' function='0x0'", "bad bus '+1'"),
+                BAD("domain='0x0000' bus='' slot='0x00' function='0x0'", "bad bus ''"),
+                BAD("domain='0x0000' bus='zz' slot='0x00' function='0x0'", "bad bus 'zz'"),
+                BAD("domain='0x0000' bus='0x' slot='0x00' function='0x0'", "bad bus '0x'"),
+                BAD("domain='0x0000' bus=' 1' slot='0x00' function='0x0'", "bad bus ' 1'"),
+                BAD("domain='0x0000' bus='1 ' slot='0x00' function='0x0'", "bad bus '1 '"),
+                BAD("domain='0x0000' bus='08' slot='0x00' function='0x0'", "bad bus '08'"),
+                BAD("domain='0x0000' bus='0x100000001' slot='0x00' function='0x0'", "bad bus '0x100000001'"),
+                BAD("domain='99999999999999999999999' bus='0x01' slot='0x00' function='0x0'",
+                    "bad domain '99999999999999999999999'"),
+                BAD("bus='0x02' slot='0x00' function='0x0'", "missing domain"),
+                BAD("domain='0x0000' slot='0x00' function='0x0'", "missing bus"),
+                BAD("domain='0x0000' bus='0x02' function='0x0'", "missing slot"),
+                BAD("domain='0x0000' bus='0x02' slot='0x00'", "missing function"),
+                {TWO_HOSTDEVS("type='usb' bus='1' device='2'"),
+                 "hostdev #2 (line 9): address type 'usb' in <source> is not 'pci'"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                assert_refused(cases[i].xml, strlen(cases[i].xml), -EINVAL, cases[i].msg);
+}
+
+typedef struct good_case {
+        const char *xml;
+        const char *addr;
+} good_case;
+
+/* libvirt writes 0x-hex but reads any strtoul base-0 number, so must we. */
+static void test_number_forms(void **state)
+{
+        static const good_case cases[] = {
+                {TWO_HOSTDEVS("domain='0' bus='2' slot='31' function='7'"), "0000:02:1f.7"},
+                {TWO_HOSTDEVS("domain='0x0000' bus='010' slot='0x00' function='0x0'"), "0000:08:00.0"},
+                {TWO_HOSTDEVS("domain='0X0000' bus='0XAb' slot='0X1F' function='0x1'"), "0000:ab:1f.1"},
+                {TWO_HOSTDEVS("domain='0xffff' bus='0xff' slot='0x1f' function='0x7'"), "ffff:ff:1f.7"},
+                {TWO_HOSTDEVS("type='pci' domain='0x0001' bus='0x00002' slot='0x3' function='0'"),
+                 "0001:02:03.0"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(gh_domain_done) gh_domain d = {};
+
+                assert_int_equal(parse_string(cases[i].xml, &d, NULL), 0);
+                assert_int_equal(d.n_hostdevs, 2);
+                assert_hostdev(&d.hostdevs[0], "0000:01:00.0", GH_HOSTDEV_PCI, true);
+                assert_hostdev(&d.hostdevs[1], cases[i].addr, GH_HOSTDEV_PCI, true);
+        }
+}
+
+static void test_no_source(void **state)
+{
+        size_t len;
+        _cleanup_free_ char *xml = fixture("no-source.xml", &len);
+
+        assert_refused(xml, len, -EINVAL, "hostdev #2 (line 13): no <source>");
+}
+
+static void test_no_source_address(void **state)
+{
+        const char *xml =
+                ONE_HOSTDEV("<hostdev mode='subsystem' type='pci' managed='yes'>", "<vendor id='0x10de'/>");
+
+        assert_refused(xml, strlen(xml), -EINVAL, "hostdev #1 (line 4): no <address> in <source>");
+}
+
+#define INTERFACES(second)                                                                                  \
+        "<domain type='kvm'>\n"                                                                             \
+        "  <name>nic</name>\n"                                                                              \
+        "  <devices>\n"                                                                                     \
+        "    <interface type='network'>\n"                                                                  \
+        "      <source network='default'/>\n"                                                               \
+        "      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>\n"               \
+        "    </interface>\n"                                                                                \
+        "    <interface type='hostdev'>\n"                                                                  \
+        "      <mac address='52:54:00:6d:90:02'/>\n"                                                        \
+        "      <source>\n"                                                                                  \
+        "        " second "\n"                                                                              \
+        "      </source>\n"                                                                                 \
+        "      <address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x0'/>\n"               \
+        "    </interface>\n"                                                                                \
+        "  </devices>\n"                                                                                    \
+        "</domain>\n"
+
+static void test_interface_hostdev(void **state)
+{
+        _cleanup_(gh_domain_done) gh_domain d = {};
+        const char *bad = INTERFACES("<address type='pci' domain='0x0000' bus='0x03' slot='0x10'/>");
+
+        assert_int_equal(parse_string(INTERFACES("<address type='pci' domain='0x0000' bus='0x03' "
+                                                 "slot='0x10' function='0x2'/>"),
+                                      &d, NULL),
+                         0);
+        assert_string_equal(d.name, "nic");
+        assert_int_equal(d.n_hostdevs, 1);
+        assert_hostdev(&d.hostdevs[0], "0000:03:10.2", GH_HOSTDEV_INTERFACE, false);
+        /* Counted among all <interface> elements, as a reader of the XML counts them. */
+        assert_refused(bad, strlen(bad), -EINVAL,
+                       "interface #2 (line 8): missing function in <source><address>");
+}
+
+static void test_duplicate(void **state)
+{
+        size_t len;
+        _cleanup_free_ char *xml = fixture("duplicate.xml", &len);
+        const char *mixed =
+                INTERFACES("<address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>");
+
+        /* 0x0000:0x01 and 0:1 are the same device. */
+        assert_refused(xml, len, -EINVAL, "hostdev #3 (line 22): host device 0000:01:00.0 is given twice");
+        /* The guest address of the first interface is not a host device, so this one is no duplicate. */
+        _cleanup_(gh_domain_done) gh_domain d = {};
+        assert_int_equal(parse_string(mixed, &d, NULL), 0);
+        assert_int_equal(d.n_hostdevs, 1);
+}
+
+static void test_duplicate_across_kinds(void **state)
+{
+        const char *xml =
+                "<domain type='kvm'>\n"
+                "  <name>t</name>\n"
+                "  <devices>\n"
+                "    <interface type='hostdev' managed='yes'>\n"
+                "      <source><address type='pci' domain='0' bus='3' slot='0x10' function='2'/></source>\n"
+                "    </interface>\n"
+                "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
+                "      <source><address domain='0' bus='3' slot='16' function='2'/></source>\n"
+                "    </hostdev>\n"
+                "  </devices>\n"
+                "</domain>\n";
+
+        assert_refused(xml, strlen(xml), -EINVAL,
+                       "hostdev #1 (line 7): host device 0000:03:10.2 is given twice");
+}
+
+static void test_malformed(void **state)
+{
+        size_t len;
+        _cleanup_free_ char *xml = fixture("malformed.xml", &len);
+        gh_domain d = {};
+        gh_error err = {};
+
+        assert_int_equal(gh_domxml_parse(xml, len, &d, &err), -EINVAL);
+        assert_int_equal(err.code, -EINVAL);
+        /* libxml2 words the message; the line is ours to promise. */
+        assert_true(startswith(err.msg, "domain XML line 10: "));
+        assert_non_null(strstr(err.msg, "devices"));
+        assert_null(strchr(err.msg, '\n'));
+}
+
+static void test_truncated_and_empty(void **state)
+{
+        const char *xml = "<domain type='kvm'>\n  <name>t</name>\n  <devices>\n";
+        gh_error err = {};
+        gh_domain d = {};
+
+        assert_int_equal(gh_domxml_parse(xml, strlen(xml), &d, &err), -EINVAL);
+        assert_true(startswith(err.msg, "domain XML line "));
+        err = (gh_error){};
+        assert_refused("", 0, -EINVAL, "domain XML is empty");
+        assert_int_equal(gh_domxml_parse("   \n", 4, &d, &err), -EINVAL);
+        assert_true(startswith(err.msg, "domain XML line "));
+}
+
+/* Without a DTD an entity reference cannot resolve: malformed, and nothing is read. */
+static void test_undeclared_entity(void **state)
+{
+        const char *xml = "<domain type='kvm'>\n  <name>&xxe;</name>\n</domain>\n";
+        gh_error err = {};
+        gh_domain d = {};
+
+        assert_int_equal(gh_domxml_parse(xml, strlen(xml), &d, &err), -EINVAL);
+        assert_true(startswith(err.msg, "domain XML line 2: "));
+        assert_non_null(strstr(err.msg, "xxe"));
+}
+
+static void test_entity_bomb(void **state)
+{
+        size_t len;
+        _cleanup_free_ char *xml = fixture("entity-bomb.xml", &len);
+
+        assert_refused(xml, len, -EINVAL,
+                       "domain XML line 2: a DOCTYPE is not allowed (libvirt never writes one)");
+}
+
+static void test_external_entity(void **state)
+{
+        size_t len;
+        _cleanup_free_ char *xml = fixture("external-entity.xml", &len);
+        _cleanup_free_ char *dtd = fixture("external-dtd.xml", &len);
+
+        assert_refused(xml, strlen(xml), -EINVAL,
+                       "domain XML line 1: a DOCTYPE is not allowed (libvirt never writes one)");
+        assert_refused(dtd, strlen(dtd), -EINVAL,
+                       "domain XML line 2: a DOCTYPE is not allowed (libvirt never writes one)");
+}
+
+static void test_not_domain(void **state)
+{
+        size_t len;
+        _cleanup_free_ char *xml = fixture("not-domain.xml", &len);
+        const char *ns = "<x:domain xmlns:x='urn:x'><name>t</name></x:domain>";
+
+        assert_refused(xml, len, -EINVAL, "domain XML line 1: root element is <network>, not <domain>");
+        assert_refused(ns, strlen(ns), -EINVAL,
+                       "domain XML line 1: root element <domain> is in namespace 'urn:x'");
+}
+
+/* A domain padded with a comment to exactly n bytes. */
+static char *padded_domain(size_t n)
+{
+        static const char head[] = "<domain type='kvm'><name>big</name><devices>"
+                                   "<hostdev mode='subsystem' type='pci'><source>"
+                                   "<address domain='0' bus='1' slot='0' function='0'/></source></hostdev>"
+                                   "</devices><!--";
+        static const char tail[] = "--></domain>";
+        char *buf = malloc(n);
+
+        assert_non_null(buf);
+        memcpy(buf, head, strlen(head));
+        memset(buf + strlen(head), 'x', n - strlen(head) - strlen(tail));
+        memcpy(buf + n - strlen(tail), tail, strlen(tail));
+        return buf;
+}
+
+static void test_size_limit(void **state)
+{
+        _cleanup_free_ char *at = padded_domain(GH_DOMXML_MAX), *over = padded_domain(GH_DOMXML_MAX + 1);
+        _cleanup_(gh_domain_done) gh_domain d = {};
+        gh_error err = {};
+        char msg[128];
+
+        assert_int_equal(gh_domxml_parse(at, GH_DOMXML_MAX, &d, NULL), 0);
+        assert_int_equal(d.n_hostdevs, 1);
+        snprintf(msg, sizeof(msg), "domain XML is %zu bytes, more than the %zu allowed", GH_DOMXML_MAX + 1,
+                 GH_DOMXML_MAX);
+        assert_refused(over, GH_DOMXML_MAX + 1, -EFBIG, msg);
+        /* Refused before anything is read: a NULL buffer with a huge length is safe. */
+        assert_int_equal(gh_domxml_parse(NULL, SIZE_MAX, &d, &err), -EFBIG);
+}
+
+static void test_no_name(void **state)
+{
+        const char *xml = "<domain type='kvm'><devices/></domain>";
+        _cleanup_(gh_domain_done) gh_domain d = {};
+
+        assert_int_equal(parse_string(xml, &d, NULL), 0);
+        assert_null(d.name);
+        assert_int_equal(d.n_hostdevs, 0);
+        gh_domain_done(NULL);
+}
+
+/* libxml2 must not write to stderr: the hook's stderr ends up in libvirt's log. */
+static void test_nothing_printed(void **state)
+{
+        static const char *const files[] = {"malformed.xml", "entity-bomb.xml", "external-dtd.xml",
+                                            "external-entity.xml", "not-domain.xml"};
+        char path[] = "/tmp/test-domxml-stderr.XXXXXX";
+        int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+        struct stat st;
+
+        assert_true(fd >= 0 && saved >= 0);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                size_t len;
+                _cleanup_free_ char *xml = fixture(files[i], &len);
+                gh_domain d = {};
+
+                (void)gh_domxml_parse(xml, len, &d, NULL);
+        }
+        (void)parse_string("<domain><name>&x;</name></domain>", &(gh_domain){}, NULL);
+        (void)parse_string("<a:domain/>", &(gh_domain){}, NULL);
+        fflush(stderr);
+        assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(st.st_size, 0);
+        close(fd);
+        close(saved);
+}
+
+/* The first error wins: a message already set is not overwritten. */
+static void test_first_error_kept(void **state)
+{
+        gh_error err = {};
+        gh_domain d = {};
+
+        gh_error_set(&err, -EIO, "earlier");
+        assert_int_equal(gh_domxml_parse("<nope", 5, &d, &err), -EINVAL);
+        assert_string_equal(err.msg, "earlier");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_full_domain),
+                cmocka_unit_test(test_libvirt_formatted),
+                cmocka_unit_test(test_guest_addresses_ignored),
+                cmocka_unit_test(test_skipped_kinds),
+                cmocka_unit_test(test_subsystem_pci_taken),
+                cmocka_unit_test(test_bad_attributes),
+                cmocka_unit_test(test_number_forms),
+                cmocka_unit_test(test_no_source),
+                cmocka_unit_test(test_no_source_address),
+                cmocka_unit_test(test_interface_hostdev),
+                cmocka_unit_test(test_duplicate),
+                cmocka_unit_test(test_duplicate_across_kinds),
+                cmocka_unit_test(test_malformed),
+                cmocka_unit_test(test_truncated_and_empty),
+                cmocka_unit_test(test_undeclared_entity),
+                cmocka_unit_test(test_entity_bomb),
+                cmocka_unit_test(test_external_entity),
+                cmocka_unit_test(test_not_domain),
+                cmocka_unit_test(test_size_limit),
+                cmocka_unit_test(test_no_name),
+                cmocka_unit_test(test_nothing_printed),
+                cmocka_unit_test(test_first_error_kept),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
