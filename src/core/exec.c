@@ -117,7 +117,11 @@ static int journal_step(const exec_env *e, const gh_step *s, gh_error *err)
 
         if (r < 0)
                 return gh_error_set(err, r, "cannot write journal line for %s", gh_step_kind_to_string(s->kind));
-        return e->ops->journal_append(e->ctx, line, err);
+        r = e->ops->journal_append(e->ctx, line, err);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot write the journal before %s: %s", gh_step_kind_to_string(s->kind),
+                                    strerror(-r));
+        return 0;
 }
 
 int gh_exec_prepare(const gh_plan *plan, const gh_host_ops *ops, void *ctx, const gh_exec_observer *obs,

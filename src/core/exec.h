@@ -19,8 +19,9 @@ typedef struct gh_host_ops {
         int (*dev_unbind)(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err);
         /* Probes addr (override must say vfio-pci), verifies the driver link and /dev/vfio/group. */
         int (*dev_bind_vfio)(void *ctx, const char *addr, int group, usec_t deadline, gh_error *err);
-        /* Sets the override back to old (NULL clears), reprobes, finds a driver by modalias if none bound,
-         * and verifies that driver (when not NULL) is bound. */
+        /* Sets the override back to old (NULL clears), unbinds vfio-pci if it holds the device (loading
+         * vfio-pci binds every function whose override names it, not only the one a step is about),
+         * reprobes, finds a driver by modalias if none bound, and verifies that driver (when not NULL). */
         int (*dev_give_back)(void *ctx, const char *addr, const char *old_override, const char *driver,
                              usec_t deadline, gh_error *err);
         int (*journal_append)(void *ctx, const char *line, gh_error *err);

@@ -267,23 +267,26 @@ static int step_set_field(gh_step *s, const char *key, size_t klen, const char *
         return -EINVAL;
 }
 
-/* What each kind needs to be run and undone. */
+/* What each kind needs to be run and undone, and nothing it has no use for. */
 static bool step_complete(const gh_step *s)
 {
+        bool dev = s->addr[0], named = s->name, nodes = s->nodes && s->nodes[0];
+        bool group = s->group >= 0, driver = s->driver, old = s->old_override;
+
         switch (s->kind) {
         case GH_STEP_STOP_UNIT:
         case GH_STEP_START_UNIT:
         case GH_STEP_UNLOAD_MODULE:
         case GH_STEP_LOAD_MODULE:
-                return s->name && !s->addr[0];
+                return named && !dev && !driver && !old && !group && !s->nodes;
         case GH_STEP_END_HOLDERS:
-                return s->nodes && s->nodes[0];
+                return nodes && !dev && !named && !driver && !old && !group;
         case GH_STEP_SET_OVERRIDE:
-                return s->addr[0];
+                return dev && !named && !group && !s->nodes;
         case GH_STEP_UNBIND:
-                return s->addr[0] && s->driver;
+                return dev && driver && !named && !old && !group && !s->nodes;
         case GH_STEP_BIND_VFIO:
-                return s->addr[0] && s->group >= 0;
+                return dev && group && !named && !driver && !old && !s->nodes;
         default:
                 return false;
         }

@@ -170,8 +170,8 @@ static int op_dev_give_back(void *ctx, const char *addr, const char *old, const 
                 return driver && !streq(cur, driver)
                                ? gh_error_set(err, -EBUSY, "%s is bound to '%s', not '%s'", addr, cur, driver)
                                : 0;
-        if (cur)
-                return gh_error_set(err, -EBUSY, "%s is still bound to vfio-pci", addr);
+        if (cur && (r = op_dev_unbind(ctx, addr, VFIO_DRIVER, d, err)) < 0)
+                return r;
         (void)gh_pci_probe(h->root, addr, d);
         if (gh_pci_wait_driver(h->root, addr, driver, min_deadline(d, USEC_PER_SEC)) >= 0)
                 return 0;

@@ -63,8 +63,9 @@ int gh_journal_create(const char *root, const char *domain, gh_journal **ret)
         r = journal_path(root, domain, &path);
         if (r < 0)
                 return r;
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return -errno;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return -errno;

@@ -13,11 +13,13 @@ int gh_lock_take(const char *root, usec_t deadline, int *ret_fd)
         _cleanup_free_ char *dir = path_join(root, GH_RUN_DIR);
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -1;
+        int r;
 
         if (!dir || asprintf(&path, "%s/lock", dir) < 0)
                 return -ENOMEM;
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return -errno;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return -errno;

@@ -16,3 +16,5 @@ int write_string_file(const char *path, const char *s);
 char *path_join(const char *root, const char *path);
 /* Last component of a symlink's target ("../../bus/pci/drivers/nvidia" -> "nvidia"). */
 int readlink_basename(const char *path, char **ret);
+/* mkdir -p: creates path and any missing parents with mode; an existing directory is fine. */
+int mkdir_p(const char *path, mode_t mode);

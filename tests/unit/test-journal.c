@@ -37,7 +37,7 @@ static void write_raw(const char *root, const char *domain, const char *text)
         _cleanup_free_ char *dir = path_join(root, GH_RUN_DIR), *path = NULL;
         FILE *f;
 
-        mkdir(dir, 0700);
+        assert_int_equal(mkdir_p(dir, 0700), 0);
         assert_true(asprintf(&path, "%s/%s.journal", dir, domain) > 0);
         f = fopen(path, "we");
         assert_non_null(f);

@@ -285,10 +285,8 @@ static void test_interface_hostdev_when_allowed(void **state)
 {
         world *w = *state;
 
-        single_gpu(w);
-        gh_domain_done(&w->dom);
-        w->dom = (gh_domain){};
-        tf_domain_add(&w->dom, "0000:00:05.0", GH_HOSTDEV_INTERFACE);
+        tf_add_dev(&w->f, "0000:00:07.0", 0x030000, NULL, NULL, 9, NULL);
+        tf_domain_add(&w->dom, "0000:00:07.0", GH_HOSTDEV_INTERFACE);
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.n_devices, 0);
         assert_int_equal(w->plan.n_steps, 0);
@@ -296,6 +294,7 @@ static void test_interface_hostdev_when_allowed(void **state)
         w->p.interface_hostdevs = true;
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.n_devices, 1);
+        assert_int_equal(w->plan.n_steps, 3);
 }
 
 static void test_group_with_foreign_member(void **state)

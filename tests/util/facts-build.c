@@ -1,10 +1,11 @@
 /* Building host facts and domains in code, for planner and executor tests. */
-#include <assert.h>
 
 #include "facts-build.h"
 #include "shared/strv.h"
 
-#define GROW(arr, n) ((arr) = realloc((arr), sizeof(*(arr)) * ((n) + 1)), assert(arr), &(arr)[(n)++])
+/* Always evaluated, unlike MUST() under NDEBUG. */
+#define MUST(x) ((x) ? (void)0 : abort())
+#define GROW(arr, n) ((arr) = realloc((arr), sizeof(*(arr)) * ((n) + 1)), MUST(arr), &(arr)[(n)++])
 
 static char *dup_or_null(const char *s)
 {
@@ -17,11 +18,11 @@ gh_pci_dev *tf_add_dev(gh_facts *f, const char *addr, unsigned class, const char
         gh_pci_dev *d = GROW(f->devs, f->n_devs);
 
         *d = (gh_pci_dev){.class = class, .iommu_group = group};
-        assert(gh_pci_addr_parse(addr, &d->addr) == 0);
+        MUST(gh_pci_addr_parse(addr, &d->addr) == 0);
         d->driver = dup_or_null(driver);
         d->module = dup_or_null(module);
         if (nodes)
-                assert(strv_split(nodes, " ", &d->nodes) == 0);
+                MUST(strv_split(nodes, " ", &d->nodes) == 0);
         return d;
 }
 
@@ -31,7 +32,7 @@ void tf_add_module(gh_facts *f, const char *name, const char *holders, bool buil
 
         *m = (gh_module){.name = strdup(name), .builtin = builtin};
         if (holders)
-                assert(strv_split(holders, " ", &m->holders) == 0);
+                MUST(strv_split(holders, " ", &m->holders) == 0);
 }
 
 void tf_add_holder(gh_facts *f, pid_t pid, const char *comm, const char *node, const char *unit,
@@ -59,7 +60,7 @@ void tf_add_claim(gh_facts *f, const char *addr, const char *domain)
         gh_claim *c = GROW(f->claims, f->n_claims);
 
         c->domain = strdup(domain);
-        assert(gh_pci_addr_parse(addr, &c->addr) == 0);
+        MUST(gh_pci_addr_parse(addr, &c->addr) == 0);
 }
 
 void tf_domain_add(gh_domain *d, const char *addr, gh_hostdev_kind kind)
@@ -67,7 +68,7 @@ void tf_domain_add(gh_domain *d, const char *addr, gh_hostdev_kind kind)
         gh_hostdev *h = GROW(d->hostdevs, d->n_hostdevs);
 
         *h = (gh_hostdev){.kind = kind, .managed = true};
-        assert(gh_pci_addr_parse(addr, &h->addr) == 0);
+        MUST(gh_pci_addr_parse(addr, &h->addr) == 0);
 }
 
 void tf_domain(gh_domain *d, const char *addrs)
@@ -75,7 +76,7 @@ void tf_domain(gh_domain *d, const char *addrs)
         _cleanup_strv_free_ char **l = NULL;
 
         *d = (gh_domain){.name = strdup("win11")};
-        assert(strv_split(addrs, " ", &l) == 0);
+        MUST(strv_split(addrs, " ", &l) == 0);
         STRV_FOREACH (a, l)
                 tf_domain_add(d, *a, GH_HOSTDEV_PCI);
 }

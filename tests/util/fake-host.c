@@ -162,8 +162,14 @@ static int f_module_load(void *ctx, const char *module, gh_error *err)
         if (r < 0 || module_loaded(h, module))
                 return r;
         r = strv_extend(&h->modules, module);
-        for (size_t i = 0; r >= 0 && i < h->n_devs; i++)
-                probe(h, &h->devs[i]);
+        /* A driver registering probes the driverless devices that match it, and only it. */
+        for (size_t i = 0; r >= 0 && i < h->n_devs; i++) {
+                fake_dev *d = &h->devs[i];
+                const char *want = d->override ? d->override : d->native;
+
+                if (want && gh_module_name_eq(strempty(fake_driver_module(want)), module))
+                        probe(h, d);
+        }
         return r;
 }
 
@@ -202,6 +208,8 @@ static int f_dev_give_back(void *ctx, const char *addr, const char *old, const c
         if (r < 0)
                 return r;
         set_str(&d->override, old);
+        if (streq_ptr(d->driver, "vfio-pci"))
+                set_str(&d->driver, NULL);
         probe(h, d);
         if (driver && !streq_ptr(d->driver, driver))
                 return gh_error_set(err, -ENODEV, "%s did not bind to %s", addr, driver);
