@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
@@ -336,6 +337,8 @@ static pid_t daemon_start(const char *root)
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
+                /* Nothing outlives a test that crashed. */
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
                 (void)fcntl(p[1], F_SETFD, 0);
                 execlp("dbus-daemon", "dbus-daemon", "--nofork", "--nopidfile", "--nosyslog", arg_conf,
                        arg_fd, (char *)NULL);
@@ -359,6 +362,7 @@ static pid_t manager_start(const char *socket)
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
                 close(p[0]);
                 _exit(manager_serve(address, p[1]) < 0 ? 1 : 0);
         }
