@@ -1,0 +1,485 @@
+/* Who holds a GPU's device nodes, from ROOT/proc/PID/fd and maps; and ending them, SIGTERM then SIGKILL,
+ * through pidfds so that a recycled pid is never signalled. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/pidfd.h>
+#include <systemd/sd-login.h>
+
+#include "holders.h"
+#include "shared/fileio.h"
+#include "shared/strv.h"
+
+#define DELETED_SUFFIX " (deleted)"
+
+static const char *const protected_comms[] = {
+        "libvirtd", "virtqemud", "virtlogd", "virtlockd", "virtproxyd", "virtnodedevd", "systemd",
+};
+
+typedef struct holder_list {
+        gh_holder *h;
+        size_t n;
+} holder_list;
+
+typedef struct victim {
+        pid_t pid;
+        int pidfd;
+        const gh_holder *h; /* for messages */
+        bool gone;
+} victim;
+
+typedef struct victim_list {
+        victim *v;
+        size_t n;
+} victim_list;
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
+static void holder_list_done(holder_list *l)
+{
+        gh_holders_free(l->h, l->n);
+        *l = (holder_list){};
+}
+
+static void victim_list_done(victim_list *l)
+{
+        for (size_t i = 0; i < l->n; i++)
+                if (l->v[i].pidfd >= 0)
+                        close(l->v[i].pidfd);
+        free(l->v);
+        *l = (victim_list){};
+}
+
+static bool root_is_host(const char *root)
+{
+        return !root || !*root || streq(root, "/");
+}
+
+/* Processes that vanish or hide while we look are not holders we can do anything about. */
+static bool skippable(int r)
+{
+        return r == -ENOENT || r == -ESRCH || r == -EACCES || r == -EPERM;
+}
+
+static bool pid_name(const char *s)
+{
+        if (*s < '1' || *s > '9')
+                return false;
+        return strspn(s, "0123456789") == strlen(s) && strlen(s) < 11;
+}
+
+static bool node_eq(const char *node, const char *path, size_t len)
+{
+        return strlen(node) == len && memcmp(node, path, len) == 0;
+}
+
+/* A node unlinked while open (udev recreated it) reads "PATH (deleted)": the device is still held. */
+static const char *node_match(char *const *nodes, const char *path)
+{
+        size_t len = strlen(path), sl = strlen(DELETED_SUFFIX);
+
+        for (char *const *n = nodes; n && *n; n++)
+                if (node_eq(*n, path, len))
+                        return *n;
+        if (len <= sl || !streq(path + len - sl, DELETED_SUFFIX))
+                return NULL;
+        for (char *const *n = nodes; n && *n; n++)
+                if (node_eq(*n, path, len - sl))
+                        return *n;
+        return NULL;
+}
+
+static int scan_fds(const char *pid_dir, char *const *nodes, char ***held)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int r;
+
+        if (asprintf(&path, "%s/fd", pid_dir) < 0)
+                return -ENOMEM;
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char buf[PATH_MAX];
+                const char *n;
+                ssize_t k;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                /* Failing here means the fd was closed meanwhile. */
+                k = readlinkat(dirfd(d), de->d_name, buf, sizeof(buf) - 1);
+                if (k < 0)
+                        continue;
+                buf[k] = 0;
+                n = node_match(nodes, buf);
+                if (n && (r = strv_extend_unique(held, n)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* "address perms offset dev inode pathname": the path is all after the fifth field, spaces included. */
+static const char *maps_line_path(char *line)
+{
+        char *p = line;
+
+        line[strcspn(line, "\n")] = 0;
+        for (int i = 0; i < 5; i++) {
+                p += strspn(p, " \t");
+                p += strcspn(p, " \t");
+        }
+        p += strspn(p, " \t");
+        return *p ? p : NULL;
+}
+
+static int scan_maps(const char *pid_dir, char *const *nodes, char ***held)
+{
+        _cleanup_free_ char *path = NULL, *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t size = 0;
+        int r;
+
+        if (asprintf(&path, "%s/maps", pid_dir) < 0)
+                return -ENOMEM;
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (getline(&line, &size, f) > 0) {
+                const char *p = maps_line_path(line), *n;
+
+                n = p ? node_match(nodes, p) : NULL;
+                if (n && (r = strv_extend_unique(held, n)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The nodes PID holds; *ret is NULL when none. */
+static int pid_held_nodes(const char *proc, pid_t pid, char *const *nodes, char ***ret)
+{
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **held = NULL;
+        int r;
+
+        if (asprintf(&dir, "%s/%d", proc, (int)pid) < 0)
+                return -ENOMEM;
+        r = scan_fds(dir, nodes, &held);
+        if (r < 0 && r != -EACCES)
+                return r;
+        r = scan_maps(dir, nodes, &held);
+        if (r < 0 && r != -EACCES)
+                return r;
+        *ret = TAKE_PTR(held);
+        return 0;
+}
+
+static void holder_fill_login(gh_holder *h)
+{
+        char *unit = NULL, *session = NULL, *type = NULL, *class = NULL;
+
+        if (sd_pid_get_unit(h->pid, &unit) >= 0 || sd_pid_get_user_unit(h->pid, &unit) >= 0)
+                h->unit = unit;
+        if (sd_pid_get_session(h->pid, &session) < 0)
+                return;
+        h->session = session;
+        if (sd_session_get_type(session, &type) >= 0)
+                h->session_type = type;
+        if (sd_session_get_class(session, &class) >= 0)
+                h->session_class = class;
+}
+
+static int holders_append(holder_list *l, pid_t pid, const char *comm, const char *node, bool host)
+{
+        gh_holder *m = realloc(l->h, (l->n + 1) * sizeof(gh_holder)), *h;
+
+        if (!m)
+                return -ENOMEM;
+        l->h = m;
+        h = &m[l->n];
+        *h = (gh_holder){.pid = pid, .comm = strdup(comm), .node = strdup(node)};
+        if (!h->comm || !h->node) {
+                gh_holder_done(h);
+                return -ENOMEM;
+        }
+        if (host)
+                holder_fill_login(h);
+        l->n++;
+        return 0;
+}
+
+static int scan_pid(const char *proc, pid_t pid, char *const *nodes, bool host, holder_list *l)
+{
+        _cleanup_strv_free_ char **held = NULL;
+        _cleanup_free_ char *path = NULL, *comm = NULL;
+        int r;
+
+        r = pid_held_nodes(proc, pid, nodes, &held);
+        if (r < 0 || !held)
+                return r;
+        if (asprintf(&path, "%s/%d/comm", proc, (int)pid) < 0)
+                return -ENOMEM;
+        r = read_one_line_file(path, &comm);
+        if (r < 0)
+                return r;
+        for (char **n = held; *n; n++) {
+                r = holders_append(l, pid, comm, *n, host);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int gh_holders_scan(const char *root, char *const *nodes, gh_holder **ret, size_t *ret_n)
+{
+        _cleanup_(holder_list_done) holder_list l = {};
+        _cleanup_free_ char *proc = path_join(root, "/proc");
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int r;
+
+        if (!proc)
+                return -ENOMEM;
+        if (strv_length(nodes) == 0) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        d = opendir(proc);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                if (!pid_name(de->d_name))
+                        continue;
+                r = scan_pid(proc, (pid_t)atoi(de->d_name), nodes, root_is_host(root), &l);
+                if (r < 0 && !skippable(r))
+                        return r;
+        }
+        *ret = TAKE_PTR(l.h);
+        *ret_n = l.n;
+        l.n = 0;
+        return 0;
+}
+
+void gh_holders_free(gh_holder *h, size_t n)
+{
+        for (size_t i = 0; h && i < n; i++)
+                gh_holder_done(&h[i]);
+        free(h);
+}
+
+bool gh_holder_is_protected(const gh_holder *h)
+{
+        /* pid <= 1 as well: kill(0) and kill(-1) mean whole groups. */
+        if (h->pid <= 1 || h->pid == getpid() || h->pid == getppid())
+                return true;
+        if (!h->comm)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(protected_comms); i++)
+                if (streq(h->comm, protected_comms[i]))
+                        return true;
+        /* systemd's own daemons: logind keeps session device fds, udevd probes devices. */
+        return startswith(h->comm, "systemd-");
+}
+
+/* "pid 1234 (gnome-shell) holds /dev/dri/card0; ..." for holders, or for victims not gone. */
+static int holders_error(gh_error *err, int r, const char *what, const holder_list *l, const victim_list *v)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0, k = 0;
+        FILE *f = open_memstream(&text, &len);
+
+        if (!f)
+                return gh_error_set(err, r, "%s", what);
+        fputs(what, f);
+        for (size_t i = 0; l && i < l->n; i++, k++)
+                fprintf(f, "%spid %d (%s) holds %s", k ? "; " : ": ", (int)l->h[i].pid, l->h[i].comm,
+                        l->h[i].node);
+        for (size_t i = 0; v && i < v->n; i++)
+                if (!v->v[i].gone)
+                        fprintf(f, "%spid %d (%s) holds %s", k++ ? "; " : ": ", (int)v->v[i].pid,
+                                v->v[i].h->comm, v->v[i].h->node);
+        if (fclose(f) != 0)
+                return gh_error_set(err, r, "%s", what);
+        return gh_error_set(err, r, "%s", text);
+}
+
+/* Signals may only go to processes of this system: a fake root's pids are someone else's. */
+static bool proc_is_ours(const char *root)
+{
+        _cleanup_free_ char *self = path_join(root, "/proc/self"), *link = NULL;
+        char buf[32];
+
+        if (!self || readlink_basename(self, &link) < 0)
+                return false;
+        snprintf(buf, sizeof(buf), "%d", (int)getpid());
+        return streq(link, buf);
+}
+
+static int victims_add(victim_list *vl, const char *proc, char *const *nodes, const gh_holder *h)
+{
+        _cleanup_strv_free_ char **held = NULL;
+        _cleanup_close_ int fd = -1;
+        victim *m;
+        int r;
+
+        for (size_t i = 0; i < vl->n; i++)
+                if (vl->v[i].pid == h->pid)
+                        return 0;
+        fd = pidfd_open(h->pid, 0);
+        if (fd < 0)
+                return errno == ESRCH ? 0 : -errno;
+        /* The pid may have been recycled since the scan; held now, through the pidfd, it is the one. */
+        r = pid_held_nodes(proc, h->pid, nodes, &held);
+        if (r < 0 || !held)
+                return skippable(r) ? 0 : r;
+        m = realloc(vl->v, (vl->n + 1) * sizeof(victim));
+        if (!m)
+                return -ENOMEM;
+        vl->v = m;
+        m[vl->n++] = (victim){.pid = h->pid, .pidfd = TAKE_FD(fd), .h = h};
+        return 0;
+}
+
+static int signal_all(victim_list *vl, int sig)
+{
+        for (size_t i = 0; i < vl->n; i++) {
+                victim *v = &vl->v[i];
+
+                if (v->gone || pidfd_send_signal(v->pidfd, sig, NULL, 0) >= 0)
+                        continue;
+                if (errno != ESRCH)
+                        return -errno;
+                v->gone = true;
+        }
+        return 0;
+}
+
+static int poll_timeout(usec_t deadline)
+{
+        usec_t left = deadline_left(deadline), ms;
+
+        if (left == USEC_INFINITY)
+                return -1;
+        ms = (left + USEC_PER_MSEC - 1) / USEC_PER_MSEC;
+        return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* A pidfd turns readable when the process has exited, zombie or reaped: gone either way. */
+static int wait_gone(victim_list *vl, usec_t deadline)
+{
+        _cleanup_free_ struct pollfd *p = calloc(vl->n ? vl->n : 1, sizeof(struct pollfd));
+        _cleanup_free_ size_t *idx = calloc(vl->n ? vl->n : 1, sizeof(size_t));
+
+        if (!p || !idx)
+                return -ENOMEM;
+        for (;;) {
+                size_t k = 0;
+
+                for (size_t i = 0; i < vl->n; i++)
+                        if (!vl->v[i].gone) {
+                                p[k] = (struct pollfd){.fd = vl->v[i].pidfd, .events = POLLIN};
+                                idx[k++] = i;
+                        }
+                if (k == 0)
+                        return 0;
+                if (deadline_passed(deadline))
+                        return -ETIMEDOUT;
+                if (poll(p, k, poll_timeout(deadline)) < 0 && errno != EINTR)
+                        return -errno;
+                for (size_t j = 0; j < k; j++)
+                        if (p[j].revents & (POLLIN | POLLHUP | POLLERR))
+                                vl->v[idx[j]].gone = true;
+        }
+}
+
+static int terminate(victim_list *vl, usec_t grace, usec_t deadline, gh_error *err)
+{
+        usec_t grace_end = deadline_after(grace);
+        int r;
+
+        r = signal_all(vl, SIGTERM);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot send SIGTERM to the holders: %s", strerror(-r));
+        r = wait_gone(vl, grace_end < deadline ? grace_end : deadline);
+        if (r == 0)
+                return 0;
+        if (r != -ETIMEDOUT)
+                return gh_error_set(err, r, "cannot wait for the holders to exit: %s", strerror(-r));
+        r = signal_all(vl, SIGKILL);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot send SIGKILL to the holders: %s", strerror(-r));
+        r = wait_gone(vl, deadline);
+        if (r == -ETIMEDOUT)
+                return holders_error(err, r, "holders still running at the deadline after SIGKILL", NULL,
+                                     vl);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot wait for the holders to exit: %s", strerror(-r));
+        return 0;
+}
+
+static int end_holders(const char *proc, char *const *nodes, const holder_list *l, usec_t grace,
+                       usec_t deadline, gh_error *err)
+{
+        _cleanup_(victim_list_done) victim_list vl = {};
+        int r;
+
+        for (size_t i = 0; i < l->n; i++) {
+                r = victims_add(&vl, proc, nodes, &l->h[i]);
+                if (r < 0)
+                        return gh_error_set(err, r, "cannot watch pid %d (%s): %s", (int)l->h[i].pid,
+                                            l->h[i].comm, strerror(-r));
+        }
+        return terminate(&vl, grace, deadline, err);
+}
+
+static int scan_or_error(const char *root, const char *proc, char *const *nodes, holder_list *l,
+                         gh_error *err)
+{
+        int r;
+
+        r = gh_holders_scan(root, nodes, &l->h, &l->n);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot scan '%s' for holders of the device nodes: %s", proc,
+                                    strerror(-r));
+        return 0;
+}
+
+int gh_holders_end(const char *root, char *const *nodes, gh_holders_mode mode, usec_t grace, usec_t deadline,
+                   gh_error *err)
+{
+        _cleanup_(holder_list_done) holder_list l = {}, again = {};
+        _cleanup_free_ char *proc = path_join(root, "/proc");
+        int r;
+
+        if (!proc)
+                return -ENOMEM;
+        if (mode != GH_HOLDERS_FAIL && mode != GH_HOLDERS_TERMINATE)
+                return gh_error_set(err, -EINVAL, "unknown holders mode %d", (int)mode);
+        r = scan_or_error(root, proc, nodes, &l, err);
+        if (r < 0 || l.n == 0)
+                return r;
+        if (mode == GH_HOLDERS_FAIL)
+                return holders_error(err, -EBUSY, "device nodes in use", &l, NULL);
+        for (size_t i = 0; i < l.n; i++)
+                if (gh_holder_is_protected(&l.h[i]))
+                        return gh_error_set(err, -EBUSY,
+                                            "pid %d (%s) holds %s and is protected: not ending any holder",
+                                            (int)l.h[i].pid, l.h[i].comm, l.h[i].node);
+        if (!proc_is_ours(root))
+                return gh_error_set(err, -EOPNOTSUPP,
+                                    "cannot signal holders found under '%s': not this system's /proc", proc);
+        r = end_holders(proc, nodes, &l, grace, deadline, err);
+        if (r < 0)
+                return r;
+        /* Someone may have opened a node meanwhile (a restarted service): then it is still busy. */
+        r = scan_or_error(root, proc, nodes, &again, err);
+        if (r < 0 || again.n == 0)
+                return r;
+        return holders_error(err, -EBUSY, "device nodes in use again after ending their holders", &again,
+                             NULL);
+}

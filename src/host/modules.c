@@ -1,0 +1,390 @@
+/* Kernel modules: state and holders read from ROOT/sys/module, unload (never forced) and load through
+ * libkmod with the configuration under ROOT. */
+#include <dirent.h>
+#include <errno.h>
+#include <libkmod.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <syslog.h>
+
+#include "modules.h"
+#include "shared/fileio.h"
+#include "shared/strv.h"
+
+#define GH_MODULE_NAME_MAX 64
+
+struct gh_kmod {
+        struct kmod_ctx *ctx;
+        char *root;
+        char last_error[256]; /* libkmod's last complaint, for our error messages */
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_ctx *, kmod_unref)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_module *, kmod_module_unref)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_list *, kmod_module_unref_list)
+DEFINE_TRIVIAL_CLEANUP_FUNC(gh_kmod *, gh_kmod_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
+/* The kernel names modules with '_'; users and modules.builtin may write '-'. */
+static int module_name_normalize(const char *name, char buf[static GH_MODULE_NAME_MAX])
+{
+        size_t n = strlen(name);
+
+        if (n == 0 || n >= GH_MODULE_NAME_MAX || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
+                return -EINVAL;
+        for (size_t i = 0; i <= n; i++)
+                buf[i] = name[i] == '-' ? '_' : name[i];
+        return 0;
+}
+
+static int module_sysfs_path(const char *root, const char *name, const char *suffix, char **ret)
+{
+        char norm[GH_MODULE_NAME_MAX];
+        _cleanup_free_ char *rel = NULL;
+        int r;
+
+        r = module_name_normalize(name, norm);
+        if (r < 0)
+                return r;
+        if (asprintf(&rel, "/sys/module/%s%s", norm, suffix) < 0)
+                return -ENOMEM;
+        *ret = path_join(root, rel);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int modules_dir(const char *root, char **ret)
+{
+        struct utsname u;
+        _cleanup_free_ char *rel = NULL;
+
+        if (uname(&u) < 0)
+                return -errno;
+        if (asprintf(&rel, "/lib/modules/%s", u.release) < 0)
+                return -ENOMEM;
+        *ret = path_join(root, rel);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* "kernel/drivers/gpu/drm/drm.ko" names module "drm". */
+static bool builtin_line_matches(const char *line, const char *norm)
+{
+        const char *b = strrchr(line, '/');
+        size_t n;
+
+        b = b ? b + 1 : line;
+        n = strcspn(b, "\n");
+        if (n < 3 || strncmp(b + n - 3, ".ko", 3) != 0)
+                return false;
+        n -= 3;
+        if (n != strlen(norm))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if ((b[i] == '-' ? '_' : b[i]) != norm[i])
+                        return false;
+        return true;
+}
+
+/* Built-in modules without parameters have no sysfs directory; modules.builtin still lists them. */
+static bool module_listed_builtin(const char *root, const char *name)
+{
+        char norm[GH_MODULE_NAME_MAX];
+        _cleanup_free_ char *dir = NULL, *path = NULL, *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t size = 0;
+
+        if (module_name_normalize(name, norm) < 0 || modules_dir(root, &dir) < 0)
+                return false;
+        if (asprintf(&path, "%s/modules.builtin", dir) < 0)
+                return false;
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        while (getline(&line, &size, f) > 0)
+                if (builtin_line_matches(line, norm))
+                        return true;
+        return false;
+}
+
+gh_module_state gh_module_get_state(const char *root, const char *name)
+{
+        _cleanup_free_ char *dir = NULL, *initstate = NULL;
+        struct stat st;
+        int r;
+
+        r = module_sysfs_path(root, name, "", &dir);
+        if (r < 0)
+                return r;
+        if (stat(dir, &st) < 0) {
+                if (errno != ENOENT)
+                        return -errno;
+                return module_listed_builtin(root, name) ? GH_MODULE_BUILTIN : GH_MODULE_ABSENT;
+        }
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        /* Only loadable modules have initstate; built-in ones get a directory for their parameters. */
+        if (asprintf(&initstate, "%s/initstate", dir) < 0)
+                return -ENOMEM;
+        if (access(initstate, F_OK) < 0)
+                return errno == ENOENT ? GH_MODULE_BUILTIN : -errno;
+        return GH_MODULE_LOADED;
+}
+
+static int strv_cmp(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int gh_module_read_holders(const char *root, const char *name, char ***ret)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        r = module_sysfs_path(root, name, "/holders", &path);
+        if (r < 0)
+                return r;
+        d = opendir(path);
+        if (!d && errno != ENOENT)
+                return -errno;
+        while (d && (errno = 0, de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                r = strv_extend(&l, de->d_name);
+                if (r < 0)
+                        return r;
+        }
+        if (d && errno != 0)
+                return -errno;
+        qsort(l, strv_length(l), sizeof(char *), strv_cmp);
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+_printf_(6, 0) static void kmod_log(void *data, int priority, const char *file, int line, const char *fn,
+                                    const char *format, va_list args)
+{
+        gh_kmod *k = data;
+
+        /* Kept, never printed: lower layers do not write to stderr. */
+        if (priority > LOG_ERR)
+                return;
+        vsnprintf(k->last_error, sizeof(k->last_error), format, args);
+        k->last_error[strcspn(k->last_error, "\n")] = 0;
+}
+
+/* Configuration comes from the same root as the modules, so a test root never reads the host's. */
+static int kmod_ctx_new(const char *root, struct kmod_ctx **ret)
+{
+        static const char *const dirs[] = {"/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d",
+                                           "/lib/modprobe.d"};
+        _cleanup_strv_free_ char **config = calloc(1, sizeof(char *));
+        _cleanup_free_ char *dir = NULL;
+        struct stat st;
+        int r;
+
+        if (!config)
+                return -ENOMEM;
+        r = modules_dir(root, &dir);
+        if (r < 0)
+                return r;
+        if (stat(dir, &st) < 0)
+                return -errno;
+        if (!root || !*root || streq(root, "/")) {
+                *ret = kmod_new(NULL, NULL);
+                return *ret ? 0 : -ENOMEM;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                char *p = path_join(root, dirs[i]);
+
+                if (!p)
+                        return -ENOMEM;
+                r = strv_push(&config, p);
+                if (r < 0)
+                        return r;
+        }
+        *ret = kmod_new(dir, (const char *const *)config);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int gh_kmod_new(const char *root, gh_kmod **ret)
+{
+        _cleanup_(gh_kmod_freep) gh_kmod *k = calloc(1, sizeof(gh_kmod));
+        int r;
+
+        if (!k)
+                return -ENOMEM;
+        k->root = strdup(root && *root ? root : "/");
+        if (!k->root)
+                return -ENOMEM;
+        r = kmod_ctx_new(k->root, &k->ctx);
+        if (r < 0)
+                return r;
+        kmod_set_log_fn(k->ctx, kmod_log, k);
+        kmod_set_log_priority(k->ctx, LOG_ERR);
+        /* The indexes only speed up look-ups; libkmod opens them per look-up when this fails. */
+        (void)kmod_load_resources(k->ctx);
+        *ret = TAKE_PTR(k);
+        return 0;
+}
+
+gh_kmod *gh_kmod_free(gh_kmod *k)
+{
+        if (!k)
+                return NULL;
+        kmod_unref(k->ctx);
+        free(k->root);
+        free(k);
+        return NULL;
+}
+
+/* libkmod's own words when it said something, else the errno text. */
+static const char *kmod_reason(gh_kmod *k, int r)
+{
+        return k->last_error[0] ? k->last_error : strerror(-r);
+}
+
+static int unload_busy_error(gh_kmod *k, const char *name, int r, gh_error *err)
+{
+        _cleanup_free_ char *path = NULL, *refcnt = NULL, *joined = NULL;
+        _cleanup_strv_free_ char **holders = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (module_sysfs_path(k->root, name, "/refcnt", &path) < 0 || read_one_line_file(path, &refcnt) < 0)
+                refcnt = NULL;
+        (void)gh_module_read_holders(k->root, name, &holders);
+        f = open_memstream(&joined, &len);
+        if (!f)
+                return gh_error_set(err, r, "module '%s' is still in use at the deadline", name);
+        for (char **h = holders; h && *h; h++)
+                fprintf(f, "%s%s", h == holders ? "" : ",", *h);
+        fclose(f);
+        return gh_error_set(err, r, "module '%s' is still in use at the deadline: refcount %s, holders: %s",
+                            name, refcnt ? refcnt : "unknown", joined && *joined ? joined : "none");
+}
+
+/* Tries the removal until the deadline: the count drops as users exit or close the device. */
+static int unload_retry(gh_kmod *k, struct kmod_module *mod, const char *name, usec_t deadline,
+                        gh_error *err)
+{
+        int r;
+
+        for (;;) {
+                k->last_error[0] = 0;
+                /* flags 0: never KMOD_REMOVE_FORCE, and libkmod always adds O_NONBLOCK. */
+                r = kmod_module_remove_module(mod, 0);
+                if (r == 0 || r == -ENOENT)
+                        return 0;
+                if (r != -EAGAIN && r != -EBUSY)
+                        return gh_error_set(err, r, "cannot unload module '%s': %s", name,
+                                            kmod_reason(k, r));
+                if (gh_module_get_state(k->root, name) == GH_MODULE_ABSENT)
+                        return 0;
+                if (!deadline_sleep(deadline, 100 * USEC_PER_MSEC))
+                        return unload_busy_error(k, name, -EBUSY, err);
+        }
+}
+
+int gh_kmod_unload(gh_kmod *k, const char *name, usec_t deadline, gh_error *err)
+{
+        _cleanup_(kmod_module_unrefp) struct kmod_module *mod = NULL;
+        gh_module_state state;
+        int r;
+
+        state = gh_module_get_state(k->root, name);
+        if ((int)state < 0)
+                return gh_error_set(err, (int)state, "cannot read the state of module '%s': %s", name,
+                                    strerror(-(int)state));
+        if (state == GH_MODULE_ABSENT)
+                return 0;
+        if (state == GH_MODULE_BUILTIN)
+                return gh_error_set(err, -EOPNOTSUPP,
+                                    "module '%s' is built into the kernel and cannot be unloaded", name);
+        k->last_error[0] = 0;
+        r = kmod_module_new_from_name(k->ctx, name, &mod);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot look up module '%s': %s", name, kmod_reason(k, r));
+        return unload_retry(k, mod, name, deadline, err);
+}
+
+static int lookup(gh_kmod *k, const char *what, struct kmod_list **ret, gh_error *err)
+{
+        int r;
+
+        k->last_error[0] = 0;
+        r = kmod_module_new_from_lookup(k->ctx, what, ret);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot look up module '%s': %s", what, kmod_reason(k, r));
+        return 0;
+}
+
+/* Positive results say the blacklist stopped it; -EEXIST that someone else loaded it first. */
+static int probe(gh_kmod *k, struct kmod_module *mod, unsigned flags, gh_error *err)
+{
+        int r;
+
+        k->last_error[0] = 0;
+        /* NULL extra options: the ones configured in modprobe.d apply, as with modprobe. */
+        r = kmod_module_probe_insert_module(mod, flags, NULL, NULL, NULL, NULL);
+        if (r == -EEXIST)
+                return 0;
+        if (r < 0)
+                return gh_error_set(err, r, "cannot load module '%s': %s", kmod_module_get_name(mod),
+                                    kmod_reason(k, r));
+        return r;
+}
+
+int gh_kmod_load(gh_kmod *k, const char *name, gh_error *err)
+{
+        _cleanup_(kmod_module_unref_listp) struct kmod_list *list = NULL;
+        struct kmod_list *i;
+        gh_module_state state;
+        int r;
+
+        state = gh_module_get_state(k->root, name);
+        if (state == GH_MODULE_LOADED || state == GH_MODULE_BUILTIN)
+                return 0;
+        r = lookup(k, name, &list, err);
+        if (r < 0)
+                return r;
+        if (!list)
+                return gh_error_set(err, -ENOENT, "module '%s' not found for this kernel", name);
+        /* No blacklist: it is there to stop autoloading, not a module we unloaded and now put back. */
+        for (i = list; i; i = kmod_list_next(list, i)) {
+                _cleanup_(kmod_module_unrefp) struct kmod_module *mod = kmod_module_get_module(i);
+
+                r = probe(k, mod, 0, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int gh_kmod_load_modalias(gh_kmod *k, const char *modalias, gh_error *err)
+{
+        _cleanup_(kmod_module_unref_listp) struct kmod_list *list = NULL;
+        struct kmod_list *i;
+        unsigned loaded = 0;
+        int r;
+
+        r = lookup(k, modalias, &list, err);
+        if (r < 0)
+                return r;
+        for (i = list; i; i = kmod_list_next(list, i)) {
+                _cleanup_(kmod_module_unrefp) struct kmod_module *mod = kmod_module_get_module(i);
+
+                r = probe(k, mod, KMOD_PROBE_APPLY_BLACKLIST, err);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        loaded++;
+        }
+        if (loaded == 0)
+                return gh_error_set(err, -ENOENT, "no module that is not blacklisted matches modalias '%s'",
+                                    modalias);
+        return 0;
+}

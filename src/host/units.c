@@ -1,0 +1,291 @@
+/* systemd units over sd-bus: resolve names and states, and stop or start a unit waiting for its job
+ * to finish (JobRemoved), each under a deadline. */
+#include <errno.h>
+#include <systemd/sd-bus.h>
+
+#include "units.h"
+#include "shared/fileio.h"
+
+#define SD_DEST "org.freedesktop.systemd1"
+#define SD_PATH "/org/freedesktop/systemd1"
+#define SD_MANAGER "org.freedesktop.systemd1.Manager"
+#define SD_UNIT "org.freedesktop.systemd1.Unit"
+#define SD_NO_SUCH_UNIT "org.freedesktop.systemd1.NoSuchUnit"
+
+struct gh_units {
+        sd_bus *bus;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(gh_units *, gh_units_free)
+
+/* D-Bus addresses escape every byte outside [-0-9A-Za-z_/.\*] as %XX. */
+static char *bus_address_escape(const char *s)
+{
+        static const char hex[] = "0123456789abcdef";
+        char *e = malloc(strlen(s) * 3 + 1), *p = e;
+
+        if (!e)
+                return NULL;
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+
+                if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    strchr("-_/.\\*", c)) {
+                        *p++ = (char)c;
+                        continue;
+                }
+                *p++ = '%';
+                *p++ = hex[c >> 4];
+                *p++ = hex[c & 15];
+        }
+        *p = 0;
+        return e;
+}
+
+static int bus_open_root(const char *root, sd_bus **ret)
+{
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *socket = path_join(root, "/run/dbus/system_bus_socket");
+        _cleanup_free_ char *escaped = NULL, *address = NULL;
+        int r;
+
+        if (!socket || !(escaped = bus_address_escape(socket)) ||
+            asprintf(&address, "unix:path=%s", escaped) < 0)
+                return -ENOMEM;
+        r = sd_bus_new(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_address(bus, address);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_bus_client(bus, 1);
+        if (r < 0)
+                return r;
+        r = sd_bus_start(bus);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(bus);
+        return 0;
+}
+
+int gh_units_open(const char *root, gh_units **ret)
+{
+        _cleanup_(gh_units_freep) gh_units *u = calloc(1, sizeof(gh_units));
+        int r;
+
+        if (!u)
+                return -ENOMEM;
+        if (!root || !*root || streq(root, "/"))
+                r = sd_bus_open_system(&u->bus);
+        else
+                r = bus_open_root(root, &u->bus);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(u);
+        return 0;
+}
+
+gh_units *gh_units_free(gh_units *u)
+{
+        if (!u)
+                return NULL;
+        sd_bus_flush_close_unref(u->bus);
+        free(u);
+        return NULL;
+}
+
+static int manager_unit_call(gh_units *u, const char *method, const char *name, char **ret_path)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *path;
+        int r;
+
+        r = sd_bus_call_method(u->bus, SD_DEST, SD_PATH, SD_MANAGER, method, &error, &reply, "s", name);
+        if (r < 0)
+                return sd_bus_error_has_name(&error, SD_NO_SUCH_UNIT) ? -ENOENT : r;
+        r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return r;
+        *ret_path = strdup(path);
+        return *ret_path ? 0 : -ENOMEM;
+}
+
+/* GetUnit first: it has no side effect. LoadUnit for a unit systemd has not loaded yet. */
+static int unit_object(gh_units *u, const char *name, char **ret_path)
+{
+        int r;
+
+        r = manager_unit_call(u, "GetUnit", name, ret_path);
+        if (r != -ENOENT)
+                return r;
+        return manager_unit_call(u, "LoadUnit", name, ret_path);
+}
+
+static int unit_property(gh_units *u, const char *path, const char *property, char **ret)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        return sd_bus_get_property_string(u->bus, SD_DEST, path, SD_UNIT, property, &error, ret);
+}
+
+int gh_units_resolve(gh_units *u, const char *name, char **ret_id)
+{
+        _cleanup_free_ char *path = NULL, *load = NULL, *id = NULL;
+        int r;
+
+        r = unit_object(u, name, &path);
+        if (r < 0)
+                return r;
+        r = unit_property(u, path, "LoadState", &load);
+        if (r < 0)
+                return r;
+        if (streq(load, "not-found"))
+                return -ENOENT;
+        r = unit_property(u, path, "Id", &id);
+        if (r < 0)
+                return r;
+        *ret_id = TAKE_PTR(id);
+        return 0;
+}
+
+int gh_units_is_active(gh_units *u, const char *name, bool *ret)
+{
+        _cleanup_free_ char *path = NULL, *state = NULL;
+        int r;
+
+        r = unit_object(u, name, &path);
+        if (r == -ENOENT) {
+                /* As systemctl is-active says: a unit that does not exist is not running. */
+                *ret = false;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        r = unit_property(u, path, "ActiveState", &state);
+        if (r < 0)
+                return r;
+        *ret = streq(state, "active") || streq(state, "reloading") || streq(state, "activating");
+        return 0;
+}
+
+typedef struct job_wait {
+        const char *path; /* the job we wait for, NULL until StopUnit/StartUnit answered */
+        char *result;
+} job_wait;
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        job_wait *w = userdata;
+        const char *path, *unit, *result;
+        uint32_t id;
+
+        if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
+                return 0;
+        if (w->path && !w->result && streq(path, w->path))
+                w->result = strdup(result);
+        return 0;
+}
+
+/* sd-bus takes 0 as "its default" (25 s); our deadline is the limit, also for the call. */
+static usec_t call_timeout(usec_t deadline)
+{
+        usec_t left = deadline_left(deadline);
+
+        return left == USEC_INFINITY ? 0 : left;
+}
+
+static int job_start(gh_units *u, const char *method, const char *verb, const char *name, usec_t deadline,
+                     char **ret_job, gh_error *err)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *job;
+        int r;
+
+        if (deadline_passed(deadline))
+                return gh_error_set(err, -ETIMEDOUT, "no time left to %s unit '%s'", verb, name);
+        r = sd_bus_message_new_method_call(u->bus, &m, SD_DEST, SD_PATH, SD_MANAGER, method);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", name, "replace");
+        if (r < 0)
+                return gh_error_set(err, r, "cannot build %s for unit '%s': %s", method, name, strerror(-r));
+        r = sd_bus_call(u->bus, m, call_timeout(deadline), &error, &reply);
+        if (r < 0 && sd_bus_error_has_name(&error, SD_NO_SUCH_UNIT))
+                r = -ENOENT;
+        if (r < 0)
+                return gh_error_set(err, r, "cannot %s unit '%s': %s", verb, name,
+                                    error.message ? error.message : strerror(-r));
+        r = sd_bus_message_read(reply, "o", &job);
+        if (r < 0)
+                return gh_error_set(err, r, "bad reply to %s for unit '%s': %s", method, name, strerror(-r));
+        *ret_job = strdup(job);
+        return *ret_job ? 0 : -ENOMEM;
+}
+
+static int job_result_to_errno(const char *result)
+{
+        if (streq(result, "timeout"))
+                return -ETIMEDOUT;
+        if (streq(result, "canceled"))
+                return -ECANCELED;
+        return -EIO;
+}
+
+static int job_wait_for(gh_units *u, job_wait *w, const char *verb, const char *name, usec_t deadline,
+                        gh_error *err)
+{
+        int r;
+
+        while (!w->result) {
+                r = sd_bus_process(u->bus, NULL);
+                if (r < 0)
+                        return gh_error_set(err, r, "lost the bus waiting to %s unit '%s': %s", verb, name,
+                                            strerror(-r));
+                if (r > 0)
+                        continue;
+                if (deadline_passed(deadline))
+                        return gh_error_set(err, -ETIMEDOUT, "unit '%s' did not %s before the deadline",
+                                            name, verb);
+                r = sd_bus_wait(u->bus, deadline_left(deadline));
+                if (r < 0 && r != -EINTR)
+                        return gh_error_set(err, r, "lost the bus waiting to %s unit '%s': %s", verb, name,
+                                            strerror(-r));
+        }
+        if (!streq(w->result, "done"))
+                return gh_error_set(err, job_result_to_errno(w->result),
+                                    "cannot %s unit '%s': job result '%s'", verb, name, w->result);
+        return 0;
+}
+
+static int unit_job(gh_units *u, const char *method, const char *verb, const char *name, usec_t deadline,
+                    gh_error *err)
+{
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        _cleanup_free_ char *job = NULL;
+        job_wait w = {};
+        int r;
+
+        /* Subscribed before the job exists: its JobRemoved may come right behind the reply. */
+        r = sd_bus_match_signal(u->bus, &slot, SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved", on_job_removed,
+                                &w);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot watch the jobs of unit '%s': %s", name, strerror(-r));
+        r = job_start(u, method, verb, name, deadline, &job, err);
+        if (r < 0)
+                return r;
+        w.path = job;
+        r = job_wait_for(u, &w, verb, name, deadline, err);
+        free(w.result);
+        return r;
+}
+
+int gh_units_stop(gh_units *u, const char *name, usec_t deadline, gh_error *err)
+{
+        return unit_job(u, "StopUnit", "stop", name, deadline, err);
+}
+
+int gh_units_start(gh_units *u, const char *name, usec_t deadline, gh_error *err)
+{
+        return unit_job(u, "StartUnit", "start", name, deadline, err);
+}

@@ -1,0 +1,445 @@
+/* Holders: real child processes holding temporary files as "nodes" (open, or mapped and closed), found
+ * and ended; and a fake ROOT/proc tree for the parsing of fd links and maps lines. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "host/holders.h"
+#include "proc-fake.h"
+#include "shared/fileio.h"
+#include "shared/strv.h"
+
+/* Larger than any pid the kernel hands out (PID_MAX_LIMIT is 4194304): a fake pid is never real. */
+#define FAKE_PID(n) (5000000 + (n))
+
+typedef struct nodes {
+        char *dir;
+        char *a, *b, *c;
+        char *list[4];
+} nodes;
+
+static void nodes_init(nodes *n)
+{
+        _cleanup_free_ char *tmp = pf_root_new("holders");
+        char page[4096] = {};
+        int fd;
+
+        /* Canonical, as the kernel shows fd links and maps. */
+        n->dir = realpath(tmp, NULL);
+        assert_non_null(n->dir);
+        assert_true(asprintf(&n->a, "%s/node a", n->dir) > 0);
+        assert_true(asprintf(&n->b, "%s/node-b", n->dir) > 0);
+        assert_true(asprintf(&n->c, "%s/node-c", n->dir) > 0);
+        for (char **p = (char *[]){n->a, n->b, n->c, NULL}; *p; p++) {
+                fd = open(*p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+                assert_true(fd >= 0);
+                assert_int_equal(write(fd, page, sizeof(page)), (ssize_t)sizeof(page));
+                close(fd);
+        }
+        n->list[0] = n->a;
+        n->list[1] = n->b;
+        n->list[2] = n->c;
+        n->list[3] = NULL;
+}
+
+static void nodes_done(nodes *n)
+{
+        free(n->a);
+        free(n->b);
+        free(n->c);
+        pf_root_free(n->dir);
+        *n = (nodes){};
+}
+
+typedef enum hold_how {
+        HOLD_OPEN,
+        HOLD_OPEN_IGNORE_TERM,
+        HOLD_MAP, /* mmap, then close the fd: only maps shows it */
+} hold_how;
+
+/* A child that holds node and then waits for signals; returns once it holds. */
+static pid_t child_hold(const char *node, hold_how how, const char *comm)
+{
+        int p[2];
+        char c;
+        pid_t pid;
+
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int fd;
+
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+                (void)prctl(PR_SET_NAME, comm);
+                if (how == HOLD_OPEN_IGNORE_TERM)
+                        signal(SIGTERM, SIG_IGN);
+                fd = open(node, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        _exit(1);
+                if (how == HOLD_MAP) {
+                        if (mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED)
+                                _exit(1);
+                        close(fd);
+                }
+                if (write(p[1], "R", 1) != 1)
+                        _exit(1);
+                for (;;)
+                        pause();
+        }
+        close(p[1]);
+        assert_int_equal(read(p[0], &c, 1), 1);
+        close(p[0]);
+        return pid;
+}
+
+static void child_kill(pid_t pid)
+{
+        (void)kill(pid, SIGKILL);
+        (void)waitpid(pid, NULL, 0);
+}
+
+static bool child_alive(pid_t pid)
+{
+        int status;
+
+        return waitpid(pid, &status, WNOHANG) == 0 && kill(pid, 0) == 0;
+}
+
+static int child_term_signal(pid_t pid)
+{
+        int status;
+
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status));
+        return WTERMSIG(status);
+}
+
+/* How often (pid, node) is listed. */
+static unsigned count_holder(const gh_holder *h, size_t n, pid_t pid, const char *node)
+{
+        unsigned k = 0;
+
+        for (size_t i = 0; i < n; i++)
+                if (h[i].pid == pid && streq(h[i].node, node))
+                        k++;
+        return k;
+}
+
+static const gh_holder *find_pid(const gh_holder *h, size_t n, pid_t pid)
+{
+        for (size_t i = 0; i < n; i++)
+                if (h[i].pid == pid)
+                        return &h[i];
+        return NULL;
+}
+
+static const char *comm_of(const gh_holder *h, size_t n, pid_t pid)
+{
+        const gh_holder *x = find_pid(h, n, pid);
+
+        return x ? x->comm : "(not found)";
+}
+
+static void test_scan_real(void **state)
+{
+        nodes n;
+        gh_holder *h = NULL;
+        size_t k = 0;
+        pid_t opener, mapper;
+
+        nodes_init(&n);
+        opener = child_hold(n.a, HOLD_OPEN_IGNORE_TERM, "gh-opener");
+        mapper = child_hold(n.b, HOLD_MAP, "gh-mapper");
+
+        assert_int_equal(gh_holders_scan("/", n.list, &h, &k), 0);
+        assert_int_equal(k, 2);
+        assert_int_equal(count_holder(h, k, opener, n.a), 1);
+        assert_int_equal(count_holder(h, k, mapper, n.b), 1);
+        assert_string_equal(comm_of(h, k, opener), "gh-opener");
+        assert_string_equal(comm_of(h, k, mapper), "gh-mapper");
+        assert_null(find_pid(h, k, getpid()));
+        gh_holders_free(h, k);
+
+        child_kill(opener);
+        child_kill(mapper);
+        nodes_done(&n);
+}
+
+static void test_scan_self(void **state)
+{
+        nodes n;
+        gh_holder *h = NULL;
+        size_t k = 0;
+        _cleanup_free_ char *comm = NULL;
+        _cleanup_close_ int fd = -1, fd2 = -1;
+
+        nodes_init(&n);
+        assert_int_equal(read_one_line_file("/proc/self/comm", &comm), 0);
+        /* Twice the same node: still one entry. */
+        fd = open(n.c, O_RDONLY | O_CLOEXEC);
+        fd2 = open(n.c, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0 && fd2 >= 0);
+        assert_int_equal(gh_holders_scan("/", n.list, &h, &k), 0);
+        assert_int_equal(k, 1);
+        assert_int_equal(h[0].pid, getpid());
+        assert_string_equal(h[0].node, n.c);
+        assert_string_equal(h[0].comm, comm);
+        gh_holders_free(h, k);
+        nodes_done(&n);
+}
+
+static void test_end_none(void **state)
+{
+        nodes n;
+        gh_error err = {};
+
+        nodes_init(&n);
+        assert_int_equal(gh_holders_end("/", n.list, GH_HOLDERS_TERMINATE, USEC_PER_SEC,
+                                        deadline_after(30 * USEC_PER_SEC), &err),
+                         0);
+        assert_int_equal(gh_holders_end("/", n.list, GH_HOLDERS_FAIL, USEC_PER_SEC,
+                                        deadline_after(30 * USEC_PER_SEC), &err),
+                         0);
+        assert_false(gh_error_isset(&err));
+        nodes_done(&n);
+}
+
+static void test_end_terminate(void **state)
+{
+        usec_t grace = 500 * USEC_PER_MSEC, start;
+        gh_error err = {};
+        gh_holder *h = NULL;
+        size_t k = 0;
+        pid_t stubborn, mapper;
+        nodes n;
+
+        nodes_init(&n);
+        stubborn = child_hold(n.a, HOLD_OPEN_IGNORE_TERM, "gh-stubborn");
+        mapper = child_hold(n.b, HOLD_MAP, "gh-mapper");
+        start = now_usec();
+        assert_int_equal(gh_holders_end("/", n.list, GH_HOLDERS_TERMINATE, grace,
+                                        deadline_after(60 * USEC_PER_SEC), &err),
+                         0);
+        assert_false(gh_error_isset(&err));
+        /* SIGTERM ended the one; the other needed SIGKILL, which waited for the grace period. */
+        assert_true(now_usec() - start >= grace);
+        assert_int_equal(child_term_signal(mapper), SIGTERM);
+        assert_int_equal(child_term_signal(stubborn), SIGKILL);
+        assert_int_equal(gh_holders_scan("/", n.list, &h, &k), 0);
+        assert_int_equal(k, 0);
+        gh_holders_free(h, k);
+        nodes_done(&n);
+}
+
+static void test_end_deadline_before_grace(void **state)
+{
+        _cleanup_free_ char *want = NULL;
+        gh_error err = {};
+        pid_t stubborn;
+        nodes n;
+
+        nodes_init(&n);
+        stubborn = child_hold(n.a, HOLD_OPEN_IGNORE_TERM, "gh-stubborn");
+        /* The whole budget ends inside the grace period: whoever is left is named, and got SIGKILL. */
+        assert_int_equal(gh_holders_end("/", n.list, GH_HOLDERS_TERMINATE, 60 * USEC_PER_SEC,
+                                        deadline_after(300 * USEC_PER_MSEC), &err),
+                         -ETIMEDOUT);
+        assert_true(asprintf(&want, "pid %d (gh-stubborn) holds %s", (int)stubborn, n.a) > 0);
+        assert_non_null(strstr(err.msg, want));
+        assert_int_equal(child_term_signal(stubborn), SIGKILL);
+        nodes_done(&n);
+}
+
+static void test_end_fail(void **state)
+{
+        _cleanup_free_ char *want_a = NULL, *want_b = NULL;
+        gh_error err = {};
+        pid_t opener, mapper;
+        nodes n;
+
+        nodes_init(&n);
+        opener = child_hold(n.a, HOLD_OPEN, "gh-opener");
+        mapper = child_hold(n.b, HOLD_MAP, "gh-mapper");
+        assert_int_equal(gh_holders_end("/", n.list, GH_HOLDERS_FAIL, USEC_PER_SEC,
+                                        deadline_after(30 * USEC_PER_SEC), &err),
+                         -EBUSY);
+        assert_int_equal(err.code, -EBUSY);
+        assert_true(asprintf(&want_a, "pid %d (gh-opener) holds %s", (int)opener, n.a) > 0);
+        assert_true(asprintf(&want_b, "pid %d (gh-mapper) holds %s", (int)mapper, n.b) > 0);
+        assert_non_null(strstr(err.msg, want_a));
+        assert_non_null(strstr(err.msg, want_b));
+        assert_true(child_alive(opener));
+        assert_true(child_alive(mapper));
+        child_kill(opener);
+        child_kill(mapper);
+        nodes_done(&n);
+}
+
+static void test_end_protected_holder(void **state)
+{
+        _cleanup_free_ char *want = NULL;
+        _cleanup_close_ int fd = -1;
+        gh_error err = {};
+        pid_t opener;
+        nodes n;
+
+        nodes_init(&n);
+        opener = child_hold(n.a, HOLD_OPEN, "gh-opener");
+        fd = open(n.a, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        /* We hold it too, and we are protected: nobody gets a signal, not even the child. */
+        assert_int_equal(gh_holders_end("/", n.list, GH_HOLDERS_TERMINATE, 0,
+                                        deadline_after(30 * USEC_PER_SEC), &err),
+                         -EBUSY);
+        assert_true(asprintf(&want, "pid %d (", (int)getpid()) > 0);
+        assert_non_null(strstr(err.msg, want));
+        assert_non_null(strstr(err.msg, "protected"));
+        usleep(100 * 1000);
+        assert_true(child_alive(opener));
+        child_kill(opener);
+        nodes_done(&n);
+}
+
+static void test_protected(void **state)
+{
+        gh_holder h = {};
+
+        h = (gh_holder){.pid = 1, .comm = (char *)"init"};
+        assert_true(gh_holder_is_protected(&h));
+        h = (gh_holder){.pid = getpid(), .comm = (char *)"test-holders"};
+        assert_true(gh_holder_is_protected(&h));
+        h = (gh_holder){.pid = getppid(), .comm = (char *)"ctest"};
+        assert_true(gh_holder_is_protected(&h));
+        h = (gh_holder){.pid = 0, .comm = (char *)"gh"};
+        assert_true(gh_holder_is_protected(&h));
+        h = (gh_holder){.pid = FAKE_PID(1), .comm = (char *)"virtqemud"};
+        assert_true(gh_holder_is_protected(&h));
+        h = (gh_holder){.pid = FAKE_PID(1), .comm = (char *)"libvirtd"};
+        assert_true(gh_holder_is_protected(&h));
+        h = (gh_holder){.pid = FAKE_PID(1), .comm = (char *)"systemd"};
+        assert_true(gh_holder_is_protected(&h));
+        h = (gh_holder){.pid = FAKE_PID(1), .comm = (char *)"systemd-logind"};
+        assert_true(gh_holder_is_protected(&h));
+        h = (gh_holder){.pid = FAKE_PID(1), .comm = (char *)"gnome-shell"};
+        assert_false(gh_holder_is_protected(&h));
+        h = (gh_holder){.pid = FAKE_PID(1), .comm = (char *)"virtqemud-x"};
+        assert_false(gh_holder_is_protected(&h));
+        h = (gh_holder){.pid = FAKE_PID(1)};
+        assert_false(gh_holder_is_protected(&h));
+}
+
+/* A fake ROOT/proc: fd links, maps lines with spaces and " (deleted)", a process gone mid-scan. */
+static char *fake_proc(void)
+{
+        char *root = pf_root_new("holders-proc");
+        char p[128];
+
+#define FAKE(n, rel) (snprintf(p, sizeof(p), "/proc/%d/%s", FAKE_PID(n), rel), p)
+        pf_symlink(root, FAKE(100, "fd/3"), "/dev/dri/card0");
+        pf_symlink(root, FAKE(100, "fd/4"), "/dev/dri/card0");
+        pf_symlink(root, FAKE(100, "fd/5"), "/dev/null");
+        pf_write(root, FAKE(100, "comm"), "Xorg\n");
+        pf_write(
+                root, FAKE(100, "maps"),
+                "7f0000000000-7f0000001000 rw-s 00000000 00:05 1234                       /dev/dri/card0\n");
+
+        pf_mkdir(root, FAKE(200, "fd"));
+        pf_write(root, FAKE(200, "comm"), "gnome-shell\n");
+        pf_write(root, FAKE(200, "maps"),
+                 "55d000000000-55d000001000 r--p 00000000 08:01 99                         "
+                 "/usr/bin/gnome-shell\n"
+                 "7f0000002000-7f0000003000 rw-p 00000000 00:00 0 \n"
+                 "7f0000004000-7f0000005000 rw-s 00000000 00:05 1234                       /dev/my gpu/node "
+                 "1 "
+                 "(deleted)\n"
+                 "7f0000006000-7f0000007000 rw-s 10000000 00:05 1235                       /dev/dri/card0x\n"
+                 "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]\n");
+
+        pf_symlink(root, FAKE(300, "fd/7"), "/dev/dri/renderD128 (deleted)");
+        pf_write(root, FAKE(300, "comm"), "kwin_wayland\n");
+        pf_write(root, FAKE(300, "maps"), "");
+
+        /* Gone between reading its fds and its comm. */
+        pf_symlink(root, FAKE(400, "fd/3"), "/dev/dri/card0");
+        pf_write(root, FAKE(400, "maps"), "");
+
+        pf_symlink(root, FAKE(500, "fd/3"), "/dev/dri/card");
+        pf_write(root, FAKE(500, "comm"), "other\n");
+        pf_write(root, FAKE(500, "maps"), "");
+
+        pf_write(root, "/proc/cmdline", "quiet\n");
+        pf_mkdir(root, "/proc/sys");
+        pf_symlink(root, "/proc/self", "1");
+#undef FAKE
+        return root;
+}
+
+static char *const fake_nodes[] = {(char *)"/dev/dri/card0", (char *)"/dev/dri/renderD128",
+                                   (char *)"/dev/my gpu/node 1", NULL};
+
+static void test_scan_fake_proc(void **state)
+{
+        _cleanup_pf_root_ char *root = fake_proc();
+        gh_holder *h = NULL;
+        size_t k = 0;
+
+        assert_int_equal(gh_holders_scan(root, fake_nodes, &h, &k), 0);
+        assert_int_equal(k, 3);
+        assert_int_equal(count_holder(h, k, FAKE_PID(100), "/dev/dri/card0"), 1);
+        assert_int_equal(count_holder(h, k, FAKE_PID(200), "/dev/my gpu/node 1"), 1);
+        assert_int_equal(count_holder(h, k, FAKE_PID(300), "/dev/dri/renderD128"), 1);
+        assert_string_equal(comm_of(h, k, FAKE_PID(100)), "Xorg");
+        assert_string_equal(comm_of(h, k, FAKE_PID(200)), "gnome-shell");
+        assert_string_equal(comm_of(h, k, FAKE_PID(300)), "kwin_wayland");
+        /* sd-login only describes this system's processes. */
+        for (size_t i = 0; i < k; i++) {
+                assert_null(h[i].unit);
+                assert_null(h[i].session);
+        }
+        gh_holders_free(h, k);
+}
+
+static void test_end_fake_proc(void **state)
+{
+        _cleanup_pf_root_ char *root = fake_proc();
+        _cleanup_free_ char *want = NULL;
+        gh_error err = {}, err2 = {};
+
+        assert_int_equal(
+                gh_holders_end(root, fake_nodes, GH_HOLDERS_FAIL, 0, deadline_after(USEC_PER_SEC), &err),
+                -EBUSY);
+        assert_true(asprintf(&want, "pid %d (Xorg) holds /dev/dri/card0", FAKE_PID(100)) > 0);
+        assert_non_null(strstr(err.msg, want));
+        /* Its pids belong to no process here: ending them is refused rather than signalling strangers. */
+        assert_int_equal(gh_holders_end(root, fake_nodes, GH_HOLDERS_TERMINATE, 0,
+                                        deadline_after(USEC_PER_SEC), &err2),
+                         -EOPNOTSUPP);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_scan_real),
+                cmocka_unit_test(test_scan_self),
+                cmocka_unit_test(test_end_none),
+                cmocka_unit_test(test_end_terminate),
+                cmocka_unit_test(test_end_deadline_before_grace),
+                cmocka_unit_test(test_end_fail),
+                cmocka_unit_test(test_end_protected_holder),
+                cmocka_unit_test(test_protected),
+                cmocka_unit_test(test_scan_fake_proc),
+                cmocka_unit_test(test_end_fake_proc),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,203 @@
+/* Units: resolve, query, and stop/start waiting for the job, against a fake systemd Manager served on a
+ * private dbus-daemon under a temporary root. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "host/units.h"
+#include "proc-fake.h"
+#include "units-fake.h"
+
+typedef struct fixture {
+        char *root;
+        uf_bus bus;
+        bool have_bus;
+        gh_units *u;
+} fixture;
+
+static int group_setup(void **state)
+{
+        fixture *f = calloc(1, sizeof(fixture));
+
+        assert_non_null(f);
+        f->root = pf_root_new("units");
+        f->have_bus = uf_bus_start(f->root, &f->bus) == 0;
+        if (f->have_bus)
+                assert_int_equal(gh_units_open(f->root, &f->u), 0);
+        *state = f;
+        return 0;
+}
+
+static int group_teardown(void **state)
+{
+        fixture *f = *state;
+
+        gh_units_free(f->u);
+        uf_bus_stop(&f->bus);
+        pf_root_free(f->root);
+        free(f);
+        return 0;
+}
+
+static gh_units *units(void **state)
+{
+        fixture *f = *state;
+
+        if (!f->have_bus) {
+                print_message("dbus-daemon is not installed (package dbus): no bus to test against\n");
+                skip();
+        }
+        return f->u;
+}
+
+static bool active(gh_units *u, const char *name)
+{
+        bool a = false;
+
+        assert_int_equal(gh_units_is_active(u, name, &a), 0);
+        return a;
+}
+
+static void test_open_no_bus(void **state)
+{
+        _cleanup_pf_root_ char *empty = pf_root_new("units-nobus");
+        gh_units *u = NULL;
+
+        assert_true(gh_units_open(empty, &u) < 0);
+        assert_null(u);
+        assert_null(gh_units_free(NULL));
+}
+
+static void test_resolve(void **state)
+{
+        gh_units *u = units(state);
+        _cleanup_free_ char *dm = NULL, *gdm = NULL, *lazy = NULL;
+        char *none = NULL;
+
+        assert_int_equal(gh_units_resolve(u, "display-manager.service", &dm), 0);
+        assert_string_equal(dm, "gdm.service");
+        assert_int_equal(gh_units_resolve(u, "gdm.service", &gdm), 0);
+        assert_string_equal(gdm, "gdm.service");
+        /* Unknown to GetUnit until loaded. */
+        assert_int_equal(gh_units_resolve(u, "lazy.service", &lazy), 0);
+        assert_string_equal(lazy, "lazy.service");
+        assert_int_equal(gh_units_resolve(u, "nope.service", &none), -ENOENT);
+        assert_null(none);
+        assert_int_equal(gh_units_resolve(u, "unheard-of.service", &none), -ENOENT);
+        assert_null(none);
+}
+
+static void test_is_active(void **state)
+{
+        gh_units *u = units(state);
+
+        assert_true(active(u, "display-manager.service"));
+        assert_true(active(u, "stuck.service"));
+        assert_true(active(u, "lazy.service")); /* activating */
+        assert_false(active(u, "broken.service"));
+        assert_false(active(u, "nope.service"));
+        assert_false(active(u, "unheard-of.service"));
+}
+
+static void test_stop_start_wait_for_job(void **state)
+{
+        gh_units *u = units(state);
+        gh_error err = {};
+
+        /* The fake turns the unit inactive only when it sends JobRemoved, after the reply: returning
+         * before that would still see it active. */
+        assert_true(active(u, "gdm.service"));
+        assert_int_equal(
+                gh_units_stop(u, "display-manager.service", deadline_after(30 * USEC_PER_SEC), &err), 0);
+        assert_false(gh_error_isset(&err));
+        assert_false(active(u, "gdm.service"));
+
+        assert_int_equal(gh_units_start(u, "gdm.service", deadline_after(30 * USEC_PER_SEC), &err), 0);
+        assert_true(active(u, "gdm.service"));
+        /* Starting what runs already is a job that is simply done. */
+        assert_int_equal(gh_units_start(u, "gdm.service", deadline_after(30 * USEC_PER_SEC), &err), 0);
+        assert_true(active(u, "gdm.service"));
+        assert_false(gh_error_isset(&err));
+}
+
+static void test_job_removed_before_reply(void **state)
+{
+        gh_units *u = units(state);
+        gh_error err = {};
+
+        /* Missing the early JobRemoved would mean waiting until the deadline and -ETIMEDOUT. */
+        assert_int_equal(gh_units_stop(u, "idle.service", deadline_after(20 * USEC_PER_SEC), &err), 0);
+        assert_int_equal(gh_units_start(u, "idle.service", deadline_after(20 * USEC_PER_SEC), &err), 0);
+        assert_false(gh_error_isset(&err));
+        assert_true(active(u, "idle.service"));
+}
+
+static void test_job_failed(void **state)
+{
+        gh_units *u = units(state);
+        gh_error err = {};
+        int r;
+
+        r = gh_units_start(u, "broken.service", deadline_after(30 * USEC_PER_SEC), &err);
+        assert_true(r < 0);
+        assert_int_equal(err.code, r);
+        assert_non_null(strstr(err.msg, "'broken.service'"));
+        assert_non_null(strstr(err.msg, "'failed'"));
+        assert_false(active(u, "broken.service"));
+}
+
+static void test_job_never_finishes(void **state)
+{
+        gh_units *u = units(state);
+        usec_t deadline = deadline_after(500 * USEC_PER_MSEC);
+        gh_error err = {};
+
+        /* Meanwhile the fake sends JobRemoved for some other job: that one must not count. */
+        assert_int_equal(gh_units_stop(u, "stuck.service", deadline, &err), -ETIMEDOUT);
+        assert_true(now_usec() >= deadline);
+        assert_non_null(strstr(err.msg, "'stuck.service'"));
+        assert_true(active(u, "stuck.service"));
+}
+
+static void test_job_not_found(void **state)
+{
+        gh_units *u = units(state);
+        gh_error err = {}, err2 = {};
+
+        assert_int_equal(gh_units_start(u, "nope.service", deadline_after(30 * USEC_PER_SEC), &err),
+                         -ENOENT);
+        assert_non_null(strstr(err.msg, "'nope.service'"));
+        assert_int_equal(gh_units_stop(u, "unheard-of.service", deadline_after(30 * USEC_PER_SEC), &err2),
+                         -ENOENT);
+        assert_non_null(strstr(err2.msg, "'unheard-of.service'"));
+}
+
+static void test_deadline_already_passed(void **state)
+{
+        gh_units *u = units(state);
+        gh_error err = {};
+
+        assert_int_equal(gh_units_stop(u, "gdm.service", now_usec(), &err), -ETIMEDOUT);
+        assert_non_null(strstr(err.msg, "'gdm.service'"));
+        assert_true(active(u, "gdm.service"));
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_open_no_bus),
+                cmocka_unit_test(test_resolve),
+                cmocka_unit_test(test_is_active),
+                cmocka_unit_test(test_stop_start_wait_for_job),
+                cmocka_unit_test(test_job_removed_before_reply),
+                cmocka_unit_test(test_job_failed),
+                cmocka_unit_test(test_job_never_finishes),
+                cmocka_unit_test(test_job_not_found),
+                cmocka_unit_test(test_deadline_already_passed),
+        };
+
+        return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,108 @@
+/* Fake host trees for tests, under a temporary root. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "proc-fake.h"
+#include "shared/fileio.h"
+
+char *pf_root_new(const char *tag)
+{
+        const char *tmp = getenv("TMPDIR");
+        char *root = NULL;
+
+        assert_true(asprintf(&root, "%s/gh-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag) > 0);
+        assert_non_null(mkdtemp(root));
+        return root;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        return remove(path) < 0 ? -1 : 0;
+}
+
+void pf_root_free(char *root)
+{
+        if (!root)
+                return;
+        (void)nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+        free(root);
+}
+
+char *pf_path(const char *root, const char *path)
+{
+        char *p = path_join(root, path);
+
+        assert_non_null(p);
+        return p;
+}
+
+static void mkdir_p(char *p)
+{
+        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = 0;
+                assert_true(mkdir(p, 0755) == 0 || errno == EEXIST);
+                *s = '/';
+        }
+        assert_true(mkdir(p, 0755) == 0 || errno == EEXIST);
+}
+
+void pf_mkdir(const char *root, const char *path)
+{
+        _cleanup_free_ char *p = pf_path(root, path);
+
+        mkdir_p(p);
+}
+
+static void mkdir_parent(const char *p)
+{
+        _cleanup_free_ char *d = strdup(p);
+        char *s;
+
+        assert_non_null(d);
+        s = strrchr(d, '/');
+        if (!s || s == d)
+                return;
+        *s = 0;
+        mkdir_p(d);
+}
+
+void pf_write(const char *root, const char *path, const char *content)
+{
+        _cleanup_free_ char *p = pf_path(root, path);
+        _cleanup_close_ int fd = -1;
+        size_t n = strlen(content);
+
+        mkdir_parent(p);
+        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, content, n), (ssize_t)n);
+}
+
+void pf_symlink(const char *root, const char *path, const char *target)
+{
+        _cleanup_free_ char *p = pf_path(root, path);
+
+        mkdir_parent(p);
+        assert_int_equal(symlink(target, p), 0);
+}
+
+void pf_remove(const char *root, const char *path)
+{
+        _cleanup_free_ char *p = pf_path(root, path);
+
+        (void)nftw(p, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+bool pf_exists(const char *root, const char *path)
+{
+        _cleanup_free_ char *p = pf_path(root, path);
+
+        return access(p, F_OK) == 0;
+}

@@ -1,0 +1,23 @@
+/* Fake host trees for tests: a temporary root with files, directories and links under it, as
+ * /proc, /sys and /lib/modules would have them. Helpers fail the running test on any error. */
+#pragma once
+
+#include "shared/macro.h"
+
+/* mkdtemp under $TMPDIR (or /tmp) named after tag; pf_root_free removes the whole tree. */
+char *pf_root_new(const char *tag);
+void pf_root_free(char *root);
+DEFINE_TRIVIAL_CLEANUP_FUNC(char *, pf_root_free)
+#define _cleanup_pf_root_ _cleanup_(pf_root_freep)
+
+/* ROOT/path, newly allocated. */
+char *pf_path(const char *root, const char *path);
+/* mkdir -p ROOT/path. */
+void pf_mkdir(const char *root, const char *path);
+/* Writes content to ROOT/path, creating parent directories. */
+void pf_write(const char *root, const char *path, const char *content);
+/* ROOT/path -> target, creating parent directories. */
+void pf_symlink(const char *root, const char *path, const char *target);
+/* rm -rf ROOT/path. */
+void pf_remove(const char *root, const char *path);
+bool pf_exists(const char *root, const char *path);

@@ -1,0 +1,26 @@
+/* A private dbus-daemon on ROOT/run/dbus/system_bus_socket with a fake systemd Manager on it, served
+ * by a child process, for testing unit jobs without systemd. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "shared/macro.h"
+
+/* The fake knows these units; each job's JobRemoved comes UF_JOB_DELAY_MSEC after the reply:
+ *   gdm.service     alias display-manager.service, active; stop and start finish "done"
+ *   broken.service  inactive; start finishes "failed", stop "done"
+ *   stuck.service   active; its jobs never finish (and an unrelated job's JobRemoved is sent instead)
+ *   idle.service    inactive; its jobs finish "done" with JobRemoved sent before the method reply
+ *   lazy.service    activating; GetUnit does not know it until LoadUnit loaded it
+ *   nope.service    LoadState "not-found"; StartUnit/StopUnit fail with NoSuchUnit
+ * A "done" stop makes a unit inactive, a "done" start active. Modes other than "replace" are refused. */
+#define UF_JOB_DELAY_MSEC 200
+
+typedef struct uf_bus {
+        pid_t daemon;
+        pid_t manager;
+} uf_bus;
+
+/* 0, or -ENOENT when dbus-daemon is not installed. Fails the test on anything else. */
+int uf_bus_start(const char *root, uf_bus *ret);
+void uf_bus_stop(uf_bus *b);
