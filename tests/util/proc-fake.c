@@ -43,21 +43,11 @@ char *pf_path(const char *root, const char *path)
         return p;
 }
 
-static void mkdir_p(char *p)
-{
-        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = 0;
-                assert_true(mkdir(p, 0755) == 0 || errno == EEXIST);
-                *s = '/';
-        }
-        assert_true(mkdir(p, 0755) == 0 || errno == EEXIST);
-}
-
 void pf_mkdir(const char *root, const char *path)
 {
         _cleanup_free_ char *p = pf_path(root, path);
 
-        mkdir_p(p);
+        assert_int_equal(mkdir_p(p, 0755), 0);
 }
 
 static void mkdir_parent(const char *p)
@@ -70,7 +60,7 @@ static void mkdir_parent(const char *p)
         if (!s || s == d)
                 return;
         *s = 0;
-        mkdir_p(d);
+        assert_int_equal(mkdir_p(d, 0755), 0);
 }
 
 void pf_write(const char *root, const char *path, const char *content)
