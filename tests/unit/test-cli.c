@@ -1,0 +1,414 @@
+/* The gpu-handover binary end to end against a fake sysfs that behaves like the kernel (the fake-kernel
+ * preload): plan changes nothing, the hook hands over and gives back, refusals and a stuck unbind leave
+ * the tree as it was, and restore recovers a hand-over killed half-way. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "fakesys.h"
+#include "shared/fileio.h"
+#include "shared/strv.h"
+#include "shared/time-util.h"
+
+#define TOOL GH_BUILD_DIR "/src/gpu-handover"
+
+static const char domain_xml[] =
+        "<domain type='kvm'>\n"
+        "  <name>win11</name>\n"
+        "  <devices>\n"
+        "    <hostdev mode='subsystem' type='pci' managed='no'>\n"
+        "      <source><address domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></source>\n"
+        "      <address type='pci' domain='0x0000' bus='0x06' slot='0x00' function='0x0'/>\n"
+        "    </hostdev>\n"
+        "    <hostdev mode='subsystem' type='pci' managed='no'>\n"
+        "      <source><address domain='0x0000' bus='0x00' slot='0x05' function='0x1'/></source>\n"
+        "      <address type='pci' domain='0x0000' bus='0x07' slot='0x00' function='0x0'/>\n"
+        "    </hostdev>\n"
+        "  </devices>\n"
+        "</domain>\n";
+
+typedef struct run {
+        int status;
+        char *out, *err;
+} run;
+
+static void run_done(run *r)
+{
+        free(r->out);
+        free(r->err);
+}
+
+/* The desktop of the VM test, with built-in drivers so that no step asks the real kernel for a module. */
+static int setup(void **state)
+{
+        fakesys *fs;
+
+        if (geteuid() != 0) {
+                print_message("skipped: config files must be root's, so this test runs as root\n");
+                return -1;
+        }
+        fs = fakesys_new();
+        fakesys_add_dev(fs, "0000:00:00.0", 0x060000, 0x8086, 0x29c0, 0);
+        fakesys_add_dev(fs, "0000:00:05.0", 0x030000, 0x1234, 0x1111, 2);
+        fakesys_set_boot_vga(fs, "0000:00:05.0", true);
+        fakesys_add_dev(fs, "0000:00:05.1", 0x040300, 0x8086, 0x293e, 2);
+        fakesys_add_driver(fs, "bochs-drm", NULL);
+        fakesys_add_driver_id(fs, "bochs-drm", 0x1234, 0x1111);
+        fakesys_add_driver(fs, "snd_hda_intel", NULL);
+        fakesys_add_driver_id(fs, "snd_hda_intel", 0x8086, 0x293e);
+        fakesys_add_driver(fs, "vfio-pci", "vfio_pci");
+        fakesys_add_module(fs, "vfio_pci");
+        fakesys_bind(fs, "0000:00:05.0", "bochs-drm");
+        fakesys_bind(fs, "0000:00:05.1", "snd_hda_intel");
+        fakesys_add_drm(fs, "0000:00:05.0", "card0");
+        fakesys_add_sound(fs, "0000:00:05.1", 0, "controlC0", "pcmC0D0p", NULL);
+        *state = fs;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        fakesys_free(*state);
+        return 0;
+}
+
+static void write_file(fakesys *fs, const char *rel, const char *text, mode_t mode)
+{
+        _cleanup_free_ char *p = fakesys_path(fs, rel);
+        _cleanup_free_ char *dir = strdup(p);
+
+        *strrchr(dir, '/') = 0;
+        assert_int_equal(mkdir_p(dir, 0755), 0);
+        FILE *f = fopen(p, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+        assert_int_equal(chmod(p, mode), 0);
+}
+
+static void opt_in(fakesys *fs, const char *conf)
+{
+        write_file(fs, "/etc/gpu-handover/domains/win11.conf", conf, 0644);
+}
+
+static char *slurp(const char *path)
+{
+        char *s = NULL;
+
+        if (read_full_file(path, 1 << 20, &s, NULL) < 0)
+                return strdup("");
+        return s;
+}
+
+typedef struct spawned {
+        pid_t pid;
+        char dir[32];
+} spawned;
+
+static void spawn_files(const spawned *sp, char **in, char **out, char **err)
+{
+        assert_true(asprintf(in, "%s/in", sp->dir) > 0 && asprintf(out, "%s/out", sp->dir) > 0 &&
+                    asprintf(err, "%s/err", sp->dir) > 0);
+}
+
+/* Starts the tool with stdin from text; argv holds the arguments after --root. */
+static spawned tool_spawn(fakesys *fs, const char *in, char **args)
+{
+        _cleanup_free_ char *pin = NULL, *pout = NULL, *perr = NULL;
+        char *argv[16] = {(char *)"gpu-handover", (char *)"--root", (char *)fakesys_root(fs)};
+        spawned sp = {.dir = "/tmp/gh-cli-XXXXXX"};
+        size_t n = 3;
+        FILE *f;
+
+        for (; *args && n < 15; args++)
+                argv[n++] = *args;
+        assert_non_null(mkdtemp(sp.dir));
+        spawn_files(&sp, &pin, &pout, &perr);
+        f = fopen(pin, "we");
+        assert_non_null(f);
+        fputs(in ? in : "", f);
+        fclose(f);
+        sp.pid = fork();
+        assert_true(sp.pid >= 0);
+        if (sp.pid == 0) {
+                if (!freopen(pin, "r", stdin) || !freopen(pout, "w", stdout) || !freopen(perr, "w", stderr))
+                        _exit(127);
+                execv(TOOL, argv);
+                _exit(127);
+        }
+        return sp;
+}
+
+static run tool_wait(spawned *sp)
+{
+        _cleanup_free_ char *pin = NULL, *pout = NULL, *perr = NULL;
+        run r = {};
+
+        assert_int_equal(waitpid(sp->pid, &r.status, 0), sp->pid);
+        r.status = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : 128 + WTERMSIG(r.status);
+        spawn_files(sp, &pin, &pout, &perr);
+        r.out = slurp(pout);
+        r.err = slurp(perr);
+        unlink(pin), unlink(pout), unlink(perr), rmdir(sp->dir);
+        return r;
+}
+
+#define tool(fs, in, ...)                                                                                    \
+        ({                                                                                                   \
+                spawned _sp = tool_spawn((fs), (in), (char *[]){__VA_ARGS__});                               \
+                tool_wait(&_sp);                                                                             \
+        })
+
+/* Every path under the root with its type, link target or content: two equal snapshots, an unchanged tree. */
+static FILE *snap_out;
+static size_t snap_skip;
+
+static int snap_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+        char target[512] = "";
+        _cleanup_free_ char *content = NULL;
+
+        if (strstr(p + snap_skip, "/fake-kernel"))
+                return 0;
+        if (S_ISLNK(st->st_mode)) {
+                ssize_t k = readlink(p, target, sizeof(target) - 1);
+                target[k > 0 ? k : 0] = 0;
+        } else if (S_ISREG(st->st_mode))
+                (void)read_full_file(p, 1 << 16, &content, NULL);
+        fprintf(snap_out, "%s %o %s %s\n", p + snap_skip, st->st_mode, target, strempty(content));
+        return 0;
+}
+
+static char *snapshot(fakesys *fs)
+{
+        char *buf = NULL;
+        size_t len = 0;
+
+        snap_out = open_memstream(&buf, &len);
+        snap_skip = strlen(fakesys_root(fs));
+        assert_int_equal(nftw(fakesys_root(fs), snap_entry, 32, FTW_PHYS), 0);
+        fclose(snap_out);
+        return buf;
+}
+
+static void assert_driver(fakesys *fs, const char *addr, const char *want)
+{
+        _cleanup_free_ char *d = fakesys_driver(fs, addr);
+
+        if (!streq_ptr(d, want))
+                fail_msg("%s is on '%s', not '%s'", addr, strempty(d), strempty(want));
+}
+
+static void assert_host_as_before(fakesys *fs)
+{
+        assert_driver(fs, "0000:00:05.0", "bochs-drm");
+        assert_driver(fs, "0000:00:05.1", "snd_hda_intel");
+        assert_false(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
+        assert_false(fakesys_exists(fs, "/dev/vfio/2"));
+}
+
+static void test_plan_lists_and_changes_nothing(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *before = NULL, *after = NULL, *xml = fakesys_path(fs, "/win11.xml");
+        run r;
+
+        opt_in(fs, "# all defaults\n");
+        write_file(fs, "/win11.xml", domain_xml, 0644);
+        before = snapshot(fs);
+        r = tool(fs, NULL, "plan", "win11", "--xml", xml, NULL);
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, "0000:00:05.0"));
+        assert_non_null(strstr(r.out, "0000:00:05.1"));
+        /* bochs-drm is built in here: the steps unbind rather than unload. */
+        assert_non_null(strstr(r.out, "unbind 0000:00:05.0 from 'bochs-drm'"));
+        assert_non_null(strstr(r.out, "bind 0000:00:05.1 to vfio-pci"));
+        assert_true(strstr(r.out, "set driver_override of 0000:00:05.0") < strstr(r.out, "bind 0000:00:05.0 to"));
+        assert_non_null(strstr(r.out, "nothing was changed"));
+        after = snapshot(fs);
+        assert_string_equal(before, after);
+        run_done(&r);
+}
+
+static void test_hook_hands_over_and_back(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *ovr = NULL, *journal = NULL;
+        run r;
+
+        opt_in(fs, "");
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_int_equal(r.status, 0);
+        assert_string_equal(r.out, "");
+        assert_string_equal(r.err, "");
+        assert_driver(fs, "0000:00:05.0", "vfio-pci");
+        assert_driver(fs, "0000:00:05.1", "vfio-pci");
+        assert_true(fakesys_exists(fs, "/dev/vfio/2"));
+        ovr = fakesys_read(fs, "/sys/bus/pci/devices/0000:00:05.0/driver_override");
+        assert_string_equal(ovr, "vfio-pci");
+        journal = fakesys_read(fs, "/run/gpu-handover/win11.journal");
+        assert_non_null(journal);
+        run_done(&r);
+
+        /* Other ops leave it alone. */
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "started", "begin", "-", NULL);
+        assert_int_equal(r.status, 0);
+        assert_driver(fs, "0000:00:05.0", "vfio-pci");
+        run_done(&r);
+
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "release", "end", "-", NULL);
+        assert_int_equal(r.status, 0);
+        assert_string_equal(r.out, "");
+        assert_host_as_before(fs);
+        free(ovr);
+        ovr = fakesys_read(fs, "/sys/bus/pci/devices/0000:00:05.0/driver_override");
+        assert_string_equal(ovr, "(null)");
+        run_done(&r);
+
+        /* libvirt calls release again after a failed start: with no journal it does nothing. */
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "release", "end", "-", NULL);
+        assert_int_equal(r.status, 0);
+        assert_host_as_before(fs);
+        run_done(&r);
+}
+
+static void test_hook_not_opted_in(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *before = snapshot(fs), *after = NULL;
+        run r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+
+        assert_int_equal(r.status, 0);
+        after = snapshot(fs);
+        assert_string_equal(before, after);
+        run_done(&r);
+}
+
+static void assert_refused(fakesys *fs, const char *conf, const char *xml, const char *why)
+{
+        _cleanup_free_ char *before = NULL, *after = NULL;
+        run r;
+
+        opt_in(fs, conf);
+        before = snapshot(fs);
+        r = tool(fs, xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_int_equal(r.status, 1);
+        assert_string_equal(r.out, "");
+        /* One line, naming the thing. */
+        assert_non_null(strstr(r.err, why));
+        assert_ptr_equal(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+        after = snapshot(fs);
+        assert_string_equal(before, after);
+        run_done(&r);
+}
+
+static void test_hook_bad_config(void **state)
+{
+        assert_refused(*state, "holders = terminate\ntimeout = soon\n", domain_xml, "win11.conf:2");
+}
+
+static void test_hook_unlisted_device(void **state)
+{
+        assert_refused(*state, "devices = 0000:00:05.0\n", domain_xml, "0000:00:05.1");
+}
+
+static void test_hook_bad_xml(void **state)
+{
+        assert_refused(*state, "", "<domain><devices><hostdev mode='subsystem' type='pci'>", "win11");
+}
+
+static void test_hook_stuck_unbind_rolls_back(void **state)
+{
+        fakesys *fs = *state;
+        usec_t start = now_usec();
+        run r;
+
+        opt_in(fs, "timeout = 2\n");
+        fakesys_block_unbind(fs, "0000:00:05.1");
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_int_equal(r.status, 1);
+        assert_non_null(strstr(r.err, "0000:00:05.1"));
+        assert_non_null(strstr(r.err, "did not finish in time"));
+        /* The budget bounds the wait: the tool did not hang on the stuck driver. */
+        assert_true(now_usec() - start < 20 * USEC_PER_SEC);
+        assert_host_as_before(fs);
+        run_done(&r);
+}
+
+static int journal_steps(fakesys *fs)
+{
+        _cleanup_free_ char *p = fakesys_path(fs, "/run/gpu-handover/win11.journal"), *text = NULL;
+        int n = 0;
+
+        if (read_full_file(p, 1 << 20, &text, NULL) < 0)
+                return -1;
+        for (char *s = text; (s = strchr(s, '\n')); s++)
+                n++;
+        return n - 1;
+}
+
+static void test_restore_after_kill(void **state)
+{
+        fakesys *fs = *state;
+        usec_t deadline = deadline_after(20 * USEC_PER_SEC);
+        spawned sp;
+        run r;
+
+        opt_in(fs, "");
+        setenv("GH_TEST_PAUSE_AFTER_STEP", "4", 1);
+        sp = tool_spawn(fs, domain_xml, (char *[]){"hook", "qemu", "win11", "prepare", "begin", "-", NULL});
+        unsetenv("GH_TEST_PAUSE_AFTER_STEP");
+        /* Steps: end-holders, two overrides, unbind 05.0; then it pauses and dies, as in a crash. */
+        while (journal_steps(fs) < 4)
+                assert_true(deadline_sleep(deadline, 20 * USEC_PER_MSEC));
+        assert_true(deadline_sleep(deadline, 200 * USEC_PER_MSEC));
+        assert_int_equal(kill(sp.pid, SIGKILL), 0);
+        r = tool_wait(&sp);
+        assert_int_equal(r.status, 128 + SIGKILL);
+        run_done(&r);
+        assert_driver(fs, "0000:00:05.0", NULL);
+
+        r = tool(fs, NULL, "status", NULL);
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, "win11: 4 step(s)"));
+        run_done(&r);
+
+        r = tool(fs, NULL, "restore", "win11", NULL);
+        assert_int_equal(r.status, 0);
+        assert_host_as_before(fs);
+        run_done(&r);
+}
+
+static void test_status_lists_gpus(void **state)
+{
+        fakesys *fs = *state;
+        run r = tool(fs, NULL, "status", NULL);
+
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, "0000:00:05.0  1234:1111  driver bochs-drm  boot VGA"));
+        assert_non_null(strstr(r.out, "2: 0000:00:05.0 (bochs-drm) 0000:00:05.1 (snd_hda_intel)"));
+        assert_null(strstr(r.out, "0000:00:05.1  8086"));
+        run_done(&r);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_plan_lists_and_changes_nothing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_hands_over_and_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_not_opted_in, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_bad_config, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_unlisted_device, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_bad_xml, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_stuck_unbind_rolls_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_restore_after_kill, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_status_lists_gpus, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
