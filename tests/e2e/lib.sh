@@ -232,7 +232,8 @@ gh_write_config() {
         cat >"/etc/gpu-handover/domains/$1.conf"
 }
 
-# _gh_holder_unit UNIT NODE DESCRIPTION [INSTALL-LINES]: a service whose one process keeps NODE open.
+# _gh_holder_unit UNIT NODE DESCRIPTION [INSTALL-LINES]: writes a service whose one process keeps NODE
+# open; the caller has the manager reload.
 _gh_holder_unit() {
         local unit=$1 node=$2 desc=$3 install=${4:-}
         cat >"/etc/systemd/system/$unit" <<EOF
@@ -245,7 +246,6 @@ ${install:+
 [Install]
 $install}
 EOF
-        systemctl daemon-reload
 }
 
 _gh_unit_holds() {
@@ -259,8 +259,8 @@ _gh_unit_holds() {
 gh_install_dm_standin() {
         local node=${1:-/dev/dri/card0}
         _gh_holder_unit "$GH_DM_UNIT" "$node" "Display manager" "Alias=display-manager.service"
-        systemctl enable --quiet "$GH_DM_UNIT"
-        systemctl start "$GH_DM_UNIT" || gh_fail "'$GH_DM_UNIT' did not start"
+        # enable reloads the manager, which then sees the new unit.
+        systemctl enable --quiet --now "$GH_DM_UNIT" || gh_fail "'$GH_DM_UNIT' did not start"
         wait_for 30 _gh_unit_holds "$GH_DM_UNIT" "$node"
 }
 
@@ -269,6 +269,7 @@ gh_install_dm_standin() {
 gh_install_persistenced_standin() {
         local node=${1:-/dev/dri/card0}
         _gh_holder_unit "$GH_PERSISTENCED_UNIT" "$node" "GPU persistence daemon"
+        systemctl daemon-reload
         systemctl start "$GH_PERSISTENCED_UNIT" || gh_fail "'$GH_PERSISTENCED_UNIT' did not start"
         wait_for 30 _gh_unit_holds "$GH_PERSISTENCED_UNIT" "$node"
 }
@@ -300,7 +301,7 @@ _gh_reprobe() {
 # the scenario should not have left: a running domain, devices off the drivers they had at boot
 # (BASELINE: the gh_device_state of then).
 gh_e2e_reset() {
-        local baseline=$1 dom unit addr drv
+        local baseline=$1 dom unit addr drv reload=0
         while read -r dom; do
                 [[ -n $dom ]] || continue
                 virsh -q destroy "$dom" >/dev/null 2>&1 && echo "domain '$dom' was still running"
@@ -310,8 +311,9 @@ gh_e2e_reset() {
                 [[ -e /etc/systemd/system/$unit ]] || continue
                 systemctl disable --quiet --now "$unit" 2>/dev/null || true
                 rm -f "/etc/systemd/system/$unit"
+                reload=1
         done
-        systemctl daemon-reload
+        ((reload == 0)) || systemctl daemon-reload
         rm -f /etc/gpu-handover/domains/*.conf
         while read -r addr drv; do
                 [[ $(gh_driver "$addr") == "$drv" ]] && continue

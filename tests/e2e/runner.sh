@@ -8,8 +8,8 @@ export GH_E2E_DIR
 # shellcheck source=tests/e2e/lib.sh
 . "$GH_E2E_DIR/lib.sh"
 export GH_REPO GH_BUILD GH_E2E_RESULTS
-SCENARIO_TIMEOUT=${GH_E2E_SCENARIO_TIMEOUT:-300}
 RES=$GH_E2E_RESULTS
+SCENARIO_TIMEOUT=${GH_E2E_SCENARIO_TIMEOUT:-$(cat "$RES/scenario-timeout" 2>/dev/null || echo 240)}
 
 # The scenarios scripts/vm-test chose for this machine, or all of them.
 scenario_list() {
@@ -46,7 +46,7 @@ run_scenario() {
         secs=$(printf '%d.%02d' $((ms / 1000)) $((ms % 1000 / 10)))
         case $rc in
         0) status=PASS ;;
-        "$GH_E2E_EXIT_SKIP") status=SKIP ;;
+        "$GH_E2E_EXIT_SKIP") status=SKIP reason=$(sed -n 's/^SKIP: //p' "$RES/$name.log" | tail -n1) ;;
         124 | 137) status=FAIL reason="timed out after ${SCENARIO_TIMEOUT}s" ;;
         *) status=FAIL reason="exit $rc" ;;
         esac
