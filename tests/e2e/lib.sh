@@ -172,12 +172,17 @@ gh_holds() {
         return 1
 }
 
-# define_domain NAME MANAGED ADDR...: a type='qemu' domain, 128 MiB, no disk and no display, with each
-# PCI function ADDR as <hostdev managed=MANAGED>; written to /run/gh-e2e/NAME.xml and defined.
+# define_domain [--extra XML]... NAME MANAGED ADDR[=MANAGED]...: a type='qemu' domain of 128 MiB with no
+# disk and no display, with each PCI function ADDR as <hostdev managed=MANAGED> (ADDR=no overrides it for
+# that one) and each --extra XML put inside <devices>; written to /run/gh-e2e/NAME.xml and defined.
 define_domain() {
-        local name=$1 managed=$2 addr xml
+        local extra=() name managed arg xml
+        while [[ ${1:-} == --extra ]]; do
+                extra+=("$2")
+                shift 2
+        done
+        name=$1 managed=$2
         shift 2
-        [[ $managed == yes || $managed == no ]] || gh_fail "define_domain: managed must be yes or no"
         (($#)) || gh_fail "define_domain: no hostdev address"
         mkdir -p "$GH_E2E_RUN"
         xml=$GH_E2E_RUN/$name.xml
@@ -191,8 +196,12 @@ define_domain() {
                 echo "    <emulator>/usr/bin/qemu-system-x86_64</emulator>"
                 echo "    <controller type='usb' model='none'/>"
                 echo "    <memballoon model='none'/>"
-                for addr in "$@"; do
-                        _gh_hostdev_xml "$addr" "$managed"
+                for arg in "$@"; do
+                        [[ $arg == *=* ]] || arg=$arg=$managed
+                        _gh_hostdev_xml "${arg%%=*}" "${arg#*=}"
+                done
+                for arg in "${extra[@]}"; do
+                        echo "    $arg"
                 done
                 echo "  </devices>"
                 echo "</domain>"
@@ -202,6 +211,7 @@ define_domain() {
 
 _gh_hostdev_xml() {
         local addr=$1 managed=$2 re='^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$'
+        [[ $managed == yes || $managed == no ]] || gh_fail "managed must be yes or no, not '$managed'"
         [[ $addr =~ $re ]] || gh_fail "'$addr' is not a PCI address DDDD:BB:SS.F"
         echo "    <hostdev mode='subsystem' type='pci' managed='$managed'>"
         printf "      <source><address domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/></source>\n" \
@@ -209,12 +219,22 @@ _gh_hostdev_xml() {
         echo "    </hostdev>"
 }
 
+_gh_cmake_var() {
+        sed -n "s/^$1:[A-Z]*=//p" "$GH_BUILD/CMakeCache.txt"
+}
+
 # gh_install_tool: installs the built gpu-handover with its hook into this guest and restarts libvirtd,
-# which reads hooks only when it starts. Skips the scenario when the tool is not built.
+# which reads hooks only when it starts; sets GH_TOOL to the installed tool. Call it in each scenario
+# that needs the tool (it installs once per boot). Skips the scenario when the tool is not built.
 gh_install_tool() {
-        local tool=$GH_BUILD/src/gpu-handover hook=$GH_BUILD/hooks/qemu-hook
+        local tool=$GH_BUILD/src/gpu-handover hook=$GH_BUILD/hooks/qemu-hook sbindir
         [[ -x $tool && -x $hook ]] || gh_skip "gpu-handover is not built in $GH_BUILD"
+        # The hook entry execs the tool where the build says it is installed (GH_TOOL_PATH).
+        sbindir=$(_gh_cmake_var CMAKE_INSTALL_SBINDIR)
+        [[ $sbindir == /* ]] || sbindir=$(_gh_cmake_var CMAKE_INSTALL_PREFIX)/$sbindir
+        GH_TOOL=$sbindir/gpu-handover
         [[ -e $GH_E2E_RUN/tool-installed ]] && return 0
+        install -D -m 0755 "$tool" "$GH_TOOL"
         "$tool" install --hook-binary "$hook" || gh_fail "gpu-handover install failed"
         systemctl restart libvirtd.service || gh_fail "libvirtd did not restart"
         wait_for 60 _gh_libvirt_up
