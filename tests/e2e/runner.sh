@@ -1,0 +1,82 @@
+#!/bin/bash
+# Runs in the e2e guest as gh-e2e.service: each scenario in its own bash, in order, with a deadline; its
+# outcome, time and output go to the results share, which scripts/vm-test reads after power-off.
+set -uo pipefail
+
+GH_E2E_DIR=$(dirname "$(readlink -f "$0")")
+export GH_E2E_DIR
+# shellcheck source=tests/e2e/lib.sh
+. "$GH_E2E_DIR/lib.sh"
+export GH_REPO GH_BUILD GH_E2E_RESULTS
+RES=$GH_E2E_RESULTS
+SCENARIO_TIMEOUT=${GH_E2E_SCENARIO_TIMEOUT:-$(cat "$RES/scenario-timeout" 2>/dev/null || echo 240)}
+
+# The scenarios scripts/vm-test chose for this machine, or all of them.
+scenario_list() {
+        local f
+        if [[ -f $RES/scenarios ]]; then
+                grep -v '^$' "$RES/scenarios"
+                return
+        fi
+        for f in "$GH_E2E_DIR"/scenarios/[0-9][0-9]-*.sh; do
+                [[ -e $f ]] && basename "$f" .sh
+        done
+}
+
+# Saves what the guest's journal says when a scenario did not pass.
+save_journal() {
+        journalctl -b --no-pager | tail -n 200 >"$RES/$1.journal"
+}
+
+run_scenario() {
+        local name=$1 file=$GH_E2E_DIR/scenarios/$1.sh rc start ms secs status reason='' fixes
+        start=$(date +%s%N)
+        gh_log "=== $name"
+        if [[ -f $file ]]; then
+                # shellcheck disable=SC2016 # expanded by the scenario's bash
+                timeout --kill-after=10 "$SCENARIO_TIMEOUT" bash -c \
+                        'set -euo pipefail; . "$GH_E2E_DIR/lib.sh"; . "$1"' "$name" "$file" </dev/null 2>&1 |
+                        tee "$RES/$name.log"
+                rc=${PIPESTATUS[0]}
+        else
+                echo "no such scenario: $file" | tee "$RES/$name.log"
+                rc=1
+        fi
+        ms=$((($(date +%s%N) - start) / 1000000))
+        secs=$(printf '%d.%02d' $((ms / 1000)) $((ms % 1000 / 10)))
+        case $rc in
+        0) status=PASS ;;
+        "$GH_E2E_EXIT_SKIP") status=SKIP reason=$(sed -n 's/^SKIP: //p' "$RES/$name.log" | tail -n1) ;;
+        124 | 137) status=FAIL reason="timed out after ${SCENARIO_TIMEOUT}s" ;;
+        *) status=FAIL reason="exit $rc" ;;
+        esac
+        [[ $status == FAIL ]] && save_journal "$name"
+        # A scenario must leave the guest as it found it; whatever it left would spoil the next ones.
+        fixes=$(gh_e2e_reset "$GH_E2E_RUN/baseline" </dev/null 2>&1)
+        if [[ -n $fixes ]]; then
+                printf 'after %s: %s\n' "$name" "$fixes" | tee -a "$RES/$name.log"
+                if [[ $status != FAIL ]]; then
+                        status=FAIL reason="left the guest changed: ${fixes//$'\n'/; }"
+                        save_journal "$name"
+                fi
+        fi
+        printf '%s\t%s\t%s\t%s\n' "$name" "$status" "$secs" "$reason" >>"$RES/results.tsv"
+        gh_log "=== $name: $status ($secs s)"
+}
+
+main() {
+        local name
+        mkdir -p "$GH_E2E_RUN"
+        _gh_uptime >"$RES/boot-seconds"
+        gh_log "runner started; kernel $(uname -r), build dir $GH_BUILD"
+        gh_device_state >"$GH_E2E_RUN/baseline"
+        cp "$GH_E2E_RUN/baseline" "$RES/devices-at-boot"
+        : >"$RES/results.tsv"
+        while read -r name; do
+                run_scenario "$name"
+        done < <(scenario_list)
+        _gh_uptime >"$RES/done"
+        sync
+}
+
+main "$@"
