@@ -1,0 +1,175 @@
+/* Runs an operation that may never return (a sysfs write into a busy driver) in a child process, so that
+ * the caller keeps its deadline: the child is SIGKILLed when time is up and left to the kernel. */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "child.h"
+
+/* A SIGKILLed child may still be inside the kernel; it is reaped whenever we pass by again. */
+static pid_t abandoned[32];
+
+/* How long a SIGKILLed child gets to die before we leave it behind: one asleep in user space dies at
+ * once and is reaped here instead of lingering as a zombie. */
+#define KILL_GRACE_USEC (100 * USEC_PER_MSEC)
+
+/* The exit status carries -r; a result outside that range is reported as this status, read as -EIO. */
+#define EXIT_UNKNOWN_ERROR 255
+
+static void reap_abandoned(void)
+{
+        for (size_t i = 0; i < ELEMENTSOF(abandoned); i++)
+                /* Reaped (pid) or not ours any more (-1): either way it is gone. */
+                if (abandoned[i] > 0 && waitpid(abandoned[i], NULL, WNOHANG) != 0)
+                        abandoned[i] = 0;
+}
+
+static void abandon(pid_t pid)
+{
+        for (size_t i = 0; i < ELEMENTSOF(abandoned); i++)
+                if (abandoned[i] <= 0) {
+                        abandoned[i] = pid;
+                        return;
+                }
+        /* All slots taken by children stuck in the kernel: this one stays a zombie until we exit. */
+}
+
+static int pidfd_open_compat(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+        return fd < 0 ? -errno : fd;
+#else
+        return -ENOSYS;
+#endif
+}
+
+static _noreturn_ void child_main(int (*fn)(void *userdata), void *userdata)
+{
+        /* The parent's handlers (a test runner longjmp()ing out of SIGSEGV, say) must not run here: a
+         * crash in the child ends the child. */
+        static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
+                                   SIGTERM, SIGINT, SIGHUP, SIGPIPE};
+        sigset_t none;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                (void)signal(sigs[i], SIG_DFL);
+        sigemptyset(&none);
+        (void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+        r = fn(userdata);
+        if (r >= 0)
+                _exit(0);
+        _exit(-r < EXIT_UNKNOWN_ERROR ? -r : EXIT_UNKNOWN_ERROR);
+}
+
+static int decode_status(int status)
+{
+        if (WIFEXITED(status)) {
+                int code = WEXITSTATUS(status);
+
+                if (code == EXIT_UNKNOWN_ERROR)
+                        return -EIO;
+                return -code;
+        }
+        /* Killed by a signal (a crash): the operation did not complete, with no errno to tell. */
+        return -ECANCELED;
+}
+
+/* For a child known to have exited: this does not block. */
+static int reap(pid_t pid, int *ret_status)
+{
+        while (waitpid(pid, ret_status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return 0;
+}
+
+static int poll_timeout_ms(usec_t deadline)
+{
+        usec_t left = deadline_left(deadline);
+
+        if (left == USEC_INFINITY)
+                return -1;
+        /* Rounded up, so that a poll that times out has really reached the deadline. */
+        left = (left + USEC_PER_MSEC - 1) / USEC_PER_MSEC;
+        return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+static int wait_pidfd(pid_t pid, int pidfd, usec_t deadline, int *ret_status)
+{
+        for (;;) {
+                struct pollfd p = {.fd = pidfd, .events = POLLIN};
+                int k = poll(&p, 1, poll_timeout_ms(deadline));
+
+                if (k < 0 && errno != EINTR)
+                        return -errno;
+                if (k > 0)
+                        return reap(pid, ret_status);
+                if (deadline_passed(deadline))
+                        return -ETIMEDOUT;
+        }
+}
+
+static int wait_polling(pid_t pid, usec_t deadline, int *ret_status)
+{
+        for (;;) {
+                pid_t k = waitpid(pid, ret_status, WNOHANG);
+
+                if (k < 0 && errno != EINTR)
+                        return -errno;
+                if (k == pid)
+                        return 0;
+                if (!deadline_sleep(deadline, 5 * USEC_PER_MSEC))
+                        return -ETIMEDOUT;
+        }
+}
+
+static int wait_child(pid_t pid, int pidfd, usec_t deadline, int *ret_status)
+{
+        if (pidfd >= 0)
+                return wait_pidfd(pid, pidfd, deadline, ret_status);
+        return wait_polling(pid, deadline, ret_status);
+}
+
+static void kill_child(pid_t pid, int pidfd)
+{
+        int status;
+
+        (void)kill(pid, SIGKILL);
+        if (wait_child(pid, pidfd, deadline_after(KILL_GRACE_USEC), &status) < 0)
+                abandon(pid);
+}
+
+int gh_child_run(int (*fn)(void *userdata), void *userdata, usec_t deadline)
+{
+        _cleanup_close_ int pidfd = -1;
+        int status, r;
+        pid_t pid;
+
+        reap_abandoned();
+        /* Nobody would wait for the outcome, so the operation must not start. */
+        if (deadline_passed(deadline))
+                return -ETIMEDOUT;
+
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0)
+                child_main(fn, userdata);
+
+        pidfd = pidfd_open_compat(pid);
+        r = wait_child(pid, pidfd, deadline, &status);
+        if (r == -ECHILD) /* SIGCHLD ignored: reaped behind our back, its result is lost. */
+                return r;
+        if (r < 0) {
+                kill_child(pid, pidfd);
+                return r;
+        }
+        return decode_status(status);
+}

@@ -1,0 +1,592 @@
+/* sysfs PCI under ROOT/sys/bus/pci: a function's facts and device nodes; driver_override, and unbind and
+ * probe writes, which run in a child under a deadline because a driver may block them forever. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "pci.h"
+#include "child.h"
+#include "shared/fileio.h"
+#include "shared/strv.h"
+
+#define PCI_DEVICES "/sys/bus/pci/devices"
+#define PCI_DRIVERS "/sys/bus/pci/drivers"
+#define PCI_PROBE "/sys/bus/pci/drivers_probe"
+#define NVIDIA_GPUS "/proc/driver/nvidia/gpus"
+#define WAIT_STEP_USEC (10 * USEC_PER_MSEC)
+
+/* The name sysfs gives the function. Anything that does not parse is refused: it becomes a path. */
+static int canon_addr(const char *addr, char buf[static GH_PCI_ADDR_MAX])
+{
+        gh_pci_addr a;
+
+        if (gh_pci_addr_parse(addr, &a) < 0)
+                return -EINVAL;
+        gh_pci_addr_format(&a, buf);
+        return 0;
+}
+
+/* ROOT/TOP/NAME[/ATTR] */
+static char *sys_path(const char *root, const char *top, const char *name, const char *attr)
+{
+        _cleanup_free_ char *base = path_join(root, top);
+        char *p;
+
+        if (!base || asprintf(&p, "%s/%s%s%s", base, name, attr ? "/" : "", strempty(attr)) < 0)
+                return NULL;
+        return p;
+}
+
+static char *dev_path(const char *root, const char *addr, const char *attr)
+{
+        return sys_path(root, PCI_DEVICES, addr, attr);
+}
+
+static int device_check(const char *root, const char *addr)
+{
+        _cleanup_free_ char *p = dev_path(root, addr, NULL);
+        struct stat st;
+
+        if (!p)
+                return -ENOMEM;
+        if (stat(p, &st) < 0)
+                return errno == ENOENT ? -ENODEV : -errno;
+        return S_ISDIR(st.st_mode) ? 0 : -ENODEV;
+}
+
+/* An attribute that every function has; its absence means the function went away. */
+static int read_hex_attr(const char *root, const char *addr, const char *attr, unsigned *ret)
+{
+        _cleanup_free_ char *p = dev_path(root, addr, attr), *s = NULL;
+        unsigned long v;
+        char *end;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = read_one_line_file(p, &s);
+        if (r < 0)
+                return r == -ENOENT ? -ENODEV : r;
+        errno = 0;
+        v = strtoul(s, &end, 16);
+        if (errno != 0 || end == s || *end || v > 0xffffff)
+                return -EINVAL;
+        *ret = (unsigned)v;
+        return 0;
+}
+
+/* An attribute that not every function (or kernel) has: NULL when absent. */
+static int read_optional_attr(const char *root, const char *addr, const char *attr, char **ret)
+{
+        _cleanup_free_ char *p = dev_path(root, addr, attr);
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = read_one_line_file(p, ret);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        return r;
+}
+
+/* Basename of a symlink; NULL when the link is absent. */
+static int read_optional_link(const char *path, char **ret)
+{
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = readlink_basename(path, ret);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        return r;
+}
+
+static int read_ids(const char *root, const char *addr, gh_pci_dev *d)
+{
+        _cleanup_free_ char *boot_vga = NULL;
+        int r;
+
+        r = read_hex_attr(root, addr, "class", &d->class);
+        if (r >= 0)
+                r = read_hex_attr(root, addr, "vendor", &d->vendor);
+        if (r >= 0)
+                r = read_hex_attr(root, addr, "device", &d->device);
+        if (r >= 0)
+                r = read_optional_attr(root, addr, "boot_vga", &boot_vga);
+        if (r < 0)
+                return r;
+        d->boot_vga = streq_ptr(boot_vga, "1");
+        return 0;
+}
+
+static int read_module(const char *root, const char *driver, char **ret)
+{
+        _cleanup_free_ char *p = sys_path(root, PCI_DRIVERS, driver, "module");
+
+        /* No module link: the driver is built into the kernel. */
+        return read_optional_link(p, ret);
+}
+
+static int read_binding(const char *root, const char *addr, gh_pci_dev *d)
+{
+        int r;
+
+        r = gh_pci_get_driver(root, addr, &d->driver);
+        if (r >= 0 && d->driver)
+                r = read_module(root, d->driver, &d->module);
+        if (r >= 0)
+                r = read_optional_attr(root, addr, "driver_override", &d->override);
+        if (r < 0)
+                return r;
+        if (d->override && (streq(d->override, "(null)") || !*d->override)) {
+                free(d->override);
+                d->override = NULL;
+        }
+        return 0;
+}
+
+static int read_iommu_group(const char *root, const char *addr, int *ret)
+{
+        _cleanup_free_ char *p = dev_path(root, addr, "iommu_group"), *name = NULL;
+        long v;
+        char *end;
+        int r;
+
+        r = read_optional_link(p, &name);
+        if (r < 0)
+                return r;
+        if (!name) {
+                *ret = -1;
+                return 0;
+        }
+        errno = 0;
+        v = strtol(name, &end, 10);
+        if (errno != 0 || end == name || *end || v < 0 || v > INT_MAX)
+                return -EINVAL;
+        *ret = (int)v;
+        return 0;
+}
+
+/* PREFIX followed by a number and nothing else: card0 but not card0-HDMI-A-1. */
+static bool name_is_numbered(const char *name, const char *prefix)
+{
+        const char *n = name + strlen(prefix);
+
+        return startswith(name, prefix) && *n && strspn(n, "0123456789") == strlen(n);
+}
+
+static bool is_drm_node(const char *name)
+{
+        return name_is_numbered(name, "card") || name_is_numbered(name, "renderD");
+}
+
+static bool is_fb_node(const char *name)
+{
+        return name_is_numbered(name, "fb");
+}
+
+static bool is_sound_card(const char *name)
+{
+        return name_is_numbered(name, "card");
+}
+
+static bool is_sound_node(const char *name)
+{
+        return startswith(name, "controlC") || startswith(name, "pcmC") || startswith(name, "hwC") ||
+               startswith(name, "midiC");
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+        return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Entries of dir that filter accepts, in natural order; none when dir is absent. */
+static int list_dir(const char *dir, bool (*filter)(const char *name), char ***ret)
+{
+        _cleanup_strv_free_ char **l = NULL;
+        DIR *d;
+        int r = 0;
+
+        if (!dir)
+                return -ENOMEM;
+        d = opendir(dir);
+        if (!d && errno != ENOENT)
+                return -errno;
+        for (struct dirent *de; d && (de = readdir(d));)
+                if (filter(de->d_name) && (r = strv_extend(&l, de->d_name)) < 0)
+                        break;
+        if (d)
+                closedir(d);
+        if (r < 0)
+                return r;
+        if (l)
+                qsort(l, strv_length(l), sizeof(char *), cmp_names);
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* For each accepted entry of ROOT/.../ADDR/SUB, the node DEVDIR/NAME. */
+static int add_nodes(const char *root, const char *addr, const char *sub, bool (*filter)(const char *name),
+                     const char *devdir, char ***nodes)
+{
+        _cleanup_free_ char *dir = dev_path(root, addr, sub);
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        r = list_dir(dir, filter, &names);
+        if (r < 0)
+                return r;
+        STRV_FOREACH (n, names) {
+                char *node;
+
+                if (asprintf(&node, "%s/%s", devdir, *n) < 0)
+                        return -ENOMEM;
+                r = strv_push(nodes, node);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int add_sound_nodes(const char *root, const char *addr, char ***nodes)
+{
+        _cleanup_free_ char *dir = dev_path(root, addr, "sound");
+        _cleanup_strv_free_ char **cards = NULL;
+        int r;
+
+        r = list_dir(dir, is_sound_card, &cards);
+        if (r < 0)
+                return r;
+        STRV_FOREACH (c, cards) {
+                _cleanup_free_ char *sub = NULL;
+
+                if (asprintf(&sub, "sound/%s", *c) < 0)
+                        return -ENOMEM;
+                r = add_nodes(root, addr, sub, is_sound_node, "/dev/snd", nodes);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The GPU's own /dev/nvidiaN, from the "Device Minor:" the driver reports; -ENOENT when it does not. */
+static int read_nvidia_minor(const char *root, const char *addr, unsigned *ret)
+{
+        _cleanup_free_ char *p = sys_path(root, NVIDIA_GPUS, addr, "information"), *s = NULL;
+        _cleanup_strv_free_ char **lines = NULL;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = read_full_file(p, 64 * 1024, &s, NULL);
+        if (r >= 0)
+                r = strv_split(s, "\n", &lines);
+        if (r < 0)
+                return r;
+        STRV_FOREACH (l, lines) {
+                char *v = *l + strlen("Device Minor:"), *end;
+                unsigned long m;
+
+                if (!startswith(*l, "Device Minor:"))
+                        continue;
+                errno = 0;
+                m = strtoul(v, &end, 10);
+                if (errno != 0 || end == v || m > 255)
+                        return -EINVAL;
+                *ret = (unsigned)m;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+static int add_nvidia_nodes(const char *root, const char *addr, char ***nodes)
+{
+        static const char *const shared[] = {"/dev/nvidiactl", "/dev/nvidia-modeset", "/dev/nvidia-uvm",
+                                             "/dev/nvidia-uvm-tools"};
+        char *node;
+        unsigned minor = 0;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(shared); i++) {
+                r = strv_extend(nodes, shared[i]);
+                if (r < 0)
+                        return r;
+        }
+        /* Unreadable when the driver is not fully up: the shared nodes are what holders use anyway. */
+        if (read_nvidia_minor(root, addr, &minor) < 0)
+                return 0;
+        if (asprintf(&node, "/dev/nvidia%u", minor) < 0)
+                return -ENOMEM;
+        return strv_push(nodes, node);
+}
+
+/* Device nodes as the host names them (never ROOT-prefixed): what a holder of this function has open. */
+static int read_nodes(const char *root, const char *addr, const char *driver, char ***ret)
+{
+        _cleanup_strv_free_ char **nodes = NULL;
+        int r;
+
+        r = add_nodes(root, addr, "drm", is_drm_node, "/dev/dri", &nodes);
+        if (r >= 0)
+                r = add_nodes(root, addr, "graphics", is_fb_node, "/dev", &nodes);
+        if (r >= 0)
+                r = add_sound_nodes(root, addr, &nodes);
+        if (r >= 0 && streq_ptr(driver, "nvidia"))
+                r = add_nvidia_nodes(root, addr, &nodes);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(nodes);
+        return 0;
+}
+
+int gh_pci_read_dev(const char *root, const gh_pci_addr *a, gh_pci_dev *ret)
+{
+        _cleanup_(gh_pci_dev_done) gh_pci_dev d = {.addr = *a, .iommu_group = -1};
+        char addr[GH_PCI_ADDR_MAX];
+        int r;
+
+        if (!gh_pci_addr_valid(a))
+                return -EINVAL;
+        gh_pci_addr_format(a, addr);
+        r = device_check(root, addr);
+        if (r >= 0)
+                r = read_ids(root, addr, &d);
+        if (r >= 0)
+                r = read_binding(root, addr, &d);
+        if (r >= 0)
+                r = read_iommu_group(root, addr, &d.iommu_group);
+        if (r >= 0)
+                r = read_nodes(root, addr, d.driver, &d.nodes);
+        if (r < 0)
+                return r;
+        *ret = d;
+        d = (gh_pci_dev){.iommu_group = -1};
+        return 0;
+}
+
+typedef struct dev_array {
+        gh_pci_dev *devs;
+        size_t n;
+} dev_array;
+
+static void dev_array_done(dev_array *a)
+{
+        gh_pci_devs_free(a->devs, a->n);
+}
+
+static int dev_array_add(dev_array *a, const char *root, const gh_pci_addr *addr)
+{
+        gh_pci_dev *n;
+        int r;
+
+        n = reallocarray(a->devs, a->n + 1, sizeof(gh_pci_dev));
+        if (!n)
+                return -ENOMEM;
+        a->devs = n;
+        r = gh_pci_read_dev(root, addr, &a->devs[a->n]);
+        /* Gone between readdir() and now: hot-unplugged, so not on the list. */
+        if (r == -ENODEV)
+                return 0;
+        if (r < 0)
+                return r;
+        a->n++;
+        return 0;
+}
+
+static int cmp_devs(const void *x, const void *y)
+{
+        const gh_pci_addr *a = &((const gh_pci_dev *)x)->addr, *b = &((const gh_pci_dev *)y)->addr;
+
+        if (a->domain != b->domain)
+                return a->domain < b->domain ? -1 : 1;
+        if (a->bus != b->bus)
+                return a->bus < b->bus ? -1 : 1;
+        if (a->slot != b->slot)
+                return a->slot < b->slot ? -1 : 1;
+        return a->func < b->func ? -1 : a->func > b->func;
+}
+
+int gh_pci_list(const char *root, gh_pci_dev **ret, size_t *ret_n)
+{
+        _cleanup_(dev_array_done) dev_array a = {};
+        _cleanup_free_ char *dir = path_join(root, PCI_DEVICES);
+        DIR *d;
+        int r = 0;
+
+        if (!dir)
+                return -ENOMEM;
+        d = opendir(dir);
+        if (!d)
+                return -errno;
+        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+                gh_pci_addr addr;
+
+                if (gh_pci_addr_parse(de->d_name, &addr) >= 0)
+                        r = dev_array_add(&a, root, &addr);
+        }
+        closedir(d);
+        if (r < 0)
+                return r;
+        if (a.n > 0)
+                qsort(a.devs, a.n, sizeof(gh_pci_dev), cmp_devs);
+        *ret = TAKE_PTR(a.devs);
+        *ret_n = a.n;
+        a.n = 0;
+        return 0;
+}
+
+void gh_pci_devs_free(gh_pci_dev *devs, size_t n)
+{
+        for (size_t i = 0; devs && i < n; i++)
+                gh_pci_dev_done(&devs[i]);
+        free(devs);
+}
+
+int gh_pci_get_driver(const char *root, const char *addr, char **ret)
+{
+        char canon[GH_PCI_ADDR_MAX];
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        r = canon_addr(addr, canon);
+        if (r < 0)
+                return r;
+        p = dev_path(root, canon, "driver");
+        if (!p)
+                return -ENOMEM;
+        r = readlink_basename(p, ret);
+        if (r != -ENOENT)
+                return r;
+        /* No link: unbound, or no such function at all. */
+        r = device_check(root, canon);
+        if (r < 0)
+                return r;
+        *ret = NULL;
+        return 0;
+}
+
+/* A driver name goes into paths and into driver_override: a plain name, nothing else. */
+static bool driver_name_valid(const char *driver)
+{
+        return driver && *driver && !strpbrk(driver, "/\n") && !streq(driver, ".") && !streq(driver, "..");
+}
+
+int gh_pci_set_override(const char *root, const char *addr, const char *driver)
+{
+        char canon[GH_PCI_ADDR_MAX];
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        r = canon_addr(addr, canon);
+        if (r < 0)
+                return r;
+        if (driver && !driver_name_valid(driver))
+                return -EINVAL;
+        p = dev_path(root, canon, "driver_override");
+        if (!p)
+                return -ENOMEM;
+        /* The kernel reads a lone newline as "no override". */
+        r = write_string_file(p, driver ? driver : "\n");
+        if (r == -ENOENT)
+                return device_check(root, canon) < 0 ? -ENODEV : -EOPNOTSUPP;
+        return r;
+}
+
+typedef struct sysfs_write {
+        const char *path;
+        const char *value;
+} sysfs_write;
+
+static int sysfs_write_run(void *userdata)
+{
+        const sysfs_write *w = userdata;
+
+        return write_string_file(w->path, w->value);
+}
+
+int gh_pci_unbind(const char *root, const char *addr, const char *driver, usec_t deadline)
+{
+        char canon[GH_PCI_ADDR_MAX];
+        _cleanup_free_ char *cur = NULL, *after = NULL, *p = NULL;
+        int r, k;
+
+        r = canon_addr(addr, canon);
+        if (r < 0)
+                return r;
+        if (!driver_name_valid(driver))
+                return -EINVAL;
+        r = gh_pci_get_driver(root, canon, &cur);
+        if (r < 0 || !streq_ptr(cur, driver))
+                return r;
+        p = sys_path(root, PCI_DRIVERS, driver, "unbind");
+        if (!p)
+                return -ENOMEM;
+        r = gh_child_run(sysfs_write_run, &(sysfs_write){.path = p, .value = canon}, deadline);
+        /* -ENODEV: no longer bound to it when the kernel looked; the link below says what is true. */
+        if (r < 0 && r != -ENODEV)
+                return r;
+        k = gh_pci_get_driver(root, canon, &after);
+        if (k < 0)
+                return k;
+        if (after)
+                return r < 0 ? r : -EBUSY;
+        return 0;
+}
+
+int gh_pci_probe(const char *root, const char *addr, usec_t deadline)
+{
+        char canon[GH_PCI_ADDR_MAX];
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        r = canon_addr(addr, canon);
+        if (r < 0)
+                return r;
+        p = path_join(root, PCI_PROBE);
+        if (!p)
+                return -ENOMEM;
+        return gh_child_run(sysfs_write_run, &(sysfs_write){.path = p, .value = canon}, deadline);
+}
+
+int gh_pci_wait_driver(const char *root, const char *addr, const char *driver, usec_t deadline)
+{
+        int r;
+
+        for (;;) {
+                _cleanup_free_ char *cur = NULL;
+
+                r = gh_pci_get_driver(root, addr, &cur);
+                if (r < 0)
+                        return r;
+                if (cur && (!driver || streq(cur, driver)))
+                        return 0;
+                /* Drivers may probe asynchronously: the link shows up some time after the write. */
+                if (!deadline_sleep(deadline, WAIT_STEP_USEC))
+                        return -ETIMEDOUT;
+        }
+}
+
+int gh_pci_read_modalias(const char *root, const char *addr, char **ret)
+{
+        char canon[GH_PCI_ADDR_MAX];
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        r = canon_addr(addr, canon);
+        if (r < 0)
+                return r;
+        p = dev_path(root, canon, "modalias");
+        if (!p)
+                return -ENOMEM;
+        r = read_one_line_file(p, ret);
+        if (r == -ENOENT)
+                return device_check(root, canon) < 0 ? -ENODEV : r;
+        return r;
+}

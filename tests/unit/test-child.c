@@ -1,0 +1,168 @@
+/* gh_child_run(): results come back from the child, a deadline ends a child that never returns, crashes
+ * are errors, and no child is left behind. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "host/child.h"
+
+static int parent_marker;
+
+static int return_value(void *userdata)
+{
+        return *(int *)userdata;
+}
+
+static int sleep_forever(void *userdata)
+{
+        /* Should gh_child_run() fail to kill it, it must not outlive the test (and hang ctest). */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (;;)
+                pause();
+        return 0;
+}
+
+static int crash(void *userdata)
+{
+        raise(*(int *)userdata);
+        return 0;
+}
+
+static int touch_and_check_pid(void *userdata)
+{
+        parent_marker = 1;
+        return getpid() == *(pid_t *)userdata ? -EPERM : -ENOTTY;
+}
+
+static int sleep_then_enoent(void *userdata)
+{
+        struct timespec ts = {.tv_nsec = 300 * 1000 * 1000};
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+        return -ENOENT;
+}
+
+/* No child of ours exists any more, not even a zombie. */
+static void assert_no_children(void)
+{
+        errno = 0;
+        assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+        assert_int_equal(errno, ECHILD);
+}
+
+static void test_result_passthrough(void **state)
+{
+        static const int results[] = {0, -EIO, -ENOENT, -ENODEV, -EBUSY};
+
+        for (size_t i = 0; i < ELEMENTSOF(results); i++) {
+                int v = results[i];
+
+                assert_int_equal(gh_child_run(return_value, &v, deadline_after(10 * USEC_PER_SEC)),
+                                 results[i]);
+        }
+        assert_no_children();
+}
+
+static void test_positive_is_success(void **state)
+{
+        int v = 7;
+
+        assert_int_equal(gh_child_run(return_value, &v, deadline_after(10 * USEC_PER_SEC)), 0);
+        assert_no_children();
+}
+
+static void test_out_of_range_error(void **state)
+{
+        int v = -4000;
+
+        assert_int_equal(gh_child_run(return_value, &v, deadline_after(10 * USEC_PER_SEC)), -EIO);
+}
+
+static void test_runs_in_child(void **state)
+{
+        pid_t self = getpid();
+
+        parent_marker = 0;
+        assert_int_equal(gh_child_run(touch_and_check_pid, &self, deadline_after(10 * USEC_PER_SEC)),
+                         -ENOTTY);
+        assert_int_equal(parent_marker, 0);
+}
+
+static void test_timeout(void **state)
+{
+        const usec_t timeout = 300 * USEC_PER_MSEC;
+        usec_t start = now_usec(), elapsed;
+
+        assert_int_equal(gh_child_run(sleep_forever, NULL, deadline_after(timeout)), -ETIMEDOUT);
+        elapsed = now_usec() - start;
+        assert_true(elapsed >= timeout);
+        assert_true(elapsed < 5 * USEC_PER_SEC);
+        /* Killed and, asleep in user space, reaped. */
+        assert_no_children();
+}
+
+static void test_deadline_passed_runs_nothing(void **state)
+{
+        assert_int_equal(gh_child_run(return_value, &(int){0}, now_usec() - 1), -ETIMEDOUT);
+        assert_no_children();
+}
+
+static void test_crash(void **state)
+{
+        static const int sigs[] = {SIGSEGV, SIGABRT, SIGKILL};
+
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
+                int sig = sigs[i];
+                int r = gh_child_run(crash, &sig, deadline_after(10 * USEC_PER_SEC));
+
+                assert_true(r < 0);
+                assert_int_not_equal(r, -ETIMEDOUT);
+        }
+        assert_no_children();
+}
+
+static void on_alarm(int sig)
+{
+}
+
+static void test_interrupted_wait(void **state)
+{
+        struct sigaction sa = {.sa_handler = on_alarm}, old;
+        struct itimerval it = {.it_interval = {.tv_usec = 20000}, .it_value = {.tv_usec = 20000}};
+        struct itimerval off = {};
+        int r;
+
+        /* No SA_RESTART: every tick interrupts the parent's wait with EINTR. */
+        assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+        assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+        r = gh_child_run(sleep_then_enoent, NULL, deadline_after(10 * USEC_PER_SEC));
+        assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
+        assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+        assert_int_equal(r, -ENOENT);
+        assert_no_children();
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_result_passthrough),
+                cmocka_unit_test(test_positive_is_success),
+                cmocka_unit_test(test_out_of_range_error),
+                cmocka_unit_test(test_runs_in_child),
+                cmocka_unit_test(test_timeout),
+                cmocka_unit_test(test_deadline_passed_runs_nothing),
+                cmocka_unit_test(test_crash),
+                cmocka_unit_test(test_interrupted_wait),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

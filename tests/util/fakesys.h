@@ -1,0 +1,89 @@
+/* A fake sysfs (and a little procfs and /dev) laid out like the kernel's, under a fresh temporary root,
+ * for tests of code that takes a ROOT argument.
+ *
+ * Every builder call fails the running cmocka test (fail_msg) when it cannot do its job, so callers need
+ * not check results. Create the tree in a cmocka setup function and free it in the teardown: the tree
+ * is then removed even when the test fails.
+ *
+ *   static int setup(void **state) { *state = fakesys_new(); return 0; }
+ *   static int teardown(void **state) { fakesys_free(*state); return 0; }
+ *   ...
+ *   fakesys *fs = *state;
+ *   fakesys_add_driver(fs, "nvidia", "nvidia");
+ *   fakesys_add_dev(fs, "0000:01:00.0", 0x030000, 0x10de, 0x1b80, 1);
+ *   fakesys_bind(fs, "0000:01:00.0", "nvidia");
+ *   gh_pci_read_dev(fakesys_root(fs), ...);
+ *
+ * Layout (ROOT is fakesys_root(), ADDR a full address such as 0000:01:00.0):
+ *   ROOT/sys/devices/pciDDDD:BB/ADDR/  class vendor device subsystem_vendor subsystem_device modalias
+ *                                      driver_override boot_vga (VGA class only)
+ *                                      driver -> ../../../bus/pci/drivers/NAME        (when bound)
+ *                                      iommu_group -> ../../../kernel/iommu_groups/N  (when in a group)
+ *                                      drm/cardN drm/renderDN graphics/fbN sound/cardN/...
+ *   ROOT/sys/bus/pci/devices/ADDR -> ../../../devices/pciDDDD:BB/ADDR
+ *   ROOT/sys/bus/pci/drivers/NAME/     bind unbind new_id remove_id, ADDR -> the device,
+ *                                      module -> ../../../../module/MOD   (absent: built in)
+ *   ROOT/sys/bus/pci/drivers_probe, drivers_autoprobe, rescan
+ *   ROOT/sys/kernel/iommu_groups/N/devices/ADDR -> the device
+ *   ROOT/sys/module/MOD/               initstate ("live"), refcnt, holders/HOLDER -> ../../HOLDER
+ *   ROOT/proc/driver/nvidia/gpus/ADDR/information   (fakesys_set_nvidia_minor)
+ *   ROOT/dev/vfio/N                    while a function of group N is bound to vfio-pci
+ *   ROOT/fake-kernel/                  the fake kernel's own state, in no kernel's view:
+ *       ids/NAME            the ids driver NAME matches, one "vvvv dddd" (hex) line each
+ *       block-unbind/ADDR   present: writing ADDR to any driver's unbind blocks forever
+ *
+ * The files are plain files: reading them works anywhere. Writing to bind, unbind, new_id, remove_id,
+ * driver_override and drivers_probe acts like the kernel only when the test runs under the fake-kernel
+ * preload (tests/preload/fake-kernel.c; see gh_test_use_fake_kernel() in tests/unit/test-pci.cmake),
+ * which needs the tree under $GH_FAKE_KERNEL_ROOT: fakesys_new() creates it there when that is set. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "shared/macro.h"
+
+typedef struct fakesys fakesys;
+
+/* An empty tree with the bus, module and iommu_groups directories in place. */
+fakesys *fakesys_new(void);
+/* Removes the whole tree. NULL is fine. Returns NULL. */
+fakesys *fakesys_free(fakesys *fs);
+DEFINE_TRIVIAL_CLEANUP_FUNC(fakesys *, fakesys_free)
+
+const char *fakesys_root(const fakesys *fs);
+/* ROOT/rel, newly allocated. */
+char *fakesys_path(const fakesys *fs, const char *rel);
+
+/* A PCI function: class is 24 bits (0x030000 VGA, 0x040300 HDA), iommu_group -1 for none. ADDR may be
+ * short (01:00.0); the tree always uses the full form. Not bound, no override, boot_vga 0. */
+void fakesys_add_dev(fakesys *fs, const char *addr, unsigned class, unsigned vendor, unsigned device,
+                     int iommu_group);
+void fakesys_set_boot_vga(fakesys *fs, const char *addr, bool boot_vga);
+/* A PCI driver; module NULL for a built-in one, else the module (see fakesys_add_module) providing it. */
+void fakesys_add_driver(fakesys *fs, const char *name, const char *module);
+/* Makes driver name match vendor:device, as its id table or a write to new_id would. */
+void fakesys_add_driver_id(fakesys *fs, const char *name, unsigned vendor, unsigned device);
+/* Binds as if at boot: no matching rules. Binding to vfio-pci creates ROOT/dev/vfio/GROUP. */
+void fakesys_bind(fakesys *fs, const char *addr, const char *driver);
+/* A loaded module (initstate live, refcnt 0); nothing happens when it exists already. */
+void fakesys_add_module(fakesys *fs, const char *name);
+/* Module holder uses module name (both are created as needed). */
+void fakesys_add_module_holder(fakesys *fs, const char *name, const char *holder);
+
+/* ADDR/drm/NAME: "card0", "renderD128" (any name: the reader must filter). */
+void fakesys_add_drm(fakesys *fs, const char *addr, const char *name);
+/* ADDR/graphics/fbN */
+void fakesys_add_fb(fakesys *fs, const char *addr, unsigned n);
+/* ADDR/sound/cardN with the given entries ("controlC1", "pcmC1D3p", "hwC1D0", ...) and NULL after the
+ * last; the card also gets the id, number and power entries every card has. */
+void fakesys_add_sound(fakesys *fs, const char *addr, unsigned card, ...) __attribute__((sentinel));
+/* ROOT/proc/driver/nvidia/gpus/ADDR/information, as the nvidia driver writes it. */
+void fakesys_set_nvidia_minor(fakesys *fs, const char *addr, unsigned minor);
+/* Under the fake kernel, unbinding ADDR then blocks forever, as a busy driver does in the kernel. */
+void fakesys_block_unbind(fakesys *fs, const char *addr);
+
+/* Reading back, for assertions. The driver bound to addr, NULL when none (newly allocated). */
+char *fakesys_driver(const fakesys *fs, const char *addr);
+/* First line of ROOT/rel without its newline, NULL when the file is absent (newly allocated). */
+char *fakesys_read(const fakesys *fs, const char *rel);
+bool fakesys_exists(const fakesys *fs, const char *rel);
