@@ -110,7 +110,7 @@ int gh_cmd_plan(gh_context *ctx, int argc, char *argv[])
         size_t len = 0;
         int c;
 
-        optind = 1;
+        optind = 0; /* glibc: 0 re-initialises getopt fully after main's '+' scan */
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
                 if (c != 'x') {
                         fprintf(stderr, "gpu-handover: usage: plan DOMAIN [--xml FILE|-]\n");

@@ -78,21 +78,25 @@ static int refuse_if_recorded(const char *root, const char *domain, gh_error *er
                             domain, domain, domain);
 }
 
-static int plan_for(const char *root, const char *domain, const gh_policy *p, const char *xml, size_t len,
+static int parse_xml(const char *domain, const char *xml, size_t len, gh_domain *ret, gh_error *err)
+{
+        gh_error e = {};
+        int r = gh_domxml_parse(xml, len, ret, &e);
+
+        return r < 0 ? gh_error_set(err, r, "domain '%s': bad domain XML: %s", domain, e.msg) : 0;
+}
+
+static int plan_for(const char *root, const char *domain, const gh_policy *p, const gh_domain *dom,
                     gh_units *units, gh_plan *ret, gh_error *err)
 {
-        _cleanup_(gh_domain_done) gh_domain dom = {};
         _cleanup_(gh_facts_done) gh_facts f = {};
         gh_error e = {};
         int r;
 
-        r = gh_domxml_parse(xml, len, &dom, &e);
-        if (r < 0)
-                return gh_error_set(err, r, "domain '%s': bad domain XML: %s", domain, e.msg);
-        r = gh_facts_gather(root, domain, p, &dom, units, &f, &e);
+        r = gh_facts_gather(root, domain, p, dom, units, &f, &e);
         if (r < 0)
                 return gh_error_set(err, r, "domain '%s': %s", domain, e.msg);
-        return gh_plan_build(domain, p, &dom, &f, ret, err);
+        return gh_plan_build(domain, p, dom, &f, ret, err);
 }
 
 static int run_plan(const char *root, const gh_plan *plan, gh_real_host *host, gh_error *err)
@@ -117,6 +121,7 @@ int gh_handover_prepare(const char *root, const char *domain, const char *xml, s
 {
         _cleanup_(gh_policy_done) gh_policy p = {};
         _cleanup_(gh_plan_done) gh_plan plan = {};
+        _cleanup_(gh_domain_done) gh_domain dom = {};
         _cleanup_(gh_real_host_done) gh_real_host host = {.root = root};
         _cleanup_close_ int lock = -1;
         usec_t start = now_usec();
@@ -125,13 +130,13 @@ int gh_handover_prepare(const char *root, const char *domain, const char *xml, s
         r = load_policy(root, domain, &p, err);
         if (r == -ENOENT)
                 return 0;
-        if (r < 0)
+        if (r < 0 || (r = parse_xml(domain, xml, len, &dom, err)) < 0)
                 return r;
         r = gh_lock_take(root, deadline_after((usec_t)p.timeout_sec * USEC_PER_SEC), &lock);
         if (r < 0)
                 return gh_error_set(err, r, "domain '%s': cannot take the hand-over lock: %s", domain, strerror(-r));
         if ((r = refuse_if_recorded(root, domain, err)) < 0 || (r = open_units(root, domain, &host.units)) < 0 ||
-            (r = plan_for(root, domain, &p, xml, len, host.units, &plan, err)) < 0)
+            (r = plan_for(root, domain, &p, &dom, host.units, &plan, err)) < 0)
                 return r;
         if (plan.n_steps == 0) {
                 gh_log_full(LOG_INFO, 0, &(gh_log_fields){.domain = domain}, "nothing to hand over");

@@ -73,7 +73,12 @@ static int need_kmod(gh_real_host *h, gh_error *err)
 static int op_module_unload(void *ctx, const char *module, usec_t deadline, gh_error *err)
 {
         gh_real_host *h = ctx;
-        int r = need_kmod(h, err);
+        int r;
+
+        /* Nothing to do needs no libkmod context (nor a modules directory, which a container may lack). */
+        if (gh_module_get_state(h->root, module) == GH_MODULE_ABSENT)
+                return 0;
+        r = need_kmod(h, err);
 
         return r < 0 ? r : gh_kmod_unload(h->kmod, module, deadline, err);
 }
@@ -81,7 +86,12 @@ static int op_module_unload(void *ctx, const char *module, usec_t deadline, gh_e
 static int op_module_load(void *ctx, const char *module, gh_error *err)
 {
         gh_real_host *h = ctx;
-        int r = need_kmod(h, err);
+        gh_module_state st = gh_module_get_state(h->root, module);
+        int r;
+
+        if (st == GH_MODULE_LOADED || st == GH_MODULE_BUILTIN)
+                return 0;
+        r = need_kmod(h, err);
 
         return r < 0 ? r : gh_kmod_load(h->kmod, module, err);
 }

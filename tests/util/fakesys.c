@@ -74,19 +74,9 @@ _printf_(2, 3) static char *pathf(const fakesys *fs, const char *fmt, ...)
         return p;
 }
 
-static void mkdir_p(const char *path)
+static void mkdir_all(const char *path)
 {
-        _cleanup_free_ char *p = xstrdup(path);
-
-        for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
-                if (s)
-                        *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        check(-errno, "mkdir", p);
-                if (!s)
-                        return;
-                *s = '/';
-        }
+        check(mkdir_p(path, 0755), "mkdir", path);
 }
 
 /* With O_CREAT: the fake kernel leaves opens that create files alone, so this is never a kernel write. */
@@ -154,7 +144,7 @@ static void mkdir_rel(const fakesys *fs, const char *rel)
 {
         _cleanup_free_ char *p = pathf(fs, "%s", rel);
 
-        mkdir_p(p);
+        mkdir_all(p);
 }
 
 fakesys *fakesys_new(void)
@@ -174,7 +164,7 @@ fakesys *fakesys_new(void)
 
         test_pid = getpid();
         if (base && *base)
-                mkdir_p(base);
+                mkdir_all(base);
         else
                 base = getenv("TMPDIR") ?: "/tmp";
         if (asprintf(&root, "%s/" ROOT_PREFIX "XXXXXX", base) < 0 || !(fs = calloc(1, sizeof(*fs))))
@@ -244,7 +234,7 @@ static void add_to_group(const fakesys *fs, const char *addr, const char *rel, i
         _cleanup_free_ char *back = pathf(fs, "sys/%s/iommu_group", rel);
         _cleanup_free_ char *target = NULL, *group_target = NULL;
 
-        mkdir_p(dir);
+        mkdir_all(dir);
         if (asprintf(&target, "../../../../%s", rel) < 0 ||
             asprintf(&group_target, "../../../kernel/iommu_groups/%d", group) < 0)
                 fs_fail("out of memory");
@@ -258,7 +248,7 @@ void fakesys_add_dev(fakesys *fs, const char *addr, unsigned class, unsigned ven
         _cleanup_free_ char *a = canon(addr), *rel = dev_rel(a), *dir = pathf(fs, "sys/%s", rel);
         _cleanup_free_ char *link = pathf(fs, "sys/bus/pci/devices/%s", a), *target = NULL;
 
-        mkdir_p(dir);
+        mkdir_all(dir);
         if (asprintf(&target, "../../../%s", rel) < 0)
                 fs_fail("out of memory");
         symlink_at(target, link);
@@ -293,7 +283,7 @@ void fakesys_add_module(fakesys *fs, const char *name)
 
         if (access(initstate, F_OK) == 0)
                 return;
-        mkdir_p(holders);
+        mkdir_all(holders);
         write_filef(initstate, "live\n");
         write_filef(refcnt, "0\n");
 }
@@ -314,7 +304,7 @@ void fakesys_add_driver(fakesys *fs, const char *name, const char *module)
         static const char *const attrs[] = {"bind", "unbind", "new_id", "remove_id", "uevent"};
         _cleanup_free_ char *dir = pathf(fs, "sys/bus/pci/drivers/%s", name);
 
-        mkdir_p(dir);
+        mkdir_all(dir);
         for (size_t i = 0; i < ELEMENTSOF(attrs); i++) {
                 _cleanup_free_ char *p = pathf(fs, "sys/bus/pci/drivers/%s/%s", name, attrs[i]);
 
@@ -373,7 +363,7 @@ void fakesys_add_drm(fakesys *fs, const char *addr, const char *name)
         _cleanup_free_ char *a = canon(addr), *p = pathf(fs, "sys/bus/pci/devices/%s/drm/%s", a, name);
 
         require_dev(fs, a);
-        mkdir_p(p);
+        mkdir_all(p);
 }
 
 void fakesys_add_fb(fakesys *fs, const char *addr, unsigned n)
@@ -381,7 +371,7 @@ void fakesys_add_fb(fakesys *fs, const char *addr, unsigned n)
         _cleanup_free_ char *a = canon(addr), *p = pathf(fs, "sys/bus/pci/devices/%s/graphics/fb%u", a, n);
 
         require_dev(fs, a);
-        mkdir_p(p);
+        mkdir_all(p);
 }
 
 /* ADDR/sound/cardN/ENTRY */
@@ -399,14 +389,14 @@ void fakesys_add_sound(fakesys *fs, const char *addr, unsigned card, ...)
         power = card_path(fs, a, card, "power");
         id = card_path(fs, a, card, "id");
         number = card_path(fs, a, card, "number");
-        mkdir_p(power);
+        mkdir_all(power);
         write_filef(id, "HDMI\n");
         write_filef(number, "%u\n", card);
         va_start(ap, card);
         for (const char *e; (e = va_arg(ap, const char *));) {
                 _cleanup_free_ char *p = card_path(fs, a, card, e);
 
-                mkdir_p(p);
+                mkdir_all(p);
         }
         va_end(ap);
 }
@@ -416,7 +406,7 @@ void fakesys_set_nvidia_minor(fakesys *fs, const char *addr, unsigned minor)
         _cleanup_free_ char *a = canon(addr), *dir = pathf(fs, "proc/driver/nvidia/gpus/%s", a);
         _cleanup_free_ char *p = pathf(fs, "proc/driver/nvidia/gpus/%s/information", a);
 
-        mkdir_p(dir);
+        mkdir_all(dir);
         write_filef(p,
                     "Model: \t\t Fake GPU\nIRQ:   \t\t 42\nGPU UUID: \t "
                     "GPU-00000000-0000-0000-0000-000000000000\n"
