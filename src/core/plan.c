@@ -17,6 +17,7 @@ typedef struct planner {
         gh_error *err;
         const gh_pci_dev **sel; /* selected devices, pointing into facts */
         size_t n_sel;
+        char **unload; /* modules to unload, holders first (strv) */
         bool dm_stop;
 } planner;
 
@@ -80,8 +81,9 @@ static int select_dev(planner *pl, const gh_hostdev *h)
         if (is_selected(pl, &h->addr))
                 return 0;
         if (!d)
-                return gh_error_set(pl->err, -ENODEV, "domain '%s': hostdev %s: no such PCI device on this host",
-                                    pl->domain, GH_PCI_ADDR_STR(&h->addr));
+                return gh_error_set(pl->err, -ENODEV,
+                                    "domain '%s': hostdev %s: no such PCI device on this host", pl->domain,
+                                    GH_PCI_ADDR_STR(&h->addr));
         pl->sel[pl->n_sel++] = d;
         return 0;
 }
@@ -119,7 +121,8 @@ static int select_auto(planner *pl)
                 if (!hostdev_wanted(pl, h))
                         continue;
                 for (size_t j = 0; j < n_display; j++)
-                        if (gh_pci_addr_same_slot(&pl->sel[j]->addr, &h->addr) && (r = select_dev(pl, h)) < 0)
+                        if (gh_pci_addr_same_slot(&pl->sel[j]->addr, &h->addr) &&
+                            (r = select_dev(pl, h)) < 0)
                                 return r;
         }
         return 0;
@@ -135,9 +138,10 @@ static int select_listed(planner *pl)
                 if (!hostdev_wanted(pl, h))
                         continue;
                 if (!policy_allows(pl->p, &h->addr))
-                        return gh_error_set(pl->err, -EPERM,
-                                            "domain '%s': hostdev %s is not allowed by its config (devices = ...)",
-                                            pl->domain, GH_PCI_ADDR_STR(&h->addr));
+                        return gh_error_set(
+                                pl->err, -EPERM,
+                                "domain '%s': hostdev %s is not allowed by its config (devices = ...)",
+                                pl->domain, GH_PCI_ADDR_STR(&h->addr));
                 r = select_dev(pl, h);
                 if (r < 0)
                         return r;
@@ -170,8 +174,9 @@ static int check_claims(planner *pl)
                 const gh_claim *c = &pl->f->claims[i];
 
                 if (is_selected(pl, &c->addr) && !streq(c->domain, pl->domain))
-                        return gh_error_set(pl->err, -EBUSY, "domain '%s': %s is handed to domain '%s' already",
-                                            pl->domain, GH_PCI_ADDR_STR(&c->addr), c->domain);
+                        return gh_error_set(pl->err, -EBUSY,
+                                            "domain '%s': %s is handed to domain '%s' already", pl->domain,
+                                            GH_PCI_ADDR_STR(&c->addr), c->domain);
         }
         return 0;
 }
@@ -187,22 +192,48 @@ static int check_group(planner *pl, const gh_pci_dev *d)
 {
         if (d->iommu_group < 0)
                 return gh_error_set(pl->err, -ENODEV,
-                                    "domain '%s': %s has no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on)",
+                                    "domain '%s': %s has no IOMMU group: enable the IOMMU (intel_iommu=on "
+                                    "or amd_iommu=on)",
                                     pl->domain, GH_PCI_ADDR_STR(&d->addr));
         for (size_t i = 0; i < pl->f->n_devs; i++) {
                 const gh_pci_dev *m = &pl->f->devs[i];
 
                 if (m->iommu_group == d->iommu_group && !group_member_ok(pl, m))
                         return gh_error_set(pl->err, -EBUSY,
-                                            "domain '%s': IOMMU group %d of %s also holds %s (driver '%s'), which the domain does not take",
+                                            "domain '%s': IOMMU group %d of %s also holds %s (driver '%s'), "
+                                            "which the domain does not take",
                                             pl->domain, d->iommu_group, GH_PCI_ADDR_STR(&d->addr),
                                             GH_PCI_ADDR_STR(&m->addr), m->driver);
         }
         return 0;
 }
 
+/* nvidia's control nodes serve every NVIDIA GPU: their holders hold this one only when nvidia goes. */
+static bool node_shared_by_driver(const char *node)
+{
+        static const char *const shared[] = {"/dev/nvidiactl", "/dev/nvidia-modeset", "/dev/nvidia-uvm",
+                                             "/dev/nvidia-uvm-tools", NULL};
+
+        return strv_contains((char **)shared, node);
+}
+
+static bool unloads(const planner *pl, const char *module)
+{
+        STRV_FOREACH(m, pl->unload)
+        if (gh_module_name_eq(*m, module))
+                return true;
+        return false;
+}
+
+static bool node_relevant(const planner *pl, const char *node)
+{
+        return !node_shared_by_driver(node) || unloads(pl, "nvidia");
+}
+
 static bool node_selected(const planner *pl, const char *node)
 {
+        if (!node_relevant(pl, node))
+                return false;
         for (size_t i = 0; i < pl->n_sel; i++)
                 if (strv_contains(pl->sel[i]->nodes, node))
                         return true;
@@ -242,8 +273,9 @@ static int decide_dm(planner *pl)
         }
         h = graphical_holder(pl);
         if (!h)
-                return add_note(pl, "no display manager or graphical session holds the devices: '%s' keeps running",
-                                pl->f->dm_unit);
+                return add_note(
+                        pl, "no display manager or graphical session holds the devices: '%s' keeps running",
+                        pl->f->dm_unit);
         pl->dm_stop = true;
         return add_note(pl, "pid %d (%s) of %s holds %s: stopping '%s'", (int)h->pid, strempty(h->comm),
                         h->session ? "a graphical session" : "the display manager", h->node, pl->f->dm_unit);
@@ -264,7 +296,8 @@ static int plan_stop_units(planner *pl)
 
         if (pl->dm_stop && (r = add_named_step(pl, GH_STEP_STOP_UNIT, pl->f->dm_unit)) < 0)
                 return r;
-        STRV_FOREACH (u, pl->p->stop_units) {
+        STRV_FOREACH(u, pl->p->stop_units)
+        {
                 if (!unit_should_stop(pl, *u)) {
                         r = add_note(pl, "unit '%s' is not active: nothing to stop or start again", *u);
                 } else
@@ -282,9 +315,9 @@ static int plan_end_holders(planner *pl)
         int r;
 
         for (size_t i = 0; i < pl->n_sel; i++)
-                STRV_FOREACH (n, pl->sel[i]->nodes)
-                        if ((r = strv_extend_unique(&nodes, *n)) < 0)
-                                return r;
+                STRV_FOREACH(n, pl->sel[i]->nodes)
+        if (node_relevant(pl, *n) && (r = strv_extend_unique(&nodes, *n)) < 0)
+                return r;
         if (!nodes)
                 return 0;
         s = add_step(pl, GH_STEP_END_HOLDERS);
@@ -310,10 +343,12 @@ static int plan_overrides(planner *pl)
                 if (!s)
                         return -ENOMEM;
                 gh_pci_addr_format(&d->addr, s->addr);
-                /* A device already on vfio-pci (claimed at boot) goes back to whatever its modalias finds. */
+                /* A device already on vfio-pci (claimed at boot) goes back to whatever its modalias finds.
+                 */
                 if (d->driver && !on_vfio(d) && !(s->driver = strdup(d->driver)))
                         return -ENOMEM;
-                if (d->override && !streq(d->override, VFIO_DRIVER) && !(s->old_override = strdup(d->override)))
+                if (d->override && !streq(d->override, VFIO_DRIVER) &&
+                    !(s->old_override = strdup(d->override)))
                         return -ENOMEM;
         }
         return 0;
@@ -339,22 +374,24 @@ static int stack_collect(const planner *pl, const char *module, unsigned depth, 
         if (depth > 16)
                 return -ELOOP;
         if (m)
-                STRV_FOREACH (h, m->holders)
-                        if ((r = stack_collect(pl, *h, depth + 1, stack)) < 0)
-                                return r;
+                STRV_FOREACH(h, m->holders)
+        if ((r = stack_collect(pl, *h, depth + 1, stack)) < 0)
+                return r;
         return strv_extend_unique(stack, module);
 }
 
 /* 0 when every module of the stack may go; 1 (with a note) when one must stay. */
 static int stack_must_stay(planner *pl, char *const *stack, const gh_pci_dev *d)
 {
-        STRV_FOREACH (m, stack) {
+        STRV_FOREACH(m, stack)
+        {
                 const gh_module *info = gh_facts_find_module(pl->f, *m);
                 const gh_pci_dev *other = module_drives_other(pl, *m);
 
                 if (other) {
-                        add_note(pl, "module '%s' also drives %s, which stays on the host: unbinding %s alone", *m,
-                                 GH_PCI_ADDR_STR(&other->addr), GH_PCI_ADDR_STR(&d->addr));
+                        add_note(pl,
+                                 "module '%s' also drives %s, which stays on the host: unbinding %s alone",
+                                 *m, GH_PCI_ADDR_STR(&other->addr), GH_PCI_ADDR_STR(&d->addr));
                         return 1;
                 }
                 if (info && info->builtin) {
@@ -388,23 +425,25 @@ static int plan_auto_unload(planner *pl, char ***unload)
                         return r;
                 if (stack_must_stay(pl, stack, d))
                         continue;
-                STRV_FOREACH (m, stack)
-                        if ((r = strv_extend_unique(unload, *m)) < 0)
-                                return r;
+                STRV_FOREACH(m, stack)
+                if ((r = strv_extend_unique(unload, *m)) < 0)
+                        return r;
         }
         return 0;
 }
 
 static int plan_listed_unload(planner *pl, char ***unload)
 {
-        STRV_FOREACH (m, pl->p->unload_modules) {
+        STRV_FOREACH(m, pl->p->unload_modules)
+        {
                 const gh_pci_dev *other = module_drives_other(pl, *m);
                 const gh_module *info = gh_facts_find_module(pl->f, *m);
                 int r;
 
                 if (other)
-                        r = add_note(pl, "module '%s' also drives %s, which stays on the host: not unloading it", *m,
-                                     GH_PCI_ADDR_STR(&other->addr));
+                        r = add_note(pl,
+                                     "module '%s' also drives %s, which stays on the host: not unloading it",
+                                     *m, GH_PCI_ADDR_STR(&other->addr));
                 else if (info && info->builtin)
                         r = add_note(pl, "module '%s' is built into the kernel: not unloading it", *m);
                 else
@@ -417,23 +456,25 @@ static int plan_listed_unload(planner *pl, char ***unload)
 
 static bool unload_frees(char *const *unload, const gh_pci_dev *d)
 {
-        STRV_FOREACH (m, unload)
-                if (d->module && gh_module_name_eq(*m, d->module))
-                        return true;
+        STRV_FOREACH(m, unload)
+        if (d->module && gh_module_name_eq(*m, d->module))
+                return true;
         return false;
+}
+
+static int decide_modules(planner *pl)
+{
+        return pl->p->unload_auto ? plan_auto_unload(pl, &pl->unload) : plan_listed_unload(pl, &pl->unload);
 }
 
 static int plan_modules(planner *pl)
 {
-        _cleanup_strv_free_ char **unload = NULL;
+        char **unload = pl->unload;
         int r;
 
-        r = pl->p->unload_auto ? plan_auto_unload(pl, &unload) : plan_listed_unload(pl, &unload);
-        if (r < 0)
+        STRV_FOREACH(m, unload)
+        if ((r = add_named_step(pl, GH_STEP_UNLOAD_MODULE, *m)) < 0)
                 return r;
-        STRV_FOREACH (m, unload)
-                if ((r = add_named_step(pl, GH_STEP_UNLOAD_MODULE, *m)) < 0)
-                        return r;
         for (size_t i = 0; i < pl->n_sel; i++) {
                 const gh_pci_dev *d = pl->sel[i];
                 gh_step *s;
@@ -494,9 +535,10 @@ static int plan_dm_restart(planner *pl)
                 bool late = takes_boot_vga(pl) || !host_keeps_gpu(pl);
 
                 mode = late ? GH_DM_RESTART_AFTER_RELEASE : GH_DM_RESTART_AFTER_BIND;
-                r = add_note(pl, "'%s' starts again %s", pl->f->dm_unit,
-                             late ? "after release: the GPU handed over is the boot VGA or the host's only GPU"
-                                  : "right after the bind: the host keeps another GPU");
+                r = add_note(
+                        pl, "'%s' starts again %s", pl->f->dm_unit,
+                        late ? "after release: the GPU handed over is the boot VGA or the host's only GPU"
+                             : "right after the bind: the host keeps another GPU");
                 if (r < 0)
                         return r;
         }
@@ -518,14 +560,15 @@ static int plan_steps(planner *pl)
 {
         int r;
 
-        if ((r = decide_dm(pl)) < 0 || (r = plan_stop_units(pl)) < 0 || (r = plan_end_holders(pl)) < 0 ||
-            (r = plan_overrides(pl)) < 0 || (r = plan_modules(pl)) < 0 || (r = plan_binds(pl)) < 0)
+        if ((r = decide_modules(pl)) < 0 || (r = decide_dm(pl)) < 0 || (r = plan_stop_units(pl)) < 0 ||
+            (r = plan_end_holders(pl)) < 0 || (r = plan_overrides(pl)) < 0 || (r = plan_modules(pl)) < 0 ||
+            (r = plan_binds(pl)) < 0)
                 return r;
         return plan_dm_restart(pl);
 }
 
-int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, const gh_facts *f, gh_plan *ret,
-                  gh_error *err)
+int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, const gh_facts *f,
+                  gh_plan *ret, gh_error *err)
 {
         _cleanup_(gh_plan_done) gh_plan plan = {.timeout_sec = p->timeout_sec};
         planner pl = {.domain = domain, .p = p, .dom = dom, .f = f, .plan = &plan, .err = err};
@@ -536,12 +579,16 @@ int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, 
                 return -ENOMEM;
         r = select_devices(&pl);
         if (r >= 0 && pl.n_sel == 0)
-                r = add_note(&pl, "domain '%s' asks for no device this config lets us take: nothing to do", domain);
+                r = add_note(&pl, "domain '%s' asks for no device this config lets us take: nothing to do",
+                             domain);
         else if (r >= 0 && (r = plan_checks(&pl)) >= 0)
                 r = plan_steps(&pl);
         free(pl.sel);
+        strv_free(pl.unload);
         if (r < 0)
-                return r == -ENOMEM ? gh_error_set(err, r, "domain '%s': out of memory while planning", domain) : r;
+                return r == -ENOMEM
+                               ? gh_error_set(err, r, "domain '%s': out of memory while planning", domain)
+                               : r;
         *ret = plan;
         plan = (gh_plan){};
         return 0;

@@ -223,6 +223,65 @@ static void test_nvidia_stack_order(void **state)
         assert_int_equal(k, ELEMENTSOF(want));
 }
 
+static const gh_step *find_step(const gh_plan *plan, gh_step_kind kind)
+{
+        for (size_t i = 0; i < plan->n_steps; i++)
+                if (plan->steps[i].kind == kind)
+                        return &plan->steps[i];
+        return NULL;
+}
+
+/* The nodes whose holders are ended; NULL (so every "contains" fails) when there is no such step. */
+static char **holder_nodes(const gh_plan *plan)
+{
+        const gh_step *s = find_step(plan, GH_STEP_END_HOLDERS);
+
+        return s ? s->nodes : NULL;
+}
+
+static void nvidia_gpu(world *w, const char *addr, int group, const char *minor_node)
+{
+        _cleanup_free_ char *nodes = NULL;
+
+        assert_true(asprintf(&nodes, "%s /dev/nvidiactl /dev/nvidia-modeset /dev/nvidia-uvm", minor_node) > 0);
+        tf_add_dev(&w->f, addr, 0x030000, "nvidia", "nvidia", group, nodes);
+}
+
+static void test_nvidia_control_nodes_when_unloading(void **state)
+{
+        world *w = *state;
+
+        nvidia_gpu(w, "0000:01:00.0", 12, "/dev/nvidia0");
+        tf_add_module(&w->f, "nvidia", NULL, false);
+        tf_domain(&w->dom, "0000:01:00.0");
+        assert_int_equal(build(w), 0);
+        assert_true(strv_contains(holder_nodes(&w->plan), "/dev/nvidia0"));
+        assert_true(strv_contains(holder_nodes(&w->plan), "/dev/nvidiactl"));
+        assert_true(strv_contains(holder_nodes(&w->plan), "/dev/nvidia-uvm"));
+}
+
+/* A second NVIDIA GPU stays on the host: its users hold nvidiactl too, and must be left alone. */
+static void test_nvidia_control_nodes_when_module_stays(void **state)
+{
+        world *w = *state;
+
+        nvidia_gpu(w, "0000:01:00.0", 12, "/dev/nvidia0");
+        nvidia_gpu(w, "0000:02:00.0", 13, "/dev/nvidia1");
+        tf_add_module(&w->f, "nvidia", NULL, false);
+        w->f.dm_unit = strdup("gdm.service");
+        w->f.dm_active = true;
+        tf_add_holder(&w->f, 1200, "gnome-shell", "/dev/nvidiactl", "session-2.scope", "wayland", "user");
+        tf_add_holder(&w->f, 1300, "ollama", "/dev/nvidia-uvm", "ollama.service", NULL, NULL);
+        tf_domain(&w->dom, "0000:01:00.0");
+        assert_int_equal(build(w), 0);
+        assert_null(find_step(&w->plan, GH_STEP_UNLOAD_MODULE));
+        assert_null(find_step(&w->plan, GH_STEP_STOP_UNIT));
+        assert_true(strv_contains(holder_nodes(&w->plan), "/dev/nvidia0"));
+        assert_false(strv_contains(holder_nodes(&w->plan), "/dev/nvidiactl"));
+        assert_false(strv_contains(holder_nodes(&w->plan), "/dev/nvidia-uvm"));
+        assert_false(strv_contains(holder_nodes(&w->plan), "/dev/nvidia1"));
+}
+
 static void test_listed_modules(void **state)
 {
         world *w = *state;
@@ -393,6 +452,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_restart_after_bind_forced, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stop_units_only_active, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nvidia_stack_order, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_nvidia_control_nodes_when_unloading, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_nvidia_control_nodes_when_module_stays, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_listed_modules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builtin_driver_unbinds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_allowlist_refuses_other_hostdev, setup, teardown),
