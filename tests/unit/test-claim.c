@@ -1,0 +1,471 @@
+/* `gpu-handover claim-boot` end to end against a fake sysfs that behaves like the kernel (the fake-kernel
+ * preload): only autostarted domains that opted in with claim_at_boot = yes get their devices on
+ * vfio-pci, a device whose driver will not let go or that a process holds stays on the host, and the
+ * hook's prepare and release afterwards give a claimed device back to its host driver. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "fakesys.h"
+#include "shared/fileio.h"
+#include "shared/strv.h"
+#include "shared/time-util.h"
+
+#define TOOL GH_BUILD_DIR "/src/gpu-handover"
+
+typedef struct run {
+        int status;
+        char *out, *err;
+} run;
+
+static void run_done(run *r)
+{
+        free(r->out);
+        free(r->err);
+}
+
+static void assert_status(const run *r, int want)
+{
+        if (r->status != want)
+                fail_msg("exit %d, not %d; stderr: %s; stdout: %s", r->status, want, r->err, r->out);
+}
+
+static void assert_out_has(const run *r, const char *want)
+{
+        if (!strstr(r->out, want))
+                fail_msg("stdout lacks '%s'; stdout: %s; stderr: %s", want, r->out, r->err);
+}
+
+static char *slurp(const char *path)
+{
+        char *s = NULL;
+
+        if (read_full_file(path, 1 << 20, &s, NULL) < 0)
+                return strdup("");
+        return s;
+}
+
+/* Runs the tool on the fake root with stdin from in; args end with NULL. */
+static run tool_run(fakesys *fs, const char *in, const char *const *args)
+{
+        char dir[] = "/tmp/gh-claim-XXXXXX";
+        char *argv[16] = {(char *)"gpu-handover", (char *)"--root", (char *)fakesys_root(fs)};
+        _cleanup_free_ char *pin = NULL, *pout = NULL, *perr = NULL;
+        size_t n = 3;
+        run r = {};
+        pid_t pid;
+        FILE *f;
+
+        for (; *args && n < 15; args++)
+                argv[n++] = (char *)*args;
+        assert_non_null(mkdtemp(dir));
+        assert_true(asprintf(&pin, "%s/in", dir) > 0 && asprintf(&pout, "%s/out", dir) > 0 &&
+                    asprintf(&perr, "%s/err", dir) > 0);
+        f = fopen(pin, "we");
+        assert_non_null(f);
+        fputs(in ? in : "", f);
+        fclose(f);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (!freopen(pin, "r", stdin) || !freopen(pout, "w", stdout) || !freopen(perr, "w", stderr))
+                        _exit(127);
+                execv(TOOL, argv);
+                _exit(127);
+        }
+        assert_int_equal(waitpid(pid, &r.status, 0), pid);
+        r.status = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : 128 + WTERMSIG(r.status);
+        r.out = slurp(pout);
+        r.err = slurp(perr);
+        unlink(pin), unlink(pout), unlink(perr), rmdir(dir);
+        return r;
+}
+
+#define tool(fs, in, ...) tool_run((fs), (in), (const char *[]){__VA_ARGS__})
+
+static void write_file(fakesys *fs, const char *rel, const char *text)
+{
+        _cleanup_free_ char *p = fakesys_path(fs, rel);
+        _cleanup_free_ char *dir = strdup(p);
+        FILE *f;
+
+        *strrchr(dir, '/') = 0;
+        assert_int_equal(mkdir_p(dir, 0755), 0);
+        f = fopen(p, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+        assert_int_equal(chmod(p, 0644), 0);
+}
+
+static void make_link(fakesys *fs, const char *rel, const char *target)
+{
+        _cleanup_free_ char *p = fakesys_path(fs, rel);
+        _cleanup_free_ char *dir = strdup(p);
+
+        *strrchr(dir, '/') = 0;
+        assert_int_equal(mkdir_p(dir, 0755), 0);
+        assert_int_equal(symlink(target, p), 0);
+}
+
+/* The domain's XML with a managed PCI hostdev for each address ("05.0"), NULL after the last. */
+static char *domain_xml(const char *name, ...)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        va_list ap;
+
+        assert_non_null(f);
+        fprintf(f, "<domain type='kvm'>\n  <name>%s</name>\n  <devices>\n", name);
+        va_start(ap, name);
+        for (const char *a; (a = va_arg(ap, const char *));)
+                fprintf(f,
+                        "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
+                        "      <source><address domain='0x0000' bus='0x00' slot='0x%.2s' "
+                        "function='0x%s'/></source>\n"
+                        "    </hostdev>\n",
+                        a, a + 3);
+        va_end(ap);
+        fprintf(f, "  </devices>\n</domain>\n");
+        fclose(f);
+        return buf;
+}
+
+static void define(fakesys *fs, const char *name, const char *xml)
+{
+        _cleanup_free_ char *rel = NULL;
+
+        assert_true(asprintf(&rel, "/etc/libvirt/qemu/%s.xml", name) > 0);
+        write_file(fs, rel, xml);
+}
+
+/* libvirt links autostart/NAME.xml to the definition; its links are absolute, which under a
+ * --root point at the real host: claim-boot must read the definition under the root instead. */
+static void autostart(fakesys *fs, const char *name, bool absolute)
+{
+        _cleanup_free_ char *rel = NULL, *target = NULL;
+
+        assert_true(asprintf(&rel, "/etc/libvirt/qemu/autostart/%s.xml", name) > 0);
+        assert_true(asprintf(&target, "%s/%s.xml", absolute ? "/etc/libvirt/qemu" : "..", name) > 0);
+        make_link(fs, rel, target);
+}
+
+static void configure(fakesys *fs, const char *name, const char *conf)
+{
+        _cleanup_free_ char *rel = NULL;
+
+        assert_true(asprintf(&rel, "/etc/gpu-handover/domains/%s.conf", name) > 0);
+        write_file(fs, rel, conf);
+}
+
+/* A GPU and, unless audio is NULL, its HDMI audio function, both on their host drivers. */
+static void add_gpu(fakesys *fs, const char *gpu, const char *audio, int group)
+{
+        fakesys_add_dev(fs, gpu, 0x030000, 0x1234, 0x1111, group);
+        fakesys_bind(fs, gpu, "bochs-drm");
+        if (!audio)
+                return;
+        fakesys_add_dev(fs, audio, 0x040300, 0x8086, 0x293e, group);
+        fakesys_bind(fs, audio, "snd_hda_intel");
+}
+
+/* Host drivers built in, so that no step asks the real kernel for a module; vfio-pci a loaded module. */
+static fakesys *host_new(bool vfio_loaded)
+{
+        fakesys *fs = fakesys_new();
+
+        fakesys_add_dev(fs, "0000:00:00.0", 0x060000, 0x8086, 0x29c0, 0);
+        fakesys_add_driver(fs, "bochs-drm", NULL);
+        fakesys_add_driver_id(fs, "bochs-drm", 0x1234, 0x1111);
+        fakesys_add_driver(fs, "snd_hda_intel", NULL);
+        fakesys_add_driver_id(fs, "snd_hda_intel", 0x8086, 0x293e);
+        fakesys_add_driver(fs, "vfio-pci", vfio_loaded ? "vfio_pci" : NULL);
+        add_gpu(fs, "0000:00:05.0", "0000:00:05.1", 2);
+        fakesys_set_boot_vga(fs, "0000:00:05.0", true);
+        fakesys_add_drm(fs, "0000:00:05.0", "card0");
+        fakesys_add_sound(fs, "0000:00:05.1", 0, "controlC0", "pcmC0D0p", NULL);
+        return fs;
+}
+
+static int setup(void **state)
+{
+        fakesys *fs;
+
+        if (geteuid() != 0) {
+                print_message("skipped: config files must be root's, so this test runs as root\n");
+                return -1;
+        }
+        fs = host_new(true);
+        *state = fs;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        fakesys_free(*state);
+        return 0;
+}
+
+static void claimed_domain(fakesys *fs, const char *conf)
+{
+        _cleanup_free_ char *xml = domain_xml("win11", "05.0", "05.1", NULL);
+
+        define(fs, "win11", xml);
+        autostart(fs, "win11", true);
+        configure(fs, "win11", conf);
+}
+
+static void assert_driver(fakesys *fs, const char *addr, const char *want)
+{
+        _cleanup_free_ char *d = fakesys_driver(fs, addr);
+
+        if (!streq_ptr(d, want))
+                fail_msg("%s is on '%s', not '%s'", addr, strempty(d), strempty(want));
+}
+
+static void assert_override(fakesys *fs, const char *addr, const char *want)
+{
+        _cleanup_free_ char *rel = NULL, *v = NULL;
+
+        assert_true(asprintf(&rel, "/sys/bus/pci/devices/%s/driver_override", addr) > 0);
+        v = fakesys_read(fs, rel);
+        if (!streq_ptr(v, want))
+                fail_msg("driver_override of %s is '%s', not '%s'", addr, strempty(v), want);
+}
+
+static void assert_on_vfio(fakesys *fs, const char *addr)
+{
+        assert_driver(fs, addr, "vfio-pci");
+        assert_override(fs, addr, "vfio-pci");
+}
+
+static void assert_on_host(fakesys *fs, const char *addr, const char *driver)
+{
+        assert_driver(fs, addr, driver);
+        assert_override(fs, addr, "(null)");
+}
+
+/* claim-boot writes no hand-over journal: only the lock may be in the run directory. */
+static void assert_no_journal(fakesys *fs)
+{
+        _cleanup_free_ char *dir = fakesys_path(fs, "/run/gpu-handover");
+        DIR *d = opendir(dir);
+
+        for (struct dirent *de; d && (de = readdir(d));)
+                if (de->d_name[0] != '.' && !streq(de->d_name, "lock"))
+                        fail_msg("'%s' is in /run/gpu-handover", de->d_name);
+        if (d)
+                closedir(d);
+}
+
+static void test_claims_only_opted_in_autostart(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *x6 = domain_xml("manual", "06.0", "06.1", NULL),
+                            *x7 = domain_xml("noclaim", "07.0", NULL),
+                            *x8 = domain_xml("noconf", "08.0", NULL),
+                            *x9 = domain_xml("refused", "09.0", "09.1", NULL);
+        run r;
+
+        add_gpu(fs, "0000:00:06.0", "0000:00:06.1", 3);
+        add_gpu(fs, "0000:00:07.0", NULL, 4);
+        add_gpu(fs, "0000:00:08.0", NULL, 5);
+        add_gpu(fs, "0000:00:09.0", "0000:00:09.1", 6);
+        claimed_domain(fs, "claim_at_boot = yes\n");
+        /* Opted in and claim_at_boot, but libvirt does not start it at boot. */
+        define(fs, "manual", x6);
+        configure(fs, "manual", "claim_at_boot = yes\n");
+        define(fs, "noclaim", x7);
+        autostart(fs, "noclaim", false);
+        configure(fs, "noclaim", "# claim_at_boot left at its default\n");
+        define(fs, "noconf", x8);
+        autostart(fs, "noconf", false);
+        /* Its XML passes 09.1 through, which its allowlist does not name: prepare would refuse it too. */
+        define(fs, "refused", x9);
+        autostart(fs, "refused", false);
+        configure(fs, "refused", "claim_at_boot = yes\ndevices = 0000:00:09.0\n");
+        /* Autostarted, opted in, but its definition is gone. */
+        autostart(fs, "dangling", false);
+        configure(fs, "dangling", "claim_at_boot = yes\n");
+
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_status(&r, 0);
+        assert_on_vfio(fs, "0000:00:05.0");
+        assert_on_vfio(fs, "0000:00:05.1");
+        assert_true(fakesys_exists(fs, "/dev/vfio/2"));
+        assert_out_has(&r, "win11: 0000:00:05.0 claimed; 0000:00:05.1 claimed\n");
+
+        assert_on_host(fs, "0000:00:06.0", "bochs-drm");
+        assert_on_host(fs, "0000:00:06.1", "snd_hda_intel");
+        assert_on_host(fs, "0000:00:07.0", "bochs-drm");
+        assert_on_host(fs, "0000:00:08.0", "bochs-drm");
+        assert_on_host(fs, "0000:00:09.0", "bochs-drm");
+        assert_on_host(fs, "0000:00:09.1", "snd_hda_intel");
+        for (int g = 3; g <= 6; g++) {
+                char rel[32];
+
+                snprintf(rel, sizeof(rel), "/dev/vfio/%d", g);
+                assert_false(fakesys_exists(fs, rel));
+        }
+        assert_null(strstr(r.out, "manual"));
+        assert_out_has(&r, "noclaim: not claimed: claim_at_boot is not set");
+        assert_out_has(&r, "noconf: not claimed: domain 'noconf' has not opted in");
+        assert_out_has(&r, "refused: not claimed: domain 'refused': hostdev 0000:00:09.1 is not allowed");
+        assert_out_has(&r, "dangling: not claimed: cannot read '/etc/libvirt/qemu/dangling.xml'");
+        assert_no_journal(fs);
+        run_done(&r);
+
+        /* Nothing is recorded as a hand-over. */
+        r = tool(fs, NULL, "status", NULL);
+        assert_status(&r, 0);
+        assert_out_has(&r, "Hand-overs recorded in /run/gpu-handover:\n  (none)");
+        run_done(&r);
+}
+
+static void test_stuck_unbind_left_alone(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *x6 = domain_xml("second", "06.0", "06.1", NULL);
+        usec_t start = now_usec();
+        run r;
+
+        add_gpu(fs, "0000:00:06.0", "0000:00:06.1", 3);
+        claimed_domain(fs, "claim_at_boot = yes\ntimeout = 2\n");
+        define(fs, "second", x6);
+        autostart(fs, "second", false);
+        configure(fs, "second", "claim_at_boot = yes\n");
+        fakesys_block_unbind(fs, "0000:00:05.1");
+
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_status(&r, 0);
+        /* The domain's budget bounds the wait on the stuck driver. */
+        assert_true(now_usec() - start < 20 * USEC_PER_SEC);
+        assert_on_host(fs, "0000:00:05.1", "snd_hda_intel");
+        assert_out_has(&r, "0000:00:05.1 left alone (unbinding 0000:00:05.1 from 'snd_hda_intel' did not "
+                           "finish in time");
+        /* The other function of the domain, and the other domain, are claimed all the same. */
+        assert_on_vfio(fs, "0000:00:05.0");
+        assert_on_vfio(fs, "0000:00:06.0");
+        assert_on_vfio(fs, "0000:00:06.1");
+        assert_out_has(&r, "second: 0000:00:06.0 claimed; 0000:00:06.1 claimed\n");
+        assert_no_journal(fs);
+        run_done(&r);
+}
+
+static void test_held_device_left_alone(void **state)
+{
+        fakesys *fs = *state;
+        run r;
+
+        claimed_domain(fs, "claim_at_boot = yes\n");
+        make_link(fs, "/proc/4242/fd/7", "/dev/snd/controlC0");
+        write_file(fs, "/proc/4242/comm", "pipewire\n");
+        write_file(fs, "/proc/4242/maps", "");
+
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_status(&r, 0);
+        assert_on_host(fs, "0000:00:05.1", "snd_hda_intel");
+        assert_out_has(&r, "0000:00:05.1 left alone (pid 4242 (pipewire) holds /dev/snd/controlC0");
+        assert_on_vfio(fs, "0000:00:05.0");
+        run_done(&r);
+}
+
+static void test_no_vfio_module_gives_back(void **state)
+{
+        fakesys *fs = *state;
+        run r;
+
+        /* A host where vfio-pci is not loaded and cannot be: the devices go back to their drivers. */
+        teardown(state);
+        fs = *state = host_new(false);
+        claimed_domain(fs, "claim_at_boot = yes\n");
+
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_status(&r, 0);
+        assert_on_host(fs, "0000:00:05.0", "bochs-drm");
+        assert_on_host(fs, "0000:00:05.1", "snd_hda_intel");
+        assert_out_has(&r, "win11: 0000:00:05.0 left alone (");
+        assert_out_has(&r, "0000:00:05.1 left alone (");
+        assert_false(fakesys_exists(fs, "/dev/vfio/2"));
+        run_done(&r);
+}
+
+static void test_nothing_autostarted(void **state)
+{
+        fakesys *fs = *state;
+        run r;
+
+        configure(fs, "win11", "claim_at_boot = yes\n");
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_status(&r, 0);
+        assert_out_has(&r, "nothing to claim");
+        assert_on_host(fs, "0000:00:05.0", "bochs-drm");
+        assert_false(fakesys_exists(fs, "/run/gpu-handover"));
+        run_done(&r);
+
+        r = tool(fs, NULL, "claim-boot", "extra", NULL);
+        assert_status(&r, 2);
+        run_done(&r);
+}
+
+static void assert_journal_line(fakesys *fs, const char *want)
+{
+        _cleanup_free_ char *p = fakesys_path(fs, "/run/gpu-handover/win11.journal"), *text = NULL;
+        _cleanup_strv_free_ char **lines = NULL;
+
+        assert_int_equal(read_full_file(p, 1 << 20, &text, NULL), 0);
+        assert_int_equal(strv_split(text, "\n", &lines), 0);
+        if (!strv_contains(lines, want))
+                fail_msg("the journal has no line '%s':\n%s", want, text);
+}
+
+/* Claimed at boot, then started and stopped by libvirt: the device ends on its host driver. */
+static void test_hook_after_claim_gives_to_host(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *xml = domain_xml("win11", "05.0", "05.1", NULL);
+        run r;
+
+        claimed_domain(fs, "claim_at_boot = yes\n");
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_status(&r, 0);
+        assert_on_vfio(fs, "0000:00:05.0");
+        assert_on_vfio(fs, "0000:00:05.1");
+        run_done(&r);
+
+        r = tool(fs, xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_status(&r, 0);
+        assert_on_vfio(fs, "0000:00:05.0");
+        assert_on_vfio(fs, "0000:00:05.1");
+        /* No host driver on record and no override to put back: release lets the probe find the driver. */
+        assert_journal_line(fs, "set-override addr=0000:00:05.0");
+        assert_journal_line(fs, "set-override addr=0000:00:05.1");
+        run_done(&r);
+
+        r = tool(fs, xml, "hook", "qemu", "win11", "release", "end", "-", NULL);
+        assert_status(&r, 0);
+        assert_string_equal(r.err, "");
+        assert_on_host(fs, "0000:00:05.0", "bochs-drm");
+        assert_on_host(fs, "0000:00:05.1", "snd_hda_intel");
+        assert_false(fakesys_exists(fs, "/dev/vfio/2"));
+        assert_false(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
+        run_done(&r);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_claims_only_opted_in_autostart, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stuck_unbind_left_alone, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_held_device_left_alone, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_no_vfio_module_gives_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_nothing_autostarted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_after_claim_gives_to_host, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
