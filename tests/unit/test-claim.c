@@ -457,6 +457,51 @@ static void test_hook_after_claim_gives_to_host(void **state)
         run_done(&r);
 }
 
+static bool unit_has(char *const *lines, const char *want)
+{
+        if (strv_contains(lines, want))
+                return true;
+        print_error("the unit has no line '%s'\n", want);
+        return false;
+}
+
+/* The installed unit runs the installed tool early, and systemd (when here to ask) accepts it. */
+static void test_unit_file(void **state)
+{
+        _cleanup_free_ char *text = NULL, *copy = NULL, *cmd = NULL;
+        _cleanup_strv_free_ char **lines = NULL;
+        char dir[] = "/tmp/gh-claim-unit-XXXXXX", line[512];
+        FILE *f, *p;
+
+        assert_int_equal(read_full_file(GH_CLAIM_UNIT, 1 << 16, &text, NULL), 0);
+        assert_null(strchr(text, '@'));
+        assert_int_equal(strv_split(text, "\n", &lines), 0);
+        assert_true(unit_has(lines, "ExecStart=" GH_TOOL_PATH " claim-boot") &&
+                    unit_has(lines, "Type=oneshot") && unit_has(lines, "RemainAfterExit=yes") &&
+                    unit_has(lines, "DefaultDependencies=no") &&
+                    unit_has(lines, "Before=display-manager.service libvirtd.service virtqemud.service"));
+        if (access("/usr/bin/systemd-analyze", X_OK) < 0)
+                return;
+        /* verify wants ExecStart to exist: point it at the built tool. */
+        assert_non_null(mkdtemp(dir));
+        assert_true(asprintf(&copy, "%s/gpu-handover-claim.service", dir) > 0);
+        f = fopen(copy, "we");
+        assert_non_null(f);
+        STRV_FOREACH(l, lines)
+        fprintf(f, "%s\n", startswith(*l, "ExecStart=") ? "ExecStart=" TOOL " claim-boot" : *l);
+        fclose(f);
+        assert_true(asprintf(&cmd, "/usr/bin/systemd-analyze verify %s 2>&1", copy) > 0);
+        p = popen(cmd, "re");
+        assert_non_null(p);
+        while (fgets(line, sizeof(line), p))
+                /* It goes on past a bad setting ("ignoring"), but names the file and line. */
+                if (strstr(line, "gpu-handover-claim.service"))
+                        fail_msg("systemd-analyze verify: %s", line);
+        assert_int_equal(pclose(p), 0);
+        unlink(copy);
+        rmdir(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -466,6 +511,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_no_vfio_module_gives_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nothing_autostarted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_after_claim_gives_to_host, setup, teardown),
+                cmocka_unit_test(test_unit_file),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
