@@ -7,7 +7,7 @@ GH_DEPS_BUILD=(build-essential cmake pkg-config libxml2-dev libkmod-dev libsyste
 # To build and run the unit tests.
 GH_DEPS_TEST=("${GH_DEPS_BUILD[@]}" libcmocka-dev)
 # To run the e2e test: a throw-away VM with libvirt inside it.
-GH_DEPS_E2E=(dbus qemu-system-x86 busybox-static cpio libvirt-daemon-system libvirt-clients)
+GH_DEPS_E2E=(dbus qemu-system-x86 busybox-static cpio jq libvirt-daemon-system libvirt-clients)
 
 # Prints the packages among "$@" that are not installed, one per line.
 gh_deps_missing() {

@@ -19,6 +19,7 @@ GH_GPU2_AUDIO=0000:00:06.1
 
 GH_DM_UNIT=gh-e2e-dm.service
 GH_PERSISTENCED_UNIT=gh-e2e-persistenced.service
+GH_HOLDER_UNIT_PREFIX=gh-e2e-holder-
 
 # file:line of the scenario line that called into this library, for messages.
 _gh_where() {
@@ -172,13 +173,18 @@ gh_holds() {
         return 1
 }
 
-# define_domain [--extra XML]... NAME MANAGED ADDR[=MANAGED]...: a type='qemu' domain of 128 MiB with no
-# disk and no display, with each PCI function ADDR as <hostdev managed=MANAGED> (ADDR=no overrides it for
-# that one) and each --extra XML put inside <devices>; written to /run/gh-e2e/NAME.xml and defined.
+# define_domain [--extra XML]... [--top XML]... NAME MANAGED ADDR[=MANAGED]...: a type='qemu' domain of
+# 128 MiB with no disk and no display, with each PCI function ADDR as <hostdev managed=MANAGED> (ADDR=no
+# overrides it for that one), each --extra XML put inside <devices> and each --top XML inside <domain>
+# (the qemu: namespace is declared, for <qemu:commandline>); written to /run/gh-e2e/NAME.xml and defined.
 define_domain() {
-        local extra=() name managed arg xml
-        while [[ ${1:-} == --extra ]]; do
-                extra+=("$2")
+        local extra=() top=() name managed arg xml
+        while [[ ${1:-} == --extra || ${1:-} == --top ]]; do
+                if [[ $1 == --extra ]]; then
+                        extra+=("$2")
+                else
+                        top+=("$2")
+                fi
                 shift 2
         done
         name=$1 managed=$2
@@ -187,7 +193,7 @@ define_domain() {
         mkdir -p "$GH_E2E_RUN"
         xml=$GH_E2E_RUN/$name.xml
         {
-                echo "<domain type='qemu'>"
+                echo "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
                 echo "  <name>$name</name>"
                 echo "  <memory unit='MiB'>128</memory>"
                 echo "  <vcpu>1</vcpu>"
@@ -204,6 +210,9 @@ define_domain() {
                         echo "    $arg"
                 done
                 echo "  </devices>"
+                for arg in "${top[@]}"; do
+                        echo "  $arg"
+                done
                 echo "</domain>"
         } >"$xml"
         virsh -q define "$xml" >/dev/null || gh_fail "virsh define of '$name' failed"
@@ -223,19 +232,28 @@ _gh_cmake_var() {
         sed -n "s/^$1:[A-Z]*=//p" "$GH_BUILD/CMakeCache.txt"
 }
 
-# gh_install_tool: installs the built gpu-handover with its hook into this guest and restarts libvirtd,
-# which reads hooks only when it starts; sets GH_TOOL to the installed tool. Call it in each scenario
-# that needs the tool (it installs once per boot). Skips the scenario when the tool is not built.
+# Where the build installs into DIR_VAR (a GNUInstallDirs variable such as CMAKE_INSTALL_SBINDIR).
+_gh_install_dir() {
+        local dir
+        dir=$(_gh_cmake_var "$1")
+        [[ $dir == /* ]] || dir=$(_gh_cmake_var CMAKE_INSTALL_PREFIX)/$dir
+        echo "$dir"
+}
+
+# gh_install_tool: installs the built gpu-handover and its hook entry where the build says they go (the
+# hook entry execs the tool by that path), links libvirt's hook to it with `gpu-handover install`, and
+# restarts libvirtd, which reads hooks only when it starts. Sets GH_TOOL to the installed tool. Call it
+# in each scenario that needs the tool (it installs once per boot). Skips when the tool is not built.
 gh_install_tool() {
-        local tool=$GH_BUILD/src/gpu-handover hook=$GH_BUILD/hooks/qemu-hook sbindir
+        local tool=$GH_BUILD/src/gpu-handover hook=$GH_BUILD/hooks/qemu-hook installed_hook
         [[ -x $tool && -x $hook ]] || gh_skip "gpu-handover is not built in $GH_BUILD"
-        # The hook entry execs the tool where the build says it is installed (GH_TOOL_PATH).
-        sbindir=$(_gh_cmake_var CMAKE_INSTALL_SBINDIR)
-        [[ $sbindir == /* ]] || sbindir=$(_gh_cmake_var CMAKE_INSTALL_PREFIX)/$sbindir
-        GH_TOOL=$sbindir/gpu-handover
+        GH_TOOL=$(_gh_install_dir CMAKE_INSTALL_SBINDIR)/gpu-handover
+        installed_hook=$(_gh_install_dir CMAKE_INSTALL_LIBEXECDIR)/gpu-handover/qemu-hook
         [[ -e $GH_E2E_RUN/tool-installed ]] && return 0
         install -D -m 0755 "$tool" "$GH_TOOL"
-        "$tool" install --hook-binary "$hook" || gh_fail "gpu-handover install failed"
+        install -D -m 0755 "$hook" "$installed_hook"
+        "$GH_TOOL" install --hook-binary "$installed_hook" || gh_fail "gpu-handover install failed"
+        assert_eq "$installed_hook" "$(readlink /etc/libvirt/hooks/qemu)" "target of /etc/libvirt/hooks/qemu"
         systemctl restart libvirtd.service || gh_fail "libvirtd did not restart"
         wait_for 60 _gh_libvirt_up
         mkdir -p "$GH_E2E_RUN"
@@ -252,16 +270,24 @@ gh_write_config() {
         cat >"/etc/gpu-handover/domains/$1.conf"
 }
 
-# _gh_holder_unit UNIT NODE DESCRIPTION [INSTALL-LINES]: writes a service whose one process keeps NODE
-# open; the caller has the manager reload.
+# _gh_holder_unit UNIT DESCRIPTION INSTALL-LINES NODE...: writes a service whose one process keeps the first
+# NODE open, and each further NODE that exists when it starts (a compositor opens the GPUs it finds); the
+# caller has the manager reload.
 _gh_holder_unit() {
-        local unit=$1 node=$2 desc=$3 install=${4:-}
+        local unit=$1 desc=$2 install=$3 script node fd=3
+        shift 3
+        script="exec 3<$1;"
+        shift
+        for node in "$@"; do
+                fd=$((fd + 1))
+                script+=" if [ -e $node ]; then exec $fd<$node; fi;"
+        done
         cat >"/etc/systemd/system/$unit" <<EOF
 [Unit]
 Description=$desc (e2e stand-in)
 
 [Service]
-ExecStart=/bin/bash -c 'exec 3<$node; exec sleep infinity'
+ExecStart=/bin/bash -c '$script exec sleep infinity'
 ${install:+
 [Install]
 $install}
@@ -270,28 +296,148 @@ EOF
 
 _gh_unit_holds() {
         local pid
-        pid=$(systemctl show -P MainPID "$1")
+        pid=$(gh_unit_pid "$1")
         [[ $pid != 0 ]] && gh_holds "$pid" "$2"
 }
 
-# gh_install_dm_standin [NODE]: a display manager stand-in (Alias=display-manager.service) keeping NODE
-# (default /dev/dri/card0) open the way a compositor does; enabled, started, and holding NODE on return.
-gh_install_dm_standin() {
-        local node=${1:-/dev/dri/card0}
-        _gh_holder_unit "$GH_DM_UNIT" "$node" "Display manager" "Alias=display-manager.service"
-        # enable reloads the manager, which then sees the new unit.
-        systemctl enable --quiet --now "$GH_DM_UNIT" || gh_fail "'$GH_DM_UNIT' did not start"
-        wait_for 30 _gh_unit_holds "$GH_DM_UNIT" "$node"
+# gh_unit_pid UNIT: its main pid, 0 when it has none.
+gh_unit_pid() {
+        systemctl show -P MainPID "$1"
 }
 
-# gh_install_persistenced_standin [NODE]: a daemon that keeps the GPU open and is not a display
-# manager (like nvidia-persistenced); started and holding NODE on return.
+# gh_install_dm_standin [NODE...]: a display manager stand-in (Alias=display-manager.service) keeping the
+# NODEs (default /dev/dri/card0) open the way a compositor does; enabled, started, and holding the first
+# NODE on return.
+gh_install_dm_standin() {
+        (($#)) || set -- /dev/dri/card0
+        _gh_holder_unit "$GH_DM_UNIT" "Display manager" "Alias=display-manager.service" "$@"
+        # enable reloads the manager, which then sees the new unit.
+        systemctl enable --quiet --now "$GH_DM_UNIT" || gh_fail "'$GH_DM_UNIT' did not start"
+        wait_for 30 _gh_unit_holds "$GH_DM_UNIT" "$1"
+}
+
+# gh_install_persistenced_standin [NODE...]: a daemon that keeps the GPU open and is not a display
+# manager (like nvidia-persistenced); started and holding the first NODE on return.
 gh_install_persistenced_standin() {
-        local node=${1:-/dev/dri/card0}
-        _gh_holder_unit "$GH_PERSISTENCED_UNIT" "$node" "GPU persistence daemon"
+        (($#)) || set -- /dev/dri/card0
+        _gh_holder_unit "$GH_PERSISTENCED_UNIT" "GPU persistence daemon" "" "$@"
         systemctl daemon-reload
         systemctl start "$GH_PERSISTENCED_UNIT" || gh_fail "'$GH_PERSISTENCED_UNIT' did not start"
-        wait_for 30 _gh_unit_holds "$GH_PERSISTENCED_UNIT" "$node"
+        wait_for 30 _gh_unit_holds "$GH_PERSISTENCED_UNIT" "$1"
+}
+
+# gh_start_holder [--ignore-term] NAME NODE: a bash (in its own transient unit gh-e2e-holder-NAME.service,
+# so that it belongs to no display manager and the runner can clean it up) that keeps NODE open, with
+# SIGTERM ignored if asked; sets GH_HOLDER_PID once it holds NODE.
+gh_start_holder() {
+        local trap='' unit
+        if [[ $1 == --ignore-term ]]; then
+                trap="trap '' TERM;"
+                shift
+        fi
+        unit=$GH_HOLDER_UNIT_PREFIX$1.service
+        # The sleeps do not inherit the node: only the bash holds it.
+        systemd-run --quiet --collect --unit="$unit" /bin/bash -c \
+                "$trap exec 3<$2; while :; do sleep 0.2 3<&-; done" || gh_fail "cannot start holder '$unit'"
+        wait_for 30 _gh_unit_holds "$unit" "$2"
+        GH_HOLDER_PID=$(gh_unit_pid "$unit")
+}
+
+gh_pid_alive() {
+        [[ -d /proc/$1 ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# gh_card_node ADDR: the DRM card node of a GPU bound to its DRM driver.
+gh_card_node() {
+        local card
+        for card in /sys/bus/pci/devices/"$1"/drm/card*; do
+                [[ -e $card ]] && echo "/dev/dri/${card##*/}" && return 0
+        done
+        gh_fail "'$1' has no DRM card node"
+}
+
+gh_override() {
+        local v
+        v=$(<"/sys/bus/pci/devices/$1/driver_override")
+        [[ $v == "(null)" ]] && v=
+        echo "$v"
+}
+
+# gh_host_state [--pids]: what a hand-over changes, one fact per line, for comparing before and after:
+# the driver and driver_override of every display and audio function, whether the GPU modules are
+# loaded, the stand-in units' states (and with --pids their main pids: "untouched" is stricter than
+# "restarted"), and the journals on record.
+gh_host_state() {
+        local pids=${1:-} addr drv m unit
+        while read -r addr drv; do
+                echo "$addr driver=$drv override=$(gh_override "$addr")"
+        done < <(gh_device_state)
+        for m in bochs snd_hda_intel; do
+                gh_module_loaded "$m" && echo "module $m loaded" || echo "module $m unloaded"
+        done
+        for unit in "$GH_DM_UNIT" "$GH_PERSISTENCED_UNIT"; do
+                [[ -e /etc/systemd/system/$unit ]] || continue
+                echo "unit $unit $(systemctl is-active "$unit")${pids:+ pid $(gh_unit_pid "$unit")}"
+        done
+        echo "journals: $(shopt -s nullglob && cd /run/gpu-handover 2>/dev/null && echo ./*.journal)"
+}
+
+# assert_host_state BEFORE [--pids]: the host is as gh_host_state said it was then.
+assert_host_state() {
+        local now
+        now=$(gh_host_state "${2:-}")
+        [[ $now == "$1" ]] || gh_fail "the host changed:"$'\n'"$(diff <(echo "$1") <(echo "$now") | sed -n 's/^[<>]/  &/p')"
+}
+
+# gh_virsh_start_fails DOMAIN: virsh start --paused must fail; its error text goes to GH_VIRSH_ERROR.
+gh_virsh_start_fails() {
+        if GH_VIRSH_ERROR=$(virsh start --paused "$1" 2>&1); then
+                gh_fail "virsh start of '$1' succeeded but should have failed"
+        fi
+        printf 'virsh start failed as it should:\n%s\n' "$GH_VIRSH_ERROR"
+}
+
+# assert_contains TEXT NEEDLE [WHAT]
+assert_contains() {
+        [[ $1 == *"$2"* ]] || gh_fail "${3:-text} does not contain '$2': $1"
+}
+
+# gh_tool_log [SINCE_USEC]: the tool's messages in the systemd journal since SINCE_USEC (default: the start
+# of this scenario), one per line.
+gh_tool_log() {
+        local since=${1:-${GH_E2E_SCENARIO_START_USEC:-0}}
+        journalctl -q -t gpu-handover -o json --since "@$((since / 1000000))" 2>/dev/null |
+                jq -r --argjson since "$since" \
+                        'select((.__REALTIME_TIMESTAMP | tonumber) >= $since) | .MESSAGE | strings'
+}
+
+# gh_timings [SINCE_USEC]: the tool's own timings, from its fields in the systemd journal (GH_STEP,
+# GH_DURATION_USEC) since SINCE_USEC (CLOCK_REALTIME microseconds; default: the start of this scenario).
+# One tab-separated line each: DOMAIN PHASE MS STEP WHAT. PHASE is prepare or release for a whole
+# hand-over or give-back (STEP is "-" then), step or undo for one of its steps.
+gh_timings() {
+        local since=${1:-${GH_E2E_SCENARIO_START_USEC:-0}}
+        journalctl -q -t gpu-handover -o json --since "@$((since / 1000000))" 2>/dev/null |
+                jq -r --argjson since "$since" '
+                def str: if type == "string" then . else "" end;
+                select((.__REALTIME_TIMESTAMP | tonumber) >= $since and (.GH_DURATION_USEC | str) != "")
+                | (.MESSAGE | str) as $m | (.GH_STEP | str) as $step
+                | (if $step != "" then (if ($m | startswith("undo: ")) then "undo" else "step" end)
+                   elif ($m | startswith("handed ")) then "prepare"
+                   elif ($m | startswith("gave ")) then "release"
+                   else empty end) as $phase
+                | [(.GH_DOMAIN | str), $phase, ((.GH_DURATION_USEC | tonumber) / 100 | round / 10 | tostring),
+                   (if $step == "" then "-" else $step end),
+                   ($m | sub("^undo: "; "") | sub(": done in [0-9.]+ ms$"; "") | sub(" in [0-9.]+ ms$"; ""))]
+                | join("\t")'
+}
+
+# gh_show_timings [SINCE_USEC]: gh_timings for people, one line each.
+gh_show_timings() {
+        local dom phase ms step what
+        while IFS=$'\t' read -r dom phase ms step what; do
+                printf '  %-7s %9s ms  %s\n' "$phase" "$ms" "$what"
+        done < <(gh_timings "$@")
 }
 
 # --- used by the runner between scenarios ---
@@ -334,6 +480,11 @@ gh_e2e_reset() {
                 reload=1
         done
         ((reload == 0)) || systemctl daemon-reload
+        for unit in $(systemctl list-units --plain --no-legend --all "$GH_HOLDER_UNIT_PREFIX*" | cut -d' ' -f1); do
+                systemctl kill --quiet -s KILL "$unit" 2>/dev/null || true
+                systemctl stop --quiet "$unit" 2>/dev/null || true
+                systemctl reset-failed --quiet "$unit" 2>/dev/null || true
+        done
         rm -f /etc/gpu-handover/domains/*.conf
         while read -r addr drv; do
                 [[ $(gh_driver "$addr") == "$drv" ]] && continue

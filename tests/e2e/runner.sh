@@ -28,9 +28,21 @@ save_journal() {
         journalctl -b --no-pager | tail -n 200 >"$RES/$1.journal"
 }
 
+# The tool's own step and phase times during the scenario, in its log and apart for the host's summary.
+save_timings() {
+        gh_timings "$GH_E2E_SCENARIO_START_USEC" >"$RES/$1.timings" || true
+        [[ -s $RES/$1.timings ]] || return 0
+        {
+                echo "gpu-handover's own timings (from its journal entries):"
+                gh_show_timings "$GH_E2E_SCENARIO_START_USEC"
+        } | tee -a "$RES/$1.log"
+}
+
 run_scenario() {
         local name=$1 file=$GH_E2E_DIR/scenarios/$1.sh rc start ms secs status reason='' fixes
         start=$(date +%s%N)
+        # For gh_timings: the tool's journal entries from here on are this scenario's.
+        export GH_E2E_SCENARIO_START_USEC=$((start / 1000))
         gh_log "=== $name"
         if [[ -f $file ]]; then
                 # shellcheck disable=SC2016 # expanded by the scenario's bash
@@ -51,6 +63,7 @@ run_scenario() {
         *) status=FAIL reason="exit $rc" ;;
         esac
         [[ $status == FAIL ]] && save_journal "$name"
+        save_timings "$name"
         # A scenario must leave the guest as it found it; whatever it left would spoil the next ones.
         fixes=$(gh_e2e_reset "$GH_E2E_RUN/baseline" </dev/null 2>&1)
         if [[ -n $fixes ]]; then
