@@ -99,17 +99,27 @@ static void give_back(const claim *c, claim_dev *d, const char *step, const gh_e
         leave(c, d, step, why, r);
 }
 
-static const gh_holder *dev_holder(const gh_facts *f, const gh_pci_dev *d)
+/* The plan's end-holders step names the nodes that count: nvidia's shared control nodes only when
+ * nvidia itself would go, since other NVIDIA GPUs' users hold them too. */
+static char *const *plan_holder_nodes(const gh_plan *plan)
+{
+        for (size_t i = 0; i < plan->n_steps; i++)
+                if (plan->steps[i].kind == GH_STEP_END_HOLDERS)
+                        return plan->steps[i].nodes;
+        return NULL;
+}
+
+static const gh_holder *dev_holder(const gh_facts *f, const gh_pci_dev *d, char *const *nodes)
 {
         for (size_t i = 0; i < f->n_holders; i++)
-                if (strv_contains(d->nodes, f->holders[i].node))
+                if (strv_contains(d->nodes, f->holders[i].node) && strv_contains(nodes, f->holders[i].node))
                         return &f->holders[i];
         return NULL;
 }
 
-static int dev_init(claim *c, claim_dev *cd, const gh_pci_dev *d, const gh_facts *f)
+static int dev_init(claim *c, claim_dev *cd, const gh_pci_dev *d, const gh_facts *f, char *const *nodes)
 {
-        const gh_holder *h = dev_holder(f, d);
+        const gh_holder *h = dev_holder(f, d, nodes);
         gh_log_fields lf = dev_fields(c, cd, NULL);
         gh_error e = {};
 
@@ -142,7 +152,7 @@ static int claim_init(claim *c, const gh_plan *plan, const gh_facts *f)
                 if (!d)
                         leave(c, &c->devs[i], NULL, NULL, -ENODEV);
                 else
-                        r = dev_init(c, &c->devs[i], d, f);
+                        r = dev_init(c, &c->devs[i], d, f, plan_holder_nodes(plan));
                 if (r < 0)
                         return r;
         }
