@@ -81,7 +81,6 @@ static int list_journals(const char *root, char ***ret)
 static void print_handovers(const char *root)
 {
         _cleanup_strv_free_ char **domains = NULL;
-
         int r;
 
         printf("\nHand-overs recorded in " GH_RUN_DIR ":\n");
