@@ -1,7 +1,8 @@
 # Man pages and bash completion: written by hand, installed as they are (man pages gzipped, as Debian
 # does). The binaries and the example configs have their own install rules; the hook link itself is
 # made by `gpu-handover install`, never by the build.
-set(GH_MAN_PAGES ${PROJECT_SOURCE_DIR}/config/man/gpu-handover.8 ${PROJECT_SOURCE_DIR}/config/man/gpu-handover.conf.5)
+set(GH_MAN_PAGES ${PROJECT_SOURCE_DIR}/config/man/gpu-handover.8
+                 ${PROJECT_SOURCE_DIR}/config/man/gpu-handover.conf.5)
 
 find_program(GH_GZIP gzip)
 foreach(page IN LISTS GH_MAN_PAGES)
@@ -14,7 +15,8 @@ foreach(page IN LISTS GH_MAN_PAGES)
                        COMMAND ${GH_GZIP} -9nc ${page} > ${CMAKE_CURRENT_BINARY_DIR}/man/${name}.gz
                        DEPENDS ${page} VERBATIM)
     list(APPEND GH_MAN_OUTPUTS ${CMAKE_CURRENT_BINARY_DIR}/man/${name}.gz)
-    install(FILES ${CMAKE_CURRENT_BINARY_DIR}/man/${name}.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+    install(FILES ${CMAKE_CURRENT_BINARY_DIR}/man/${name}.gz
+            DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
   else()
     install(FILES ${page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
   endif()

@@ -59,7 +59,7 @@ _gpu_handover()
                         -*) ;;
                         *) cmd=$w ;;
                         esac
-                elif [[ $w != -* && ${COMP_WORDS[i - 1]} != --xml && ${COMP_WORDS[i - 1]} != --hook-binary ]]; then
+                elif [[ $w != -* && ${COMP_WORDS[i - 1]} != @(--xml|--hook-binary) ]]; then
                         args+=1
                 fi
         done
@@ -125,7 +125,10 @@ _gpu_handover()
                 case $args in
                 0) _gpu_handover_add "$cur" "qemu" ;;
                 1) _gpu_handover_add "$cur" "$(_gpu_handover_domains "$root")" ;;
-                2) _gpu_handover_add "$cur" $'prepare\nstart\nstarted\nstopped\nrelease\nmigrate\nrestore\nreconnect\nattach' ;;
+                2)
+                        local ops="prepare start started stopped release migrate restore reconnect attach"
+                        _gpu_handover_add "$cur" "${ops// /$'\n'}"
+                        ;;
                 3) _gpu_handover_add "$cur" $'begin\nend\n-' ;;
                 4) _gpu_handover_add "$cur" "-" ;;
                 esac
