@@ -447,8 +447,9 @@ static void report_removal(const char *root, const char *path, removal what)
 static void uninstall_help(void)
 {
         printf("Usage: gpu-handover [--root DIR] uninstall [--qemu-d]\n\n"
-               "Removes gpu-handover's libvirt hook entry: %s and %s, where they are\n"
-               "gpu-handover's links. Another program's hook is left alone. The configuration stays.\n\n"
+               "Removes gpu-handover's libvirt hook entries, where they are gpu-handover's links:\n"
+               "    %s\n    %s\n"
+               "Another program's hook is left alone. The configuration stays.\n\n"
                "  --qemu-d   remove only %s\n",
                HOOK_ENTRY, HOOK_DROPIN, HOOK_DROPIN);
 }
