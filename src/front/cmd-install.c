@@ -1,5 +1,6 @@
-/* `gpu-handover install`: links libvirt's qemu hook entry to the libc-only hook binary and creates the
- * config directory. It restarts nothing: libvirt looks for hooks when its daemon starts. */
+/* `gpu-handover install` and `uninstall`: link libvirt's qemu hook entry to the libc-only hook binary (and
+ * create the config directory), or remove that link. They restart nothing: libvirt looks for hooks when
+ * its daemon starts. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -9,8 +10,10 @@
 
 #include "front.h"
 #include "host/conffile.h"
+#include "host/journal.h"
 #include "shared/error.h"
 #include "shared/fileio.h"
+#include "shared/strv.h"
 
 #define HOOKS_DIR "/etc/libvirt/hooks"
 #define HOOK_ENTRY HOOKS_DIR "/qemu"
@@ -381,5 +384,150 @@ int gh_cmd_install(gh_context *ctx, int argc, char *argv[])
         }
         report(ctx->root, a.hook, &res);
         warn_conf_dir(ctx->root);
+        return GH_EXIT_OK;
+}
+
+/* A domain that has the GPU now gets it back only through the hook (or `restore`): removing the hook
+ * first would strand the device on vfio-pci, and the desktop with it. */
+static int check_no_handovers(const char *root, gh_error *err)
+{
+        _cleanup_strv_free_ char **domains = NULL;
+        int r;
+
+        r = gh_journal_list(root, &domains);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot look for hand-overs in progress in '%s': %s", GH_RUN_DIR,
+                                    strerror(-r));
+        if (domains && domains[0])
+                return gh_error_set(err, -EBUSY,
+                                    "domain '%s' has a hand-over in progress: shut it down (or run "
+                                    "'gpu-handover restore %s'), then uninstall",
+                                    domains[0], domains[0]);
+        return 0;
+}
+
+typedef enum removal {
+        REMOVAL_ABSENT,
+        REMOVAL_DONE,
+        REMOVAL_FOREIGN, /* another program's entry, left alone */
+        _REMOVAL_MAX,
+        _REMOVAL_INVALID = -EINVAL,
+} removal;
+
+/* Removes path (below root) if it is our link, to any prefix's hook binary, present or not. */
+static removal remove_ours(const char *root, const char *path, gh_error *err)
+{
+        _cleanup_free_ char *full = path_join(root, path);
+        entry_state s;
+
+        if (!full)
+                return -ENOMEM;
+        s = entry_state_of(full, GH_HOOK_PATH);
+        if (s < 0)
+                return gh_error_set(err, s, "'%s': %s", full, strerror(-s));
+        if (s == ENTRY_ABSENT)
+                return REMOVAL_ABSENT;
+        if (!entry_is_ours(s))
+                return REMOVAL_FOREIGN;
+        if (unlink(full) < 0 && errno != ENOENT)
+                return gh_error_set(err, -errno, "cannot remove '%s': %s", full, strerror(errno));
+        return REMOVAL_DONE;
+}
+
+static void report_removal(const char *root, const char *path, removal what)
+{
+        _cleanup_free_ char *full = path_join(root, path);
+
+        if (what == REMOVAL_DONE)
+                printf("Removed the libvirt hook entry '%s'.\n", strempty(full));
+        else if (what == REMOVAL_FOREIGN)
+                printf("'%s' is another program's hook: left in place.\n", strempty(full));
+}
+
+static void uninstall_help(void)
+{
+        printf("Usage: gpu-handover [--root DIR] uninstall [--qemu-d]\n\n"
+               "Removes gpu-handover's libvirt hook entries, where they are gpu-handover's links:\n"
+               "    %s\n    %s\n"
+               "Another program's hook is left alone. The configuration stays.\n\n"
+               "  --qemu-d   remove only %s\n",
+               HOOK_ENTRY, HOOK_DROPIN, HOOK_DROPIN);
+}
+
+/* Returns 1 when --help was handled, 0 to go on, -EINVAL on bad usage (reported here). */
+static int parse_uninstall_args(int argc, char *argv[], bool *ret_qemu_d)
+{
+        static const struct option opts[] = {
+                {"qemu-d", no_argument, NULL, 'd'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        bool qemu_d = false;
+        int c;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+                if (c == 'h') {
+                        uninstall_help();
+                        return 1;
+                }
+                if (c != 'd') {
+                        fprintf(stderr, "gpu-handover: uninstall: bad option '%s' (see --help)\n",
+                                argv[optind - 1]);
+                        return -EINVAL;
+                }
+                qemu_d = true;
+        }
+        if (optind < argc) {
+                fprintf(stderr, "gpu-handover: uninstall: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        *ret_qemu_d = qemu_d;
+        return 0;
+}
+
+/* Stops at the first entry it cannot handle; ret says what happened to each entry before that. */
+static int uninstall(const char *root, bool qemu_d, removal ret[2], gh_error *err)
+{
+        static const char *const paths[2] = {HOOK_ENTRY, HOOK_DROPIN};
+        int r;
+
+        r = check_no_handovers(root, err);
+        if (r < 0)
+                return r;
+        for (size_t i = qemu_d ? 1 : 0; i < ELEMENTSOF(paths); i++) {
+                ret[i] = remove_ours(root, paths[i], err);
+                if (ret[i] < 0)
+                        return ret[i];
+        }
+        return 0;
+}
+
+int gh_cmd_uninstall(gh_context *ctx, int argc, char *argv[])
+{
+        removal done[2] = {REMOVAL_ABSENT, REMOVAL_ABSENT};
+        gh_error err = {};
+        bool qemu_d = false;
+        int r;
+
+        r = parse_uninstall_args(argc, argv, &qemu_d);
+        if (r != 0)
+                return r < 0 ? GH_EXIT_USAGE : GH_EXIT_OK;
+        r = uninstall(ctx->root, qemu_d, done, &err);
+        report_removal(ctx->root, HOOK_ENTRY, done[0]);
+        report_removal(ctx->root, HOOK_DROPIN, done[1]);
+        if (r < 0) {
+                fprintf(stderr, "gpu-handover: uninstall: %s\n",
+                        gh_error_isset(&err) ? err.msg : strerror(-r));
+                return GH_EXIT_FAILURE;
+        }
+        if (done[0] != REMOVAL_DONE && done[1] != REMOVAL_DONE) {
+                printf("No gpu-handover hook entry is installed: nothing changed.\n");
+                return GH_EXIT_OK;
+        }
+        printf("Nothing was restarted. libvirt keeps calling the hooks it found when its daemon started,\n");
+        printf("so restart libvirtd (or virtqemud, with the modular daemons) now:\n");
+        printf("    systemctl restart libvirtd\n");
         return GH_EXIT_OK;
 }

@@ -1,11 +1,13 @@
-/* `gpu-handover status`: each display-class PCI function with its driver, IOMMU group and holders,
- * then the hand-overs recorded in journals. Reads only. */
+/* `gpu-handover status [--json]`: each display-class PCI function with its driver, IOMMU group and
+ * holders, then the hand-overs recorded in journals; as text, or as one JSON object. Reads only. */
 #include <errno.h>
+#include <getopt.h>
 
 #include "front.h"
 #include "host/holders.h"
 #include "host/journal.h"
 #include "host/pci.h"
+#include "shared/json.h"
 #include "shared/strv.h"
 
 static void print_group(const gh_pci_dev *devs, size_t n, int group)
@@ -18,7 +20,8 @@ static void print_group(const gh_pci_dev *devs, size_t n, int group)
         printf("%d:", group);
         for (size_t i = 0; i < n; i++)
                 if (devs[i].iommu_group == group)
-                        printf(" %s (%s)", GH_PCI_ADDR_STR(&devs[i].addr), devs[i].driver ? devs[i].driver : "no driver");
+                        printf(" %s (%s)", GH_PCI_ADDR_STR(&devs[i].addr),
+                               devs[i].driver ? devs[i].driver : "no driver");
         printf("\n");
 }
 
@@ -30,9 +33,9 @@ static void print_holders(const char *root, const gh_pci_dev *d)
         if (!d->nodes || gh_holders_scan(root, d->nodes, &h, &n) < 0)
                 return;
         for (size_t i = 0; i < n; i++)
-                printf("    held by pid %d (%s): %s%s%s%s%s\n", (int)h[i].pid, strempty(h[i].comm), h[i].node,
-                       h[i].unit ? ", unit " : "", strempty(h[i].unit), h[i].session ? ", session " : "",
-                       strempty(h[i].session));
+                printf("    held by pid %d (%s): %s%s%s%s%s\n", (int)h[i].pid, strempty(h[i].comm),
+                       h[i].node, h[i].unit ? ", unit " : "", strempty(h[i].unit),
+                       h[i].session ? ", session " : "", strempty(h[i].session));
         gh_holders_free(h, n);
 }
 
@@ -56,16 +59,42 @@ static void print_gpus(const char *root, const gh_pci_dev *devs, size_t n)
                 printf("  (none)\n");
 }
 
+static int cmp_strings(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The domains with a journal, sorted: the output does not depend on the directory's order. */
+static int list_journals(const char *root, char ***ret)
+{
+        char **l = NULL;
+        int r;
+
+        r = gh_journal_list(root, &l);
+        if (r < 0)
+                return r;
+        qsort(l, strv_length(l), sizeof(char *), cmp_strings);
+        *ret = l;
+        return 0;
+}
+
 static void print_handovers(const char *root)
 {
         _cleanup_strv_free_ char **domains = NULL;
+        int r;
 
         printf("\nHand-overs recorded in " GH_RUN_DIR ":\n");
-        if (gh_journal_list(root, &domains) < 0 || !domains || !domains[0]) {
+        r = list_journals(root, &domains);
+        if (r < 0) {
+                printf("  (cannot read them: %s)\n", strerror(-r));
+                return;
+        }
+        if (!domains || !domains[0]) {
                 printf("  (none)\n");
                 return;
         }
-        STRV_FOREACH (dom, domains) {
+        STRV_FOREACH(dom, domains)
+        {
                 gh_step *steps = NULL;
                 size_t n = 0;
                 gh_error err = {};
@@ -83,23 +112,238 @@ static void print_handovers(const char *root)
         }
 }
 
+/* The other functions a hand-over would take with a display function: those of its slot, and those sharing
+ * its IOMMU group, bridges aside (they stay with the host and do not block vfio). */
+static bool goes_with(const gh_pci_dev *d, const gh_pci_dev *gpu)
+{
+        if ((d->class >> 8) == GH_PCI_CLASS_BRIDGE)
+                return false;
+        return gh_pci_addr_same_slot(&d->addr, &gpu->addr) ||
+               (d->iommu_group >= 0 && d->iommu_group == gpu->iommu_group);
+}
+
+static bool is_display(const gh_pci_dev *d)
+{
+        return (d->class >> 16) == GH_PCI_CLASS_DISPLAY;
+}
+
+static bool json_lists(const gh_pci_dev *devs, size_t n, const gh_pci_dev *d)
+{
+        if (is_display(d))
+                return true;
+        for (size_t i = 0; i < n; i++)
+                if (is_display(&devs[i]) && goes_with(d, &devs[i]))
+                        return true;
+        return false;
+}
+
+static void json_kv_string(gh_json *j, const char *key, const char *value)
+{
+        gh_json_key(j, key);
+        gh_json_string(j, value);
+}
+
+/* PCI ids as lspci writes them: lower-case hex, zero-padded, no 0x. */
+static void json_kv_hex(gh_json *j, const char *key, int width, unsigned value)
+{
+        char buf[16];
+
+        snprintf(buf, sizeof(buf), "%0*x", width, value);
+        json_kv_string(j, key, buf);
+}
+
+/* null without an IOMMU group: there are no members to speak of. */
+static void json_group(gh_json *j, const gh_pci_dev *devs, size_t n, int group)
+{
+        gh_json_key(j, "iommu_group_members");
+        if (group < 0) {
+                gh_json_null(j);
+                return;
+        }
+        gh_json_array_begin(j);
+        for (size_t i = 0; i < n; i++) {
+                if (devs[i].iommu_group != group)
+                        continue;
+                gh_json_object_begin(j);
+                json_kv_string(j, "address", GH_PCI_ADDR_STR(&devs[i].addr));
+                json_kv_string(j, "driver", devs[i].driver);
+                gh_json_object_end(j);
+        }
+        gh_json_array_end(j);
+}
+
+/* null when /proc could not be scanned: unknown is not the same as nobody. */
+static void json_holders(gh_json *j, const char *root, const gh_pci_dev *d)
+{
+        gh_holder *h = NULL;
+        size_t n = 0;
+
+        gh_json_key(j, "holders");
+        if (d->nodes && gh_holders_scan(root, d->nodes, &h, &n) < 0) {
+                gh_json_null(j);
+                return;
+        }
+        gh_json_array_begin(j);
+        for (size_t i = 0; i < n; i++) {
+                gh_json_object_begin(j);
+                gh_json_key(j, "pid");
+                gh_json_int(j, h[i].pid);
+                json_kv_string(j, "comm", h[i].comm);
+                json_kv_string(j, "node", h[i].node);
+                json_kv_string(j, "unit", h[i].unit);
+                json_kv_string(j, "session", h[i].session);
+                gh_json_object_end(j);
+        }
+        gh_json_array_end(j);
+        gh_holders_free(h, n);
+}
+
+static void json_device(gh_json *j, const char *root, const gh_pci_dev *devs, size_t n, const gh_pci_dev *d)
+{
+        gh_json_object_begin(j);
+        json_kv_string(j, "address", GH_PCI_ADDR_STR(&d->addr));
+        json_kv_hex(j, "vendor", 4, d->vendor);
+        json_kv_hex(j, "device", 4, d->device);
+        json_kv_hex(j, "class", 6, d->class);
+        json_kv_string(j, "driver", d->driver);
+        json_kv_string(j, "module", d->module);
+        json_kv_string(j, "driver_override", d->override);
+        gh_json_key(j, "iommu_group");
+        if (d->iommu_group >= 0)
+                gh_json_int(j, d->iommu_group);
+        else
+                gh_json_null(j);
+        json_group(j, devs, n, d->iommu_group);
+        gh_json_key(j, "boot_vga");
+        gh_json_bool(j, d->boot_vga);
+        json_holders(j, root, d);
+        gh_json_object_end(j);
+}
+
+static void json_handover(gh_json *j, const char *root, const char *domain)
+{
+        gh_step *steps = NULL;
+        size_t n = 0;
+        gh_error err = {};
+        int r = gh_journal_read(root, domain, &steps, &n, &err);
+
+        gh_json_object_begin(j);
+        json_kv_string(j, "domain", domain);
+        gh_json_key(j, "steps");
+        if (r >= 0)
+                gh_json_uint(j, n);
+        else
+                gh_json_null(j);
+        gh_json_key(j, "devices");
+        gh_json_array_begin(j);
+        for (size_t i = 0; i < n; i++)
+                if (steps[i].kind == GH_STEP_BIND_VFIO)
+                        gh_json_string(j, steps[i].addr);
+        gh_json_array_end(j);
+        json_kv_string(j, "error", r >= 0 ? NULL : gh_error_isset(&err) ? err.msg : strerror(-r));
+        gh_json_object_end(j);
+        gh_steps_free(steps, n);
+}
+
+/* null when the journal directory cannot be read (not root): unknown, not none. */
+static void json_handovers(gh_json *j, const char *root)
+{
+        _cleanup_strv_free_ char **domains = NULL;
+
+        gh_json_key(j, "handovers");
+        if (list_journals(root, &domains) < 0) {
+                gh_json_null(j);
+                return;
+        }
+        gh_json_array_begin(j);
+        STRV_FOREACH(dom, domains)
+        json_handover(j, root, *dom);
+        gh_json_array_end(j);
+}
+
+static int status_json(const char *root, const gh_pci_dev *devs, size_t n)
+{
+        gh_json j;
+
+        gh_json_init(&j, stdout);
+        gh_json_object_begin(&j);
+        gh_json_key(&j, "devices");
+        gh_json_array_begin(&j);
+        for (size_t i = 0; i < n; i++)
+                if (json_lists(devs, n, &devs[i]))
+                        json_device(&j, root, devs, n, &devs[i]);
+        gh_json_array_end(&j);
+        json_handovers(&j, root);
+        gh_json_object_end(&j);
+        fputc('\n', stdout);
+        return gh_json_finish(&j);
+}
+
+static void help(void)
+{
+        printf("Usage: gpu-handover [--root DIR] status [--json]\n\n"
+               "Shows the display devices, their drivers, IOMMU groups and holders, and the hand-overs\n"
+               "recorded in %s. Changes nothing.\n\n"
+               "  --json   one JSON object: {\"devices\": [...], \"handovers\": [...]}\n",
+               GH_RUN_DIR);
+}
+
+/* 1 when --help was handled, 0 to go on, -EINVAL on bad usage (reported here). */
+static int parse_args(int argc, char *argv[], bool *ret_json)
+{
+        static const struct option opts[] = {
+                {"json", no_argument, NULL, 'j'},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        bool json = false;
+        int c;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+                if (c == 'h') {
+                        help();
+                        return 1;
+                }
+                if (c != 'j') {
+                        fprintf(stderr, "gpu-handover: status: bad option '%s' (see --help)\n",
+                                argv[optind - 1]);
+                        return -EINVAL;
+                }
+                json = true;
+        }
+        if (optind < argc) {
+                fprintf(stderr, "gpu-handover: status: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        *ret_json = json;
+        return 0;
+}
+
 int gh_cmd_status(gh_context *ctx, int argc, char *argv[])
 {
         gh_pci_dev *devs = NULL;
         size_t n = 0;
+        bool json = false;
         int r;
 
-        if (argc != 1) {
-                fprintf(stderr, "gpu-handover: usage: status\n");
-                return GH_EXIT_USAGE;
-        }
+        r = parse_args(argc, argv, &json);
+        if (r != 0)
+                return r < 0 ? GH_EXIT_USAGE : GH_EXIT_OK;
         r = gh_pci_list(ctx->root, &devs, &n);
         if (r < 0) {
                 fprintf(stderr, "gpu-handover: cannot list PCI devices: %s\n", strerror(-r));
                 return GH_EXIT_FAILURE;
         }
-        print_gpus(ctx->root, devs, n);
+        if (json) {
+                r = status_json(ctx->root, devs, n);
+                if (r < 0)
+                        fprintf(stderr, "gpu-handover: status: cannot write JSON: %s\n", strerror(-r));
+        } else {
+                print_gpus(ctx->root, devs, n);
+                print_handovers(ctx->root);
+        }
         gh_pci_devs_free(devs, n);
-        print_handovers(ctx->root);
-        return GH_EXIT_OK;
+        return r < 0 ? GH_EXIT_FAILURE : GH_EXIT_OK;
 }

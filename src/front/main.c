@@ -7,10 +7,11 @@
 static const gh_command commands[] = {
         {"hook", gh_cmd_hook, "hook qemu DOMAIN OP SUBOP EXTRA   (run by libvirt, XML on stdin)"},
         {"plan", gh_cmd_plan, "plan DOMAIN [--xml FILE|-]        dry run of prepare: devices and steps"},
-        {"status", gh_cmd_status, "status                            GPUs, drivers, holders, hand-overs"},
+        {"status", gh_cmd_status, "status [--json]                   GPUs, drivers, holders, hand-overs"},
         {"restore", gh_cmd_restore, "restore DOMAIN                    undo a hand-over from its journal"},
         {"install", gh_cmd_install, "install [--qemu-d]                put the libvirt hook entry in place"},
-        {"claim-boot", gh_cmd_claim_boot, "claim-boot                        bind autostart GPUs to vfio"},
+        {"uninstall", gh_cmd_uninstall, "uninstall [--qemu-d]              remove the libvirt hook entry"},
+        {"claim-boot", gh_cmd_claim_boot, "claim-boot                        bind autostart domains' GPUs to vfio-pci at boot"},
 };
 
 static void usage(FILE *f)

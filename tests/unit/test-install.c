@@ -1,5 +1,5 @@
-/* `gpu-handover install`, run as a program against a temporary root: where the link goes, what it refuses,
- * and that a re-run changes nothing. */
+/* `gpu-handover install` and `uninstall`, run as a program against a temporary root: where the link goes,
+ * what it refuses, what uninstall removes and what it leaves, and that a re-run changes nothing. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -78,20 +78,17 @@ static char *slurp(const char *path)
         return buf;
 }
 
-/* Runs `gpu-handover --root ROOT install ARGS...`, stdout and stderr captured. */
-static void run_install(fixture *f, ...)
+/* Runs `gpu-handover --root ROOT COMMAND ARGS...`, stdout and stderr captured. */
+static void run_tool(fixture *f, const char *command, va_list ap)
 {
         _cleanup_free_ char *outp = NULL, *errp = NULL;
-        const char *argv[16] = {"gpu-handover", "--root", f->root, "install"};
+        const char *argv[16] = {"gpu-handover", "--root", f->root, command};
         size_t n = 4;
-        va_list ap;
         int status;
         pid_t pid;
 
-        va_start(ap, f);
         while ((argv[n] = va_arg(ap, const char *)))
                 assert_true(++n < ELEMENTSOF(argv));
-        va_end(ap);
         /* Next to the root, not in it: the tool's view of the root stays exactly what the test built. */
         assert_true(asprintf(&outp, "%s.stdout", f->root) > 0);
         assert_true(asprintf(&errp, "%s.stderr", f->root) > 0);
@@ -116,6 +113,24 @@ static void run_install(fixture *f, ...)
         f->err = slurp(errp);
         (void)unlink(outp);
         (void)unlink(errp);
+}
+
+static void run_install(fixture *f, ...)
+{
+        va_list ap;
+
+        va_start(ap, f);
+        run_tool(f, "install", ap);
+        va_end(ap);
+}
+
+static void run_uninstall(fixture *f, ...)
+{
+        va_list ap;
+
+        va_start(ap, f);
+        run_tool(f, "uninstall", ap);
+        va_end(ap);
 }
 
 static void assert_link(const fixture *f, const char *path, const char *target)
@@ -403,6 +418,160 @@ static void test_bad_usage(void **state)
         assert_absent(f, "/etc/gpu-handover");
 }
 
+static void test_uninstall_removes_link(void **state)
+{
+        fixture *f = *state;
+        _cleanup_free_ char *names = NULL;
+
+        run_install(f, "--hook-binary", HOOK, NULL);
+        assert_int_equal(f->status, 0);
+        run_uninstall(f, NULL);
+        assert_int_equal(f->status, 0);
+        assert_string_equal(f->err, "");
+        assert_absent(f, "/etc/libvirt/hooks/qemu");
+        names = dir_names(f, "/etc/libvirt/hooks");
+        assert_string_equal(names, "");
+        /* libvirt still calls the hook it found at start: the user is told what to restart. */
+        assert_non_null(strstr(f->out, "/etc/libvirt/hooks/qemu"));
+        assert_non_null(strstr(f->out, "restart libvirtd"));
+        /* The configuration is the user's. */
+        assert_dir_mode(f, "/etc/gpu-handover/domains", 0755);
+        /* The hook binary is the package's. */
+        assert_file_text(f, HOOK, "#!/bin/sh\nexit 0\n");
+}
+
+static void test_uninstall_twice(void **state)
+{
+        fixture *f = *state;
+
+        run_uninstall(f, NULL);
+        assert_int_equal(f->status, 0);
+        assert_string_equal(f->err, "");
+        assert_non_null(strstr(f->out, "nothing changed"));
+        assert_absent(f, "/etc/libvirt");
+
+        run_install(f, "--hook-binary", HOOK, NULL);
+        run_uninstall(f, NULL);
+        assert_int_equal(f->status, 0);
+        run_uninstall(f, NULL);
+        assert_int_equal(f->status, 0);
+        assert_string_equal(f->err, "");
+        assert_non_null(strstr(f->out, "nothing changed"));
+        assert_null(strstr(f->out, "restart"));
+}
+
+static void test_uninstall_leaves_foreign_hook(void **state)
+{
+        fixture *f = *state;
+
+        make_dirs(f, "/etc/libvirt/hooks/qemu.d");
+        write_file(f, "/etc/libvirt/hooks/qemu", FOREIGN_TEXT, 0755);
+        write_file(f, "/etc/libvirt/hooks/qemu.d/gpu-handover", FOREIGN_TEXT, 0755);
+        run_uninstall(f, NULL);
+        assert_int_equal(f->status, 0);
+        assert_string_equal(f->err, "");
+        assert_file_text(f, "/etc/libvirt/hooks/qemu", FOREIGN_TEXT);
+        assert_file_text(f, "/etc/libvirt/hooks/qemu.d/gpu-handover", FOREIGN_TEXT);
+        assert_non_null(strstr(f->out, "another program's hook"));
+        assert_non_null(strstr(f->out, "nothing changed"));
+}
+
+/* Links that look close to ours but are not to a gpu-handover hook binary. */
+static void test_uninstall_leaves_foreign_links(void **state)
+{
+        fixture *f = *state;
+
+        make_dirs(f, "/etc/libvirt/hooks/qemu.d");
+        put_link(f, "/usr/sbin/gpu-handover", "/etc/libvirt/hooks/qemu");
+        put_link(f, "/usr/libexec/other/qemu-hook", "/etc/libvirt/hooks/qemu.d/gpu-handover");
+        run_uninstall(f, NULL);
+        assert_int_equal(f->status, 0);
+        assert_link(f, "/etc/libvirt/hooks/qemu", "/usr/sbin/gpu-handover");
+        assert_link(f, "/etc/libvirt/hooks/qemu.d/gpu-handover", "/usr/libexec/other/qemu-hook");
+}
+
+static void test_uninstall_dropin_next_to_foreign(void **state)
+{
+        fixture *f = *state;
+        _cleanup_free_ char *names = NULL;
+
+        make_dirs(f, "/etc/libvirt/hooks");
+        write_file(f, "/etc/libvirt/hooks/qemu", FOREIGN_TEXT, 0755);
+        run_install(f, "--qemu-d", "--hook-binary", HOOK, NULL);
+        assert_int_equal(f->status, 0);
+        run_uninstall(f, NULL);
+        assert_int_equal(f->status, 0);
+        assert_absent(f, "/etc/libvirt/hooks/qemu.d/gpu-handover");
+        assert_file_text(f, "/etc/libvirt/hooks/qemu", FOREIGN_TEXT);
+        assert_non_null(strstr(f->out, "restart libvirtd"));
+        names = dir_names(f, "/etc/libvirt/hooks/qemu.d");
+        assert_string_equal(names, "");
+}
+
+/* A link left by another prefix's install, whose binary is gone: ours, and dangling, so it goes. */
+static void test_uninstall_removes_dangling_link(void **state)
+{
+        fixture *f = *state;
+
+        make_dirs(f, "/etc/libvirt/hooks/qemu.d");
+        put_link(f, "/opt/old/libexec/gpu-handover/qemu-hook", "/etc/libvirt/hooks/qemu");
+        put_link(f, "/opt/old/libexec/gpu-handover/qemu-hook", "/etc/libvirt/hooks/qemu.d/gpu-handover");
+        run_uninstall(f, NULL);
+        assert_int_equal(f->status, 0);
+        assert_absent(f, "/etc/libvirt/hooks/qemu");
+        assert_absent(f, "/etc/libvirt/hooks/qemu.d/gpu-handover");
+}
+
+static void test_uninstall_qemu_d_only(void **state)
+{
+        fixture *f = *state;
+
+        make_dirs(f, "/etc/libvirt/hooks/qemu.d");
+        put_link(f, HOOK, "/etc/libvirt/hooks/qemu");
+        put_link(f, HOOK, "/etc/libvirt/hooks/qemu.d/gpu-handover");
+        run_uninstall(f, "--qemu-d", NULL);
+        assert_int_equal(f->status, 0);
+        assert_absent(f, "/etc/libvirt/hooks/qemu.d/gpu-handover");
+        assert_link(f, "/etc/libvirt/hooks/qemu", HOOK);
+}
+
+/* Without the hook, a running domain's GPU would never come back: refuse until it is handed back. */
+static void test_uninstall_refused_during_handover(void **state)
+{
+        fixture *f = *state;
+
+        run_install(f, "--hook-binary", HOOK, NULL);
+        make_dirs(f, "/run/gpu-handover");
+        write_file(f, "/run/gpu-handover/win11.journal", "gpu-handover-journal 1 domain=win11\n", 0600);
+        run_uninstall(f, NULL);
+        assert_int_equal(f->status, 1);
+        assert_string_equal(f->out, "");
+        assert_one_error_line(f);
+        assert_non_null(strstr(f->err, "'win11'"));
+        assert_non_null(strstr(f->err, "gpu-handover restore win11"));
+        assert_link(f, "/etc/libvirt/hooks/qemu", HOOK);
+
+        _cleanup_free_ char *journal = rpath(f, "/run/gpu-handover/win11.journal");
+        assert_int_equal(unlink(journal), 0);
+        run_uninstall(f, NULL);
+        assert_int_equal(f->status, 0);
+        assert_absent(f, "/etc/libvirt/hooks/qemu");
+}
+
+static void test_uninstall_bad_usage(void **state)
+{
+        fixture *f = *state;
+
+        run_install(f, "--hook-binary", HOOK, NULL);
+        run_uninstall(f, "--hook-binary", HOOK, NULL);
+        assert_int_equal(f->status, 2);
+        assert_one_error_line(f);
+        run_uninstall(f, "extra", NULL);
+        assert_int_equal(f->status, 2);
+        assert_one_error_line(f);
+        assert_link(f, "/etc/libvirt/hooks/qemu", HOOK);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -417,6 +586,15 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_missing_hook_binary_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unexecutable_hook_binary_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uninstall_removes_link, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uninstall_twice, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uninstall_leaves_foreign_hook, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uninstall_leaves_foreign_links, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uninstall_dropin_next_to_foreign, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uninstall_removes_dangling_link, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uninstall_qemu_d_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uninstall_refused_during_handover, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uninstall_bad_usage, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

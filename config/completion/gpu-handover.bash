@@ -1,0 +1,139 @@
+# bash completion for gpu-handover(8): subcommands, their options, and domain names (the domains that
+# opted in under /etc/gpu-handover/domains, libvirt's persistent domains under /etc/libvirt/qemu, and
+# the domains with a hand-over journal). With --root DIR on the line, the names come from under DIR.
+# Needs no bash-completion helpers, so it also works when sourced by hand.
+
+_gpu_handover_domains()
+{
+        local root=$1 f name
+        local -a files
+
+        files=("$root"/etc/gpu-handover/domains/*.conf "$root"/etc/libvirt/qemu/*.xml
+                "$root"/run/gpu-handover/*.journal)
+        for f in "${files[@]}"; do
+                [[ -f $f ]] || continue
+                name=${f##*/}
+                printf '%s\n' "${name%.*}"
+        done | sort -u
+}
+
+# Adds the words of $2 (newline-separated) that start with the current word $1 to COMPREPLY.
+_gpu_handover_add()
+{
+        local cur=$1 w
+        local IFS=$'\n'
+
+        for w in $(compgen -W "$2" -- "$cur"); do
+                COMPREPLY+=("$w")
+        done
+}
+
+_gpu_handover_files()
+{
+        if declare -F _filedir >/dev/null; then
+                _filedir
+        else
+                mapfile -t -O "${#COMPREPLY[@]}" COMPREPLY < <(compgen -f -- "$1")
+        fi
+}
+
+_gpu_handover()
+{
+        local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+        local commands="hook plan status restore install uninstall check claim-boot"
+        local root="" cmd="" i w
+        local -i args=0
+
+        COMPREPLY=()
+        # The global options come before the command; the command's own follow it.
+        for ((i = 1; i < COMP_CWORD; i++)); do
+                w=${COMP_WORDS[i]}
+                if [[ -z $cmd ]]; then
+                        case $w in
+                        --root)
+                                # bash splits "--root=DIR" at the "=" into three words.
+                                ((i += 1))
+                                [[ ${COMP_WORDS[i]} == = ]] && ((i += 1))
+                                root=${COMP_WORDS[i]}
+                                ;;
+                        -*) ;;
+                        *) cmd=$w ;;
+                        esac
+                elif [[ $w != -* && ${COMP_WORDS[i - 1]} != @(--xml|--hook-binary) ]]; then
+                        args+=1
+                fi
+        done
+        # A path as typed: a leading ~ is the shell's to expand, and the completion's too.
+        root=${root/#\~/$HOME}
+
+        if [[ -z $cmd ]]; then
+                case $prev in
+                --root)
+                        mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+                        return 0
+                        ;;
+                esac
+                if [[ $cur == -* ]]; then
+                        _gpu_handover_add "$cur" $'--root\n--help\n--version'
+                else
+                        _gpu_handover_add "$cur" "${commands// /$'\n'}"
+                fi
+                return 0
+        fi
+
+        case $prev in
+        --xml)
+                [[ $cur == - ]] && COMPREPLY=(-) || _gpu_handover_files "$cur"
+                return 0
+                ;;
+        --hook-binary)
+                _gpu_handover_files "$cur"
+                return 0
+                ;;
+        esac
+
+        case $cmd in
+        plan | check)
+                # The domain first; the options once it is there.
+                if [[ $cur == -* ]] || ((args > 0)); then
+                        _gpu_handover_add "$cur" $'--xml\n--help'
+                else
+                        _gpu_handover_add "$cur" "$(_gpu_handover_domains "$root")"
+                fi
+                ;;
+        restore)
+                if [[ $cur == -* ]]; then
+                        _gpu_handover_add "$cur" "--help"
+                elif ((args == 0)); then
+                        _gpu_handover_add "$cur" "$(_gpu_handover_domains "$root")"
+                fi
+                ;;
+        status)
+                _gpu_handover_add "$cur" $'--json\n--help'
+                ;;
+        install)
+                _gpu_handover_add "$cur" $'--qemu-d\n--hook-binary\n--help'
+                ;;
+        uninstall)
+                _gpu_handover_add "$cur" $'--qemu-d\n--help'
+                ;;
+        claim-boot)
+                _gpu_handover_add "$cur" "--help"
+                ;;
+        hook)
+                # As libvirt calls it: hook qemu DOMAIN OP SUBOP EXTRA.
+                case $args in
+                0) _gpu_handover_add "$cur" "qemu" ;;
+                1) _gpu_handover_add "$cur" "$(_gpu_handover_domains "$root")" ;;
+                2)
+                        local ops="prepare start started stopped release migrate restore reconnect attach"
+                        _gpu_handover_add "$cur" "${ops// /$'\n'}"
+                        ;;
+                3) _gpu_handover_add "$cur" $'begin\nend\n-' ;;
+                4) _gpu_handover_add "$cur" "-" ;;
+                esac
+                ;;
+        esac
+        return 0
+} &&
+        complete -F _gpu_handover gpu-handover

@@ -1,0 +1,144 @@
+/* The bash completion script, run by bash as readline would: subcommands, options per subcommand, and
+ * domain names from a fake root's configs, libvirt definitions and journals. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "proc-fake.h"
+#include "shared/fileio.h"
+
+#define SCRIPT GH_FIXTURES "/../../config/completion/gpu-handover.bash"
+#define BASH "/bin/bash"
+
+/* Sources the script, sets COMP_WORDS to the arguments after "--" (the last one is the word being
+ * completed) and prints COMPREPLY, one candidate per line. */
+static const char driver[] = "source \"$1\" || exit 3\n"
+                             "shift 2\n"
+                             "COMP_WORDS=(\"$@\")\n"
+                             "COMP_CWORD=$((${#COMP_WORDS[@]} - 1))\n"
+                             "_gpu_handover || exit 4\n"
+                             "if ((${#COMPREPLY[@]})); then printf '%s\\n' \"${COMPREPLY[@]}\"; fi\n";
+
+static char *complete_words(const char *const *words)
+{
+        const char *argv[32] = {BASH, "--noprofile", "--norc", "-c", driver, "bash", SCRIPT, "--"};
+        char out_path[] = "/tmp/gh-completion-XXXXXX";
+        _cleanup_close_ int fd = mkostemp(out_path, O_CLOEXEC);
+        char *out = NULL;
+        size_t n = 8;
+        int status;
+        pid_t pid;
+
+        assert_true(fd >= 0);
+        for (; *words; words++) {
+                assert_true(n < ELEMENTSOF(argv) - 1);
+                argv[n++] = *words;
+        }
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (dup2(fd, STDOUT_FILENO) < 0)
+                        _exit(127);
+                execv(BASH, (char **)argv);
+                _exit(127);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_int_equal(read_full_file(out_path, 1 << 16, &out, NULL), 0);
+        (void)unlink(out_path);
+        return out;
+}
+
+#define assert_completes(want, ...)                                                                         \
+        do {                                                                                                \
+                _cleanup_free_ char *_got =                                                                 \
+                        complete_words((const char *[]){"gpu-handover", __VA_ARGS__, NULL});                \
+                assert_string_equal(_got, want);                                                            \
+        } while (0)
+
+static int setup(void **state)
+{
+        char *root;
+
+        if (access(BASH, X_OK) < 0) {
+                print_message("skipped: no %s\n", BASH);
+                return -1;
+        }
+        root = pf_root_new("completion");
+        pf_write(root, "/etc/gpu-handover/domains/win11.conf", "");
+        pf_write(root, "/etc/gpu-handover/domains/my vm.conf", "");
+        /* Not a config: the suffix is what makes one. */
+        pf_write(root, "/etc/gpu-handover/domains/notes.txt", "");
+        pf_write(root, "/etc/libvirt/qemu/win11.xml", "<domain/>");
+        pf_write(root, "/etc/libvirt/qemu/linux.xml", "<domain/>");
+        pf_write(root, "/run/gpu-handover/stuck.journal", "");
+        *state = root;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        pf_root_free(*state);
+        return 0;
+}
+
+static void test_commands(void **state)
+{
+        assert_completes("hook\nplan\nstatus\nrestore\ninstall\nuninstall\ncheck\nclaim-boot\n", "");
+        assert_completes("status\n", "st");
+        assert_completes("uninstall\n", "un");
+        assert_completes("--root\n--help\n--version\n", "-");
+        /* The command after the global options. */
+        assert_completes("plan\n", "--root", "/x", "pl");
+}
+
+static void test_options(void **state)
+{
+        assert_completes("--json\n", "status", "--j");
+        assert_completes("--qemu-d\n--hook-binary\n--help\n", "install", "--");
+        assert_completes("--qemu-d\n--help\n", "uninstall", "-");
+        assert_completes("--xml\n--help\n", "plan", "win11", "");
+        assert_completes("--xml\n--help\n", "check", "-");
+        assert_completes("-\n", "plan", "win11", "--xml", "-");
+}
+
+static void test_domains(void **state)
+{
+        const char *root = *state;
+
+        /* Configs, libvirt's definitions and journals, each name once, sorted; spaces kept. */
+        assert_completes("linux\nmy vm\nstuck\nwin11\n", "--root", root, "plan", "");
+        assert_completes("win11\n", "--root", root, "restore", "w");
+        assert_completes("my vm\n", "--root", root, "check", "m");
+        /* bash splits --root=DIR at the '='. */
+        assert_completes("linux\n", "--root", "=", root, "plan", "l");
+        /* One domain per command. */
+        assert_completes("", "--root", root, "restore", "win11", "");
+        assert_completes("prepare\n", "--root", root, "hook", "qemu", "win11", "pr");
+        assert_completes("begin\nend\n-\n", "--root", root, "hook", "qemu", "win11", "prepare", "");
+}
+
+static void test_no_domains(void **state)
+{
+        _cleanup_pf_root_ char *empty = pf_root_new("completion-empty");
+
+        assert_completes("", "--root", empty, "plan", "");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_commands),
+                cmocka_unit_test(test_options),
+                cmocka_unit_test(test_domains),
+                cmocka_unit_test(test_no_domains),
+        };
+
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
