@@ -24,3 +24,4 @@ int gh_cmd_plan(gh_context *ctx, int argc, char *argv[]);
 int gh_cmd_status(gh_context *ctx, int argc, char *argv[]);
 int gh_cmd_restore(gh_context *ctx, int argc, char *argv[]);
 int gh_cmd_install(gh_context *ctx, int argc, char *argv[]);
+int gh_cmd_check(gh_context *ctx, int argc, char *argv[]);

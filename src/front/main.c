@@ -10,6 +10,7 @@ static const gh_command commands[] = {
         {"status", gh_cmd_status, "status                            GPUs, drivers, holders, hand-overs"},
         {"restore", gh_cmd_restore, "restore DOMAIN                    undo a hand-over from its journal"},
         {"install", gh_cmd_install, "install [--qemu-d]                put the libvirt hook entry in place"},
+        {"check", gh_cmd_check, "check DOMAIN [--xml FILE|-]       is the host ready? PASS/WARN/FAIL lines"},
 };
 
 static void usage(FILE *f)
