@@ -78,27 +78,41 @@ static int parse_args(int argc, char *argv[], check_args *a)
         return 0;
 }
 
-/* From --xml FILE, stdin, or libvirt; source names where it came from, for the XML line. */
-static int read_xml(const check_args *a, char **ret, size_t *ret_len, char **ret_source, gh_error *err)
+/* Where the XML comes from, as the XML line names it. */
+static int xml_source(const check_args *a, char **ret)
+{
+        char *s;
+
+        if (!a->xml_path) {
+                if (asprintf(&s, "libvirt at '%s'", a->uri) < 0)
+                        s = NULL;
+        } else if (streq(a->xml_path, "-"))
+                s = strdup("stdin");
+        else if (asprintf(&s, "'%s'", a->xml_path) < 0)
+                s = NULL;
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+/* From --xml FILE, stdin, or libvirt. */
+static int read_xml(const check_args *a, const char *source, char **ret, size_t *ret_len, gh_error *err)
 {
         int r;
 
-        if (a->xml_path && streq(a->xml_path, "-"))
-                r = asprintf(ret_source, "stdin") < 0
-                            ? -ENOMEM
-                            : read_full_fd(STDIN_FILENO, GH_DOMXML_MAX, ret, ret_len);
-        else if (a->xml_path)
-                r = asprintf(ret_source, "'%s'", a->xml_path) < 0
-                            ? -ENOMEM
-                            : read_full_file(a->xml_path, GH_DOMXML_MAX, ret, ret_len);
-        else if (asprintf(ret_source, "libvirt at '%s'", a->uri) < 0)
-                r = -ENOMEM;
-        else if ((r = gh_libvirt_domain_xml(a->uri, a->domain, ret, err)) >= 0)
-                *ret_len = strlen(*ret);
+        if (!a->xml_path) {
+                r = gh_libvirt_domain_xml(a->uri, a->domain, ret, err);
+                if (r >= 0)
+                        *ret_len = strlen(*ret);
+        } else if (streq(a->xml_path, "-"))
+                r = read_full_fd(STDIN_FILENO, GH_DOMXML_MAX, ret, ret_len);
+        else
+                r = read_full_file(a->xml_path, GH_DOMXML_MAX, ret, ret_len);
         if (r >= 0 && *ret_len > GH_DOMXML_MAX)
                 r = -EFBIG;
-        if (r < 0 && !gh_error_isset(err))
-                gh_error_set(err, r, "cannot read the domain XML from %s: %s", strempty(*ret_source),
+        if (r < 0)
+                gh_error_set(err, r, "cannot read the domain XML from %s: %s", source,
                              r == -EFBIG ? "larger than 4 MiB" : strerror(-r));
         return r;
 }
@@ -110,11 +124,13 @@ static int check_xml(const check_args *a, domain_state *s, gh_checks *c)
         size_t len = 0;
         int r;
 
-        r = read_xml(a, &xml, &len, &source, &err);
+        if (xml_source(a, &source) < 0)
+                return -ENOMEM;
+        r = read_xml(a, source, &xml, &len, &err);
         if (r >= 0 && (r = gh_domxml_parse(xml, len, &s->dom, &err)) < 0)
                 gh_error_replace(&err, r, "bad domain XML from %s: %s", source, err.msg);
         s->dom_ok = r >= 0;
-        return gh_check_xml(c, strempty(source), !a->xml_path, r, &err, s->dom_ok ? &s->dom : NULL);
+        return gh_check_xml(c, source, !a->xml_path, r, &err, s->dom_ok ? &s->dom : NULL);
 }
 
 /* Facts as the hook gathers them; without a loaded config, with the defaults. */
