@@ -26,3 +26,4 @@ int gh_cmd_restore(gh_context *ctx, int argc, char *argv[]);
 int gh_cmd_install(gh_context *ctx, int argc, char *argv[]);
 int gh_cmd_uninstall(gh_context *ctx, int argc, char *argv[]);
 int gh_cmd_claim_boot(gh_context *ctx, int argc, char *argv[]);
+int gh_cmd_check(gh_context *ctx, int argc, char *argv[]);

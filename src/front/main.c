@@ -12,6 +12,7 @@ static const gh_command commands[] = {
         {"install", gh_cmd_install, "install [--qemu-d]                put the libvirt hook entry in place"},
         {"uninstall", gh_cmd_uninstall, "uninstall [--qemu-d]              remove the libvirt hook entry"},
         {"claim-boot", gh_cmd_claim_boot, "claim-boot                        bind autostart domains' GPUs to vfio-pci at boot"},
+        {"check", gh_cmd_check, "check DOMAIN [--xml FILE|-]       is the host ready? PASS/WARN/FAIL lines"},
 };
 
 static void usage(FILE *f)
