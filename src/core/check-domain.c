@@ -86,16 +86,6 @@ int gh_check_xml(gh_checks *c, const char *source, bool libvirt, int r, const gh
                     count_kind(dom, GH_HOSTDEV_PCI), count_kind(dom, GH_HOSTDEV_INTERFACE));
 }
 
-static bool is_display(const gh_pci_dev *d)
-{
-        return d && (d->class >> 16) == GH_PCI_CLASS_DISPLAY;
-}
-
-static bool is_bridge(const gh_pci_dev *d)
-{
-        return (d->class >> 8) == GH_PCI_CLASS_BRIDGE;
-}
-
 static bool wanted(const gh_check_domain *d, const gh_hostdev *h)
 {
         return h->kind == GH_HOSTDEV_PCI || (d->policy && d->policy->interface_hostdevs);
@@ -116,7 +106,7 @@ static const gh_hostdev *auto_anchor(const gh_check_domain *d, const gh_hostdev 
                 const gh_hostdev *o = &d->dom->hostdevs[i];
 
                 if (wanted(d, o) && gh_pci_addr_same_slot(&o->addr, &h->addr) &&
-                    is_display(gh_facts_find_dev(d->facts, &o->addr)))
+                    gh_pci_dev_is_display(gh_facts_find_dev(d->facts, &o->addr)))
                         return o;
         }
         return NULL;
@@ -224,7 +214,7 @@ static int check_device(gh_checks *c, const gh_check_domain *d, const gh_hostdev
  * group holds nothing we take, libvirt detaches the domain's hostdevs itself. */
 static bool member_ok(const gh_check_domain *d, const gh_pci_dev *m, bool group_taken)
 {
-        if (is_bridge(m) || !m->driver || streq(m->driver, VFIO_DRIVER) || streq(m->driver, "pci-stub"))
+        if (gh_pci_dev_may_stay_in_vfio_group(m))
                 return true;
         if (group_taken)
                 return addr_taken(d, &m->addr);
@@ -237,7 +227,7 @@ static const char *member_role(const gh_check_domain *d, const gh_pci_dev *m, bo
                 return "taken";
         if (find_hostdev(d, &m->addr))
                 return group_taken ? "in the domain, not taken" : "in the domain";
-        if (is_bridge(m))
+        if (gh_pci_dev_is_bridge(m))
                 return "bridge, stays";
         return member_ok(d, m, group_taken) ? "stays" : "NOT in the domain";
 }
@@ -340,7 +330,7 @@ static const gh_pci_dev *kept_gpu(const gh_check_domain *d)
         for (size_t i = 0; i < d->facts->n_devs; i++) {
                 const gh_pci_dev *g = &d->facts->devs[i];
 
-                if (is_display(g) && g->driver && !streq(g->driver, VFIO_DRIVER) && !addr_taken(d, &g->addr))
+                if (gh_pci_dev_is_display(g) && g->driver && !streq(g->driver, VFIO_DRIVER) && !addr_taken(d, &g->addr))
                         return g;
         }
         return NULL;
@@ -351,7 +341,7 @@ static const gh_pci_dev *taken_gpu(const gh_check_domain *d, bool boot_vga)
         for (size_t i = 0; i < d->dom->n_hostdevs; i++) {
                 const gh_pci_dev *g = gh_facts_find_dev(d->facts, &d->dom->hostdevs[i].addr);
 
-                if (is_display(g) && taken(d, &d->dom->hostdevs[i]) && (!boot_vga || g->boot_vga))
+                if (gh_pci_dev_is_display(g) && taken(d, &d->dom->hostdevs[i]) && (!boot_vga || g->boot_vga))
                         return g;
         }
         return NULL;

@@ -10,6 +10,22 @@ const gh_pci_dev *gh_facts_find_dev(const gh_facts *f, const gh_pci_addr *a)
         return NULL;
 }
 
+bool gh_pci_dev_is_display(const gh_pci_dev *d)
+{
+        return d && (d->class >> 16) == GH_PCI_CLASS_DISPLAY;
+}
+
+bool gh_pci_dev_is_bridge(const gh_pci_dev *d)
+{
+        return d && (d->class >> 8) == GH_PCI_CLASS_BRIDGE;
+}
+
+bool gh_pci_dev_may_stay_in_vfio_group(const gh_pci_dev *d)
+{
+        return gh_pci_dev_is_bridge(d) || !d->driver || streq(d->driver, "vfio-pci") ||
+               streq(d->driver, "pci-stub");
+}
+
 bool gh_module_name_eq(const char *a, const char *b)
 {
         for (; *a && *b; a++, b++) {

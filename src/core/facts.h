@@ -62,6 +62,11 @@ typedef struct gh_facts {
         bool units_known; /* false when no system bus could be reached */
 } gh_facts;
 
+bool gh_pci_dev_is_display(const gh_pci_dev *d);
+bool gh_pci_dev_is_bridge(const gh_pci_dev *d);
+/* May stay in an IOMMU group handed to vfio without being taken: a bridge, or no host driver on it. */
+bool gh_pci_dev_may_stay_in_vfio_group(const gh_pci_dev *d);
+
 /* Module names treat '-' and '_' alike, as the kernel does. */
 bool gh_module_name_eq(const char *a, const char *b);
 const gh_pci_dev *gh_facts_find_dev(const gh_facts *f, const gh_pci_addr *a);

@@ -21,16 +21,6 @@ typedef struct planner {
         bool dm_stop;
 } planner;
 
-static bool is_display(const gh_pci_dev *d)
-{
-        return (d->class >> 16) == GH_PCI_CLASS_DISPLAY;
-}
-
-static bool is_bridge(const gh_pci_dev *d)
-{
-        return (d->class >> 8) == GH_PCI_CLASS_BRIDGE;
-}
-
 static bool is_selected(const planner *pl, const gh_pci_addr *a)
 {
         for (size_t i = 0; i < pl->n_sel; i++)
@@ -111,7 +101,7 @@ static int select_auto(planner *pl)
                 const gh_hostdev *h = &pl->dom->hostdevs[i];
                 const gh_pci_dev *d = gh_facts_find_dev(pl->f, &h->addr);
 
-                if (hostdev_wanted(pl, h) && d && is_display(d) && (r = select_dev(pl, h)) < 0)
+                if (hostdev_wanted(pl, h) && d && gh_pci_dev_is_display(d) && (r = select_dev(pl, h)) < 0)
                         return r;
         }
         n_display = pl->n_sel;
@@ -184,8 +174,7 @@ static int check_claims(planner *pl)
 /* vfio needs every endpoint of the group away from host drivers; bridges may stay. */
 static bool group_member_ok(const planner *pl, const gh_pci_dev *m)
 {
-        return is_selected(pl, &m->addr) || is_bridge(m) || !m->driver || streq(m->driver, VFIO_DRIVER) ||
-               streq(m->driver, "pci-stub");
+        return is_selected(pl, &m->addr) || gh_pci_dev_may_stay_in_vfio_group(m);
 }
 
 static int check_group(planner *pl, const gh_pci_dev *d)
@@ -411,7 +400,7 @@ static int plan_auto_unload(planner *pl, char ***unload)
                 const gh_pci_dev *d = pl->sel[i];
                 _cleanup_strv_free_ char **stack = NULL;
 
-                if (!d->driver || on_vfio(d) || !is_display(d))
+                if (!d->driver || on_vfio(d) || !gh_pci_dev_is_display(d))
                         continue;
                 if (!d->module) {
                         r = add_note(pl, "driver '%s' of %s is built into the kernel: unbinding it alone",
@@ -510,7 +499,7 @@ static bool host_keeps_gpu(const planner *pl)
         for (size_t i = 0; i < pl->f->n_devs; i++) {
                 const gh_pci_dev *d = &pl->f->devs[i];
 
-                if (is_display(d) && d->driver && !on_vfio(d) && !is_selected(pl, &d->addr))
+                if (gh_pci_dev_is_display(d) && d->driver && !on_vfio(d) && !is_selected(pl, &d->addr))
                         return true;
         }
         return false;

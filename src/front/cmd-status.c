@@ -47,7 +47,7 @@ static void print_gpus(const char *root, const gh_pci_dev *devs, size_t n)
         for (size_t i = 0; i < n; i++) {
                 const gh_pci_dev *d = &devs[i];
 
-                if ((d->class >> 16) != GH_PCI_CLASS_DISPLAY)
+                if (!gh_pci_dev_is_display(d))
                         continue;
                 shown++;
                 printf("  %s  %04x:%04x  driver %s%s\n", GH_PCI_ADDR_STR(&d->addr), d->vendor, d->device,
@@ -116,23 +116,18 @@ static void print_handovers(const char *root)
  * its IOMMU group, bridges aside (they stay with the host and do not block vfio). */
 static bool goes_with(const gh_pci_dev *d, const gh_pci_dev *gpu)
 {
-        if ((d->class >> 8) == GH_PCI_CLASS_BRIDGE)
+        if (gh_pci_dev_is_bridge(d))
                 return false;
         return gh_pci_addr_same_slot(&d->addr, &gpu->addr) ||
                (d->iommu_group >= 0 && d->iommu_group == gpu->iommu_group);
 }
 
-static bool is_display(const gh_pci_dev *d)
-{
-        return (d->class >> 16) == GH_PCI_CLASS_DISPLAY;
-}
-
 static bool json_lists(const gh_pci_dev *devs, size_t n, const gh_pci_dev *d)
 {
-        if (is_display(d))
+        if (gh_pci_dev_is_display(d))
                 return true;
         for (size_t i = 0; i < n; i++)
-                if (is_display(&devs[i]) && goes_with(d, &devs[i]))
+                if (gh_pci_dev_is_display(&devs[i]) && goes_with(d, &devs[i]))
                         return true;
         return false;
 }
