@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "fakesys.h"
+#include "proc-fake.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
 #include "shared/time-util.h"
@@ -392,6 +393,54 @@ static void test_hook_stuck_unbind_does_not_hang(void **state)
         run_done(&r);
 }
 
+/* A QEMU stand-in in the fake /proc, holding the VFIO group node; gone when not running. */
+static void fake_vm(fakesys *fs, bool running)
+{
+        const char *root = fakesys_root(fs);
+
+        if (!running) {
+                pf_remove(root, "/proc/4242");
+                return;
+        }
+        pf_write(root, "/proc/4242/comm", "qemu-system-x86\n");
+        pf_write(root, "/proc/4242/maps", "");
+        pf_symlink(root, "/proc/4242/fd/12", "/dev/vfio/2");
+}
+
+/* Undoing under a running VM would unbind vfio-pci from devices in use, which blocks in the kernel:
+ * refused, naming the VM's process, with nothing undone; once the VM is gone it goes through. */
+static void test_release_refused_while_vm_runs(void **state)
+{
+        fakesys *fs = *state;
+        const char *const restore[] = {"restore", "win11", NULL};
+        const char *const release[] = {"hook", "qemu", "win11", "release", "end", "-", NULL};
+        const char *const *cmds[] = {restore, release};
+        run r;
+
+        opt_in(fs, "");
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_status(&r, 0);
+        run_done(&r);
+        fake_vm(fs, true);
+        for (size_t i = 0; i < ELEMENTSOF(cmds); i++) {
+                spawned sp = tool_spawn(fs, NULL, cmds[i]);
+
+                r = tool_wait_until(&sp, deadline_after(20 * USEC_PER_SEC));
+                assert_status(&r, 1);
+                assert_non_null(strstr(r.err, "pid 4242 (qemu-system-x86)"));
+                assert_non_null(strstr(r.err, "/dev/vfio/2"));
+                assert_true(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
+                assert_driver(fs, "0000:00:05.0", "vfio-pci");
+                assert_driver(fs, "0000:00:05.1", "vfio-pci");
+                run_done(&r);
+        }
+        fake_vm(fs, false);
+        r = tool(fs, NULL, "restore", "win11", NULL);
+        assert_status(&r, 0);
+        assert_host_as_before(fs);
+        run_done(&r);
+}
+
 static int journal_steps(fakesys *fs)
 {
         _cleanup_free_ char *p = fakesys_path(fs, "/run/gpu-handover/win11.journal"), *text = NULL;
@@ -458,6 +507,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_hook_unlisted_device, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_bad_xml, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_stuck_unbind_does_not_hang, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_release_refused_while_vm_runs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore_after_kill, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_status_lists_gpus, setup, teardown),
         };
