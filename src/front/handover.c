@@ -6,9 +6,11 @@
 #include "core/exec.h"
 #include "host/conffile.h"
 #include "host/gather.h"
+#include "host/holders.h"
 #include "host/hostops.h"
 #include "host/lock.h"
 #include "host/log.h"
+#include "shared/strv.h"
 #include "handover.h"
 
 typedef struct step_log {
@@ -162,6 +164,50 @@ static unsigned release_timeout(const char *root, const char *domain)
         return p.timeout_sec;
 }
 
+static int vfio_nodes(const gh_step *steps, size_t n, char ***ret)
+{
+        _cleanup_strv_free_ char **nodes = NULL;
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *node = NULL;
+                int r;
+
+                if (steps[i].kind != GH_STEP_BIND_VFIO || steps[i].group < 0)
+                        continue;
+                if (asprintf(&node, "/dev/vfio/%d", steps[i].group) < 0)
+                        return -ENOMEM;
+                r = strv_extend_unique(&nodes, node);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(nodes);
+        return 0;
+}
+
+/* While a VM still has a group open, unbinding vfio-pci from its devices blocks in the kernel until the
+ * VM lets go, holding the devices' locks: refuse, and undo nothing. */
+static int refuse_if_in_use(const char *root, const char *domain, const gh_step *steps, size_t n, gh_error *err)
+{
+        _cleanup_strv_free_ char **nodes = NULL;
+        gh_holder *h = NULL;
+        size_t n_h = 0;
+        int r;
+
+        r = vfio_nodes(steps, n, &nodes);
+        if (r < 0 || !nodes)
+                return r;
+        r = gh_holders_scan(root, nodes, &h, &n_h);
+        if (r < 0)
+                return gh_error_set(err, r, "domain '%s': cannot tell whether a VM still uses its devices: %s",
+                                    domain, strerror(-r));
+        if (n_h > 0)
+                r = gh_error_set(err, -EBUSY,
+                                 "domain '%s': pid %d (%s) still has %s open: shut the VM down first; nothing was undone",
+                                 domain, (int)h[0].pid, strempty(h[0].comm), h[0].node);
+        gh_holders_free(h, n_h);
+        return r;
+}
+
 int gh_handover_release(const char *root, const char *domain, gh_error *err)
 {
         _cleanup_(gh_real_host_done) gh_real_host host = {.root = root};
@@ -179,8 +225,12 @@ int gh_handover_release(const char *root, const char *domain, gh_error *err)
         r = gh_journal_read(root, domain, &steps, &n, err);
         if (r == -ENOENT)
                 return 0;
-        if (r < 0)
+        if (r >= 0)
+                r = refuse_if_in_use(root, domain, steps, n, err);
+        if (r < 0) {
+                gh_steps_free(steps, n);
                 return r;
+        }
         open_units(root, domain, &host.units);
         r = gh_exec_undo(steps, n, timeout, &gh_real_host_ops, &host, &obs, err);
         gh_steps_free(steps, n);

@@ -6,6 +6,7 @@
 #include "hostops.h"
 #include "pci.h"
 #include "shared/fileio.h"
+#include "shared/strv.h"
 
 #define VFIO_DRIVER "vfio-pci"
 /* Probing and binding are quick; a driver that takes longer than this is stuck, whatever the budget. */
@@ -49,11 +50,25 @@ static int op_holders_end(void *ctx, char *const *nodes, gh_holders_mode mode, u
         return gh_holders_end(h->root, nodes, mode, grace, deadline, err);
 }
 
+/* An unbind that did not finish still holds the kernel's lock of the device, and every write to its
+ * sysfs files (driver_override, bind, unbind, probe) would wait for that lock with no deadline. */
+static int refuse_if_stuck(gh_real_host *h, const char *addr, gh_error *err)
+{
+        if (!strv_contains(h->stuck, addr))
+                return 0;
+        return gh_error_set(err, -EBUSY,
+                            "%s is left alone: its unbind did not finish, and the kernel keeps the device locked until it does",
+                            addr);
+}
+
 static int op_override_set(void *ctx, const char *addr, const char *driver, gh_error *err)
 {
         gh_real_host *h = ctx;
-        int r = gh_pci_set_override(h->root, addr, driver);
+        int r = refuse_if_stuck(h, addr, err);
 
+        if (r < 0)
+                return r;
+        r = gh_pci_set_override(h->root, addr, driver);
         if (r < 0)
                 return gh_error_set(err, r, "cannot set driver_override of %s to '%s': %s", addr, strempty(driver),
                                     strerror(-r));
@@ -99,11 +114,17 @@ static int op_module_load(void *ctx, const char *module, gh_error *err)
 static int op_dev_unbind(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err)
 {
         gh_real_host *h = ctx;
-        int r = gh_pci_unbind(h->root, addr, driver, deadline);
+        int r = refuse_if_stuck(h, addr, err);
 
-        if (r == -ETIMEDOUT)
+        if (r < 0)
+                return r;
+        r = gh_pci_unbind(h->root, addr, driver, deadline);
+        if (r == -ETIMEDOUT) {
+                if (strv_extend(&h->stuck, addr) < 0)
+                        return -ENOMEM;
                 return gh_error_set(err, r, "unbinding %s from '%s' did not finish in time: the driver is stuck",
                                     addr, driver);
+        }
         if (r < 0)
                 return gh_error_set(err, r, "cannot unbind %s from '%s': %s", addr, driver, strerror(-r));
         return 0;
@@ -129,6 +150,9 @@ static int op_dev_bind_vfio(void *ctx, const char *addr, int group, usec_t deadl
         usec_t d = min_deadline(deadline, BIND_TIMEOUT);
         int r;
 
+        r = refuse_if_stuck(h, addr, err);
+        if (r < 0)
+                return r;
         r = gh_pci_get_driver(h->root, addr, &cur);
         if (r < 0)
                 return gh_error_set(err, r, "cannot read the driver of %s: %s", addr, strerror(-r));
@@ -224,4 +248,6 @@ void gh_real_host_done(gh_real_host *h)
         h->units = gh_units_free(h->units);
         h->kmod = gh_kmod_free(h->kmod);
         h->journal = gh_journal_close(h->journal);
+        strv_free(h->stuck);
+        h->stuck = NULL;
 }

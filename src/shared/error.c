@@ -26,10 +26,15 @@ int gh_error_set(gh_error *err, int r, const char *fmt, ...)
 
 int gh_error_replace(gh_error *err, int r, const char *fmt, ...)
 {
+        gh_error next = {};
         va_list ap;
 
+        if (!err)
+                return r;
+        /* Formatted apart: the arguments may quote err->msg itself, to wrap the old message. */
         va_start(ap, fmt);
-        error_vset(err, r, fmt, ap);
+        error_vset(&next, r, fmt, ap);
         va_end(ap);
+        *err = next;
         return r;
 }

@@ -14,7 +14,7 @@ typedef struct gh_error {
  * err may be NULL. */
 int gh_error_set(gh_error *err, int r, const char *fmt, ...) _printf_(3, 4);
 
-/* Overwrites whatever was recorded. */
+/* Overwrites whatever was recorded; the arguments may quote err->msg, to wrap the old message. */
 int gh_error_replace(gh_error *err, int r, const char *fmt, ...) _printf_(3, 4);
 
 static inline bool gh_error_isset(const gh_error *err)

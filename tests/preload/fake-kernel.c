@@ -7,8 +7,10 @@
  *                          has no IOMMU group (the probe fails). Otherwise bound; vfio-pci also creates
  *                          ROOT/dev/vfio/GROUP.
  *   drivers/NAME/unbind    VALUE=ADDR. -ENODEV unless bound to NAME. Blocks forever when ADDR is flagged
- *                          in fake-kernel/block-unbind (a busy driver). Removes dev/vfio/GROUP with the
- *                          group's last vfio-pci function.
+ *                          in fake-kernel/block-unbind (a busy driver), holding ADDR's device lock: from
+ *                          then on every write about ADDR (bind, unbind, driver_override, drivers_probe)
+ *                          blocks forever too, as it waits for that lock in the kernel. Removes
+ *                          dev/vfio/GROUP with the group's last vfio-pci function.
  *   drivers/NAME/new_id    VALUE="vvvv dddd" (hex): NAME matches that id from now on (-EEXIST if it did
  *                          already, -EINVAL if unparsable), and takes every unbound function it matches.
  *   drivers/NAME/remove_id the reverse; -ENODEV when NAME had no such id.
@@ -387,6 +389,28 @@ static bool unbind_blocked(const char *root, const char *addr)
         return pathf(p, "%s/fake-kernel/block-unbind/%s", root, addr) == 0 && access(p, F_OK) == 0;
 }
 
+/* The device lock of ADDR, held for good by an unbind that blocks: fake-kernel/locked/ADDR. */
+static int lock_path(const char *root, const char *addr, char p[static PATH_MAX])
+{
+        return pathf(p, "%s/fake-kernel/locked/%s", root, addr);
+}
+
+static _Noreturn void block_holding_lock(const char *root, const char *addr)
+{
+        char p[PATH_MAX];
+
+        if (lock_path(root, addr, p) == 0)
+                (void)write_file(p, "");
+        block_forever();
+}
+
+static bool device_locked(const char *root, const char *addr)
+{
+        char p[PATH_MAX];
+
+        return lock_path(root, addr, p) == 0 && access(p, F_OK) == 0;
+}
+
 /* Whether another function of the group is still bound to vfio-pci (the group's node stays then). */
 static bool group_in_vfio(const char *root, const char *group, const char *except)
 {
@@ -413,7 +437,7 @@ static int do_unbind(const char *root, const char *drv, const char *addr)
         if (r < 0 || !streq(cur, drv))
                 return -ENODEV;
         if (unbind_blocked(root, addr))
-                block_forever();
+                block_holding_lock(root, addr);
         r = pathf(p, "%s/sys/bus/pci/devices/%s/driver", root, addr);
         if (r < 0 || unlink(p) < 0)
                 return r < 0 ? r : -errno;
@@ -562,6 +586,10 @@ static int store(const kattr *k, const void *buf, size_t n)
         v[n] = 0;
         if (n > 0 && v[n - 1] == '\n')
                 v[n - 1] = 0;
+        /* Every store about a function takes its device lock first (new_id, remove_id: the driver's). */
+        if (device_locked(k->root, k->kind == ATTR_OVERRIDE ? k->name : v) && k->kind != ATTR_NEW_ID &&
+            k->kind != ATTR_REMOVE_ID)
+                block_forever();
         switch (k->kind) {
         case ATTR_BIND:
                 return do_bind(k->root, k->name, v);

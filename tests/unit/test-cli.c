@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "fakesys.h"
+#include "proc-fake.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
 #include "shared/time-util.h"
@@ -151,18 +152,33 @@ static spawned tool_spawn(fakesys *fs, const char *in, const char *const *args)
         return sp;
 }
 
-static run tool_wait(spawned *sp)
+/* Waits for the tool until deadline (0: for ever); a tool still running then is killed: the test fails. */
+static run tool_wait_until(spawned *sp, usec_t deadline)
 {
         _cleanup_free_ char *pin = NULL, *pout = NULL, *perr = NULL;
         run r = {};
+        pid_t k;
 
-        assert_int_equal(waitpid(sp->pid, &r.status, 0), sp->pid);
+        while (deadline && (k = waitpid(sp->pid, &r.status, WNOHANG)) == 0)
+                if (!deadline_sleep(deadline, 20 * USEC_PER_MSEC)) {
+                        kill(sp->pid, SIGKILL);
+                        (void)waitpid(sp->pid, NULL, 0);
+                        fail_msg("the tool still ran at the deadline: it hangs");
+                }
+        if (!deadline)
+                k = waitpid(sp->pid, &r.status, 0);
+        assert_int_equal(k, sp->pid);
         r.status = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : 128 + WTERMSIG(r.status);
         spawn_files(sp, &pin, &pout, &perr);
         r.out = slurp(pout);
         r.err = slurp(perr);
         unlink(pin), unlink(pout), unlink(perr), rmdir(sp->dir);
         return r;
+}
+
+static run tool_wait(spawned *sp)
+{
+        return tool_wait_until(sp, 0);
 }
 
 #define tool(fs, in, ...)                                                                                    \
@@ -350,20 +366,77 @@ static void test_hook_bad_xml(void **state)
         assert_refused(*state, "", "<domain><devices><hostdev mode='subsystem' type='pci'>", "win11");
 }
 
-static void test_hook_stuck_unbind_rolls_back(void **state)
+/* A driver stuck in unbind keeps the kernel's lock of its device: the rollback must not write that
+ * device's files (the write would wait for the lock for ever), so it leaves it, keeps the journal, and
+ * gives the other function back. */
+static void test_hook_stuck_unbind_does_not_hang(void **state)
 {
         fakesys *fs = *state;
-        usec_t start = now_usec();
+        _cleanup_free_ char *override = NULL;
+        spawned sp;
         run r;
 
         opt_in(fs, "timeout = 2\n");
         fakesys_block_unbind(fs, "0000:00:05.1");
-        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        sp = tool_spawn(fs, domain_xml,
+                        (const char *[]){"hook", "qemu", "win11", "prepare", "begin", "-", NULL});
+        /* The budget bounds the wait: the tool did not hang on the stuck driver. */
+        r = tool_wait_until(&sp, deadline_after(20 * USEC_PER_SEC));
         assert_status(&r, 1);
         assert_non_null(strstr(r.err, "0000:00:05.1"));
         assert_non_null(strstr(r.err, "did not finish in time"));
-        /* The budget bounds the wait: the tool did not hang on the stuck driver. */
-        assert_true(now_usec() - start < 20 * USEC_PER_SEC);
+        assert_non_null(strstr(r.err, "the journal is kept"));
+        assert_true(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
+        assert_driver(fs, "0000:00:05.0", "bochs-drm");
+        override = fakesys_read(fs, "/sys/bus/pci/devices/0000:00:05.0/driver_override");
+        assert_string_equal(override, "(null)");
+        run_done(&r);
+}
+
+/* A QEMU stand-in in the fake /proc, holding the VFIO group node; gone when not running. */
+static void fake_vm(fakesys *fs, bool running)
+{
+        const char *root = fakesys_root(fs);
+
+        if (!running) {
+                pf_remove(root, "/proc/4242");
+                return;
+        }
+        pf_write(root, "/proc/4242/comm", "qemu-system-x86\n");
+        pf_write(root, "/proc/4242/maps", "");
+        pf_symlink(root, "/proc/4242/fd/12", "/dev/vfio/2");
+}
+
+/* Undoing under a running VM would unbind vfio-pci from devices in use, which blocks in the kernel:
+ * refused, naming the VM's process, with nothing undone; once the VM is gone it goes through. */
+static void test_release_refused_while_vm_runs(void **state)
+{
+        fakesys *fs = *state;
+        const char *const restore[] = {"restore", "win11", NULL};
+        const char *const release[] = {"hook", "qemu", "win11", "release", "end", "-", NULL};
+        const char *const *cmds[] = {restore, release};
+        run r;
+
+        opt_in(fs, "");
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_status(&r, 0);
+        run_done(&r);
+        fake_vm(fs, true);
+        for (size_t i = 0; i < ELEMENTSOF(cmds); i++) {
+                spawned sp = tool_spawn(fs, NULL, cmds[i]);
+
+                r = tool_wait_until(&sp, deadline_after(20 * USEC_PER_SEC));
+                assert_status(&r, 1);
+                assert_non_null(strstr(r.err, "pid 4242 (qemu-system-x86)"));
+                assert_non_null(strstr(r.err, "/dev/vfio/2"));
+                assert_true(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
+                assert_driver(fs, "0000:00:05.0", "vfio-pci");
+                assert_driver(fs, "0000:00:05.1", "vfio-pci");
+                run_done(&r);
+        }
+        fake_vm(fs, false);
+        r = tool(fs, NULL, "restore", "win11", NULL);
+        assert_status(&r, 0);
         assert_host_as_before(fs);
         run_done(&r);
 }
@@ -433,7 +506,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_hook_bad_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_unlisted_device, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_bad_xml, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_hook_stuck_unbind_rolls_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_stuck_unbind_does_not_hang, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_release_refused_while_vm_runs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore_after_kill, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_status_lists_gpus, setup, teardown),
         };

@@ -157,7 +157,8 @@ fakesys *fakesys_new(void)
                                            "proc",
                                            "dev",
                                            "fake-kernel/ids",
-                                           "fake-kernel/block-unbind"};
+                                           "fake-kernel/block-unbind",
+                                           "fake-kernel/locked"};
         const char *base = getenv("GH_FAKE_KERNEL_ROOT");
         fakesys *fs;
         char *root;

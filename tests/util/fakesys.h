@@ -31,6 +31,7 @@
  *   ROOT/fake-kernel/                  the fake kernel's own state, in no kernel's view:
  *       ids/NAME            the ids driver NAME matches, one "vvvv dddd" (hex) line each
  *       block-unbind/ADDR   present: writing ADDR to any driver's unbind blocks forever
+ *       locked/ADDR         such an unbind holds ADDR's device lock: every later write about ADDR blocks
  *
  * The files are plain files: reading them works anywhere. Writing to bind, unbind, new_id, remove_id,
  * driver_override and drivers_probe acts like the kernel only when the test runs under the fake-kernel
@@ -79,7 +80,8 @@ void fakesys_add_fb(fakesys *fs, const char *addr, unsigned n);
 void fakesys_add_sound(fakesys *fs, const char *addr, unsigned card, ...) __attribute__((sentinel));
 /* ROOT/proc/driver/nvidia/gpus/ADDR/information, as the nvidia driver writes it. */
 void fakesys_set_nvidia_minor(fakesys *fs, const char *addr, unsigned minor);
-/* Under the fake kernel, unbinding ADDR then blocks forever, as a busy driver does in the kernel. */
+/* Under the fake kernel, unbinding ADDR then blocks forever, as a busy driver does in the kernel, and so
+ * does every later write about ADDR (the kernel's device lock stays taken). */
 void fakesys_block_unbind(fakesys *fs, const char *addr);
 
 /* Reading back, for assertions. The driver bound to addr, NULL when none (newly allocated). */

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # libvirtd restarts while the VM runs (it reconnects, and runs the hook with 'reconnect begin'): nothing
-# changes, the GPU stays on vfio-pci and the journal stays; a later destroy gives everything back.
+# changes, the GPU stays on vfio-pci and the journal stays. 'gpu-handover restore' while the VM runs is
+# refused, naming QEMU (its vfio unbind would block in the kernel). A later destroy gives everything back.
 # e2e-machine: single
 
 DOM=gh-e2e-reconnect
@@ -34,6 +35,16 @@ gh_pid_alive "$qemu_pid" || gh_fail "QEMU (pid $qemu_pid) did not survive the re
 assert_driver "$GH_GPU" vfio-pci
 assert_driver "$GH_GPU_AUDIO" vfio-pci
 assert_file_exists "$(gh_vfio_node "$GH_GPU")"
+assert_eq "$journal" "$(cat "$JOURNAL" 2>/dev/null)" "the journal"
+assert_host_state "$during" --pids
+
+gh_log "gpu-handover restore while the VM runs (must be refused)"
+if out=$(timeout 120 "$GH_TOOL" restore "$DOM" 2>&1); then
+        gh_fail "restore went through while the VM runs: $out"
+fi
+echo "$out"
+assert_contains "$out" "pid $qemu_pid (" "restore's error"
+assert_contains "$out" "$(gh_vfio_node "$GH_GPU")" "restore's error"
 assert_eq "$journal" "$(cat "$JOURNAL" 2>/dev/null)" "the journal"
 assert_host_state "$during" --pids
 

@@ -1,0 +1,46 @@
+/* gh_error: the first error wins, and a replacement may wrap the message it replaces. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+
+#include "shared/error.h"
+
+static void test_first_error_wins(void **state)
+{
+        gh_error err = {};
+
+        assert_int_equal(gh_error_set(&err, -ENODEV, "no device '%s'", "0000:01:00.0"), -ENODEV);
+        assert_int_equal(gh_error_set(&err, -EIO, "later"), -EIO);
+        assert_int_equal(err.code, -ENODEV);
+        assert_string_equal(err.msg, "no device '0000:01:00.0'");
+        assert_int_equal(gh_error_set(NULL, -EIO, "nowhere"), -EIO);
+}
+
+static void test_replace_wraps_the_old_message(void **state)
+{
+        gh_error err = {};
+
+        gh_error_set(&err, -ETIMEDOUT, "unbinding 0000:00:05.1 did not finish in time");
+        assert_int_equal(
+                gh_error_replace(&err, -EBUSY, "domain '%s': %s (the journal is kept)", "win11", err.msg),
+                -EBUSY);
+        assert_int_equal(err.code, -EBUSY);
+        assert_string_equal(
+                err.msg,
+                "domain 'win11': unbinding 0000:00:05.1 did not finish in time (the journal is kept)");
+        assert_int_equal(gh_error_replace(&err, -EIO, "%s, twice", err.msg), -EIO);
+        assert_string_equal(err.msg, "domain 'win11': unbinding 0000:00:05.1 did not finish in time (the "
+                                     "journal is kept), twice");
+        assert_int_equal(gh_error_replace(NULL, -EIO, "nowhere"), -EIO);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_first_error_wins),
+                cmocka_unit_test(test_replace_wraps_the_old_message),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
