@@ -9,7 +9,8 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 . /gh-repo/tests/e2e/lib.sh
 
 # The display manager stand-in: writes the drivers of the display and audio functions and the DRM card
-# nodes it finds, then keeps every card node open, as a compositor does.
+# nodes it finds, then keeps every card node open, as a compositor does. Without the default dependencies
+# it would start as early as systemd can start anything: only the claim unit's Before= keeps it waiting.
 dm_standin() {
         cat >"$GH_E2E_RUN/dm-standin" <<EOF
 #!/bin/bash
@@ -29,6 +30,7 @@ EOF
         cat >"/etc/systemd/system/$GH_DM_UNIT" <<EOF
 [Unit]
 Description=Display manager (e2e stand-in, claim machine)
+DefaultDependencies=no
 
 [Service]
 ExecStart=$GH_E2E_RUN/dm-standin
