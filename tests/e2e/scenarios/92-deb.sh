@@ -17,6 +17,15 @@ pkg_status() {
         dpkg-query -W -f='${Status}' gpu-handover 2>/dev/null || true
 }
 
+# After a failure the package must not outlive the scenario: the next ones install the build's tool.
+purge_left_package() {
+        [[ -n $(pkg_status) ]] || return 0
+        virsh -q destroy "$DOM" >/dev/null 2>&1 || true
+        dpkg -P gpu-handover >/dev/null 2>&1 || echo "cannot purge gpu-handover"
+        systemctl restart libvirtd.service || true
+}
+trap purge_left_package EXIT
+
 shopt -s nullglob
 debs=("$GH_BUILD"/vm-test-deb/gpu-handover_*.deb)
 shopt -u nullglob
