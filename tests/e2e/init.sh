@@ -95,7 +95,8 @@ done
 # The machine type scripts/vm-test booted (gh_e2e.machine=NAME); its pre-boot setup, if it has one, is
 # tests/e2e/machines/NAME.sh, which runs in the new root (bash, lib.sh at hand) before systemd does.
 machine=
-for arg in $(cat /proc/cmdline); do
+read -r cmdline </proc/cmdline
+for arg in $cmdline; do
         case $arg in gh_e2e.machine=*) machine=${arg#gh_e2e.machine=} ;; esac
 done
 setup=/gh-repo/tests/e2e/machines/$machine.sh
