@@ -458,6 +458,14 @@ static int check_units(gh_checks *c, const gh_check_domain *d)
         return addf(c, GH_CHECK_PASS, "units to stop", NULL, "%s (started again when the VM stops)", units);
 }
 
+static bool plan_has(const gh_plan *plan, gh_step_kind kind)
+{
+        for (size_t i = 0; i < plan->n_steps; i++)
+                if (plan->steps[i].kind == kind)
+                        return true;
+        return false;
+}
+
 static int check_modules(gh_checks *c, const gh_check_domain *d)
 {
         _cleanup_free_ char *mods = NULL;
@@ -465,9 +473,12 @@ static int check_modules(gh_checks *c, const gh_check_domain *d)
 
         if (r < 0)
                 return r;
+        /* Claimed at boot, the functions are on vfio-pci already: nothing is unbound either. */
         if (!mods)
-                return addf(c, GH_CHECK_PASS, "modules to unload", NULL,
-                            "none: the functions are unbound from their drivers alone");
+                return addf(c, GH_CHECK_PASS, "modules to unload", NULL, "none: %s",
+                            plan_has(d->plan, GH_STEP_UNBIND)
+                                    ? "the functions are unbound from their drivers alone"
+                                    : "no function is on a host driver (on vfio-pci already, or on none)");
         return addf(c, GH_CHECK_PASS, "modules to unload", NULL,
                     "%s (never forced; loaded again when the VM stops)", mods);
 }

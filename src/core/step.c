@@ -350,7 +350,9 @@ static int describe_nodes(char *const *nodes, char **ret)
 int gh_step_describe(const gh_step *s, char **ret)
 {
         _cleanup_free_ char *nodes = NULL;
-        const char *drv = s->driver ? s->driver : "none";
+        /* No host driver on record (claimed at boot, or it had none): the undo probes for whatever driver
+         * the device's modalias finds; there is no driver called "none" to rebind. */
+        bool probe = !s->driver;
         int r = 0;
 
         switch (s->kind) {
@@ -370,8 +372,10 @@ int gh_step_describe(const gh_step *s, char **ret)
                                      s->grace_sec);
                 break;
         case GH_STEP_SET_OVERRIDE:
-                r = asprintf(ret, "set driver_override of %s to vfio-pci (undo: restore '%s', rebind '%s')",
-                             s->addr, strempty(s->old_override), drv);
+                r = asprintf(ret, "set driver_override of %s to vfio-pci (undo: restore '%s', %s%s%s)",
+                             s->addr, strempty(s->old_override),
+                             probe ? "probe for a host driver" : "rebind '", strempty(s->driver),
+                             probe ? "" : "'");
                 break;
         case GH_STEP_UNLOAD_MODULE:
                 r = asprintf(ret, "unload module '%s' (undo: load it)", s->name);

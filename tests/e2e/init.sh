@@ -92,7 +92,20 @@ for unit in \
         ln -sf /dev/null "$U/$unit"
 done
 
+# The machine type scripts/vm-test booted (gh_e2e.machine=NAME); its pre-boot setup, if it has one, is
+# tests/e2e/machines/NAME.sh, which runs in the new root (bash, lib.sh at hand) before systemd does.
+machine=
+read -r cmdline </proc/cmdline
+for arg in $cmdline; do
+        case $arg in gh_e2e.machine=*) machine=${arg#gh_e2e.machine=} ;; esac
+done
+setup=/gh-repo/tests/e2e/machines/$machine.sh
+
 for fs in proc sys dev; do
         mount --move /$fs $R/$fs || die "cannot move /$fs into the new root"
 done
+if [ -n "$machine" ] && [ -f "$R$setup" ]; then
+        echo "gh-e2e-init: pre-boot setup of the '$machine' machine"
+        chroot $R /bin/bash "$setup" || die "the pre-boot setup $setup failed"
+fi
 exec switch_root $R /lib/systemd/systemd

@@ -20,6 +20,10 @@ GH_GPU2_AUDIO=0000:00:06.1
 GH_DM_UNIT=gh-e2e-dm.service
 GH_PERSISTENCED_UNIT=gh-e2e-persistenced.service
 GH_HOLDER_UNIT_PREFIX=gh-e2e-holder-
+# The 'claim' machine (tests/e2e/machines/claim.sh): its autostarted domain, and what its display manager
+# stand-in found when it started.
+GH_CLAIM_DOMAIN=gh-e2e-claim
+GH_DM_AT_START=$GH_E2E_RUN/dm-at-start
 
 # file:line of the scenario line that called into this library, for messages.
 _gh_where() {
@@ -41,6 +45,13 @@ _gh_uptime() {
         local up
         read -r up _ </proc/uptime
         echo "$up"
+}
+
+# The guest's CLOCK_MONOTONIC (as systemd's *TimestampMonotonic properties) in microseconds, roughly.
+gh_uptime_usec() {
+        local up
+        read -r up _ </proc/uptime
+        echo $((${up/./} * 10000))
 }
 
 gh_fail() {
@@ -173,12 +184,12 @@ gh_holds() {
         return 1
 }
 
-# define_domain [--extra XML]... [--top XML]... NAME MANAGED ADDR[=MANAGED]...: a type='qemu' domain of
-# 128 MiB with no disk and no display, with each PCI function ADDR as <hostdev managed=MANAGED> (ADDR=no
-# overrides it for that one), each --extra XML put inside <devices> and each --top XML inside <domain>
-# (the qemu: namespace is declared, for <qemu:commandline>); written to /run/gh-e2e/NAME.xml and defined.
-define_domain() {
-        local extra=() top=() name managed arg xml
+# gh_domain_xml [--extra XML]... [--top XML]... NAME MANAGED ADDR[=MANAGED]...: on stdout, a type='qemu'
+# domain of 128 MiB with no disk and no display, with each PCI function ADDR as <hostdev managed=MANAGED>
+# (ADDR=no overrides it for that one), each --extra XML put inside <devices> and each --top XML inside
+# <domain> (the qemu: namespace is declared, for <qemu:commandline>).
+gh_domain_xml() {
+        local extra=() top=() name managed arg
         while [[ ${1:-} == --extra || ${1:-} == --top ]]; do
                 if [[ $1 == --extra ]]; then
                         extra+=("$2")
@@ -189,33 +200,41 @@ define_domain() {
         done
         name=$1 managed=$2
         shift 2
-        (($#)) || gh_fail "define_domain: no hostdev address"
+        (($#)) || gh_fail "gh_domain_xml: no hostdev address"
+        echo "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+        echo "  <name>$name</name>"
+        echo "  <memory unit='MiB'>128</memory>"
+        echo "  <vcpu>1</vcpu>"
+        echo "  <os><type arch='x86_64' machine='q35'>hvm</type></os>"
+        echo "  <devices>"
+        echo "    <emulator>/usr/bin/qemu-system-x86_64</emulator>"
+        echo "    <controller type='usb' model='none'/>"
+        echo "    <memballoon model='none'/>"
+        for arg in "$@"; do
+                [[ $arg == *=* ]] || arg=$arg=$managed
+                _gh_hostdev_xml "${arg%%=*}" "${arg#*=}"
+        done
+        for arg in "${extra[@]}"; do
+                echo "    $arg"
+        done
+        echo "  </devices>"
+        for arg in "${top[@]}"; do
+                echo "  $arg"
+        done
+        echo "</domain>"
+}
+
+# define_domain [--extra XML]... [--top XML]... NAME MANAGED ADDR[=MANAGED]...: the gh_domain_xml domain,
+# written to /run/gh-e2e/NAME.xml and defined.
+define_domain() {
+        local args=("$@") xml
+        while [[ ${1:-} == --extra || ${1:-} == --top ]]; do
+                shift 2
+        done
         mkdir -p "$GH_E2E_RUN"
-        xml=$GH_E2E_RUN/$name.xml
-        {
-                echo "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
-                echo "  <name>$name</name>"
-                echo "  <memory unit='MiB'>128</memory>"
-                echo "  <vcpu>1</vcpu>"
-                echo "  <os><type arch='x86_64' machine='q35'>hvm</type></os>"
-                echo "  <devices>"
-                echo "    <emulator>/usr/bin/qemu-system-x86_64</emulator>"
-                echo "    <controller type='usb' model='none'/>"
-                echo "    <memballoon model='none'/>"
-                for arg in "$@"; do
-                        [[ $arg == *=* ]] || arg=$arg=$managed
-                        _gh_hostdev_xml "${arg%%=*}" "${arg#*=}"
-                done
-                for arg in "${extra[@]}"; do
-                        echo "    $arg"
-                done
-                echo "  </devices>"
-                for arg in "${top[@]}"; do
-                        echo "  $arg"
-                done
-                echo "</domain>"
-        } >"$xml"
-        virsh -q define "$xml" >/dev/null || gh_fail "virsh define of '$name' failed"
+        xml=$GH_E2E_RUN/$1.xml
+        gh_domain_xml "${args[@]}" >"$xml"
+        virsh -q define "$xml" >/dev/null || gh_fail "virsh define of '$1' failed"
 }
 
 _gh_hostdev_xml() {
@@ -240,24 +259,41 @@ _gh_install_dir() {
         echo "$dir"
 }
 
-# gh_install_tool: installs the built gpu-handover and its hook entry where the build says they go (the
-# hook entry execs the tool by that path), links libvirt's hook to it with `gpu-handover install`, and
-# restarts libvirtd, which reads hooks only when it starts. Sets GH_TOOL to the installed tool. Call it
-# in each scenario that needs the tool (it installs once per boot). Skips when the tool is not built.
-gh_install_tool() {
-        local tool=$GH_BUILD/src/gpu-handover hook=$GH_BUILD/hooks/qemu-hook installed_hook
-        [[ -x $tool && -x $hook ]] || gh_skip "gpu-handover is not built in $GH_BUILD"
+# gh_tool_built: is the tool (and its hook entry) built in $GH_BUILD? Sets GH_TOOL and GH_INSTALLED_HOOK to
+# where the build installs them (the hook entry execs the tool by that path).
+gh_tool_built() {
         GH_TOOL=$(_gh_install_dir CMAKE_INSTALL_SBINDIR)/gpu-handover
-        installed_hook=$(_gh_install_dir CMAKE_INSTALL_LIBEXECDIR)/gpu-handover/qemu-hook
-        [[ -e $GH_E2E_RUN/tool-installed ]] && return 0
-        install -D -m 0755 "$tool" "$GH_TOOL"
-        install -D -m 0755 "$hook" "$installed_hook"
-        "$GH_TOOL" install --hook-binary "$installed_hook" || gh_fail "gpu-handover install failed"
-        assert_eq "$installed_hook" "$(readlink /etc/libvirt/hooks/qemu)" "target of /etc/libvirt/hooks/qemu"
-        systemctl restart libvirtd.service || gh_fail "libvirtd did not restart"
-        wait_for 60 _gh_libvirt_up
+        GH_INSTALLED_HOOK=$(_gh_install_dir CMAKE_INSTALL_LIBEXECDIR)/gpu-handover/qemu-hook
+        [[ -x $GH_BUILD/src/gpu-handover && -x $GH_BUILD/hooks/qemu-hook ]]
+}
+
+# gh_install_tool_files: installs the built tool and its hook entry, and links libvirt's hook to it with
+# `gpu-handover install`; restarts nothing (a machine's pre-boot setup calls it before libvirtd starts).
+gh_install_tool_files() {
+        gh_tool_built || gh_fail "gpu-handover is not built in $GH_BUILD"
+        install -D -m 0755 "$GH_BUILD/src/gpu-handover" "$GH_TOOL"
+        install -D -m 0755 "$GH_BUILD/hooks/qemu-hook" "$GH_INSTALLED_HOOK"
+        "$GH_TOOL" install --hook-binary "$GH_INSTALLED_HOOK" || gh_fail "gpu-handover install failed"
+        assert_eq "$GH_INSTALLED_HOOK" "$(readlink /etc/libvirt/hooks/qemu)" "target of /etc/libvirt/hooks/qemu"
         mkdir -p "$GH_E2E_RUN"
         touch "$GH_E2E_RUN/tool-installed"
+}
+
+# gh_install_tool: gh_install_tool_files, then restarts libvirtd, which reads hooks only when it starts.
+# Sets GH_TOOL to the installed tool. Call it in each scenario that needs the tool (it installs once per
+# boot, until a scenario removes $GH_E2E_RUN/tool-installed). Skips when the tool is not built.
+gh_install_tool() {
+        gh_tool_built || gh_skip "gpu-handover is not built in $GH_BUILD"
+        [[ -e $GH_E2E_RUN/tool-installed ]] && return 0
+        gh_install_tool_files
+        rm -f "$GH_E2E_RUN/tool-installed"
+        gh_restart_libvirtd
+        touch "$GH_E2E_RUN/tool-installed"
+}
+
+gh_restart_libvirtd() {
+        systemctl restart libvirtd.service || gh_fail "libvirtd did not restart"
+        wait_for 60 _gh_libvirt_up
 }
 
 _gh_libvirt_up() {
@@ -438,6 +474,13 @@ gh_show_timings() {
         while IFS=$'\t' read -r dom phase ms step what; do
                 printf '  %-7s %9s ms  %s\n' "$phase" "$ms" "$what"
         done < <(gh_timings "$@")
+}
+
+# gh_e2e_rebaseline: the drivers the devices have now are those the next scenarios start from, and what
+# the runner checks after each. For a machine that boots with devices away from their host drivers
+# (claim): its scenario calls it once it has given them back.
+gh_e2e_rebaseline() {
+        gh_device_state >"$GH_E2E_RUN/baseline"
 }
 
 # --- used by the runner between scenarios ---

@@ -451,6 +451,34 @@ static void test_allowlist(void **state)
         assert_line(&w->c, GH_CHECK_FAIL, "hand-over", "0000:01:00.1 is not allowed by its config");
 }
 
+/* Claimed at boot: both functions on vfio-pci already, so no module goes and nothing is unbound. */
+static void test_claimed_gpu_nothing_to_unbind(void **state)
+{
+        world *w = *state;
+
+        tf_add_dev(&w->f, "0000:01:00.0", 0x030000, "vfio-pci", "vfio_pci", 1, NULL);
+        tf_add_dev(&w->f, "0000:01:00.1", 0x040300, "vfio-pci", "vfio_pci", 1, NULL);
+        tf_add_dev(&w->f, "0000:0c:00.0", 0x030000, "amdgpu", "amdgpu", 7, "/dev/dri/card0")->boot_vga =
+                true;
+        tf_add_module(&w->f, "amdgpu", NULL, false);
+        w->f.units_known = true;
+        tf_domain(&w->dom, "0000:01:00.0 0000:01:00.1");
+        check(w, true);
+        assert_line(&w->c, GH_CHECK_PASS, "IOMMU group 1",
+                    "0000:01:00.0 (vfio-pci, taken), 0000:01:00.1 (vfio-pci, taken)");
+        assert_line(&w->c, GH_CHECK_PASS, "modules to unload", "none: no function is on a host driver");
+        assert_line(&w->c, GH_CHECK_PASS, "hand-over", "2 device(s)");
+        /* One of them still on its host driver: that one is unbound alone. */
+        free(w->f.devs[1].driver);
+        w->f.devs[1].driver = strdup("snd_hda_intel");
+        free(w->f.devs[1].module);
+        w->f.devs[1].module = strdup("snd_hda_intel");
+        tf_add_module(&w->f, "snd_hda_intel", NULL, false);
+        check(w, true);
+        assert_line(&w->c, GH_CHECK_PASS, "modules to unload",
+                    "none: the functions are unbound from their drivers alone");
+}
+
 static void test_without_config_no_allowed_verdict_and_no_plan(void **state)
 {
         world *w = *state;
@@ -539,6 +567,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_group_of_libvirt_managed_hostdevs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_device_and_no_group, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_allowlist, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_claimed_gpu_nothing_to_unbind, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_without_config_no_allowed_verdict_and_no_plan, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_single_gpu_mode, setup, teardown),

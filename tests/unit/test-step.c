@@ -118,12 +118,26 @@ static void test_describe_names_things(void **state)
         assert_non_null(strstr(d, "nvidia"));
 }
 
+/* A device with no host driver on record (claimed at boot) is probed on undo: no driver named "none". */
+static void test_describe_override_without_driver(void **state)
+{
+        static const char want[] = "set driver_override of 0000:00:05.0 to vfio-pci (undo: restore '', "
+                                   "probe for a host driver)";
+        _cleanup_(gh_step_done) gh_step s = {};
+        _cleanup_free_ char *d = NULL;
+
+        assert_int_equal(gh_step_from_line("set-override addr=0000:00:05.0", &s), 0);
+        assert_int_equal(gh_step_describe(&s, &d), 0);
+        assert_string_equal(d, want);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_kind_round_trips), cmocka_unit_test(test_fields_parsed),
                 cmocka_unit_test(test_short_address_normalised), cmocka_unit_test(test_odd_values_escaped),
                 cmocka_unit_test(test_bad_lines_refused),       cmocka_unit_test(test_describe_names_things),
+                cmocka_unit_test(test_describe_override_without_driver),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
