@@ -96,7 +96,7 @@ static void print_handovers(const char *root)
         STRV_FOREACH(dom, domains)
         {
                 gh_step *steps = NULL;
-                size_t n = 0;
+                size_t n = 0, bound = 0;
                 gh_error err = {};
 
                 if (gh_journal_read(root, *dom, &steps, &n, &err) < 0) {
@@ -105,9 +105,11 @@ static void print_handovers(const char *root)
                 }
                 printf("  %s: %zu step(s) done;", *dom, n);
                 for (size_t i = 0; i < n; i++)
-                        if (steps[i].kind == GH_STEP_BIND_VFIO)
+                        if (steps[i].kind == GH_STEP_BIND_VFIO) {
                                 printf(" %s", steps[i].addr);
-                printf(" on vfio-pci\n");
+                                bound++;
+                        }
+                printf(" %s\n", bound ? "on vfio-pci" : "nothing bound to vfio-pci yet");
                 gh_steps_free(steps, n);
         }
 }

@@ -1,11 +1,13 @@
 /* Runs an operation that may never return (a sysfs write into a busy driver) in a child process, so that
  * the caller keeps its deadline: the child is SIGKILLed when time is up and left to the kernel. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "child.h"
 
@@ -48,6 +50,22 @@ static int pidfd_open_compat(pid_t pid)
 #endif
 }
 
+/* A child stuck in the kernel outlives us, with whatever it holds: the hand-over lock, or the pipes on
+ * which libvirt reads a hook's output until their last writer is gone. It keeps nothing of ours. */
+static int drop_fds(void)
+{
+        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        for (int i = 0; i < 3; i++)
+                if (fd != i && dup2(fd, i) < 0)
+                        return -errno;
+        if (close_range(3, ~0U, 0) < 0)
+                return -errno;
+        return 0;
+}
+
 static _noreturn_ void child_main(int (*fn)(void *userdata), void *userdata)
 {
         /* The parent's handlers (a test runner longjmp()ing out of SIGSEGV, say) must not run here: a
@@ -62,7 +80,9 @@ static _noreturn_ void child_main(int (*fn)(void *userdata), void *userdata)
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
 
-        r = fn(userdata);
+        r = drop_fds();
+        if (r >= 0)
+                r = fn(userdata);
         if (r >= 0)
                 _exit(0);
         _exit(-r < EXIT_UNKNOWN_ERROR ? -r : EXIT_UNKNOWN_ERROR);

@@ -82,6 +82,9 @@ main() {
         mkdir -p "$GH_E2E_RUN"
         _gh_uptime >"$RES/boot-seconds"
         gh_log "runner started; kernel $(uname -r), build dir $GH_BUILD"
+        # The baseline is what the drivers do once udev has loaded them all (snd_hda_intel may still be on
+        # its way when a slow guest gets here).
+        udevadm settle --timeout=120 || gh_log "udev did not settle within 120 s"
         gh_device_state >"$GH_E2E_RUN/baseline"
         cp "$GH_E2E_RUN/baseline" "$RES/devices-at-boot"
         : >"$RES/results.tsv"

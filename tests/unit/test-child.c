@@ -1,12 +1,14 @@
 /* gh_child_run(): results come back from the child, a deadline ends a child that never returns, crashes
  * are errors, and no child is left behind. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,6 +51,23 @@ static int sleep_then_enoent(void *userdata)
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
         return -ENOENT;
+}
+
+/* 0 when the child holds none of the caller's descriptors: only 0, 1 and 2, each on /dev/null. */
+static int check_fds(void *userdata)
+{
+        const int *theirs = userdata;
+        struct stat null, st;
+
+        if (stat("/dev/null", &null) < 0)
+                return -errno;
+        for (int fd = 0; fd < 3; fd++)
+                if (fstat(fd, &st) < 0 || st.st_rdev != null.st_rdev || !S_ISCHR(st.st_mode))
+                        return -EBADFD;
+        for (int i = 0; theirs[i] >= 0; i++)
+                if (fcntl(theirs[i], F_GETFD) >= 0)
+                        return -EEXIST;
+        return 0;
 }
 
 /* No child of ours exists any more, not even a zombie. */
@@ -151,6 +170,31 @@ static void test_interrupted_wait(void **state)
         assert_no_children();
 }
 
+/* A child stuck in the kernel outlives the caller: it must not keep the caller's lock file, nor the pipes
+ * libvirt reads a hook's output from (it waits for their last writer), nor its stdio. */
+static void test_child_holds_no_descriptor(void **state)
+{
+        int p[2], lock, saved[3], theirs[4], r;
+
+        assert_int_equal(pipe(p), 0);
+        lock = open("/dev/null", O_RDONLY); /* without O_CLOEXEC, as a careless caller might have it */
+        assert_true(lock >= 0);
+        /* The pipe as stdout and stderr, as libvirt runs a hook. */
+        for (int fd = 0; fd < 3; fd++)
+                assert_true((saved[fd] = dup(fd)) >= 0);
+        assert_int_equal(dup2(p[1], 1), 1);
+        assert_int_equal(dup2(p[1], 2), 2);
+        theirs[0] = p[0], theirs[1] = p[1], theirs[2] = lock, theirs[3] = -1;
+        r = gh_child_run(check_fds, theirs, deadline_after(10 * USEC_PER_SEC));
+        for (int fd = 0; fd < 3; fd++) {
+                assert_int_equal(dup2(saved[fd], fd), fd);
+                close(saved[fd]);
+        }
+        close(p[0]), close(p[1]), close(lock);
+        assert_int_equal(r, 0);
+        assert_no_children();
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -162,6 +206,7 @@ int main(void)
                 cmocka_unit_test(test_deadline_passed_runs_nothing),
                 cmocka_unit_test(test_crash),
                 cmocka_unit_test(test_interrupted_wait),
+                cmocka_unit_test(test_child_holds_no_descriptor),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

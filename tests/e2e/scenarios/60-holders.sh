@@ -30,7 +30,9 @@ assert_module_unloaded bochs
 ms=$(gh_timings | awk -F'\t' '$2 == "step" && $4 == "end-holders" { print int($3) }')
 [[ -n $ms ]] || gh_fail "no end-holders step in the tool's log"
 ((ms >= GRACE * 1000)) || gh_fail "end-holders took $ms ms, less than the ${GRACE}s grace"
-((ms < (GRACE + 5) * 1000)) || gh_fail "end-holders took $ms ms, far more than the ${GRACE}s grace"
+# Well before the hand-over's 60 s budget: it did not wait for the deadline instead (TCG is slow, hence
+# the margin).
+((ms < (GRACE + 20) * 1000)) || gh_fail "end-holders took $ms ms, far more than the ${GRACE}s grace"
 gh_log "destroying the domain"
 assert_ok virsh destroy "$DOM"
 assert_driver "$GH_GPU" bochs-drm
