@@ -65,15 +65,9 @@ int gh_check_xml(gh_checks *c, const char *source, bool libvirt, int r, const gh
                  const gh_domain *dom)
 {
         if (r < 0 && libvirt)
-                return addf(
-                        c, GH_CHECK_FAIL, "domain XML",
-                        "is libvirt's daemon running and the domain defined (virsh -r list --all)? Or give "
-                        "the XML yourself: --xml /etc/libvirt/qemu/DOMAIN.xml",
-                        "%s", err_msg(r, err));
+                return addf(c, GH_CHECK_FAIL, "domain XML", GH_HINT_XML_DEFINITION, "%s", err_msg(r, err));
         if (r < 0)
-                return addf(c, GH_CHECK_FAIL, "domain XML",
-                            "give the domain's XML as 'virsh dumpxml DOMAIN' prints it", "%s",
-                            err_msg(r, err));
+                return addf(c, GH_CHECK_FAIL, "domain XML", GH_HINT_XML_GIVEN, "%s", err_msg(r, err));
         if (dom->n_hostdevs == 0)
                 return addf(
                         c, GH_CHECK_WARN, "domain XML",

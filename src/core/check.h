@@ -12,6 +12,12 @@
 #include "shared/error.h"
 #include "shared/time-util.h"
 
+/* What to do when a domain's XML cannot be had; check and plan give the same hints. */
+#define GH_HINT_XML_DEFINITION                                                                               \
+        "is libvirt's daemon running and the domain defined (virsh -r list --all)? Or give the XML yourself: " \
+        "--xml /etc/libvirt/qemu/DOMAIN.xml, or --xml - with 'virsh dumpxml DOMAIN' on stdin"
+#define GH_HINT_XML_GIVEN "give the domain's XML as 'virsh dumpxml DOMAIN' prints it"
+
 typedef enum gh_check_level {
         GH_CHECK_PASS,
         GH_CHECK_WARN,

@@ -35,45 +35,28 @@ static void domain_state_done(domain_state *s)
         gh_plan_done(&s->plan);
 }
 
-static void usage(FILE *f)
-{
-        fprintf(f, "Usage: gpu-handover [--root DIR] check DOMAIN [--xml FILE|-] [--connect URI]\n\n"
-                   "Checks the host for a hand-over of DOMAIN's GPU: CPU, IOMMU, vfio, the config, each "
-                   "device\n"
-                   "and its IOMMU group, the plan, the libvirt hook. Exits 1 when a line says FAIL.\n\n"
-                   "  --xml FILE|-     the domain's XML from FILE (- for stdin) instead of from libvirt\n"
-                   "  --connect URI    libvirt to ask, read-only (default " GH_LIBVIRT_URI ")\n");
-}
-
-/* Returns 1 when --help was handled, 0 to go on, -EINVAL on bad usage (reported here). */
-static int parse_args(int argc, char *argv[], check_args *a)
+/* 0 to go on, or GH_ARGS_HELP / GH_ARGS_BAD (reported here). */
+static int parse_args(const gh_command *self, int argc, char *argv[], check_args *a)
 {
         static const struct option opts[] = {
                 {"xml", required_argument, NULL, 'x'},
                 {"connect", required_argument, NULL, 'c'},
-                {"help", no_argument, NULL, 'h'},
+                GH_OPTION_HELP,
                 {},
         };
-        int c;
+        gh_opts o = {.cmd = self, .longopts = opts};
+        int r;
 
-        optind = 0; /* glibc: 0 re-initialises getopt fully after main's '+' scan */
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-                if (c == 'x')
+        while ((r = gh_opts_next(&o, argc, argv)) != GH_ARGS_END) {
+                if (r < 0)
+                        return r;
+                if (r == 'x')
                         a->xml_path = optarg;
-                else if (c == 'c')
+                else
                         a->uri = optarg;
-                else if (c == 'h') {
-                        usage(stdout);
-                        return 1;
-                } else {
-                        usage(stderr);
-                        return -EINVAL;
-                }
         }
-        if (optind != argc - 1) {
-                usage(stderr);
-                return -EINVAL;
-        }
+        if ((r = gh_args_positional(self, argc, argv, 1, 1)) < 0 || (r = gh_args_domain(self, argv[optind])) < 0)
+                return r;
         a->domain = argv[optind];
         return 0;
 }
@@ -203,15 +186,15 @@ static int run_checks(const char *root, const check_args *a, gh_checks *c)
         return gh_check_hook(c, &h);
 }
 
-int gh_cmd_check(gh_context *ctx, int argc, char *argv[])
+static int cmd_check(gh_context *ctx, const gh_command *self, int argc, char *argv[])
 {
         _cleanup_(gh_checks_done) gh_checks c = {};
         check_args a = {.uri = GH_LIBVIRT_URI};
         int r;
 
-        r = parse_args(argc, argv, &a);
-        if (r != 0)
-                return r > 0 ? GH_EXIT_OK : GH_EXIT_USAGE;
+        r = parse_args(self, argc, argv, &a);
+        if (r < 0)
+                return gh_args_exit(r);
         r = run_checks(ctx->root, &a, &c);
         if (r < 0) {
                 fprintf(stderr, "gpu-handover: check: %s\n", strerror(-r));
@@ -220,3 +203,15 @@ int gh_cmd_check(gh_context *ctx, int argc, char *argv[])
         print_checks(a.domain, &c);
         return gh_checks_worst(&c) == GH_CHECK_FAIL ? GH_EXIT_FAILURE : GH_EXIT_OK;
 }
+
+const gh_command gh_command_check = {
+        .name = "check",
+        .run = cmd_check,
+        .args = "DOMAIN [--xml FILE|-] [--connect URI]",
+        .summary = "is the host ready for DOMAIN's hand-over? PASS/WARN/FAIL lines",
+        .details = "Checks the host for a hand-over of DOMAIN's GPU: CPU, IOMMU, vfio, the config, each device\n"
+                   "and its IOMMU group, the plan, the libvirt hook. Changes nothing. Exits 1 when a line says\n"
+                   "FAIL.\n\n"
+                   "  --xml FILE|-     the domain's XML from FILE (- for stdin) instead of from libvirt\n"
+                   "  --connect URI    libvirt to ask, read-only (default " GH_LIBVIRT_URI ")\n",
+};

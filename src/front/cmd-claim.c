@@ -415,17 +415,20 @@ static int claim_fail(const char *what, int r)
         return GH_EXIT_FAILURE;
 }
 
-int gh_cmd_claim_boot(gh_context *ctx, int argc, char *argv[])
+static int cmd_claim_boot(gh_context *ctx, const gh_command *self, int argc, char *argv[])
 {
+        static const struct option opts[] = {GH_OPTION_HELP, {}};
+        gh_opts o = {.cmd = self, .longopts = opts};
         _cleanup_(gh_real_host_done) gh_real_host host = {.root = ctx->root};
         _cleanup_strv_free_ char **domains = NULL;
         _cleanup_close_ int lock = -1;
         int r;
 
-        if (argc != 1) {
-                fprintf(stderr, "gpu-handover: usage: claim-boot\n");
-                return GH_EXIT_USAGE;
-        }
+        while ((r = gh_opts_next(&o, argc, argv)) != GH_ARGS_END)
+                if (r < 0)
+                        return gh_args_exit(r);
+        if ((r = gh_args_positional(self, argc, argv, 0, 0)) < 0)
+                return gh_args_exit(r);
         gh_log_setup(GH_LOG_JOURNAL, LOG_INFO);
         r = list_autostart(ctx->root, &domains);
         if (r < 0)
@@ -442,3 +445,14 @@ int gh_cmd_claim_boot(gh_context *ctx, int argc, char *argv[])
                 return claim_fail("out of memory", r);
         return GH_EXIT_OK;
 }
+
+const gh_command gh_command_claim_boot = {
+        .name = "claim-boot",
+        .run = cmd_claim_boot,
+        .args = "",
+        .summary = "bind autostarted domains' GPUs to vfio-pci at boot, before the desktop takes them",
+        .details = "Run at boot by gpu-handover-claim.service, before the display manager and libvirt: for\n"
+                   "each domain in /etc/libvirt/qemu/autostart whose config says 'claim_at_boot = yes', binds\n"
+                   "its devices to vfio-pci. Never unloads a module or ends a process: a device that is held\n"
+                   "stays on the host. Exits 0 unless it could not run at all.\n",
+};

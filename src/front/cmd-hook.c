@@ -41,24 +41,45 @@ static int hook_release(gh_context *ctx, const char *domain)
         return r < 0 ? hook_fail(&err, r) : GH_EXIT_OK;
 }
 
-int gh_cmd_hook(gh_context *ctx, int argc, char *argv[])
+static int cmd_hook(gh_context *ctx, const gh_command *self, int argc, char *argv[])
 {
+        /* In order: libvirt's arguments are data ("-" as EXTRA), only a leading --help is an option. */
+        static const struct option opts[] = {GH_OPTION_HELP, {}};
+        gh_opts o = {.cmd = self, .longopts = opts, .in_order = true};
         const char *domain, *op, *subop;
+        int r;
 
+        while ((r = gh_opts_next(&o, argc, argv)) != GH_ARGS_END)
+                if (r < 0)
+                        return gh_args_exit(r);
         /* stdout stays libvirt's: point it at nothing so no library can write there by mistake. */
         if (!freopen("/dev/null", "w", stdout))
                 return GH_EXIT_FAILURE;
         gh_log_setup(GH_LOG_JOURNAL, LOG_INFO);
-        if (argc < 5 || !streq(argv[1], "qemu")) {
-                fprintf(stderr, "gpu-handover: usage: hook qemu DOMAIN OP SUBOP [EXTRA]\n");
+        if ((r = gh_args_positional(self, argc, argv, 4, 5)) < 0)
+                return gh_args_exit(r);
+        if (!streq(argv[optind], "qemu")) {
+                fprintf(stderr, "gpu-handover: hook: '%s' is not a hook this program serves: only 'qemu'\n",
+                        argv[optind]);
                 return GH_EXIT_USAGE;
         }
-        domain = argv[2];
-        op = argv[3];
-        subop = argv[4];
+        domain = argv[optind + 1];
+        op = argv[optind + 2];
+        subop = argv[optind + 3];
         if (streq(op, "prepare") && streq(subop, "begin"))
                 return hook_prepare(ctx, domain);
         if (streq(op, "release") && streq(subop, "end"))
                 return hook_release(ctx, domain);
         return GH_EXIT_OK;
 }
+
+const gh_command gh_command_hook = {
+        .name = "hook",
+        .run = cmd_hook,
+        .args = "qemu DOMAIN OP SUBOP [EXTRA]",
+        .summary = "what libvirt's qemu hook runs, the domain XML on stdin; not for use by hand",
+        .details = "Run by the hook entry for 'prepare begin' (hands DOMAIN's devices over to vfio-pci) and\n"
+                   "'release end' (gives them back from the journal) of a domain that opted in; every other\n"
+                   "event does nothing. Never writes to stdout. By hand, use 'plan' to see what it would do\n"
+                   "and 'restore' to undo a hand-over.\n",
+};

@@ -46,15 +46,6 @@ static bool entry_is_ours(entry_state s)
         return s == ENTRY_CURRENT || s == ENTRY_STALE;
 }
 
-static void help(void)
-{
-        printf("Usage: gpu-handover [--root DIR] install [--qemu-d] [--hook-binary PATH]\n\n"
-               "Links %s to the hook binary (default %s) and creates %s.\n\n"
-               "  --qemu-d             install as %s, next to another program's hook\n"
-               "  --hook-binary PATH   the hook binary to link to, as seen inside the root\n",
-               HOOK_ENTRY, GH_HOOK_PATH, GH_CONF_DOMAINS, HOOK_DROPIN);
-}
-
 /* Makes path absolute against the working directory; only meaningful without --root. */
 static int absolute_path(const char *path, char **ret)
 {
@@ -74,49 +65,33 @@ static bool root_is_host(const char *root)
         return !root || !*root || streq(root, "/");
 }
 
-/* Returns 1 when --help was handled, 0 to go on, -EINVAL on bad usage (reported here), or another -errno. */
-static int parse_args(const char *root, int argc, char *argv[], install_args *a)
+/* 0 to go on, GH_ARGS_HELP / GH_ARGS_BAD (reported here), or another -errno. */
+static int parse_args(const gh_command *self, const char *root, int argc, char *argv[], install_args *a)
 {
         static const struct option opts[] = {
                 {"qemu-d", no_argument, NULL, 'd'},
                 {"hook-binary", required_argument, NULL, 'b'},
-                {"help", no_argument, NULL, 'h'},
+                GH_OPTION_HELP,
                 {},
         };
+        gh_opts o = {.cmd = self, .longopts = opts};
         const char *hook = GH_HOOK_PATH;
-        int c;
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) >= 0) {
-                switch (c) {
-                case 'd':
+        while ((r = gh_opts_next(&o, argc, argv)) != GH_ARGS_END) {
+                if (r < 0)
+                        return r;
+                if (r == 'd')
                         a->qemu_d = true;
-                        break;
-                case 'b':
+                else
                         hook = optarg;
-                        break;
-                case 'h':
-                        help();
-                        return 1;
-                case ':':
-                        fprintf(stderr, "gpu-handover: install: option '%s' needs an argument\n",
-                                argv[optind - 1]);
-                        return -EINVAL;
-                default:
-                        fprintf(stderr, "gpu-handover: install: bad option '%s' (see --help)\n",
-                                argv[optind - 1]);
-                        return -EINVAL;
-                }
         }
-        if (optind < argc) {
-                fprintf(stderr, "gpu-handover: install: unexpected argument '%s'\n", argv[optind]);
-                return -EINVAL;
-        }
+        if ((r = gh_args_positional(self, argc, argv, 0, 0)) < 0)
+                return r;
         if (hook[0] != '/' && !root_is_host(root)) {
                 fprintf(stderr, "gpu-handover: install: --hook-binary '%s' must be absolute with --root\n",
                         hook);
-                return -EINVAL;
+                return GH_ARGS_BAD;
         }
         return absolute_path(hook, &a->hook);
 }
@@ -363,18 +338,16 @@ static void report(const char *root, const char *hook, const install_result *res
         printf("A domain opts in with '%s/DOMAIN.conf'.\n", strempty(conf));
 }
 
-int gh_cmd_install(gh_context *ctx, int argc, char *argv[])
+static int cmd_install(gh_context *ctx, const gh_command *self, int argc, char *argv[])
 {
         _cleanup_(install_args_done) install_args a = {};
         _cleanup_(install_result_done) install_result res = {};
         gh_error err = {};
         int r;
 
-        r = parse_args(ctx->root, argc, argv, &a);
-        if (r == -EINVAL)
-                return GH_EXIT_USAGE;
-        if (r > 0)
-                return GH_EXIT_OK;
+        r = parse_args(self, ctx->root, argc, argv, &a);
+        if (r == GH_ARGS_HELP || r == GH_ARGS_BAD)
+                return gh_args_exit(r);
         if (r >= 0)
                 r = install(ctx->root, &a, &res, &err);
         if (r < 0) {
@@ -444,47 +417,21 @@ static void report_removal(const char *root, const char *path, removal what)
                 printf("'%s' is another program's hook: left in place.\n", strempty(full));
 }
 
-static void uninstall_help(void)
+/* 1 for --qemu-d, 0 without, or GH_ARGS_HELP / GH_ARGS_BAD. */
+static int parse_uninstall_args(const gh_command *self, int argc, char *argv[])
 {
-        printf("Usage: gpu-handover [--root DIR] uninstall [--qemu-d]\n\n"
-               "Removes gpu-handover's libvirt hook entries, where they are gpu-handover's links:\n"
-               "    %s\n    %s\n"
-               "Another program's hook is left alone. The configuration stays.\n\n"
-               "  --qemu-d   remove only %s\n",
-               HOOK_ENTRY, HOOK_DROPIN, HOOK_DROPIN);
-}
-
-/* Returns 1 when --help was handled, 0 to go on, -EINVAL on bad usage (reported here). */
-static int parse_uninstall_args(int argc, char *argv[], bool *ret_qemu_d)
-{
-        static const struct option opts[] = {
-                {"qemu-d", no_argument, NULL, 'd'},
-                {"help", no_argument, NULL, 'h'},
-                {},
-        };
+        static const struct option opts[] = {{"qemu-d", no_argument, NULL, 'd'}, GH_OPTION_HELP, {}};
+        gh_opts o = {.cmd = self, .longopts = opts};
         bool qemu_d = false;
-        int c;
+        int r;
 
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-                if (c == 'h') {
-                        uninstall_help();
-                        return 1;
-                }
-                if (c != 'd') {
-                        fprintf(stderr, "gpu-handover: uninstall: bad option '%s' (see --help)\n",
-                                argv[optind - 1]);
-                        return -EINVAL;
-                }
+        while ((r = gh_opts_next(&o, argc, argv)) != GH_ARGS_END) {
+                if (r < 0)
+                        return r;
                 qemu_d = true;
         }
-        if (optind < argc) {
-                fprintf(stderr, "gpu-handover: uninstall: unexpected argument '%s'\n", argv[optind]);
-                return -EINVAL;
-        }
-        *ret_qemu_d = qemu_d;
-        return 0;
+        r = gh_args_positional(self, argc, argv, 0, 0);
+        return r < 0 ? r : qemu_d;
 }
 
 /* Stops at the first entry it cannot handle; ret says what happened to each entry before that. */
@@ -504,16 +451,17 @@ static int uninstall(const char *root, bool qemu_d, removal ret[2], gh_error *er
         return 0;
 }
 
-int gh_cmd_uninstall(gh_context *ctx, int argc, char *argv[])
+static int cmd_uninstall(gh_context *ctx, const gh_command *self, int argc, char *argv[])
 {
         removal done[2] = {REMOVAL_ABSENT, REMOVAL_ABSENT};
         gh_error err = {};
-        bool qemu_d = false;
+        bool qemu_d;
         int r;
 
-        r = parse_uninstall_args(argc, argv, &qemu_d);
-        if (r != 0)
-                return r < 0 ? GH_EXIT_USAGE : GH_EXIT_OK;
+        r = parse_uninstall_args(self, argc, argv);
+        if (r < 0)
+                return gh_args_exit(r);
+        qemu_d = r;
         r = uninstall(ctx->root, qemu_d, done, &err);
         report_removal(ctx->root, HOOK_ENTRY, done[0]);
         report_removal(ctx->root, HOOK_DROPIN, done[1]);
@@ -531,3 +479,27 @@ int gh_cmd_uninstall(gh_context *ctx, int argc, char *argv[])
         printf("    systemctl restart libvirtd\n");
         return GH_EXIT_OK;
 }
+
+const gh_command gh_command_install = {
+        .name = "install",
+        .run = cmd_install,
+        .args = "[--qemu-d] [--hook-binary PATH]",
+        .summary = "put the libvirt hook entry in place",
+        .details = "Links " HOOK_ENTRY " to the hook binary (default " GH_HOOK_PATH ")\n"
+                   "and creates " GH_CONF_DOMAINS ". Restarts nothing: restart libvirt's daemon afterwards.\n"
+                   "Another program's hook is never replaced.\n\n"
+                   "  --qemu-d             install as " HOOK_DROPIN ", next to another program's hook\n"
+                   "  --hook-binary PATH   the hook binary to link to, as seen inside the root\n",
+};
+
+const gh_command gh_command_uninstall = {
+        .name = "uninstall",
+        .run = cmd_uninstall,
+        .args = "[--qemu-d]",
+        .summary = "remove the libvirt hook entry",
+        .details = "Removes gpu-handover's libvirt hook entries, where they are gpu-handover's links:\n"
+                   "    " HOOK_ENTRY "\n    " HOOK_DROPIN "\n"
+                   "Another program's hook is left alone. The configuration stays. Refused while a\n"
+                   "hand-over is in progress.\n\n"
+                   "  --qemu-d   remove only " HOOK_DROPIN "\n",
+};

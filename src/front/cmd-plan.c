@@ -3,31 +3,36 @@
 #include <errno.h>
 #include <getopt.h>
 
+#include "core/check.h"
 #include "core/plan.h"
 #include "front.h"
 #include "host/conffile.h"
 #include "host/gather.h"
 #include "shared/fileio.h"
 
+/* From --xml FILE, stdin, or libvirt's persistent definition (a file read, not a call into libvirt). On
+ * failure, says what could not be read and what to do, as check does. */
 static int read_xml(gh_context *ctx, const char *domain, const char *xml_path, char **ret, size_t *ret_len)
 {
         _cleanup_free_ char *def = NULL, *path = NULL;
         int r;
 
         if (xml_path && streq(xml_path, "-"))
-                return read_full_fd(STDIN_FILENO, GH_DOMXML_MAX, ret, ret_len);
-        if (!xml_path) {
-                /* libvirt's persistent definition: a file read, not a call into libvirt. */
-                if (asprintf(&def, "/etc/libvirt/qemu/%s.xml", domain) < 0)
-                        return -ENOMEM;
-                path = path_join(ctx->root, def);
-        } else
+                path = strdup("stdin");
+        else if (xml_path)
                 path = strdup(xml_path);
+        else if (asprintf(&def, "/etc/libvirt/qemu/%s.xml", domain) >= 0)
+                path = path_join(ctx->root, def);
         if (!path)
                 return -ENOMEM;
-        r = read_full_file(path, GH_DOMXML_MAX, ret, ret_len);
+        if (xml_path && streq(xml_path, "-"))
+                r = read_full_fd(STDIN_FILENO, GH_DOMXML_MAX, ret, ret_len);
+        else
+                r = read_full_file(path, GH_DOMXML_MAX, ret, ret_len);
         if (r < 0)
-                fprintf(stderr, "gpu-handover: cannot read domain XML '%s': %s\n", path, strerror(-r));
+                fprintf(stderr, "gpu-handover: plan: domain '%s': cannot read its XML from '%s': %s\n      hint: %s\n",
+                        domain, path, r == -EFBIG ? "larger than 4 MiB" : strerror(-r),
+                        xml_path ? GH_HINT_XML_GIVEN : GH_HINT_XML_DEFINITION);
         return r;
 }
 
@@ -102,27 +107,36 @@ static int plan_domain(gh_context *ctx, const char *domain, const char *xml, siz
         return GH_EXIT_OK;
 }
 
-int gh_cmd_plan(gh_context *ctx, int argc, char *argv[])
+static int cmd_plan(gh_context *ctx, const gh_command *self, int argc, char *argv[])
 {
-        static const struct option opts[] = {{"xml", required_argument, NULL, 'x'}, {}};
+        static const struct option opts[] = {{"xml", required_argument, NULL, 'x'}, GH_OPTION_HELP, {}};
+        gh_opts o = {.cmd = self, .longopts = opts};
         _cleanup_free_ char *xml = NULL;
-        const char *xml_path = NULL;
+        const char *xml_path = NULL, *domain;
         size_t len = 0;
-        int c;
+        int r;
 
-        optind = 0; /* glibc: 0 re-initialises getopt fully after main's '+' scan */
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
-                if (c != 'x') {
-                        fprintf(stderr, "gpu-handover: usage: plan DOMAIN [--xml FILE|-]\n");
-                        return GH_EXIT_USAGE;
-                }
+        while ((r = gh_opts_next(&o, argc, argv)) != GH_ARGS_END) {
+                if (r < 0)
+                        return gh_args_exit(r);
                 xml_path = optarg;
         }
-        if (optind != argc - 1) {
-                fprintf(stderr, "gpu-handover: usage: plan DOMAIN [--xml FILE|-]\n");
-                return GH_EXIT_USAGE;
-        }
-        if (read_xml(ctx, argv[optind], xml_path, &xml, &len) < 0)
+        if ((r = gh_args_positional(self, argc, argv, 1, 1)) < 0 || (r = gh_args_domain(self, argv[optind])) < 0)
+                return gh_args_exit(r);
+        domain = argv[optind];
+        if (read_xml(ctx, domain, xml_path, &xml, &len) < 0)
                 return GH_EXIT_FAILURE;
-        return plan_domain(ctx, argv[optind], xml, len);
+        return plan_domain(ctx, domain, xml, len);
 }
+
+const gh_command gh_command_plan = {
+        .name = "plan",
+        .run = cmd_plan,
+        .args = "DOMAIN [--xml FILE|-]",
+        .summary = "dry run of prepare: the devices, why, and every step in order",
+        .details = "Prints what 'prepare begin' would do for DOMAIN: the devices it would take, the processes\n"
+                   "holding them, why each decision was made, and every step with its undo. Changes nothing.\n"
+                   "Exits 1, with the hook's message, when the hand-over would be refused.\n\n"
+                   "  --xml FILE|-   the domain's XML from FILE (- for stdin) instead of libvirt's definition\n"
+                   "                 /etc/libvirt/qemu/DOMAIN.xml (read as a file; libvirt is not asked)\n",
+};

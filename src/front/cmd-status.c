@@ -276,58 +276,34 @@ static int status_json(const char *root, const gh_pci_dev *devs, size_t n)
         return gh_json_finish(&j);
 }
 
-static void help(void)
+/* 1 for --json, 0 without, or GH_ARGS_HELP / GH_ARGS_BAD. */
+static int parse_args(const gh_command *self, int argc, char *argv[])
 {
-        printf("Usage: gpu-handover [--root DIR] status [--json]\n\n"
-               "Shows the display devices, their drivers, IOMMU groups and holders, and the hand-overs\n"
-               "recorded in %s. Changes nothing.\n\n"
-               "  --json   one JSON object: {\"devices\": [...], \"handovers\": [...]}\n",
-               GH_RUN_DIR);
-}
-
-/* 1 when --help was handled, 0 to go on, -EINVAL on bad usage (reported here). */
-static int parse_args(int argc, char *argv[], bool *ret_json)
-{
-        static const struct option opts[] = {
-                {"json", no_argument, NULL, 'j'},
-                {"help", no_argument, NULL, 'h'},
-                {},
-        };
-        bool json = false;
-        int c;
-
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-                if (c == 'h') {
-                        help();
-                        return 1;
-                }
-                if (c != 'j') {
-                        fprintf(stderr, "gpu-handover: status: bad option '%s' (see --help)\n",
-                                argv[optind - 1]);
-                        return -EINVAL;
-                }
-                json = true;
-        }
-        if (optind < argc) {
-                fprintf(stderr, "gpu-handover: status: unexpected argument '%s'\n", argv[optind]);
-                return -EINVAL;
-        }
-        *ret_json = json;
-        return 0;
-}
-
-int gh_cmd_status(gh_context *ctx, int argc, char *argv[])
-{
-        gh_pci_dev *devs = NULL;
-        size_t n = 0;
+        static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, GH_OPTION_HELP, {}};
+        gh_opts o = {.cmd = self, .longopts = opts};
         bool json = false;
         int r;
 
-        r = parse_args(argc, argv, &json);
-        if (r != 0)
-                return r < 0 ? GH_EXIT_USAGE : GH_EXIT_OK;
+        while ((r = gh_opts_next(&o, argc, argv)) != GH_ARGS_END) {
+                if (r < 0)
+                        return r;
+                json = true;
+        }
+        r = gh_args_positional(self, argc, argv, 0, 0);
+        return r < 0 ? r : json;
+}
+
+static int cmd_status(gh_context *ctx, const gh_command *self, int argc, char *argv[])
+{
+        gh_pci_dev *devs = NULL;
+        size_t n = 0;
+        bool json;
+        int r;
+
+        r = parse_args(self, argc, argv);
+        if (r < 0)
+                return gh_args_exit(r);
+        json = r;
         r = gh_pci_list(ctx->root, &devs, &n);
         if (r < 0) {
                 fprintf(stderr, "gpu-handover: cannot list PCI devices: %s\n", strerror(-r));
@@ -344,3 +320,13 @@ int gh_cmd_status(gh_context *ctx, int argc, char *argv[])
         gh_pci_devs_free(devs, n);
         return r < 0 ? GH_EXIT_FAILURE : GH_EXIT_OK;
 }
+
+const gh_command gh_command_status = {
+        .name = "status",
+        .run = cmd_status,
+        .args = "[--json]",
+        .summary = "GPUs, their drivers, IOMMU groups and holders; hand-overs in progress",
+        .details = "Shows the display devices, their drivers, IOMMU groups and holders, and the hand-overs\n"
+                   "recorded in " GH_RUN_DIR ". Changes nothing.\n\n"
+                   "  --json   one JSON object: {\"devices\": [...], \"handovers\": [...]}\n",
+};

@@ -19,7 +19,8 @@ static bool has_control(const char *s)
         return false;
 }
 
-/* A domain name becomes a file name: refuse what could leave the directory, hide, or garble a log line. */
+/* A domain name becomes a file name and a command-line argument: refuse what could leave the directory,
+ * hide, pass for an option, or garble a log line. */
 static const char *domain_name_problem(const char *d)
 {
         size_t n = d ? strlen(d) : 0;
@@ -30,6 +31,8 @@ static const char *domain_name_problem(const char *d)
                 return "is longer than 200 characters";
         if (d[0] == '.')
                 return "starts with '.'";
+        if (d[0] == '-')
+                return "starts with '-'";
         if (strchr(d, '/'))
                 return "contains '/'";
         if (has_control(d))
@@ -182,16 +185,23 @@ static int domain_name_error(const char *domain, const char *problem, gh_error *
         return gh_error_set(err, -EINVAL, "domain name '%s' %s", strempty(domain), problem);
 }
 
+int gh_config_domain_name_check(const char *domain, gh_error *err)
+{
+        const char *problem = domain_name_problem(domain);
+
+        return problem ? domain_name_error(domain, problem, err) : 0;
+}
+
 /* Both files are read before either is applied: a missing domain file wins over a broken global one. */
 int gh_config_load(const char *root, const char *domain, uid_t owner, gh_policy *p, gh_error *err)
 {
         _cleanup_free_ char *name = NULL, *shown = NULL, *global = NULL, *text = NULL;
         _cleanup_close_ int conf_fd = -1, domains_fd = -1;
-        const char *problem = domain_name_problem(domain);
         int r;
 
-        if (problem)
-                return domain_name_error(domain, problem, err);
+        r = gh_config_domain_name_check(domain, err);
+        if (r < 0)
+                return r;
         if (asprintf(&name, "%s.conf", domain) < 0 || asprintf(&shown, GH_CONF_DOMAINS "/%s", name) < 0)
                 return -ENOMEM;
         r = open_dirs(root, domain, shown, owner, &conf_fd, &domains_fd, err);
