@@ -116,13 +116,16 @@ static void status(fixture *f, const char *arg, run *r)
 /* `status --json`, checked to exit 0 with nothing on stderr, then flattened by the strict parser. */
 static char *status_json_flat(fixture *f)
 {
-        _cleanup_free_ char *json = path_join(f->work, "status.json");
-        const char *py[] = {PYTHON, "-c", flatten_py, json, NULL};
+        _cleanup_free_ char *json = NULL;
         run r = {};
         char *flat;
 
+        /* Before anything is allocated: fail_msg() does not return, and the cleanups would not run. */
         if (access(PYTHON, X_OK) < 0)
-                skip();
+                fail_msg("no %s for the JSON check (package python3, which scripts/test installs)", PYTHON);
+        json = path_join(f->work, "status.json");
+        const char *py[] = {PYTHON, "-c", flatten_py, json, NULL};
+
         status(f, "--json", &r);
         if (r.status != 0 || r.err[0])
                 fail_msg("status --json: exit %d, stderr: %s", r.status, r.err);
