@@ -2,12 +2,25 @@
 # Sourced by scripts/test and scripts/setup: the Debian packages each needs, installed only when missing,
 # so that a machine that has them all never runs apt.
 
-# To build the tool and the hook entry.
-GH_DEPS_BUILD=(build-essential cmake pkg-config libxml2-dev libkmod-dev libsystemd-dev libvirt-dev)
-# To build and run the unit tests.
-GH_DEPS_TEST=("${GH_DEPS_BUILD[@]}" libcmocka-dev)
-# To run the e2e test: a throw-away VM with libvirt inside it.
-GH_DEPS_E2E=(dbus qemu-system-x86 busybox-static cpio jq libvirt-daemon-system libvirt-clients)
+# To build the tool and the hook entry, and to package them (scripts/package): CPack's Debian generator
+# runs file(1) on every file it packs, to find the binaries whose libraries dpkg-shlibdeps turns into the
+# Depends line.
+GH_DEPS_BUILD=(build-essential cmake pkg-config libxml2-dev libkmod-dev libsystemd-dev libvirt-dev file)
+# To run VMs with the hook on this machine (scripts/setup, unless --no-libvirt): libvirt's daemon and
+# client, and QEMU for x86.
+GH_DEPS_RUN=(libvirt-daemon-system libvirt-clients qemu-system-x86)
+# To build and run the unit tests. Without python3 (test-status parses `status --json`), dbus (test-units'
+# private dbus-daemon) or bash (test-completion), those tests fail, naming the package; without kmod
+# (test-check-host's depmod) or systemd (test-claim's systemd-analyze verify), those checks are left out.
+GH_DEPS_TEST=("${GH_DEPS_BUILD[@]}" libcmocka-dev python3 dbus bash kmod systemd)
+# To run the e2e test (scripts/test adds it to GH_DEPS_TEST): scripts/vm-test packs an initramfs (busybox,
+# cpio, depmod) and builds the .deb (GH_DEPS_BUILD); the guest boots this machine's own root, read-only,
+# so the root must also hold what the guest runs: libvirt and QEMU, udev (udevadm, and the drivers it
+# loads), systemd and dbus (in GH_DEPS_TEST), jq and pgrep (procps) for the scenarios.
+GH_DEPS_E2E=("${GH_DEPS_RUN[@]}" busybox-static cpio jq kmod udev procps)
+# To run `ctest -L package` (tests/package/check-deb.sh), besides GH_DEPS_BUILD: groff checks that the
+# man pages format without warnings.
+GH_DEPS_PACKAGE_TEST=(groff-base)
 
 # Prints the packages among "$@" that are not installed, one per line.
 gh_deps_missing() {
