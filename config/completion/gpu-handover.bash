@@ -40,7 +40,7 @@ _gpu_handover_files()
 _gpu_handover()
 {
         local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-        local commands="hook plan status restore install uninstall check claim-boot"
+        local commands="plan check status restore install uninstall claim-boot hook help"
         local root="" cmd="" i w
         local -i args=0
 
@@ -59,7 +59,7 @@ _gpu_handover()
                         -*) ;;
                         *) cmd=$w ;;
                         esac
-                elif [[ $w != -* && ${COMP_WORDS[i - 1]} != @(--xml|--hook-binary) ]]; then
+                elif [[ $w != -* && ${COMP_WORDS[i - 1]} != @(--xml|--hook-binary|--connect) ]]; then
                         args+=1
                 fi
         done
@@ -90,13 +90,21 @@ _gpu_handover()
                 _gpu_handover_files "$cur"
                 return 0
                 ;;
+        --connect)
+                _gpu_handover_add "$cur" $'qemu:///system'
+                return 0
+                ;;
         esac
 
         case $cmd in
         plan | check)
                 # The domain first; the options once it is there.
                 if [[ $cur == -* ]] || ((args > 0)); then
-                        _gpu_handover_add "$cur" $'--xml\n--help'
+                        if [[ $cmd == check ]]; then
+                                _gpu_handover_add "$cur" $'--xml\n--connect\n--help'
+                        else
+                                _gpu_handover_add "$cur" $'--xml\n--help'
+                        fi
                 else
                         _gpu_handover_add "$cur" "$(_gpu_handover_domains "$root")"
                 fi
@@ -119,6 +127,9 @@ _gpu_handover()
                 ;;
         claim-boot)
                 _gpu_handover_add "$cur" "--help"
+                ;;
+        help)
+                ((args == 0)) && _gpu_handover_add "$cur" "${commands// /$'\n'}"
                 ;;
         hook)
                 # As libvirt calls it: hook qemu DOMAIN OP SUBOP EXTRA.

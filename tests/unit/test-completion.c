@@ -88,7 +88,10 @@ static int teardown(void **state)
 
 static void test_commands(void **state)
 {
-        assert_completes("hook\nplan\nstatus\nrestore\ninstall\nuninstall\ncheck\nclaim-boot\n", "");
+        assert_completes("plan\ncheck\nstatus\nrestore\ninstall\nuninstall\nclaim-boot\nhook\nhelp\n", "");
+        /* help takes one command name. */
+        assert_completes("check\nclaim-boot\n", "help", "c");
+        assert_completes("", "help", "check", "");
         assert_completes("status\n", "st");
         assert_completes("uninstall\n", "un");
         assert_completes("--root\n--help\n--version\n", "-");
@@ -102,7 +105,10 @@ static void test_options(void **state)
         assert_completes("--qemu-d\n--hook-binary\n--help\n", "install", "--");
         assert_completes("--qemu-d\n--help\n", "uninstall", "-");
         assert_completes("--xml\n--help\n", "plan", "win11", "");
-        assert_completes("--xml\n--help\n", "check", "-");
+        assert_completes("--xml\n--connect\n--help\n", "check", "-");
+        assert_completes("qemu:///system\n", "check", "win11", "--connect", "");
+        /* --connect's URI is not the domain: the options still come after it. */
+        assert_completes("--xml\n--connect\n--help\n", "check", "--connect", "qemu:///system", "win11", "");
         assert_completes("-\n", "plan", "win11", "--xml", "-");
 }
 

@@ -146,6 +146,7 @@ static void test_bad_domain_names(void **state)
                 {"", "domain name '' is empty"},
                 {".win11", "domain name '.win11' starts with '.'"},
                 {"../../etc/shadow", "domain name '../../etc/shadow' starts with '.'"},
+                {"-win11", "domain name '-win11' starts with '-'"},
                 {"a/../../x", "domain name 'a/../../x' contains '/'"},
                 {"win\n11", "domain name contains a control character"},
                 {"win\t11", "domain name contains a control character"},
