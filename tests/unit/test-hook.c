@@ -1,7 +1,7 @@
 /* The libc-only hook entry: which libvirt events exec the tool, with exactly which arguments and stdin, and
- * that the installed binary needs no library beyond libc. This program is also the recorder the hook execs:
+ * that the installed binary links libc alone (static-pie: no loader and no library; or libc.so.6 alone,
+ * as hooks/CMakeLists.txt chose). This program is also the recorder the hook execs:
  * run with GH_RECORD_DIR set, it writes down its argv, stdin and pid there. */
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "elf-needed.h"
 #include "shared/fileio.h"
 #include "shared/macro.h"
 #include "shared/strv.h"
@@ -489,105 +490,62 @@ static void test_installed_hook_ignores_test_environment(void **state)
 
 /* ---- the fast path links libc alone ---- */
 
-static bool elf_range_ok(size_t size, uint64_t off, uint64_t len)
-{
-        return off <= size && len <= size - off;
-}
-
-/* File offset of a virtual address, through the PT_LOAD segments. */
-static bool elf_vaddr_to_off(const char *img, size_t size, uint64_t vaddr, uint64_t *ret)
-{
-        const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img;
-
-        for (unsigned i = 0; i < eh->e_phnum; i++) {
-                const Elf64_Phdr *ph = (const Elf64_Phdr *)(img + eh->e_phoff + (size_t)i * eh->e_phentsize);
-
-                if (ph->p_type == PT_LOAD && vaddr >= ph->p_vaddr && vaddr - ph->p_vaddr < ph->p_filesz) {
-                        *ret = ph->p_offset + (vaddr - ph->p_vaddr);
-                        return elf_range_ok(size, *ret, 1);
-                }
-        }
-        return false;
-}
-
-static const Elf64_Phdr *elf_dynamic(const char *img, size_t size)
-{
-        const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img;
-
-        assert_true(size >= sizeof(*eh));
-        assert_memory_equal(eh->e_ident, ELFMAG, SELFMAG);
-        assert_int_equal(eh->e_ident[EI_CLASS], ELFCLASS64);
-        assert_true(eh->e_phentsize >= sizeof(Elf64_Phdr));
-        assert_true(elf_range_ok(size, eh->e_phoff, (uint64_t)eh->e_phnum * eh->e_phentsize));
-        for (unsigned i = 0; i < eh->e_phnum; i++) {
-                const Elf64_Phdr *ph = (const Elf64_Phdr *)(img + eh->e_phoff + (size_t)i * eh->e_phentsize);
-
-                if (ph->p_type == PT_DYNAMIC) {
-                        assert_true(elf_range_ok(size, ph->p_offset, ph->p_filesz));
-                        return ph;
-                }
-        }
-        return NULL;
-}
-
-/* The DT_NEEDED entries of an ELF64 executable, read from the file itself rather than from a tool's output.
- */
-static char **elf_needed(const char *path)
-{
-        _cleanup_free_ char *img = NULL;
-        _cleanup_strv_free_ char **needed = NULL;
-        const Elf64_Phdr *dyn;
-        const Elf64_Dyn *d, *end;
-        uint64_t strtab = 0, stroff = 0;
-        size_t size;
-
-        assert_int_equal(read_full_file(path, 64 << 20, &img, &size), 0);
-        dyn = elf_dynamic(img, size);
-        if (!dyn) /* static: needs nothing */
-                return calloc(1, sizeof(char *));
-        d = (const Elf64_Dyn *)(img + dyn->p_offset);
-        end = d + dyn->p_filesz / sizeof(*d);
-        for (const Elf64_Dyn *e = d; e < end && e->d_tag != DT_NULL; e++)
-                if (e->d_tag == DT_STRTAB)
-                        strtab = e->d_un.d_ptr;
-        assert_true(elf_vaddr_to_off(img, size, strtab, &stroff));
-        for (const Elf64_Dyn *e = d; e < end && e->d_tag != DT_NULL; e++) {
-                if (e->d_tag != DT_NEEDED)
-                        continue;
-                assert_true(elf_range_ok(size, stroff, e->d_un.d_val + 1));
-                assert_non_null(memchr(img + stroff + e->d_un.d_val, 0, size - stroff - e->d_un.d_val));
-                assert_int_equal(strv_extend(&needed, img + stroff + e->d_un.d_val), 0);
-        }
-        if (!needed)
-                needed = calloc(1, sizeof(char *));
-        return TAKE_PTR(needed);
-}
-
-static bool libc_part(const char *lib)
-{
-        if (startswith(lib, "libc.so.") || startswith(lib, "ld-linux"))
-                return true;
-#ifdef GH_SANITIZED
-        /* Sanitizer builds instrument every target; the installed hook is never built so. */
-        if (startswith(lib, "libasan.so.") || startswith(lib, "libubsan.so."))
-                return true;
+#ifndef GH_HOOK_STATIC
+#error "test-hook.cmake passes GH_HOOK_STATIC: 1 when the hook entry is linked static-pie, 0 when dynamic"
 #endif
+
+/* Sanitizer builds instrument every target, the hook entry included (so it is dynamic, as ASan must be);
+ * the installed hook is never built so. */
+static bool sanitizer_lib(const char *lib)
+{
+#ifdef GH_SANITIZED
+        return startswith(lib, "libasan.so.") || startswith(lib, "libubsan.so.");
+#else
+        (void)lib;
         return false;
+#endif
+}
+
+/* Exactly what the build chose (hooks/CMakeLists.txt): static-pie, or dynamic with libc.so.6 alone. */
+static void assert_links_libc_alone(const char *path)
+{
+        _cleanup_(elf_deps_done) elf_deps d = {};
+        size_t libc = 0;
+
+        elf_deps_read(path, &d);
+        if (GH_HOOK_STATIC) {
+                /* No loader runs before it, and it asks for no library: libc is inside. */
+                if (d.interp)
+                        fail_msg("'%s' has a PT_INTERP: linked static-pie, it needs no loader", path);
+                if (d.needed[0])
+                        fail_msg("'%s' needs '%s': linked static-pie, it needs no library", path,
+                                 d.needed[0]);
+                /* static-pie, not -static: loaded at a random address like any PIE. */
+                if (!d.pie)
+                        fail_msg("'%s' is not a PIE: static-pie keeps ASLR, -static loses it", path);
+                return;
+        }
+        if (!d.interp)
+                fail_msg("'%s' has no PT_INTERP: the build chose a dynamic hook entry", path);
+        STRV_FOREACH(lib, d.needed)
+        {
+                if (streq(*lib, "libc.so.6"))
+                        libc++;
+                else if (!sanitizer_lib(*lib))
+                        fail_msg("the hook entry '%s' needs '%s': it must link libc alone", path, *lib);
+        }
+        assert_int_equal(libc, 1);
 }
 
 static void test_installed_hook_links_libc_only(void **state)
 {
-        _cleanup_strv_free_ char **hook = elf_needed(HOOK_INSTALLED);
         _cleanup_strv_free_ char **self = elf_needed("/proc/self/exe");
 
         /* The reader must see libraries where they are: this very program calls into cmocka. */
         assert_true(strv_contains(self, "libcmocka.so.0"));
-        assert_true(strv_contains(hook, "libc.so.6"));
-        STRV_FOREACH(lib, hook)
-        {
-                if (!libc_part(*lib))
-                        fail_msg("the hook entry needs '%s': it must link libc alone", *lib);
-        }
+        assert_links_libc_alone(HOOK_INSTALLED);
+        /* The twin the other tests run is linked the same way. */
+        assert_links_libc_alone(HOOK_TEST);
 }
 
 int main(int argc, char *argv[])
