@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "elf-needed.h"
+#include "capture.h"
 #include "fakesys.h"
 #include "proc-fake.h"
 #include "shared/fileio.h"
@@ -32,54 +33,19 @@ static const char domain_xml[] =
 static const char node_xml[] = "<node><domain type='test'><name>win11</name><memory>1048576</memory>"
                                "<os><type>hvm</type></os><devices>" HOSTDEVS "</devices></domain></node>\n";
 
-typedef struct run {
-        int status;
-        char *out, *err;
-} run;
-
-static void run_done(run *r)
-{
-        free(r->out);
-        free(r->err);
-}
-
-static char *slurp(const char *path)
-{
-        char *s = NULL;
-
-        if (read_full_file(path, 1 << 20, &s, NULL) < 0)
-                return strdup("");
-        return s;
-}
+typedef gh_run run;
+#define run_done gh_run_done
 
 /* The tool with --root and args (NULL-terminated), stdin from /dev/null. */
 static run tool_run(fakesys *fs, const char *const *args)
 {
-        char *argv[16] = {(char *)"gpu-handover", (char *)"--root", (char *)fakesys_root(fs)};
-        char dir[] = "/tmp/gh-check-cli-XXXXXX";
-        _cleanup_free_ char *out = NULL, *err = NULL;
+        const char *argv[16] = {TOOL, "--root", fakesys_root(fs)};
         size_t n = 3;
         run r = {};
-        pid_t pid;
 
         for (; *args && n < 15; args++)
-                argv[n++] = (char *)*args;
-        assert_non_null(mkdtemp(dir));
-        assert_true(asprintf(&out, "%s/out", dir) > 0 && asprintf(&err, "%s/err", dir) > 0);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                if (!freopen("/dev/null", "r", stdin) || !freopen(out, "w", stdout) ||
-                    !freopen(err, "w", stderr))
-                        _exit(127);
-                execv(TOOL, argv);
-                _exit(127);
-        }
-        assert_int_equal(waitpid(pid, &r.status, 0), pid);
-        r.status = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : 128 + WTERMSIG(r.status);
-        r.out = slurp(out);
-        r.err = slurp(err);
-        unlink(out), unlink(err), rmdir(dir);
+                argv[n++] = *args;
+        gh_run_capture(argv, NULL, &r);
         return r;
 }
 

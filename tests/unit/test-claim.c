@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "capture.h"
 #include "fakesys.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
@@ -17,16 +18,8 @@
 
 #define TOOL GH_BUILD_DIR "/src/gpu-handover"
 
-typedef struct run {
-        int status;
-        char *out, *err;
-} run;
-
-static void run_done(run *r)
-{
-        free(r->out);
-        free(r->err);
-}
+typedef gh_run run;
+#define run_done gh_run_done
 
 static void assert_status(const run *r, int want)
 {
@@ -40,48 +33,16 @@ static void assert_out_has(const run *r, const char *want)
                 fail_msg("stdout lacks '%s'; stdout: %s; stderr: %s", want, r->out, r->err);
 }
 
-static char *slurp(const char *path)
-{
-        char *s = NULL;
-
-        if (read_full_file(path, 1 << 20, &s, NULL) < 0)
-                return strdup("");
-        return s;
-}
-
 /* Runs the tool on the fake root with stdin from in; args end with NULL. */
 static run tool_run(fakesys *fs, const char *in, const char *const *args)
 {
-        char dir[] = "/tmp/gh-claim-XXXXXX";
-        char *argv[16] = {(char *)"gpu-handover", (char *)"--root", (char *)fakesys_root(fs)};
-        _cleanup_free_ char *pin = NULL, *pout = NULL, *perr = NULL;
+        const char *argv[16] = {TOOL, "--root", fakesys_root(fs)};
         size_t n = 3;
         run r = {};
-        pid_t pid;
-        FILE *f;
 
         for (; *args && n < 15; args++)
-                argv[n++] = (char *)*args;
-        assert_non_null(mkdtemp(dir));
-        assert_true(asprintf(&pin, "%s/in", dir) > 0 && asprintf(&pout, "%s/out", dir) > 0 &&
-                    asprintf(&perr, "%s/err", dir) > 0);
-        f = fopen(pin, "we");
-        assert_non_null(f);
-        fputs(in ? in : "", f);
-        fclose(f);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                if (!freopen(pin, "r", stdin) || !freopen(pout, "w", stdout) || !freopen(perr, "w", stderr))
-                        _exit(127);
-                execv(TOOL, argv);
-                _exit(127);
-        }
-        assert_int_equal(waitpid(pid, &r.status, 0), pid);
-        r.status = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : 128 + WTERMSIG(r.status);
-        r.out = slurp(pout);
-        r.err = slurp(perr);
-        unlink(pin), unlink(pout), unlink(perr), rmdir(dir);
+                argv[n++] = *args;
+        gh_run_capture(argv, in ? in : "", &r);
         return r;
 }
 

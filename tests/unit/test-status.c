@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
 #include "fakesys.h"
 #include "host/journal.h"
 #include "proc-fake.h"
@@ -32,52 +33,6 @@ static const char flatten_py[] = "import json, sys\n"
                                  "    else: print(p + '=' + json.dumps(v))\n"
                                  "with open(sys.argv[1], encoding='utf-8', errors='strict') as f:\n"
                                  "    walk('', json.load(f))\n";
-
-typedef struct run {
-        int status;
-        char *out, *err;
-} run;
-
-static void run_done(run *r)
-{
-        free(r->out);
-        free(r->err);
-        *r = (run){};
-}
-
-static char *slurp(const char *path)
-{
-        char *s = NULL;
-
-        assert_int_equal(read_full_file(path, 1 << 20, &s, NULL), 0);
-        return s;
-}
-
-/* Runs argv with stdin from /dev/null; stdout and stderr land in files under dir, then in r. */
-static void capture(const char *dir, const char *const *argv, run *r)
-{
-        _cleanup_free_ char *outp = path_join(dir, "out"), *errp = path_join(dir, "err");
-        int status;
-        pid_t pid;
-
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-                int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-                int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-                if (o < 0 || e < 0 || in < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-                        _exit(127);
-                execv(argv[0], (char **)argv);
-                _exit(127);
-        }
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFEXITED(status));
-        r->status = WEXITSTATUS(status);
-        r->out = slurp(outp);
-        r->err = slurp(errp);
-}
 
 typedef struct fixture {
         fakesys *fs;
@@ -106,18 +61,18 @@ static int teardown(void **state)
 }
 
 /* `gpu-handover --root ROOT status ARG`, as a run. */
-static void status(fixture *f, const char *arg, run *r)
+static void status(fixture *f, const char *arg, gh_run *r)
 {
         const char *argv[] = {TOOL, "--root", fakesys_root(f->fs), "status", arg, NULL};
 
-        capture(f->work, argv, r);
+        gh_run_capture(argv, NULL, r);
 }
 
 /* `status --json`, checked to exit 0 with nothing on stderr, then flattened by the strict parser. */
 static char *status_json_flat(fixture *f)
 {
         _cleanup_free_ char *json = NULL;
-        run r = {};
+        gh_run r = {};
         char *flat;
 
         /* Before anything is allocated: fail_msg() does not return, and the cleanups would not run. */
@@ -130,13 +85,13 @@ static char *status_json_flat(fixture *f)
         if (r.status != 0 || r.err[0])
                 fail_msg("status --json: exit %d, stderr: %s", r.status, r.err);
         pf_write(f->work, "/status.json", r.out);
-        run_done(&r);
-        capture(f->work, py, &r);
+        gh_run_done(&r);
+        gh_run_capture(py, NULL, &r);
         if (r.status != 0)
                 fail_msg("not valid JSON: %s", r.err);
         flat = r.out;
         r.out = NULL;
-        run_done(&r);
+        gh_run_done(&r);
         return flat;
 }
 
@@ -305,7 +260,7 @@ static void test_json_bare_host(void **state)
 static void test_text_desktop(void **state)
 {
         fixture *f = *state;
-        run r = {};
+        gh_run r = {};
 
         desktop(f->fs);
         status(f, NULL, &r);
@@ -314,24 +269,24 @@ static void test_text_desktop(void **state)
         assert_non_null(strstr(r.out, "    held by pid 4242 (a\"b\\c\td"));
         assert_non_null(strstr(r.out, "0000:02:00.0  10de:1b80  driver (none)\n"));
         assert_null(strstr(r.out, "0000:03:00.0"));
-        run_done(&r);
+        gh_run_done(&r);
 }
 
 static void test_bad_usage(void **state)
 {
         fixture *f = *state;
-        run r = {};
+        gh_run r = {};
 
         desktop(f->fs);
         status(f, "--jsn", &r);
         assert_int_equal(r.status, 2);
         assert_string_equal(r.out, "");
         assert_non_null(strstr(r.err, "--jsn"));
-        run_done(&r);
+        gh_run_done(&r);
         status(f, "extra", &r);
         assert_int_equal(r.status, 2);
         assert_string_equal(r.out, "");
-        run_done(&r);
+        gh_run_done(&r);
 }
 
 /* No sysfs: a failure on stderr, and stdout without half a document for a script to choke on. */
@@ -339,13 +294,13 @@ static void test_json_no_sysfs(void **state)
 {
         fixture *f = *state;
         const char *argv[] = {TOOL, "--root", f->work, "status", "--json", NULL};
-        run r = {};
+        gh_run r = {};
 
-        capture(f->work, argv, &r);
+        gh_run_capture(argv, NULL, &r);
         assert_int_equal(r.status, 1);
         assert_string_equal(r.out, "");
         assert_non_null(strstr(r.err, "PCI"));
-        run_done(&r);
+        gh_run_done(&r);
 }
 
 int main(void)

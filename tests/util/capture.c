@@ -19,20 +19,34 @@ static char *read_back(int fd)
         return s;
 }
 
-void gh_run_capture(const char *const *argv, const char *stdin_path, gh_run *ret)
+/* The input as a file at offset 0, or /dev/null. */
+static int input_fd(const char *input)
 {
+        int fd;
+
+        if (!input)
+                return open("/dev/null", O_RDONLY | O_CLOEXEC);
+        fd = memfd_create("gh-run-in", MFD_CLOEXEC);
+        assert_true(fd >= 0);
+        /* A memfd takes the whole buffer in one write. */
+        assert_true(write(fd, input, strlen(input)) == (ssize_t)strlen(input));
+        assert_true(lseek(fd, 0, SEEK_SET) == 0);
+        return fd;
+}
+
+void gh_run_capture(const char *const *argv, const char *input, gh_run *ret)
+{
+        _cleanup_close_ int in = input_fd(input);
         _cleanup_close_ int out = memfd_create("gh-run-out", MFD_CLOEXEC);
         _cleanup_close_ int err = memfd_create("gh-run-err", MFD_CLOEXEC);
         int status;
         pid_t pid;
 
-        assert_true(out >= 0 && err >= 0);
+        assert_true(in >= 0 && out >= 0 && err >= 0);
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                int in = open(stdin_path ? stdin_path : "/dev/null", O_RDONLY | O_CLOEXEC);
-
-                if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+                if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
                         _exit(127);
                 execv(argv[0], (char **)argv);
                 _exit(127);

@@ -1,4 +1,4 @@
-/* Running a program from a test: its exit status, stdout and stderr, with stdin from a file. */
+/* Running a program from a test: its exit status, stdout and stderr, with the stdin it is given. */
 #pragma once
 
 #include "shared/macro.h"
@@ -8,6 +8,6 @@ typedef struct gh_run {
         char *out, *err;
 } gh_run;
 
-/* Runs argv (argv[0] a path) with stdin from stdin_path (NULL: /dev/null); fails the test if it cannot. */
-void gh_run_capture(const char *const *argv, const char *stdin_path, gh_run *ret);
+/* Runs argv (argv[0] a path) with input on its stdin (NULL: /dev/null); fails the test if it cannot. */
+void gh_run_capture(const char *const *argv, const char *input, gh_run *ret);
 void gh_run_done(gh_run *r);
