@@ -12,12 +12,13 @@
 #define CONF_DOMAINS "/etc/gpu-handover/domains"
 #define RUN_DIR "/run/gpu-handover"
 
-/* A domain name becomes a file name: refuse what could leave the directory or hide. */
+/* A domain name becomes a file name and the tool's argument: refuse what could leave the directory, hide,
+ * or read as an option (the tool's config loader refuses the same names). */
 static int domain_name_ok(const char *d)
 {
         size_t n = strlen(d);
 
-        return n > 0 && n < 200 && d[0] != '.' && !strchr(d, '/');
+        return n > 0 && n < 200 && d[0] != '.' && d[0] != '-' && !strchr(d, '/');
 }
 
 static int exists_under(const char *root, const char *dir, const char *domain, const char *suffix)

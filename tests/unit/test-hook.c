@@ -419,6 +419,8 @@ static void test_bad_names_never_exec(void **state)
                 {"sub/dom", "/etc/gpu-handover/domains/sub/dom.conf", "/run/gpu-handover/sub/dom.journal"},
                 {"", "/etc/gpu-handover/domains/.conf", "/run/gpu-handover/.journal"},
                 {"..", "/etc/gpu-handover/domains/...conf", "/run/gpu-handover/...journal"},
+                /* The tool would read it as an option: such a name cannot opt in. */
+                {"-x", "/etc/gpu-handover/domains/-x.conf", "/run/gpu-handover/-x.journal"},
         };
         fixture *f = *state;
 
