@@ -45,7 +45,7 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)
 
 # `ctest -L package`: builds the .deb in its own directory and checks its contents and maintainer scripts
-# in throwaway roots. Needs root; about half a minute; not part of scripts/test.
+# in throwaway roots. Needs root; about half a minute; scripts/test runs it.
 if(GH_BUILD_TESTS)
   add_test(NAME package-deb COMMAND ${PROJECT_SOURCE_DIR}/tests/package/check-deb.sh
            ${CMAKE_BINARY_DIR}/package-test)

@@ -6,17 +6,24 @@
 #
 #   tests/package/check-deb.sh WORK_DIR [DEB]    (without DEB, builds one under WORK_DIR/build)
 #
-# Needs root (dpkg --root writes root-owned files) and dpkg; exits 77 (skipped) without them.
+# Needs root (dpkg --root writes root-owned files): exits 77 (skipped) without it. Without dpkg, cpack or
+# groff (scripts/test installs them) it fails.
 set -euo pipefail
 
 if (($# < 1 || $# > 2)); then
         echo "Usage: tests/package/check-deb.sh WORK_DIR [DEB]" >&2
         exit 2
 fi
-if ((EUID != 0)) || ! command -v dpkg >/dev/null || ! command -v cpack >/dev/null; then
-        echo "SKIP: needs root, dpkg and cpack"
+if ((EUID != 0)); then
+        echo "SKIP: needs root"
         exit 77
 fi
+for tool in dpkg cpack groff; do
+        if ! command -v "$tool" >/dev/null; then
+                echo "FAIL: no $tool here: scripts/test installs it (scripts/lib/deps.sh)" >&2
+                exit 1
+        fi
+done
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=$(realpath -m "$1")
 mkdir -p "$work"
