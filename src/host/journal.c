@@ -137,7 +137,7 @@ static int parse_lines(char *text, const char *path, gh_step **ret, size_t *ret_
                         return -ENOMEM;
                 }
                 steps = m;
-                r = gh_step_from_line(p, &steps[n]);
+                r = gh_step_from_line(p, &steps[n], NULL);
                 if (r < 0) {
                         gh_steps_free(steps, n);
                         return gh_error_set(err, -EBADMSG, "%s:%u: malformed journal line", path, lineno);
