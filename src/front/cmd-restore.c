@@ -23,7 +23,7 @@ static int cmd_restore(gh_context *ctx, const gh_command *self, int argc, char *
                 return gh_args_exit(r);
         domain = argv[optind];
         gh_log_setup(GH_LOG_JOURNAL | GH_LOG_STDERR, LOG_INFO);
-        r = gh_journal_read(ctx->root, domain, &steps, &n, &err);
+        r = gh_journal_read(ctx->root, domain, 0, &steps, &n, &err);
         gh_steps_free(steps, n);
         if (r == -ENOENT) {
                 printf("No hand-over is recorded for domain '%s': nothing to restore.\n", domain);

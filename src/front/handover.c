@@ -72,11 +72,14 @@ static int refuse_if_recorded(const char *root, const char *domain, gh_error *er
 {
         gh_step *steps = NULL;
         size_t n = 0;
-        int r = gh_journal_read(root, domain, &steps, &n, NULL);
+        gh_error e = {};
+        int r = gh_journal_read(root, domain, 0, &steps, &n, &e);
 
         gh_steps_free(steps, n);
         if (r == -ENOENT)
                 return 0;
+        if (r == -EPERM)
+                return gh_error_set(err, r, "domain '%s': %s", domain, e.msg);
         return gh_error_set(err, -EEXIST,
                             "domain '%s': a hand-over is recorded already in " GH_RUN_DIR "/%s.journal: run 'gpu-handover restore %s' first",
                             domain, domain, domain);
@@ -107,11 +110,13 @@ static int run_plan(const char *root, const gh_plan *plan, gh_real_host *host, g
 {
         step_log l = {.domain = plan->domain, .pause_after = test_pause_after()};
         gh_exec_observer obs = {.step_done = log_step, .ctx = &l};
+        gh_error e = {};
         int undo = 0, r;
 
-        r = gh_journal_create(root, plan->domain, &host->journal);
+        r = gh_journal_create(root, plan->domain, 0, &host->journal, &e);
         if (r < 0)
-                return gh_error_set(err, r, "domain '%s': cannot create its journal: %s", plan->domain, strerror(-r));
+                return gh_error_set(err, r, "domain '%s': cannot create its journal: %s", plan->domain,
+                                    gh_error_isset(&e) ? e.msg : strerror(-r));
         r = gh_exec_prepare(plan, &gh_real_host_ops, host, &obs, &undo, err);
         if (r < 0 && undo == 0)
                 (void)gh_journal_remove(root, plan->domain);
@@ -222,7 +227,7 @@ int gh_handover_release(const char *root, const char *domain, gh_error *err)
         r = gh_lock_take(root, deadline_after(timeout), &lock);
         if (r < 0)
                 return gh_error_set(err, r, "domain '%s': cannot take the hand-over lock: %s", domain, strerror(-r));
-        r = gh_journal_read(root, domain, &steps, &n, err);
+        r = gh_journal_read(root, domain, 0, &steps, &n, err);
         if (r == -ENOENT)
                 return 0;
         if (r >= 0)
