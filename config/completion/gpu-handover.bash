@@ -111,7 +111,7 @@ _gpu_handover()
                 ;;
         restore)
                 if [[ $cur == -* ]]; then
-                        _gpu_handover_add "$cur" "--help"
+                        _gpu_handover_add "$cur" $'--best-effort\n--help'
                 elif ((args == 0)); then
                         _gpu_handover_add "$cur" "$(_gpu_handover_domains "$root")"
                 fi

@@ -11,7 +11,6 @@
 #define MODULE_NAME_MAX 55 /* the kernel's MODULE_NAME_LEN, less its NUL */
 #define UNIT_NAME_MAX 255
 #define UNIT_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:-_.\\@"
-#define HOLDERS_GRACE_MAX 600u
 #define TIMEOUT_MAX 3600u
 
 typedef struct line_ctx {
@@ -235,7 +234,7 @@ static int parse_devices(gh_policy *p, const char *value, const line_ctx *lc)
 }
 
 /* "auto" in a list is a mistake, not a module. */
-static bool module_name_valid(const char *s)
+bool gh_module_name_valid(const char *s)
 {
         size_t n = strlen(s);
 
@@ -244,7 +243,7 @@ static bool module_name_valid(const char *s)
 }
 
 /* A plain or instance unit ("getty@tty1.service"), never a bare template ("getty@.service"). */
-static bool unit_name_valid(const char *s)
+bool gh_unit_name_valid(const char *s)
 {
         size_t n = strlen(s);
         const char *dot = strrchr(s, '.'), *at = strchr(s, '@');
@@ -257,6 +256,11 @@ static bool unit_name_valid(const char *s)
                 if (streq(dot, unit_suffixes[i]))
                         return true;
         return false;
+}
+
+bool gh_driver_name_valid(const char *s)
+{
+        return s && *s && !strpbrk(s, "/\n") && !streq(s, ".") && !streq(s, "..");
 }
 
 static int parse_name_list(const char *value, bool (*valid)(const char *), const char *what,
@@ -289,7 +293,7 @@ static int parse_unload_modules(gh_policy *p, const char *value, const line_ctx 
         int r;
 
         if (!streq(value, "auto")) {
-                r = parse_name_list(value, module_name_valid, "module name", lc, &list);
+                r = parse_name_list(value, gh_module_name_valid, "module name", lc, &list);
                 if (r < 0)
                         return r;
         }
@@ -304,7 +308,7 @@ static int parse_stop_units(gh_policy *p, const char *value, const line_ctx *lc)
         char **list = NULL;
         int r;
 
-        r = parse_name_list(value, unit_name_valid, "unit name", lc, &list);
+        r = parse_name_list(value, gh_unit_name_valid, "unit name", lc, &list);
         if (r < 0)
                 return r;
         strv_free(p->stop_units);
@@ -344,7 +348,7 @@ static int parse_holders(gh_policy *p, const char *value, const line_ctx *lc)
 
 static int parse_holders_grace(gh_policy *p, const char *value, const line_ctx *lc)
 {
-        if (parse_uint(value, 0, HOLDERS_GRACE_MAX, &p->holders_grace_sec) < 0)
+        if (parse_uint(value, 0, GH_POLICY_GRACE_MAX, &p->holders_grace_sec) < 0)
                 return bad_value(lc, value, "seconds, 0..600");
         return 0;
 }
@@ -501,7 +505,7 @@ int gh_policy_format(const gh_policy *p, char **ret)
         /* Whatever is written must parse back, so a value out of range is refused, not printed. */
         if (!gh_dm_mode_to_string(p->display_manager) ||
             !gh_dm_restart_to_string(p->restart_display_manager) || !gh_holders_mode_to_string(p->holders) ||
-            p->holders_grace_sec > HOLDERS_GRACE_MAX || p->timeout_sec < 1 || p->timeout_sec > TIMEOUT_MAX)
+            p->holders_grace_sec > GH_POLICY_GRACE_MAX || p->timeout_sec < 1 || p->timeout_sec > TIMEOUT_MAX)
                 return -EINVAL;
         f = open_memstream(&buf, &size);
         if (!f)

@@ -47,6 +47,7 @@ typedef struct gh_policy {
 
 #define GH_POLICY_TIMEOUT_DEFAULT 60u
 #define GH_POLICY_GRACE_DEFAULT 5u
+#define GH_POLICY_GRACE_MAX 600u
 
 /* Defaults: devices auto, display_manager auto, restart auto, unload auto, holders terminate. */
 void gh_policy_init(gh_policy *p);
@@ -58,6 +59,12 @@ int gh_config_parse(gh_policy *p, const char *text, const char *filename, gh_err
 
 /* Writes the effective policy as config text (every key), for `plan`. */
 int gh_policy_format(const gh_policy *p, char **ret);
+
+/* The names a config may give, and a journal may carry: the same rules for both. */
+bool gh_module_name_valid(const char *s);
+bool gh_unit_name_valid(const char *s);
+/* A driver name goes into sysfs paths and into driver_override: a plain file name, nothing else. */
+bool gh_driver_name_valid(const char *s);
 
 const char *gh_dm_mode_to_string(gh_dm_mode m);
 gh_dm_mode gh_dm_mode_from_string(const char *s);

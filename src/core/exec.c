@@ -113,8 +113,14 @@ int gh_exec_undo(const gh_step *steps, size_t n, usec_t timeout, const gh_host_o
 static int journal_step(const exec_env *e, const gh_step *s, gh_error *err)
 {
         _cleanup_free_ char *line = NULL;
-        int r = gh_step_to_line(s, &line);
+        gh_error why = {};
+        int r = gh_step_check(s, &why);
 
+        /* Refused before it runs: a line the reader would refuse would leave nothing to undo it by. */
+        if (r < 0)
+                return gh_error_set(err, r, "cannot journal step %s: %s",
+                                    strempty(gh_step_kind_to_string(s->kind)), why.msg);
+        r = gh_step_to_line(s, &line);
         if (r < 0)
                 return gh_error_set(err, r, "cannot write journal line for %s", gh_step_kind_to_string(s->kind));
         r = e->ops->journal_append(e->ctx, line, err);

@@ -107,6 +107,151 @@ static int append_nodes(char **buf, size_t *len, char *const *nodes)
         return r;
 }
 
+/* The fields each kind carries; any other is a mistake. */
+enum {
+        F_ADDR = 1 << 0,
+        F_NAME = 1 << 1,
+        F_DRIVER = 1 << 2,
+        F_OLD = 1 << 3,
+        F_GROUP = 1 << 4,
+        F_NODES = 1 << 5,
+        F_HOLDERS = 1 << 6, /* mode and grace */
+};
+
+static const unsigned step_fields[_GH_STEP_KIND_MAX] = {
+        [GH_STEP_STOP_UNIT] = F_NAME,
+        [GH_STEP_END_HOLDERS] = F_NODES | F_HOLDERS,
+        [GH_STEP_SET_OVERRIDE] = F_ADDR | F_DRIVER | F_OLD,
+        [GH_STEP_UNLOAD_MODULE] = F_NAME,
+        [GH_STEP_UNBIND] = F_ADDR | F_DRIVER,
+        [GH_STEP_LOAD_MODULE] = F_NAME,
+        [GH_STEP_BIND_VFIO] = F_ADDR | F_GROUP,
+        [GH_STEP_START_UNIT] = F_NAME,
+};
+
+/* Optional: holders mode and grace have defaults; an override may have no host driver or old value on
+ * record. */
+static unsigned step_fields_optional(gh_step_kind k)
+{
+        return F_HOLDERS | (k == GH_STEP_SET_OVERRIDE ? F_DRIVER | F_OLD : 0);
+}
+
+static const char *field_name(unsigned f)
+{
+        switch (f) {
+        case F_ADDR:
+                return "addr";
+        case F_NAME:
+                return "name";
+        case F_DRIVER:
+                return "driver";
+        case F_OLD:
+                return "old";
+        case F_GROUP:
+                return "group";
+        case F_NODES:
+                return "nodes";
+        default:
+                return "mode/grace";
+        }
+}
+
+static unsigned step_fields_set(const gh_step *s)
+{
+        return (s->addr[0] ? F_ADDR : 0) | (s->name ? F_NAME : 0) | (s->driver ? F_DRIVER : 0) |
+               (s->old_override ? F_OLD : 0) | (s->group >= 0 ? F_GROUP : 0) | (s->nodes ? F_NODES : 0) |
+               (s->holders_mode != 0 || s->grace_sec != 0 ? F_HOLDERS : 0);
+}
+
+/* A value in an error message keeps the journal's escaping: the message stays one line. */
+static int bad_value(gh_error *err, const char *what, const char *v)
+{
+        _cleanup_free_ char *shown = NULL;
+        size_t len = 0;
+
+        if (append_escaped(&shown, &len, v) < 0)
+                return -ENOMEM;
+        return gh_error_set(err, -EINVAL, "bad %s '%s'", what, strempty(shown));
+}
+
+static int check_fields(const gh_step *s, const char *kind, gh_error *err)
+{
+        unsigned allowed = step_fields[s->kind], set = step_fields_set(s);
+        unsigned required = allowed & ~step_fields_optional(s->kind);
+
+        for (unsigned f = 1; f <= F_HOLDERS; f <<= 1) {
+                if ((set & f) && !(allowed & f))
+                        return gh_error_set(err, -EINVAL, "'%s' has no place in a %s step", field_name(f),
+                                            kind);
+                if (!(set & f) && (required & f))
+                        return gh_error_set(err, -EINVAL, "a %s step needs '%s'", kind, field_name(f));
+        }
+        return 0;
+}
+
+static bool addr_canonical(const char *addr)
+{
+        char canon[GH_PCI_ADDR_MAX];
+        gh_pci_addr a;
+
+        return gh_pci_addr_parse(addr, &a) >= 0 && streq(gh_pci_addr_format(&a, canon), addr);
+}
+
+static int check_name(const gh_step *s, gh_error *err)
+{
+        bool unit = s->kind == GH_STEP_STOP_UNIT || s->kind == GH_STEP_START_UNIT;
+
+        if (unit ? gh_unit_name_valid(s->name) : gh_module_name_valid(s->name))
+                return 0;
+        return bad_value(err, unit ? "unit name" : "module name", s->name);
+}
+
+/* Device nodes: absolute paths, at least one. */
+static int check_nodes(char *const *nodes, gh_error *err)
+{
+        if (!nodes[0])
+                return gh_error_set(err, -EINVAL, "an empty list of device nodes");
+        STRV_FOREACH(n, nodes)
+        if ((*n)[0] != '/')
+                return bad_value(err, "device node", *n);
+        return 0;
+}
+
+static int check_holders(const gh_step *s, gh_error *err)
+{
+        if (!gh_holders_mode_to_string(s->holders_mode))
+                return gh_error_set(err, -EINVAL, "bad holders mode %d", (int)s->holders_mode);
+        if (s->grace_sec > GH_POLICY_GRACE_MAX)
+                return gh_error_set(err, -EINVAL, "grace %u is above %u", s->grace_sec, GH_POLICY_GRACE_MAX);
+        return 0;
+}
+
+static int check_values(const gh_step *s, gh_error *err)
+{
+        if (s->addr[0] && !addr_canonical(s->addr))
+                return bad_value(err, "PCI address", s->addr);
+        if (s->name && check_name(s, err) < 0)
+                return -EINVAL;
+        if (s->driver && !gh_driver_name_valid(s->driver))
+                return bad_value(err, "driver name", s->driver);
+        if (s->old_override && !gh_driver_name_valid(s->old_override))
+                return bad_value(err, "old driver_override", s->old_override);
+        if (s->nodes && check_nodes(s->nodes, err) < 0)
+                return -EINVAL;
+        return check_holders(s, err);
+}
+
+int gh_step_check(const gh_step *s, gh_error *err)
+{
+        const char *kind = gh_step_kind_to_string(s->kind);
+        int r;
+
+        if (!kind)
+                return gh_error_set(err, -EINVAL, "unknown step kind %d", (int)s->kind);
+        r = check_fields(s, kind, err);
+        return r < 0 ? r : check_values(s, err);
+}
+
 int gh_step_to_line(const gh_step *s, char **ret)
 {
         _cleanup_free_ char *buf = NULL;
@@ -115,8 +260,10 @@ int gh_step_to_line(const gh_step *s, char **ret)
         size_t len = 0;
         int r;
 
-        if (!kind)
-                return -EINVAL;
+        /* Never write what the reader would refuse: a journal must always be replayable. */
+        r = gh_step_check(s, NULL);
+        if (r < 0)
+                return r;
         snprintf(num, sizeof(num), "%d", s->group);
         snprintf(grace, sizeof(grace), "%u", s->grace_sec);
         r = buf_append(&buf, &len, kind, strlen(kind));
@@ -187,29 +334,25 @@ static int parse_uint(const char *s, unsigned max, unsigned *ret)
         return 0;
 }
 
+/* Every comma separates two entries, so "a," and "a,,b" hold an empty one, which the check refuses. */
 static int parse_nodes(const char *v, size_t n, char ***ret)
 {
         _cleanup_strv_free_ char **l = NULL;
 
-        while (n > 0) {
-                size_t k = strcspn(v, ",");
+        for (const char *end = v + n;;) {
+                const char *comma = memchr(v, ',', (size_t)(end - v));
+                size_t k = comma ? (size_t)(comma - v) : (size_t)(end - v);
                 char *node;
                 int r;
 
-                if (k > n)
-                        k = n;
                 r = unescape(v, k, &node);
+                if (r >= 0)
+                        r = strv_push(&l, node);
                 if (r < 0)
                         return r;
-                r = strv_push(&l, node);
-                if (r < 0)
-                        return r;
-                v += k;
-                n -= k;
-                if (n > 0) {
-                        v++;
-                        n--;
-                }
+                if (!comma)
+                        break;
+                v = comma + 1;
         }
         *ret = TAKE_PTR(l);
         return 0;
@@ -218,19 +361,39 @@ static int parse_nodes(const char *v, size_t n, char ***ret)
 static int step_set_string(char **field, const char *v, size_t n)
 {
         if (*field)
-                return -EINVAL; /* a key given twice */
+                return -EEXIST;
         return unescape(v, n, field);
 }
 
+static int step_set_addr(gh_step *s, const char *val)
+{
+        gh_pci_addr a;
+
+        if (s->addr[0])
+                return -EEXIST;
+        if (gh_pci_addr_parse(val, &a) < 0)
+                return -EINVAL;
+        gh_pci_addr_format(&a, s->addr);
+        return 0;
+}
+
+static int step_set_mode(gh_step *s, const char *val)
+{
+        gh_holders_mode m = gh_holders_mode_from_string(val);
+
+        if (m < 0)
+                return -EINVAL;
+        s->holders_mode = m;
+        return 0;
+}
+
+/* -EEXIST for a key given twice, -ENOKEY for an unknown one, -EINVAL for a bad value. */
 static int step_set_field(gh_step *s, const char *key, size_t klen, const char *v, size_t n)
 {
         _cleanup_free_ char *val = NULL;
         unsigned u;
-        gh_pci_addr a;
         int r;
 
-        if (n == 0)
-                return -EINVAL;
 #define KEY_IS(k) (klen == strlen(k) && strncmp(key, k, klen) == 0)
         if (KEY_IS("name"))
                 return step_set_string(&s->name, v, n);
@@ -239,91 +402,89 @@ static int step_set_field(gh_step *s, const char *key, size_t klen, const char *
         if (KEY_IS("old"))
                 return step_set_string(&s->old_override, v, n);
         if (KEY_IS("nodes"))
-                return s->nodes ? -EINVAL : parse_nodes(v, n, &s->nodes);
+                return s->nodes ? -EEXIST : parse_nodes(v, n, &s->nodes);
         r = unescape(v, n, &val);
         if (r < 0)
                 return r;
-        if (KEY_IS("addr")) {
-                if (s->addr[0] || gh_pci_addr_parse(val, &a) < 0)
-                        return -EINVAL;
-                gh_pci_addr_format(&a, s->addr);
-                return 0;
-        }
+        if (KEY_IS("addr"))
+                return step_set_addr(s, val);
         if (KEY_IS("group")) {
+                if (s->group >= 0)
+                        return -EEXIST;
                 r = parse_uint(val, 0x7fffffff, &u);
-                s->group = (int)u;
+                s->group = r < 0 ? -1 : (int)u;
                 return r;
         }
         if (KEY_IS("grace"))
-                return parse_uint(val, 3600, &s->grace_sec);
-        if (KEY_IS("mode")) {
-                gh_holders_mode m = gh_holders_mode_from_string(val);
-                if (m < 0)
-                        return -EINVAL;
-                s->holders_mode = m;
-                return 0;
-        }
+                return parse_uint(val, GH_POLICY_GRACE_MAX, &s->grace_sec);
+        if (KEY_IS("mode"))
+                return step_set_mode(s, val);
 #undef KEY_IS
-        return -EINVAL;
+        return -ENOKEY;
 }
 
-/* What each kind needs to be run and undone, and nothing it has no use for. */
-static bool step_complete(const gh_step *s)
+static int field_error(int r, const char *key, size_t klen, gh_error *err)
 {
-        bool dev = s->addr[0], named = s->name, nodes = s->nodes && s->nodes[0];
-        bool group = s->group >= 0, driver = s->driver, old = s->old_override;
+        const char *what = r == -EEXIST ? "given twice" : r == -ENOKEY ? "unknown" : "malformed";
 
-        switch (s->kind) {
-        case GH_STEP_STOP_UNIT:
-        case GH_STEP_START_UNIT:
-        case GH_STEP_UNLOAD_MODULE:
-        case GH_STEP_LOAD_MODULE:
-                return named && !dev && !driver && !old && !group && !s->nodes;
-        case GH_STEP_END_HOLDERS:
-                return nodes && !dev && !named && !driver && !old && !group;
-        case GH_STEP_SET_OVERRIDE:
-                return dev && !named && !group && !s->nodes;
-        case GH_STEP_UNBIND:
-                return dev && driver && !named && !old && !group && !s->nodes;
-        case GH_STEP_BIND_VFIO:
-                return dev && group && !named && !driver && !old && !s->nodes;
-        default:
-                return false;
-        }
+        if (r == -ENOMEM)
+                return r;
+        /* key holds plain characters only: value_char_plain() let it through. */
+        return gh_error_set(err, -EINVAL, "field '%.*s' %s", (int)klen, key, what);
 }
 
-int gh_step_from_line(const char *line, gh_step *ret)
+static int parse_kind(const char *line, size_t n, gh_step *s, gh_error *err)
 {
-        _cleanup_(gh_step_done) gh_step s = {.group = -1};
         char kind[32];
-        size_t n = strcspn(line, " ");
-        int r;
 
         if (n == 0 || n >= sizeof(kind))
-                return -EINVAL;
+                return gh_error_set(err, -EINVAL, "no step kind");
         memcpy(kind, line, n);
         kind[n] = 0;
-        s.kind = gh_step_kind_from_string(kind);
-        if (s.kind < 0)
-                return -EINVAL;
-        for (const char *p = line + n; *p;) {
+        s->kind = gh_step_kind_from_string(kind);
+        if (s->kind < 0)
+                return bad_value(err, "step kind", kind);
+        return 0;
+}
+
+/* One " key=value" after another; the key is checked before it is shown. */
+static int parse_fields(const char *p, gh_step *s, gh_error *err)
+{
+        while (*p) {
                 size_t len, klen;
                 const char *eq;
+                int r;
 
                 if (*p++ != ' ')
-                        return -EINVAL;
+                        return gh_error_set(err, -EINVAL, "fields must be separated by one space");
                 len = strcspn(p, " ");
                 eq = memchr(p, '=', len);
                 if (!eq || eq == p)
-                        return -EINVAL;
+                        return gh_error_set(err, -EINVAL, "a field that is not key=value");
                 klen = (size_t)(eq - p);
-                r = step_set_field(&s, p, klen, eq + 1, len - klen - 1);
+                if (strspn(p, "abcdefghijklmnopqrstuvwxyz") < klen)
+                        return gh_error_set(err, -EINVAL, "a field with a bad key");
+                r = step_set_field(s, p, klen, eq + 1, len - klen - 1);
                 if (r < 0)
-                        return r;
+                        return field_error(r, p, klen, err);
                 p += len;
         }
-        if (!step_complete(&s))
-                return -EINVAL;
+        return 0;
+}
+
+int gh_step_from_line(const char *line, gh_step *ret, gh_error *err)
+{
+        _cleanup_(gh_step_done) gh_step s = {.group = -1};
+        size_t n = strcspn(line, " ");
+        int r;
+
+        r = parse_kind(line, n, &s, err);
+        if (r >= 0)
+                r = parse_fields(line + n, &s, err);
+        if (r >= 0)
+                r = gh_step_check(&s, err);
+        if (r < 0)
+                return r;
         *ret = s;
         s = (gh_step){.group = -1};
         return 0;

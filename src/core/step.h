@@ -34,10 +34,15 @@ typedef struct gh_step {
 const char *gh_step_kind_to_string(gh_step_kind k);
 gh_step_kind gh_step_kind_from_string(const char *s);
 
-/* Journal form: "KIND key=value ...", values %-escaped, no newline. */
+/* 0 when the step can be written, read back and undone: its kind's fields and no others, names valid
+ * by the config's own rules (units, modules, drivers), a canonical address, absolute device nodes.
+ * -EINVAL saying why otherwise. The writer and the reader both ask it. */
+int gh_step_check(const gh_step *s, gh_error *err);
+/* Journal form: "KIND key=value ...", values %-escaped, no newline. -EINVAL for a step that fails
+ * gh_step_check(): what cannot be read back is never written. */
 int gh_step_to_line(const gh_step *s, char **ret);
-/* -EINVAL on anything malformed or unknown. */
-int gh_step_from_line(const char *line, gh_step *ret);
+/* -EINVAL on anything malformed, unknown or failing gh_step_check(), saying why in err (may be NULL). */
+int gh_step_from_line(const char *line, gh_step *ret, gh_error *err);
 /* Human form for `plan`, e.g. "stop unit gdm.service (undo: start it)". */
 int gh_step_describe(const gh_step *s, char **ret);
 void gh_step_done(gh_step *s);

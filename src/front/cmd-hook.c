@@ -36,7 +36,7 @@ static int hook_prepare(gh_context *ctx, const char *domain)
 static int hook_release(gh_context *ctx, const char *domain)
 {
         gh_error err = {};
-        int r = gh_handover_release(ctx->root, domain, &err);
+        int r = gh_handover_release(ctx->root, domain, NULL, &err);
 
         return r < 0 ? hook_fail(&err, r) : GH_EXIT_OK;
 }

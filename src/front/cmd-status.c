@@ -99,7 +99,7 @@ static void print_handovers(const char *root)
                 size_t n = 0, bound = 0;
                 gh_error err = {};
 
-                if (gh_journal_read(root, *dom, &steps, &n, &err) < 0) {
+                if (gh_journal_read(root, *dom, 0, &steps, &n, &err) < 0) {
                         printf("  %s: unreadable journal: %s\n", *dom, err.msg);
                         continue;
                 }
@@ -222,7 +222,7 @@ static void json_handover(gh_json *j, const char *root, const char *domain)
         gh_step *steps = NULL;
         size_t n = 0;
         gh_error err = {};
-        int r = gh_journal_read(root, domain, &steps, &n, &err);
+        int r = gh_journal_read(root, domain, 0, &steps, &n, &err);
 
         gh_json_object_begin(j);
         json_kv_string(j, "domain", domain);

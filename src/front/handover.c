@@ -72,11 +72,14 @@ static int refuse_if_recorded(const char *root, const char *domain, gh_error *er
 {
         gh_step *steps = NULL;
         size_t n = 0;
-        int r = gh_journal_read(root, domain, &steps, &n, NULL);
+        gh_error e = {};
+        int r = gh_journal_read(root, domain, 0, &steps, &n, &e);
 
         gh_steps_free(steps, n);
         if (r == -ENOENT)
                 return 0;
+        if (r == -EPERM)
+                return gh_error_set(err, r, "domain '%s': %s", domain, e.msg);
         return gh_error_set(err, -EEXIST,
                             "domain '%s': a hand-over is recorded already in " GH_RUN_DIR "/%s.journal: run 'gpu-handover restore %s' first",
                             domain, domain, domain);
@@ -107,11 +110,13 @@ static int run_plan(const char *root, const gh_plan *plan, gh_real_host *host, g
 {
         step_log l = {.domain = plan->domain, .pause_after = test_pause_after()};
         gh_exec_observer obs = {.step_done = log_step, .ctx = &l};
+        gh_error e = {};
         int undo = 0, r;
 
-        r = gh_journal_create(root, plan->domain, &host->journal);
+        r = gh_journal_create(root, plan->domain, 0, &host->journal, &e);
         if (r < 0)
-                return gh_error_set(err, r, "domain '%s': cannot create its journal: %s", plan->domain, strerror(-r));
+                return gh_error_set(err, r, "domain '%s': cannot create its journal: %s", plan->domain,
+                                    gh_error_isset(&e) ? e.msg : strerror(-r));
         r = gh_exec_prepare(plan, &gh_real_host_ops, host, &obs, &undo, err);
         if (r < 0 && undo == 0)
                 (void)gh_journal_remove(root, plan->domain);
@@ -208,7 +213,24 @@ static int refuse_if_in_use(const char *root, const char *domain, const gh_step 
         return r;
 }
 
-int gh_handover_release(const char *root, const char *domain, gh_error *err)
+/* A bad line refuses the whole journal, unless asked to skip it: then it is named, and undone by hand. */
+static int read_journal(const char *root, const char *domain, gh_release_result *res, gh_step **ret,
+                        size_t *ret_n, gh_error *err)
+{
+        int r;
+
+        if (res && res->best_effort)
+                return gh_journal_read_lenient(root, domain, 0, ret, ret_n, &res->skipped, err);
+        r = gh_journal_read(root, domain, 0, ret, ret_n, err);
+        if (r == -EBADMSG)
+                gh_error_replace(err, r,
+                                 "%s (the journal is kept; 'gpu-handover restore --best-effort %s' undoes "
+                                 "the lines it can read and names the others)",
+                                 err->msg, domain);
+        return r;
+}
+
+int gh_handover_release(const char *root, const char *domain, gh_release_result *res, gh_error *err)
 {
         _cleanup_(gh_real_host_done) gh_real_host host = {.root = root};
         step_log l = {.domain = domain};
@@ -222,9 +244,11 @@ int gh_handover_release(const char *root, const char *domain, gh_error *err)
         r = gh_lock_take(root, deadline_after(timeout), &lock);
         if (r < 0)
                 return gh_error_set(err, r, "domain '%s': cannot take the hand-over lock: %s", domain, strerror(-r));
-        r = gh_journal_read(root, domain, &steps, &n, err);
+        r = read_journal(root, domain, res, &steps, &n, err);
         if (r == -ENOENT)
                 return 0;
+        if (res)
+                res->found = true;
         if (r >= 0)
                 r = refuse_if_in_use(root, domain, steps, n, err);
         if (r < 0) {
@@ -237,9 +261,12 @@ int gh_handover_release(const char *root, const char *domain, gh_error *err)
         if (r < 0)
                 return gh_error_replace(err, r, "domain '%s': %s (the journal is kept: fix the cause, then run 'gpu-handover restore %s')",
                                         domain, err->msg, domain);
+        /* Even with lines skipped: what could be undone was, and must not be undone again later. */
         r = gh_journal_remove(root, domain);
         if (r < 0)
                 return gh_error_set(err, r, "domain '%s': cannot remove its journal: %s", domain, strerror(-r));
+        if (res)
+                res->n_undone = n;
         gh_log_full(LOG_INFO, 0, &(gh_log_fields){.domain = domain, .duration = now_usec() - start, .has_duration = true},
                     "gave the devices of domain '%s' back in %.1f ms", domain, (double)(now_usec() - start) / 1000.0);
         return 0;

@@ -82,11 +82,13 @@ static int gather_holders(const char *root, const gh_domain *dom, gh_facts *f)
 
 static int add_claims_of(const char *root, const char *other, gh_facts *f)
 {
+        _cleanup_strv_free_ char **skipped = NULL;
         gh_step *steps = NULL;
         size_t n = 0;
-        int r = gh_journal_read(root, other, &steps, &n, NULL);
+        int r = gh_journal_read_lenient(root, other, 0, &steps, &n, &skipped, NULL);
 
-        /* An unreadable journal of another domain claims nothing we can name; the lock still serialises. */
+        /* An unreadable journal of another domain claims nothing we can name; the lock still serialises.
+         * One bad line does not hide the devices its other lines claim. */
         if (r < 0)
                 return r == -ENOMEM ? r : 0;
         for (size_t i = 0; r >= 0 && i < n; i++) {

@@ -18,7 +18,7 @@ struct gh_journal {
         int fd;
 };
 
-static int journal_path(const char *root, const char *domain, char **ret)
+static int journal_name(const char *root, const char *domain, char **ret_dir, char **ret_name)
 {
         _cleanup_free_ char *dir = path_join(root, GH_RUN_DIR);
         _cleanup_free_ char *conf = NULL;
@@ -28,11 +28,107 @@ static int journal_path(const char *root, const char *domain, char **ret)
         r = gh_config_domain_path(root, domain, &conf);
         if (r < 0)
                 return r;
-        if (!dir || asprintf(ret, "%s/%s" JOURNAL_SUFFIX, dir, domain) < 0)
+        if (!dir || asprintf(ret_name, "%s" JOURNAL_SUFFIX, domain) < 0)
                 return -ENOMEM;
+        *ret_dir = TAKE_PTR(dir);
         return 0;
 }
 
+static int journal_path(const char *root, const char *domain, char **ret)
+{
+        _cleanup_free_ char *dir = NULL, *name = NULL;
+        int r = journal_name(root, domain, &dir, &name);
+
+        if (r < 0)
+                return r;
+        return asprintf(ret, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
+}
+
+/* The journal is replayed as root: it and its directory must be the owner's, a directory and a regular
+ * file as expected, and readable by nobody else (modes exactly 0700 and 0600, as they are created). */
+static int check_trusted(int fd, const char *shown, uid_t owner, bool dir, gh_error *err)
+{
+        mode_t want = dir ? 0700 : 0600;
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return gh_error_set(err, -errno, "cannot stat '%s': %s", shown, strerror(errno));
+        if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+                return gh_error_set(err, -EPERM, "'%s' is not a %s; refused", shown,
+                                    dir ? "directory" : "regular file");
+        if (st.st_uid != owner)
+                return gh_error_set(err, -EPERM, "'%s' is owned by uid %u, not uid %u; refused", shown,
+                                    (unsigned)st.st_uid, (unsigned)owner);
+        if ((st.st_mode & 07777) != want)
+                return gh_error_set(err, -EPERM, "'%s' has mode %04o, not %04o; refused", shown,
+                                    (unsigned)(st.st_mode & 07777), (unsigned)want);
+        return 0;
+}
+
+/* O_NOFOLLOW: no symlink is followed. O_NONBLOCK: a FIFO must not hang the open before fstat refuses it.
+ * -ENOENT without setting err: whether that is an error is the caller's call. */
+static int open_trusted(int dir_fd, const char *name, const char *shown, uid_t owner, int flags, bool made,
+                        int *ret_fd, gh_error *err)
+{
+        bool dir = flags & O_DIRECTORY;
+        _cleanup_close_ int fd =
+                openat(dir_fd, name, flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
+        struct stat st;
+        int r;
+
+        if (fd < 0) {
+                r = -errno;
+                /* With O_DIRECTORY a symlink gives ENOTDIR, not ELOOP. */
+                if (r == -ELOOP || (r == -ENOTDIR && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                                    S_ISLNK(st.st_mode)))
+                        return gh_error_set(err, -EPERM, "'%s' is a symbolic link; refused", shown);
+                if (r == -ENOTDIR)
+                        return gh_error_set(err, -EPERM, "'%s' is not a %s; refused", shown,
+                                            dir ? "directory" : "regular file");
+                if (r == -ENOENT || r == -EEXIST)
+                        return r;
+                return gh_error_set(err, r, "cannot open '%s': %s", shown, strerror(-r));
+        }
+        /* Just made: its mode is ours, whatever the umask. */
+        if (made && fchmod(fd, dir ? 0700 : 0600) < 0)
+                return gh_error_set(err, -errno, "cannot set the mode of '%s': %s", shown, strerror(errno));
+        r = check_trusted(fd, shown, owner, dir, err);
+        if (r < 0)
+                return r;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* Creates the run dir when asked (mode 0700 whatever the umask), then opens and checks it. */
+static int run_dir_open(const char *dir, uid_t owner, bool create, int *ret_fd, gh_error *err)
+{
+        _cleanup_close_ int fd = -1;
+        bool made = false;
+        int r;
+
+        if (create) {
+                _cleanup_free_ char *parent = strdup(dir);
+
+                if (!parent)
+                        return -ENOMEM;
+                *strrchr(parent, '/') = 0;
+                r = mkdir_p(parent, 0755);
+                if (r < 0)
+                        return gh_error_set(err, r, "cannot create '%s': %s", parent, strerror(-r));
+                made = mkdir(dir, 0700) == 0;
+                if (!made && errno != EEXIST)
+                        return gh_error_set(err, -errno, "cannot create '%s': %s", dir, strerror(errno));
+        }
+        r = open_trusted(AT_FDCWD, dir, dir, owner, O_RDONLY | O_DIRECTORY, made, &fd, err);
+        if (r == -ENOENT && !create)
+                return r;
+        if (r == -ENOENT)
+                return gh_error_set(err, r, "'%s' vanished as it was created", dir);
+        if (r < 0)
+                return r;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
 static int write_all_sync(int fd, const char *s)
 {
         size_t n = strlen(s);
@@ -50,31 +146,43 @@ static int write_all_sync(int fd, const char *s)
         return fsync(fd) < 0 ? -errno : 0;
 }
 
-int gh_journal_create(const char *root, const char *domain, gh_journal **ret)
+static int journal_open_new(const char *root, const char *domain, uid_t owner, int *ret_fd, gh_error *err)
 {
-        _cleanup_free_ char *dir = path_join(root, GH_RUN_DIR);
-        _cleanup_free_ char *path = NULL, *header = NULL;
+        _cleanup_free_ char *dir = NULL, *name = NULL, *shown = NULL;
+        _cleanup_close_ int dir_fd = -1;
+        int r;
+
+        r = journal_name(root, domain, &dir, &name);
+        if (r < 0)
+                return gh_error_set(err, r, "bad domain name '%s'", domain);
+        if (asprintf(&shown, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        r = run_dir_open(dir, owner, true, &dir_fd, err);
+        if (r >= 0)
+                r = open_trusted(dir_fd, name, shown, owner, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, true,
+                                 ret_fd, err);
+        if (r == -EEXIST)
+                return gh_error_set(err, r, "'%s' exists already", shown);
+        return r;
+}
+
+int gh_journal_create(const char *root, const char *domain, uid_t owner, gh_journal **ret, gh_error *err)
+{
+        _cleanup_free_ char *header = NULL;
         _cleanup_close_ int fd = -1;
         gh_journal *j;
         int r;
 
-        if (!dir)
-                return -ENOMEM;
-        r = journal_path(root, domain, &path);
+        r = journal_open_new(root, domain, owner, &fd, err);
         if (r < 0)
                 return r;
-        r = mkdir_p(dir, 0700);
-        if (r < 0)
-                return r;
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return -errno;
         if (asprintf(&header, JOURNAL_MAGIC " domain=%s\n", domain) < 0)
                 return -ENOMEM;
         r = write_all_sync(fd, header);
         if (r < 0) {
-                (void)unlink(path);
-                return r;
+                (void)gh_journal_remove(root, domain);
+                return gh_error_set(err, r, "cannot write the journal of domain '%s': %s", domain,
+                                    strerror(-r));
         }
         j = malloc(sizeof(*j));
         if (!j)
@@ -112,61 +220,154 @@ void gh_steps_free(gh_step *steps, size_t n)
         free(steps);
 }
 
-static int parse_lines(char *text, const char *path, gh_step **ret, size_t *ret_n, gh_error *err)
+typedef struct journal_text {
+        const char *path;
+        char **skipped; /* strv of "PATH:LINE: why"; NULL when reading strictly */
+        bool lenient;
+        gh_step *steps;
+        size_t n;
+} journal_text;
+
+static bool has_control(const char *s)
 {
-        gh_step *steps = NULL;
-        size_t n = 0;
-        unsigned lineno = 0;
-        char *p = text;
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
 
-        for (char *nl; (nl = strchr(p, '\n')); p = nl + 1) {
-                gh_step *m;
-                int r;
+/* A journal renamed or copied to another domain's name would undo that domain's hand-over. */
+static int check_header(const char *line, const char *path, const char *domain, gh_error *err)
+{
+        static const char prefix[] = JOURNAL_MAGIC " domain=";
+        const char *d = line + strlen(prefix);
 
-                *nl = 0;
-                if (++lineno == 1) {
-                        if (!startswith(p, JOURNAL_MAGIC " ")) {
-                                gh_steps_free(steps, n);
-                                return gh_error_set(err, -EBADMSG, "%s:1: not a gpu-handover journal", path);
-                        }
-                        continue;
-                }
-                m = realloc(steps, sizeof(gh_step) * (n + 1));
-                if (!m) {
-                        gh_steps_free(steps, n);
-                        return -ENOMEM;
-                }
-                steps = m;
-                r = gh_step_from_line(p, &steps[n]);
-                if (r < 0) {
-                        gh_steps_free(steps, n);
-                        return gh_error_set(err, -EBADMSG, "%s:%u: malformed journal line", path, lineno);
-                }
-                n++;
+        if (!startswith(line, prefix))
+                return gh_error_set(err, -EBADMSG, "%s:1: not a gpu-handover journal", path);
+        if (streq(d, domain))
+                return 0;
+        if (has_control(d))
+                return gh_error_set(err, -EBADMSG, "%s:1: the journal is for another domain, not '%s'", path,
+                                    domain);
+        return gh_error_set(err, -EBADMSG, "%s:1: the journal is for domain '%s', not '%s'", path, d,
+                            domain);
+}
+
+static int add_step(journal_text *t, const char *line, unsigned lineno, gh_error *err)
+{
+        gh_step s, *m;
+        gh_error why = {};
+        char *skip;
+        int r = gh_step_from_line(line, &s, &why);
+
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 && !t->lenient)
+                return gh_error_set(err, -EBADMSG, "%s:%u: %s", t->path, lineno, why.msg);
+        if (r < 0)
+                return asprintf(&skip, "%s:%u: %s", t->path, lineno, why.msg) < 0
+                               ? -ENOMEM
+                               : strv_push(&t->skipped, skip);
+        m = realloc(t->steps, sizeof(gh_step) * (t->n + 1));
+        if (!m) {
+                gh_step_done(&s);
+                return -ENOMEM;
         }
-        /* Whatever follows the last newline is a torn write: that step never began. */
-        *ret = steps;
-        *ret_n = n;
+        t->steps = m;
+        t->steps[t->n++] = s;
         return 0;
 }
 
-int gh_journal_read(const char *root, const char *domain, gh_step **ret, size_t *ret_n, gh_error *err)
+static int parse_lines(journal_text *t, char *text, const char *domain, gh_error *err)
 {
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        _cleanup_close_ int fd = -1;
+        unsigned lineno = 0;
+        char *p = text;
+        int r = 0;
+
+        for (char *nl; r >= 0 && (nl = strchr(p, '\n')); p = nl + 1) {
+                *nl = 0;
+                if (++lineno == 1)
+                        r = check_header(p, t->path, domain, err);
+                else
+                        r = add_step(t, p, lineno, err);
+        }
+        /* Whatever follows the last newline is a torn write: that step never began. */
+        return r;
+}
+
+static int read_text(const char *root, const char *domain, uid_t owner, char **ret_path, char **ret_text,
+                     gh_error *err)
+{
+        _cleanup_free_ char *dir = NULL, *name = NULL, *path = NULL, *text = NULL;
+        _cleanup_close_ int dir_fd = -1, fd = -1;
+        size_t len;
         int r;
 
-        r = journal_path(root, domain, &path);
+        r = journal_name(root, domain, &dir, &name);
         if (r < 0)
                 return gh_error_set(err, r, "bad domain name '%s'", domain);
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return -errno == -ENOENT ? -ENOENT
-                                         : gh_error_set(err, -errno, "cannot open '%s': %s", path, strerror(errno));
-        r = read_full_fd(fd, JOURNAL_MAX, &text, NULL);
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        r = run_dir_open(dir, owner, false, &dir_fd, err);
+        if (r >= 0)
+                r = open_trusted(dir_fd, name, path, owner, O_RDONLY, false, &fd, err);
+        if (r < 0)
+                return r;
+        r = read_full_fd(fd, JOURNAL_MAX, &text, &len);
         if (r < 0)
                 return gh_error_set(err, r, "cannot read '%s': %s", path, strerror(-r));
-        return parse_lines(text, path, ret, ret_n, err);
+        /* A NUL would end the text early, and hide the steps after it as if they were a torn line. */
+        if (strlen(text) != len)
+                return gh_error_set(err, -EBADMSG, "'%s' contains a NUL byte", path);
+        *ret_path = TAKE_PTR(path);
+        *ret_text = TAKE_PTR(text);
+        return 0;
+}
+
+static int journal_read(const char *root, const char *domain, uid_t owner, journal_text *t, gh_error *err)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+
+        r = read_text(root, domain, owner, &path, &text, err);
+        if (r < 0)
+                return r;
+        t->path = path;
+        r = parse_lines(t, text, domain, err);
+        t->path = NULL;
+        if (r < 0) {
+                gh_steps_free(t->steps, t->n);
+                strv_free(t->skipped);
+                *t = (journal_text){};
+        }
+        return r;
+}
+
+int gh_journal_read(const char *root, const char *domain, uid_t owner, gh_step **ret, size_t *ret_n,
+                    gh_error *err)
+{
+        journal_text t = {};
+        int r = journal_read(root, domain, owner, &t, err);
+
+        if (r < 0)
+                return r;
+        *ret = t.steps;
+        *ret_n = t.n;
+        return 0;
+}
+
+int gh_journal_read_lenient(const char *root, const char *domain, uid_t owner, gh_step **ret, size_t *ret_n,
+                            char ***ret_skipped, gh_error *err)
+{
+        journal_text t = {.lenient = true};
+        int r = journal_read(root, domain, owner, &t, err);
+
+        if (r < 0)
+                return r;
+        *ret = t.steps;
+        *ret_n = t.n;
+        *ret_skipped = t.skipped;
+        return 0;
 }
 
 int gh_journal_remove(const char *root, const char *domain)

@@ -7,6 +7,7 @@
 
 #include "pci.h"
 #include "child.h"
+#include "core/config.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
 
@@ -472,12 +473,6 @@ int gh_pci_get_driver(const char *root, const char *addr, char **ret)
         return 0;
 }
 
-/* A driver name goes into paths and into driver_override: a plain name, nothing else. */
-static bool driver_name_valid(const char *driver)
-{
-        return driver && *driver && !strpbrk(driver, "/\n") && !streq(driver, ".") && !streq(driver, "..");
-}
-
 int gh_pci_set_override(const char *root, const char *addr, const char *driver)
 {
         char canon[GH_PCI_ADDR_MAX];
@@ -487,7 +482,7 @@ int gh_pci_set_override(const char *root, const char *addr, const char *driver)
         r = canon_addr(addr, canon);
         if (r < 0)
                 return r;
-        if (driver && !driver_name_valid(driver))
+        if (driver && !gh_driver_name_valid(driver))
                 return -EINVAL;
         p = dev_path(root, canon, "driver_override");
         if (!p)
@@ -520,7 +515,7 @@ int gh_pci_unbind(const char *root, const char *addr, const char *driver, usec_t
         r = canon_addr(addr, canon);
         if (r < 0)
                 return r;
-        if (!driver_name_valid(driver))
+        if (!gh_driver_name_valid(driver))
                 return -EINVAL;
         r = gh_pci_get_driver(root, canon, &cur);
         if (r < 0 || !streq_ptr(cur, driver))

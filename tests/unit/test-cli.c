@@ -485,6 +485,66 @@ static void test_restore_after_kill(void **state)
         run_done(&r);
 }
 
+/* Replaces the journal's load-module line (its undo is none) with one whose module name is bad; returns
+ * its line number. */
+static unsigned journal_spoil_load_line(fakesys *fs)
+{
+        _cleanup_free_ char *p = fakesys_path(fs, "/run/gpu-handover/win11.journal"), *text = NULL;
+        unsigned lineno = 1;
+        char *line, *name;
+        FILE *f;
+
+        assert_int_equal(read_full_file(p, 1 << 20, &text, NULL), 0);
+        line = strstr(text, "\nload-module name=");
+        assert_non_null(line);
+        for (char *s = text; s <= line; s++)
+                lineno += *s == '\n';
+        name = line + strlen("\nload-module name=");
+        name[strcspn(name, "\n")] = 0;
+        /* The same length, so the rest of the file stays as it was. */
+        memset(name, '.', 1);
+        name[strlen(name)] = '\n';
+        f = fopen(p, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+        return lineno;
+}
+
+/* One bad line refuses the journal, naming it and pointing at --best-effort, which undoes the rest, names
+ * the line and exits 1. */
+static void test_restore_best_effort_skips_bad_line(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *where = NULL, *skipped = NULL;
+        unsigned lineno;
+        run r;
+
+        opt_in(fs, "");
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_status(&r, 0);
+        run_done(&r);
+        lineno = journal_spoil_load_line(fs);
+        assert_true(asprintf(&where, "/run/gpu-handover/win11.journal:%u: bad module name '.", lineno) > 0);
+
+        r = tool(fs, NULL, "restore", "win11", NULL);
+        assert_status(&r, 1);
+        assert_non_null(strstr(r.err, where));
+        assert_non_null(strstr(r.err, "'gpu-handover restore --best-effort win11'"));
+        assert_driver(fs, "0000:00:05.0", "vfio-pci");
+        assert_true(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
+        run_done(&r);
+
+        r = tool(fs, NULL, "restore", "--best-effort", "win11", NULL);
+        assert_status(&r, 1);
+        assert_true(asprintf(&skipped, "%s", where) > 0);
+        assert_non_null(strstr(r.err, skipped));
+        assert_non_null(strstr(r.err, "skipped, undo it by hand"));
+        assert_non_null(strstr(r.out, "line(s) of the journal skipped"));
+        assert_host_as_before(fs);
+        run_done(&r);
+}
+
 static void test_status_lists_gpus(void **state)
 {
         fakesys *fs = *state;
@@ -509,6 +569,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_hook_stuck_unbind_does_not_hang, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_release_refused_while_vm_runs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore_after_kill, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_restore_best_effort_skips_bad_line, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_status_lists_gpus, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

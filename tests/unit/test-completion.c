@@ -110,6 +110,7 @@ static void test_options(void **state)
         /* --connect's URI is not the domain: the options still come after it. */
         assert_completes("--xml\n--connect\n--help\n", "check", "--connect", "qemu:///system", "win11", "");
         assert_completes("-\n", "plan", "win11", "--xml", "-");
+        assert_completes("--best-effort\n--help\n", "restore", "-");
 }
 
 static void test_domains(void **state)
@@ -124,6 +125,7 @@ static void test_domains(void **state)
         assert_completes("linux\n", "--root", "=", root, "plan", "l");
         /* One domain per command. */
         assert_completes("", "--root", root, "restore", "win11", "");
+        assert_completes("win11\n", "--root", root, "restore", "--best-effort", "w");
         assert_completes("prepare\n", "--root", root, "hook", "qemu", "win11", "pr");
         assert_completes("begin\nend\n-\n", "--root", root, "hook", "qemu", "win11", "prepare", "");
 }

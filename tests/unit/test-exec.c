@@ -45,7 +45,7 @@ static void plan_from_lines(gh_plan *plan, const char *const *lines, size_t n)
         *plan = (gh_plan){.domain = strdup("win11"), .timeout_sec = 60};
         plan->steps = calloc(n, sizeof(gh_step));
         for (size_t i = 0; i < n; i++)
-                assert_int_equal(gh_step_from_line(lines[i], &plan->steps[i]), 0);
+                assert_int_equal(gh_step_from_line(lines[i], &plan->steps[i], NULL), 0);
         plan->n_steps = n;
 }
 
@@ -99,7 +99,7 @@ static int undo_journal(fake_host *h, char **journal, gh_error *err)
         int r;
 
         for (size_t i = 0; i < n; i++)
-                assert_int_equal(gh_step_from_line(journal[i], &steps[i]), 0);
+                assert_int_equal(gh_step_from_line(journal[i], &steps[i], NULL), 0);
         r = gh_exec_undo(steps, n, 60 * USEC_PER_SEC, &fake_host_ops, h, NULL, err);
         for (size_t i = 0; i < n; i++)
                 gh_step_done(&steps[i]);
