@@ -148,6 +148,7 @@ static void assert_describe(const char *cgroup, const char *exe, const char *wan
         _cleanup_free_ char *s = NULL;
 
         assert_int_equal(gh_holder_guard_describe(&h, gh_holder_guard(&h, 0, 0), &s), 0);
+        assert_non_null(s);
         assert_string_equal(s, want);
 }
 
