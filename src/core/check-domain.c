@@ -3,6 +3,7 @@
 #include <stdarg.h>
 
 #include "check.h"
+#include "identity.h"
 #include "shared/strv.h"
 
 #define VFIO_DRIVER "vfio-pci"
@@ -477,6 +478,21 @@ static int check_modules(gh_checks *c, const gh_check_domain *d)
                     "%s (never forced; loaded again when the VM stops)", mods);
 }
 
+/* The hook never signals another VM, libvirt or systemd: one of them holding the devices fails the start. */
+static int check_protected_holder(gh_checks *c, const gh_check_domain *d, const gh_holder *h)
+{
+        _cleanup_free_ char *why = NULL;
+        int r = gh_holder_guard_describe(h, gh_holder_guard(h, 0, 0), &why);
+
+        if (r < 0)
+                return r;
+        return addf(c, GH_CHECK_FAIL, "hand-over",
+                    "stop what it names, or keep it off this GPU (another VM's virgl or SPICE GL uses the "
+                    "render node): gpu-handover never signals other VMs, libvirt or systemd",
+                    "the hook would refuse to start the VM: pid %d (%s) holds %s and is protected: %s",
+                    (int)h->pid, strempty(h->comm), h->node, strempty(why));
+}
+
 int gh_check_plan(gh_checks *c, const gh_check_domain *d, int r, const gh_error *err)
 {
         _cleanup_free_ char *hint = NULL;
@@ -500,6 +516,8 @@ int gh_check_plan(gh_checks *c, const gh_check_domain *d, int r, const gh_error 
                             "nothing");
         if ((r = check_units(c, d)) < 0 || (r = check_modules(c, d)) < 0)
                 return r;
+        if (gh_plan_protected_holder(d->plan, d->facts))
+                return check_protected_holder(c, d, gh_plan_protected_holder(d->plan, d->facts));
         return addf(c, GH_CHECK_PASS, "hand-over", NULL,
                     "%zu device(s) in %zu steps; 'gpu-handover plan %s' lists them", d->plan->n_devices,
                     d->plan->n_steps, d->name);

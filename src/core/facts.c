@@ -76,6 +76,8 @@ void gh_holder_done(gh_holder *h)
         free(h->session);
         free(h->session_type);
         free(h->session_class);
+        free(h->cgroup);
+        free(h->exe);
         *h = (gh_holder){};
 }
 

@@ -1,6 +1,7 @@
 /* What the host looks like, gathered by the host adapters and handed to the pure planner. */
 #pragma once
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "pci-addr.h"
@@ -34,6 +35,9 @@ typedef struct gh_holder {
         char *session;       /* logind session, NULL when none */
         char *session_type;  /* x11, wayland, tty, ... */
         char *session_class; /* user, greeter, ... */
+        char *cgroup;        /* its cgroup path (v2, or v1's name=systemd), NULL when unknown */
+        char *exe;           /* what /proc/PID/exe points to, NULL when unreadable */
+        uint64_t start_time; /* /proc/PID/stat field 22, clock ticks after boot; 0 when unknown */
 } gh_holder;
 
 typedef struct gh_claim {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 
+#include "identity.h"
 #include "plan.h"
 
 #define VFIO_DRIVER "vfio-pci"
@@ -297,6 +298,28 @@ static int plan_stop_units(planner *pl)
         return 0;
 }
 
+/* Said ahead, so that `plan` and `check` name what the hook will refuse to signal, and why. */
+static int note_protected_holders(planner *pl, char *const *nodes)
+{
+        for (size_t i = 0; i < pl->f->n_holders; i++) {
+                const gh_holder *h = &pl->f->holders[i];
+                _cleanup_free_ char *why = NULL;
+                int r;
+
+                if (!strv_contains(nodes, h->node))
+                        continue;
+                r = gh_holder_guard_describe(h, gh_holder_guard(h, 0, 0), &why);
+                if (r < 0)
+                        return r;
+                if (why && (r = add_note(pl,
+                                         "pid %d (%s) holds %s and is protected: %s; the hand-over will be "
+                                         "refused while it does",
+                                         (int)h->pid, strempty(h->comm), h->node, why)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int plan_end_holders(planner *pl)
 {
         _cleanup_strv_free_ char **nodes = NULL;
@@ -315,7 +338,7 @@ static int plan_end_holders(planner *pl)
         s->nodes = TAKE_PTR(nodes);
         s->holders_mode = pl->p->holders;
         s->grace_sec = pl->p->holders_grace_sec;
-        return 0;
+        return note_protected_holders(pl, s->nodes);
 }
 
 static bool on_vfio(const gh_pci_dev *d)
@@ -581,6 +604,19 @@ int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, 
         *ret = plan;
         plan = (gh_plan){};
         return 0;
+}
+
+const gh_holder *gh_plan_protected_holder(const gh_plan *plan, const gh_facts *f)
+{
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                if (plan->steps[i].kind != GH_STEP_END_HOLDERS)
+                        continue;
+                for (size_t j = 0; j < f->n_holders; j++)
+                        if (strv_contains(plan->steps[i].nodes, f->holders[j].node) &&
+                            gh_holder_guard(&f->holders[j], 0, 0) != GH_GUARD_NONE)
+                                return &f->holders[j];
+        }
+        return NULL;
 }
 
 void gh_plan_done(gh_plan *plan)

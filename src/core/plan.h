@@ -22,3 +22,6 @@ typedef struct gh_plan {
 int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, const gh_facts *f, gh_plan *ret,
                   gh_error *err);
 void gh_plan_done(gh_plan *plan);
+/* The first holder of the nodes the plan ends holders of that may never be signalled (an other VM,
+ * libvirt, systemd: core/identity.h), or NULL. With one, the hand-over is refused when it gets there. */
+const gh_holder *gh_plan_protected_holder(const gh_plan *plan, const gh_facts *f);

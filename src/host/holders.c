@@ -1,5 +1,5 @@
-/* Who holds a GPU's device nodes, from ROOT/proc/PID/fd and maps; and ending them, SIGTERM then SIGKILL,
- * through pidfds so that a recycled pid is never signalled. */
+/* Who holds a GPU's device nodes, from ROOT/proc/PID/fd and maps, and who they are, from their cgroup and
+ * exe; and ending them, SIGTERM then SIGKILL, through pidfds so that a recycled pid is never signalled. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,15 +9,20 @@
 #include <sys/pidfd.h>
 #include <systemd/sd-login.h>
 
+#include "core/identity.h"
 #include "holders.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
 
 #define DELETED_SUFFIX " (deleted)"
 
-static const char *const protected_comms[] = {
-        "libvirtd", "virtqemud", "virtlogd", "virtlockd", "virtproxyd", "virtnodedevd", "systemd",
-};
+/* What a process is, read once per pid: its comm for messages, the rest to decide and to re-check. */
+typedef struct ident {
+        char *comm;
+        char *cgroup;
+        char *exe;
+        uint64_t start_time;
+} ident;
 
 typedef struct holder_list {
         gh_holder *h;
@@ -42,6 +47,14 @@ static void holder_list_done(holder_list *l)
 {
         gh_holders_free(l->h, l->n);
         *l = (holder_list){};
+}
+
+static void ident_done(ident *id)
+{
+        free(id->comm);
+        free(id->cgroup);
+        free(id->exe);
+        *id = (ident){};
 }
 
 static void victim_list_done(victim_list *l)
@@ -193,21 +206,126 @@ static void holder_fill_login(gh_holder *h)
                 h->session_class = class;
 }
 
-static int holders_append(holder_list *l, pid_t pid, const char *comm, const char *node, bool host)
+/* The cgroup v2 path ("0::/…"), or v1's name=systemd hierarchy; NULL when there is neither. */
+static int read_cgroup(const char *pid_dir, char **ret)
 {
-        gh_holder *m = realloc(l->h, (l->n + 1) * sizeof(gh_holder)), *h;
+        _cleanup_free_ char *path = NULL, *text = NULL, *v1 = NULL;
+        char *save = NULL;
+        int r;
+
+        if (asprintf(&path, "%s/cgroup", pid_dir) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, 64 * 1024, &text, NULL);
+        if (r < 0)
+                return r;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                if (startswith(l, "0::/"))
+                        return (*ret = strdup(l + 3)) ? 0 : -ENOMEM;
+                if (!v1 && strstr(l, ":name=systemd:/") && !(v1 = strdup(strstr(l, ":/") + 1)))
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(v1);
+        return 0;
+}
+
+/* Kernel threads have no exe, and another user's is hidden unless we are root: NULL then. */
+static int read_exe(const char *pid_dir, char **ret)
+{
+        _cleanup_free_ char *path = NULL;
+        char buf[PATH_MAX];
+        ssize_t k;
+
+        if (asprintf(&path, "%s/exe", pid_dir) < 0)
+                return -ENOMEM;
+        k = readlink(path, buf, sizeof(buf) - 1);
+        if (k < 0)
+                return errno == ENOENT || errno == EACCES || errno == EPERM ? 0 : -errno;
+        buf[k] = 0;
+        return (*ret = strdup(buf)) ? 0 : -ENOMEM;
+}
+
+/* Field 22 of "PID (COMM) S PPID …": counted after the last ')', since COMM may hold anything. */
+static int read_start_time(const char *proc, pid_t pid, uint64_t *ret)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        char *p, *end, *save = NULL;
+        int field = 3, r;
+
+        if (asprintf(&path, "%s/%d/stat", proc, (int)pid) < 0)
+                return -ENOMEM;
+        r = read_one_line_file(path, &text);
+        if (r < 0)
+                return r;
+        p = strrchr(text, ')');
+        if (!p)
+                return -EINVAL;
+        for (p = strtok_r(p + 1, " ", &save); p && field < 22; field++)
+                p = strtok_r(NULL, " ", &save);
+        if (!p)
+                return -EINVAL;
+        errno = 0;
+        *ret = strtoull(p, &end, 10);
+        return errno || end == p ? -EINVAL : 0;
+}
+
+static int read_ident(const char *proc, pid_t pid, ident *ret)
+{
+        _cleanup_(ident_done) ident id = {};
+        _cleanup_free_ char *dir = NULL, *path = NULL;
+        int r;
+
+        if (asprintf(&dir, "%s/%d", proc, (int)pid) < 0 || asprintf(&path, "%s/comm", dir) < 0)
+                return -ENOMEM;
+        r = read_one_line_file(path, &id.comm);
+        if (r < 0)
+                return r;
+        /* Unknown parts stay NULL or 0: an unknown start time is never signalled, see victims_add(). */
+        if ((r = read_cgroup(dir, &id.cgroup)) < 0 && r != -ENOENT)
+                return r;
+        if ((r = read_exe(dir, &id.exe)) < 0)
+                return r;
+        if ((r = read_start_time(proc, pid, &id.start_time)) < 0 && r != -ENOENT)
+                return r;
+        *ret = id;
+        id = (ident){};
+        return 0;
+}
+
+static int strdup_or_null(const char *s, char **ret)
+{
+        *ret = s ? strdup(s) : NULL;
+        return s && !*ret ? -ENOMEM : 0;
+}
+
+static int holder_init(gh_holder *h, pid_t pid, const ident *id, const char *node, bool host)
+{
+        int r;
+
+        *h = (gh_holder){.pid = pid, .start_time = id->start_time};
+        if ((r = strdup_or_null(id->comm, &h->comm)) < 0 || (r = strdup_or_null(node, &h->node)) < 0 ||
+            (r = strdup_or_null(id->cgroup, &h->cgroup)) < 0 || (r = strdup_or_null(id->exe, &h->exe)) < 0)
+                return r;
+        if (host)
+                holder_fill_login(h);
+        /* Under a fake root, or when sd-login does not know it: the unit its cgroup names. */
+        if (!h->unit && (r = gh_cgroup_unit(h->cgroup, &h->unit)) < 0 && r != -ENXIO)
+                return r;
+        return 0;
+}
+
+static int holders_append(holder_list *l, pid_t pid, const ident *id, const char *node, bool host)
+{
+        gh_holder *m = realloc(l->h, (l->n + 1) * sizeof(gh_holder));
+        int r;
 
         if (!m)
                 return -ENOMEM;
         l->h = m;
-        h = &m[l->n];
-        *h = (gh_holder){.pid = pid, .comm = strdup(comm), .node = strdup(node)};
-        if (!h->comm || !h->node) {
-                gh_holder_done(h);
-                return -ENOMEM;
+        r = holder_init(&m[l->n], pid, id, node, host);
+        if (r < 0) {
+                gh_holder_done(&m[l->n]);
+                return r;
         }
-        if (host)
-                holder_fill_login(h);
         l->n++;
         return 0;
 }
@@ -215,19 +333,17 @@ static int holders_append(holder_list *l, pid_t pid, const char *comm, const cha
 static int scan_pid(const char *proc, pid_t pid, char *const *nodes, bool host, holder_list *l)
 {
         _cleanup_strv_free_ char **held = NULL;
-        _cleanup_free_ char *path = NULL, *comm = NULL;
+        _cleanup_(ident_done) ident id = {};
         int r;
 
         r = pid_held_nodes(proc, pid, nodes, &held);
         if (r < 0 || !held)
                 return r;
-        if (asprintf(&path, "%s/%d/comm", proc, (int)pid) < 0)
-                return -ENOMEM;
-        r = read_one_line_file(path, &comm);
+        r = read_ident(proc, pid, &id);
         if (r < 0)
                 return r;
         for (char **n = held; *n; n++) {
-                r = holders_append(l, pid, comm, *n, host);
+                r = holders_append(l, pid, &id, *n, host);
                 if (r < 0)
                         return r;
         }
@@ -274,16 +390,21 @@ void gh_holders_free(gh_holder *h, size_t n)
 
 bool gh_holder_is_protected(const gh_holder *h)
 {
-        /* pid <= 1 as well: kill(0) and kill(-1) mean whole groups. */
-        if (h->pid <= 1 || h->pid == getpid() || h->pid == getppid())
-                return true;
-        if (!h->comm)
-                return false;
-        for (size_t i = 0; i < ELEMENTSOF(protected_comms); i++)
-                if (streq(h->comm, protected_comms[i]))
-                        return true;
-        /* systemd's own daemons: logind keeps session device fds, udevd probes devices. */
-        return startswith(h->comm, "systemd-");
+        return gh_holder_guard(h, getpid(), getppid()) != GH_GUARD_NONE;
+}
+
+/* "pid 4242 (bash) holds /dev/dri/renderD128 and is protected: VM 'other', unit machine-…scope; …" */
+static int protected_error(gh_error *err, const gh_holder *h)
+{
+        _cleanup_free_ char *why = NULL;
+        int r;
+
+        r = gh_holder_guard_describe(h, gh_holder_guard(h, getpid(), getppid()), &why);
+        if (r < 0)
+                return gh_error_set(err, r, "pid %d (%s) holds %s and is protected: not ending any holder",
+                                    (int)h->pid, strempty(h->comm), h->node);
+        return gh_error_set(err, -EBUSY, "pid %d (%s) holds %s and is protected: %s; not ending any holder",
+                            (int)h->pid, strempty(h->comm), h->node, strempty(why));
 }
 
 /* "pid 1234 (gnome-shell) holds /dev/dri/card0; ..." for holders, or for victims not gone. */
@@ -320,29 +441,72 @@ static bool proc_is_ours(const char *root)
         return streq(link, buf);
 }
 
-static int victims_add(victim_list *vl, const char *proc, char *const *nodes, const gh_holder *h)
+/* Whether pidfd's process is the one the scan saw: the same start time, read while the pidfd still
+ * names a live process (it turns readable at exit), so the read was of that process and no other. */
+static bool pidfd_is_scanned(int pidfd, const gh_holder *h, const ident *now)
+{
+        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+
+        if (h->start_time == 0 || now->start_time != h->start_time)
+                return false;
+        return poll(&p, 1, 0) == 0;
+}
+
+/* The same process may have exec()ed or moved since the scan: judged again on what it is now. */
+static int recheck_protected(const gh_holder *h, const ident *now, gh_error *err)
+{
+        gh_holder cur = {
+                .pid = h->pid, .comm = now->comm, .node = h->node, .cgroup = now->cgroup, .exe = now->exe};
+
+        return gh_holder_is_protected(&cur) ? protected_error(err, &cur) : 0;
+}
+
+static int victims_push(victim_list *vl, int *pidfd, const gh_holder *h)
+{
+        victim *m = realloc(vl->v, (vl->n + 1) * sizeof(victim));
+
+        if (!m)
+                return -ENOMEM;
+        vl->v = m;
+        m[vl->n++] = (victim){.pid = h->pid, .pidfd = TAKE_FD(*pidfd), .h = h};
+        return 0;
+}
+
+/* Opens h's pidfd and keeps it when it is the scanned process, still holding a node; skips it when it is
+ * gone (its pid may have been recycled since the scan: then it is another process and is left alone). */
+static int victims_add(victim_list *vl, const char *proc, char *const *nodes, const gh_holder *h,
+                       gh_error *err)
 {
         _cleanup_strv_free_ char **held = NULL;
+        _cleanup_(ident_done) ident now = {};
         _cleanup_close_ int fd = -1;
-        victim *m;
         int r;
 
         for (size_t i = 0; i < vl->n; i++)
                 if (vl->v[i].pid == h->pid)
                         return 0;
         fd = pidfd_open(h->pid, 0);
-        if (fd < 0)
-                return errno == ESRCH ? 0 : -errno;
-        /* The pid may have been recycled since the scan; held now, through the pidfd, it is the one. */
-        r = pid_held_nodes(proc, h->pid, nodes, &held);
+        r = fd < 0 ? -errno : 0;
+        if (r == -ESRCH)
+                return 0;
+        if (r < 0)
+                return gh_error_set(err, r, "cannot open a pidfd for pid %d (%s): %s", (int)h->pid,
+                                    strempty(h->comm), strerror(-r));
+        r = read_ident(proc, h->pid, &now);
+        if (r >= 0 && pidfd_is_scanned(fd, h, &now))
+                r = pid_held_nodes(proc, h->pid, nodes, &held);
+        if (r < 0 && !skippable(r))
+                return gh_error_set(err, r, "cannot read what pid %d (%s) is now: %s", (int)h->pid,
+                                    strempty(h->comm), strerror(-r));
         if (r < 0 || !held)
-                return skippable(r) ? 0 : r;
-        m = realloc(vl->v, (vl->n + 1) * sizeof(victim));
-        if (!m)
-                return -ENOMEM;
-        vl->v = m;
-        m[vl->n++] = (victim){.pid = h->pid, .pidfd = TAKE_FD(fd), .h = h};
-        return 0;
+                return 0;
+        r = recheck_protected(h, &now, err);
+        if (r < 0)
+                return r;
+        r = victims_push(vl, &fd, h);
+        return r < 0 ? gh_error_set(err, r, "cannot watch pid %d (%s): %s", (int)h->pid, strempty(h->comm),
+                                    strerror(-r))
+                     : 0;
 }
 
 static int signal_all(victim_list *vl, int sig)
@@ -422,18 +586,24 @@ static int terminate(victim_list *vl, usec_t grace, usec_t deadline, gh_error *e
         return 0;
 }
 
-static int end_holders(const char *proc, char *const *nodes, const holder_list *l, usec_t grace,
-                       usec_t deadline, gh_error *err)
+int gh_holders_terminate(const char *root, char *const *nodes, const gh_holder *h, size_t n, usec_t grace,
+                         usec_t deadline, gh_error *err)
 {
         _cleanup_(victim_list_done) victim_list vl = {};
+        _cleanup_free_ char *proc = path_join(root, "/proc");
         int r;
 
-        for (size_t i = 0; i < l->n; i++) {
-                r = victims_add(&vl, proc, nodes, &l->h[i]);
-                if (r < 0)
-                        return gh_error_set(err, r, "cannot watch pid %d (%s): %s", (int)l->h[i].pid,
-                                            l->h[i].comm, strerror(-r));
-        }
+        if (!proc)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (gh_holder_is_protected(&h[i]))
+                        return protected_error(err, &h[i]);
+        if (!proc_is_ours(root))
+                return gh_error_set(err, -EOPNOTSUPP,
+                                    "cannot signal holders found under '%s': not this system's /proc", proc);
+        for (size_t i = 0; i < n; i++)
+                if ((r = victims_add(&vl, proc, nodes, &h[i], err)) < 0)
+                        return r;
         return terminate(&vl, grace, deadline, err);
 }
 
@@ -465,15 +635,7 @@ int gh_holders_end(const char *root, char *const *nodes, gh_holders_mode mode, u
                 return r;
         if (mode == GH_HOLDERS_FAIL)
                 return holders_error(err, -EBUSY, "device nodes in use", &l, NULL);
-        for (size_t i = 0; i < l.n; i++)
-                if (gh_holder_is_protected(&l.h[i]))
-                        return gh_error_set(err, -EBUSY,
-                                            "pid %d (%s) holds %s and is protected: not ending any holder",
-                                            (int)l.h[i].pid, l.h[i].comm, l.h[i].node);
-        if (!proc_is_ours(root))
-                return gh_error_set(err, -EOPNOTSUPP,
-                                    "cannot signal holders found under '%s': not this system's /proc", proc);
-        r = end_holders(proc, nodes, &l, grace, deadline, err);
+        r = gh_holders_terminate(root, nodes, l.h, l.n, grace, deadline, err);
         if (r < 0)
                 return r;
         /* Someone may have opened a node meanwhile (a restarted service): then it is still busy. */

@@ -385,6 +385,24 @@ static void test_two_gpus_pass(void **state)
         assert_int_equal(gh_checks_worst(&w->c), GH_CHECK_PASS);
 }
 
+/* The hook would refuse: a protected holder (another VM's QEMU, by its cgroup) fails the hand-over line. */
+static void test_protected_holder_fails(void **state)
+{
+        world *w = *state;
+        const gh_check *k;
+
+        two_gpus(w);
+        tf_add_holder(&w->f, 1300, "bash", "/dev/dri/card1", NULL, NULL, NULL);
+        tf_holder_identity(&w->f, "/machine.slice/machine-qemu\\x2d1\\x2dother.scope",
+                           "/usr/bin/qemu-system-x86_64");
+        check(w, true);
+        k = assert_line(&w->c, GH_CHECK_FAIL, "hand-over",
+                        "the hook would refuse to start the VM: pid 1300 (bash) holds /dev/dri/card1 and is "
+                        "protected: VM 'other', unit machine-qemu\\x2d1\\x2dother.scope");
+        assert_hint(k, "never signals other VMs");
+        assert_int_equal(gh_checks_worst(&w->c), GH_CHECK_FAIL);
+}
+
 static void test_group_member_with_host_driver_fails(void **state)
 {
         world *w = *state;
@@ -563,6 +581,7 @@ int main(void)
                 cmocka_unit_test(test_config_levels),
                 cmocka_unit_test(test_xml_levels),
                 cmocka_unit_test_setup_teardown(test_two_gpus_pass, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_protected_holder_fails, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_group_member_with_host_driver_fails, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_group_of_libvirt_managed_hostdevs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_device_and_no_group, setup, teardown),

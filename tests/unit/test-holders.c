@@ -310,11 +310,23 @@ static void test_end_protected_holder(void **state)
         nodes_done(&n);
 }
 
+#define SESSION_SCOPE "/user.slice/user-1000.slice/session-3.scope"
+#define OTHER_VM_SCOPE "/machine.slice/machine-qemu\\x2d1\\x2dother.scope"
+
+static bool is_protected(const char *comm, const char *cgroup, const char *exe)
+{
+        gh_holder h = {
+                .pid = FAKE_PID(1), .comm = (char *)comm, .cgroup = (char *)cgroup, .exe = (char *)exe};
+
+        return gh_holder_is_protected(&h);
+}
+
+/* Who is protected follows from pid, cgroup and exe; the comm, anyone's to set, decides nothing. */
 static void test_protected(void **state)
 {
         gh_holder h = {};
 
-        h = (gh_holder){.pid = 1, .comm = (char *)"init"};
+        h = (gh_holder){.pid = 1, .comm = (char *)"bash", .cgroup = (char *)SESSION_SCOPE};
         assert_true(gh_holder_is_protected(&h));
         h = (gh_holder){.pid = getpid(), .comm = (char *)"test-holders"};
         assert_true(gh_holder_is_protected(&h));
@@ -322,20 +334,24 @@ static void test_protected(void **state)
         assert_true(gh_holder_is_protected(&h));
         h = (gh_holder){.pid = 0, .comm = (char *)"gh"};
         assert_true(gh_holder_is_protected(&h));
-        h = (gh_holder){.pid = FAKE_PID(1), .comm = (char *)"virtqemud"};
-        assert_true(gh_holder_is_protected(&h));
-        h = (gh_holder){.pid = FAKE_PID(1), .comm = (char *)"libvirtd"};
-        assert_true(gh_holder_is_protected(&h));
-        h = (gh_holder){.pid = FAKE_PID(1), .comm = (char *)"systemd"};
-        assert_true(gh_holder_is_protected(&h));
-        h = (gh_holder){.pid = FAKE_PID(1), .comm = (char *)"systemd-logind"};
-        assert_true(gh_holder_is_protected(&h));
-        h = (gh_holder){.pid = FAKE_PID(1), .comm = (char *)"gnome-shell"};
-        assert_false(gh_holder_is_protected(&h));
-        h = (gh_holder){.pid = FAKE_PID(1), .comm = (char *)"virtqemud-x"};
-        assert_false(gh_holder_is_protected(&h));
-        h = (gh_holder){.pid = FAKE_PID(1)};
-        assert_false(gh_holder_is_protected(&h));
+        assert_false(is_protected("systemd-x", SESSION_SCOPE, "/home/u/bin/x"));
+        assert_false(is_protected("systemd-logind", SESSION_SCOPE, "/usr/bin/sleep"));
+        assert_false(is_protected("virtqemud", SESSION_SCOPE, "/home/u/virtqemud"));
+        assert_false(is_protected("libvirtd", NULL, NULL));
+        assert_true(is_protected("bash", OTHER_VM_SCOPE, "/usr/bin/bash"));
+        assert_true(is_protected("qemu-system-x86", OTHER_VM_SCOPE "/libvirt/emulator", NULL));
+        assert_true(is_protected("gh-worker", "/system.slice/libvirtd.service", "/usr/bin/python3"));
+        assert_true(is_protected("gh-worker", "/system.slice/virtqemud.service", NULL));
+        assert_true(is_protected("rpc-worker", SESSION_SCOPE, "/usr/sbin/virtqemud"));
+        assert_true(is_protected("x", "/system.slice/systemd-logind.service", NULL));
+        assert_true(is_protected("x", "/init.scope", NULL));
+        assert_true(is_protected("systemd", "/user.slice/user-1000.slice/user@1000.service/init.scope",
+                                 "/usr/lib/systemd/systemd"));
+        assert_false(is_protected("gnome-shell",
+                                  "/user.slice/user-1000.slice/user@1000.service/session.slice/"
+                                  "org.gnome.Shell@wayland.service",
+                                  "/usr/bin/gnome-shell"));
+        assert_false(is_protected("Xorg", "/system.slice/gdm.service", "/usr/lib/xorg/Xorg"));
 }
 
 /* A fake ROOT/proc: fd links, maps lines with spaces and " (deleted)", a process gone mid-scan. */
@@ -426,6 +442,201 @@ static void test_end_fake_proc(void **state)
                          -EOPNOTSUPP);
 }
 
+/* A fake ROOT/proc where each holder says who it is through its cgroup, exe and stat. */
+static void fake_ident_holder(const char *root, int n, const char *comm, const char *cgroup, const char *exe,
+                              const char *node)
+{
+        char p[128];
+
+        pf_proc_pid(root, FAKE_PID(n), comm, cgroup, exe, 1000 + n);
+        snprintf(p, sizeof(p), "/proc/%d/fd/3", FAKE_PID(n));
+        pf_symlink(root, p, node);
+        snprintf(p, sizeof(p), "/proc/%d/maps", FAKE_PID(n));
+        pf_write(root, p, "");
+}
+
+static char *fake_ident_root(void)
+{
+        char *root = pf_root_new("holders-ident");
+
+        pf_mkdir(root, "/proc/sys");
+        pf_symlink(root, "/proc/self", "1");
+        return root;
+}
+
+static const gh_holder *scan_one(const char *root, gh_holder **h, size_t *k, int n)
+{
+        assert_int_equal(gh_holders_scan(root, fake_nodes, h, k), 0);
+        assert_int_equal(*k, 1);
+        assert_int_equal((*h)[0].pid, FAKE_PID(n));
+        return &(*h)[0];
+}
+
+static void test_scan_fake_ident(void **state)
+{
+        _cleanup_pf_root_ char *root = fake_ident_root();
+        gh_holder *h = NULL;
+        const gh_holder *x;
+        size_t k = 0;
+
+        fake_ident_holder(root, 600, "systemd-x", SESSION_SCOPE, "/home/u/bin/x", "/dev/dri/card0");
+        x = scan_one(root, &h, &k, 600);
+        assert_string_equal(x->comm, "systemd-x");
+        assert_string_equal(x->cgroup, SESSION_SCOPE);
+        assert_string_equal(x->exe, "/home/u/bin/x");
+        assert_string_equal(x->unit, "session-3.scope");
+        assert_int_equal(x->start_time, 1600);
+        assert_false(gh_holder_is_protected(x));
+        gh_holders_free(h, k);
+        pf_remove(root, "/proc");
+        pf_symlink(root, "/proc/self", "1");
+
+        /* cgroup v1 (hybrid hosts): the name=systemd hierarchy; a comm with ") (" in it. */
+        fake_ident_holder(
+                root, 700, "a) (b",
+                "12:pids:/system.slice/libvirtd.service\n1:name=systemd:/system.slice/libvirtd.service\n",
+                "/usr/bin/python3", "/dev/dri/renderD128");
+        x = scan_one(root, &h, &k, 700);
+        assert_string_equal(x->cgroup, "/system.slice/libvirtd.service");
+        assert_string_equal(x->unit, "libvirtd.service");
+        assert_int_equal(x->start_time, 1700);
+        assert_true(gh_holder_is_protected(x));
+        gh_holders_free(h, k);
+}
+
+static int end_fake(const char *root, gh_error *err)
+{
+        return gh_holders_end(root, fake_nodes, GH_HOLDERS_TERMINATE, 0, deadline_after(USEC_PER_SEC), err);
+}
+
+/* Another VM's QEMU using the render node (virgl, SPICE GL) is never ended, whatever its comm. */
+static void test_end_fake_other_vm(void **state)
+{
+        _cleanup_pf_root_ char *root = fake_ident_root();
+        _cleanup_free_ char *want = NULL;
+        gh_error err = {};
+
+        fake_ident_holder(root, 600, "systemd-x", SESSION_SCOPE, "/home/u/bin/x", "/dev/dri/card0");
+        fake_ident_holder(root, 700, "bash", OTHER_VM_SCOPE "/libvirt/emulator",
+                          "/usr/bin/qemu-system-x86_64", "/dev/dri/renderD128");
+        assert_int_equal(end_fake(root, &err), -EBUSY);
+        assert_true(asprintf(&want,
+                             "pid %d (bash) holds /dev/dri/renderD128 and is protected: VM 'other', unit "
+                             "machine-qemu\\x2d1\\x2dother.scope; not ending any holder",
+                             FAKE_PID(700)) > 0);
+        assert_string_equal(err.msg, want);
+        assert_null(strchr(err.msg, '\n'));
+}
+
+static void assert_end_fake_protected(int n, const char *comm, const char *cgroup, const char *exe,
+                                      const char *why)
+{
+        _cleanup_pf_root_ char *root = fake_ident_root();
+        _cleanup_free_ char *want = NULL;
+        gh_error err = {};
+
+        fake_ident_holder(root, n, comm, cgroup, exe, "/dev/dri/card0");
+        assert_int_equal(end_fake(root, &err), -EBUSY);
+        assert_true(asprintf(&want, "pid %d (%s) holds /dev/dri/card0 and is protected: %s;", FAKE_PID(n),
+                             comm, why) > 0);
+        assert_non_null(strstr(err.msg, want));
+}
+
+static void test_end_fake_protected(void **state)
+{
+        _cleanup_pf_root_ char *root = fake_ident_root();
+        gh_error err = {};
+
+        assert_end_fake_protected(800, "gh-worker", "/system.slice/libvirtd.service", "/usr/bin/python3",
+                                  "libvirt's daemon, unit libvirtd.service");
+        assert_end_fake_protected(801, "bash", "/system.slice/virtqemud.service", NULL,
+                                  "libvirt's daemon, unit virtqemud.service");
+        assert_end_fake_protected(802, "x", "/system.slice/systemd-logind.service",
+                                  "/usr/lib/systemd/systemd-logind", "systemd, unit systemd-logind.service");
+        /* Not protected: it gets as far as signalling, which a fake root's pids never get. */
+        fake_ident_holder(root, 600, "systemd-x", SESSION_SCOPE, "/home/u/bin/x", "/dev/dri/card0");
+        assert_int_equal(end_fake(root, &err), -EOPNOTSUPP);
+}
+
+/* Named like one of systemd's daemons, in the test's own cgroup, with the test's exe: signalled. */
+static void test_end_systemd_named(void **state)
+{
+        gh_error err = {};
+        pid_t child;
+        nodes n;
+
+        nodes_init(&n);
+        child = child_hold(n.a, HOLD_OPEN, "systemd-x");
+        assert_int_equal(gh_holders_end("/", n.list, GH_HOLDERS_TERMINATE, 5 * USEC_PER_SEC,
+                                        deadline_after(30 * USEC_PER_SEC), &err),
+                         0);
+        assert_false(gh_error_isset(&err));
+        assert_int_equal(child_term_signal(child), SIGTERM);
+        nodes_done(&n);
+}
+
+static void test_scan_real_ident(void **state)
+{
+        _cleanup_free_ char *cg = NULL, *stat = NULL, *path = NULL;
+        char exe[PATH_MAX];
+        ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        gh_holder *h = NULL;
+        size_t k = 0;
+        pid_t child;
+        nodes n;
+
+        assert_true(len > 0);
+        exe[len] = 0;
+        nodes_init(&n);
+        child = child_hold(n.a, HOLD_OPEN, "gh-ident");
+        assert_int_equal(gh_holders_scan("/", n.list, &h, &k), 0);
+        assert_int_equal(k, 1);
+        assert_string_equal(h[0].exe, exe);
+        assert_non_null(h[0].cgroup);
+        assert_int_equal(h[0].cgroup[0], '/');
+        assert_true(h[0].start_time > 0);
+        gh_holders_free(h, k);
+        child_kill(child);
+        nodes_done(&n);
+}
+
+/* The pid the scan saw names another process by the time it is signalled (recycled: another start
+ * time). It is gone, and the process now behind the pid gets no signal. */
+static void test_end_recycled_pid(void **state)
+{
+        gh_error err = {};
+        gh_holder *h = NULL;
+        size_t k = 0;
+        pid_t child;
+        nodes n;
+
+        nodes_init(&n);
+        child = child_hold(n.a, HOLD_OPEN, "gh-recycled");
+        assert_int_equal(gh_holders_scan("/", n.list, &h, &k), 0);
+        assert_int_equal(k, 1);
+        h[0].start_time--;
+        assert_int_equal(gh_holders_terminate("/", n.list, h, k, 0, deadline_after(30 * USEC_PER_SEC), &err),
+                         0);
+        usleep(100 * 1000);
+        assert_true(child_alive(child));
+        h[0].start_time = 0; /* unknown is not the same */
+        assert_int_equal(gh_holders_terminate("/", n.list, h, k, 0, deadline_after(30 * USEC_PER_SEC), &err),
+                         0);
+        usleep(100 * 1000);
+        assert_true(child_alive(child));
+        gh_holders_free(h, k);
+
+        /* The same process, as scanned: signalled. */
+        assert_int_equal(gh_holders_scan("/", n.list, &h, &k), 0);
+        assert_int_equal(gh_holders_terminate("/", n.list, h, k, 5 * USEC_PER_SEC,
+                                              deadline_after(30 * USEC_PER_SEC), &err),
+                         0);
+        assert_false(gh_error_isset(&err));
+        assert_int_equal(child_term_signal(child), SIGTERM);
+        gh_holders_free(h, k);
+        nodes_done(&n);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -439,6 +650,12 @@ int main(void)
                 cmocka_unit_test(test_protected),
                 cmocka_unit_test(test_scan_fake_proc),
                 cmocka_unit_test(test_end_fake_proc),
+                cmocka_unit_test(test_scan_fake_ident),
+                cmocka_unit_test(test_end_fake_other_vm),
+                cmocka_unit_test(test_end_fake_protected),
+                cmocka_unit_test(test_end_systemd_named),
+                cmocka_unit_test(test_scan_real_ident),
+                cmocka_unit_test(test_end_recycled_pid),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

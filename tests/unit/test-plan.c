@@ -157,6 +157,41 @@ static void test_graphical_session_holder_stops_dm(void **state)
         assert_string_equal(w->plan.steps[0].name, "gdm.service");
 }
 
+static bool has_note(const gh_plan *plan, const char *part)
+{
+        STRV_FOREACH(n, plan->notes)
+        if (strstr(*n, part))
+                return true;
+        return false;
+}
+
+/* Another VM's QEMU on the render node (virgl): named ahead, by its cgroup, as what the hook will refuse. */
+static void test_protected_holder_noted(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        tf_add_holder(&w->f, 1300, "bash", "/dev/dri/card0", NULL, NULL, NULL);
+        tf_holder_identity(&w->f, "/machine.slice/machine-qemu\\x2d1\\x2dother.scope/libvirt/emulator",
+                           NULL);
+        tf_add_holder(&w->f, 1400, "systemd-x", "/dev/dri/card0", "session-3.scope", NULL, NULL);
+        tf_holder_identity(&w->f, "/user.slice/user-1000.slice/session-3.scope", "/home/u/x");
+        assert_int_equal(build(w), 0);
+        assert_ptr_equal(gh_plan_protected_holder(&w->plan, &w->f), &w->f.holders[1]);
+        assert_true(has_note(&w->plan,
+                             "pid 1300 (bash) holds /dev/dri/card0 and is protected: VM 'other', unit "
+                             "machine-qemu\\x2d1\\x2dother.scope; the hand-over will be refused"));
+        assert_false(has_note(&w->plan, "pid 1400"));
+        /* Ordinary holders only: nothing protected. */
+        gh_plan_done(&w->plan);
+        gh_holder_done(&w->f.holders[1]);
+        w->f.holders[1] = w->f.holders[2];
+        w->f.n_holders = 2;
+        assert_int_equal(build(w), 0);
+        assert_null(gh_plan_protected_holder(&w->plan, &w->f));
+        assert_false(has_note(&w->plan, "protected"));
+}
+
 static void test_dm_keep_and_stop(void **state)
 {
         world *w = *state;
@@ -448,12 +483,14 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_dual_gpu_shared_module, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dm_not_holding_keeps_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_graphical_session_holder_stops_dm, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_protected_holder_noted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dm_keep_and_stop, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart_after_bind_forced, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stop_units_only_active, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nvidia_stack_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nvidia_control_nodes_when_unloading, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_nvidia_control_nodes_when_module_stays, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_nvidia_control_nodes_when_module_stays, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_listed_modules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builtin_driver_unbinds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_allowlist_refuses_other_hostdev, setup, teardown),

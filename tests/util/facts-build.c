@@ -47,6 +47,16 @@ void tf_add_holder(gh_facts *f, pid_t pid, const char *comm, const char *node, c
                 h->session = strdup("2");
 }
 
+void tf_holder_identity(gh_facts *f, const char *cgroup, const char *exe)
+{
+        gh_holder *h = &f->holders[f->n_holders - 1];
+
+        free(h->cgroup);
+        free(h->exe);
+        h->cgroup = dup_or_null(cgroup);
+        h->exe = dup_or_null(exe);
+}
+
 void tf_add_unit(gh_facts *f, const char *name, bool active)
 {
         gh_unit_state *u = GROW(f->units, f->n_units);

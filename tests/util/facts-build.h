@@ -11,6 +11,8 @@ gh_pci_dev *tf_add_dev(gh_facts *f, const char *addr, unsigned class, const char
 void tf_add_module(gh_facts *f, const char *name, const char *holders, bool builtin);
 void tf_add_holder(gh_facts *f, pid_t pid, const char *comm, const char *node, const char *unit,
                    const char *session_type, const char *session_class);
+/* Who the last holder added is: its cgroup path and exe (either may be NULL). */
+void tf_holder_identity(gh_facts *f, const char *cgroup, const char *exe);
 void tf_add_unit(gh_facts *f, const char *name, bool active);
 void tf_add_claim(gh_facts *f, const char *addr, const char *domain);
 /* A domain whose PCI hostdevs are the space-separated addresses. */

@@ -96,3 +96,31 @@ bool pf_exists(const char *root, const char *path)
 
         return access(p, F_OK) == 0;
 }
+
+static void pf_proc_file(const char *root, int pid, const char *name, const char *content)
+{
+        _cleanup_free_ char *path = NULL;
+
+        assert_true(asprintf(&path, "/proc/%d/%s", pid, name) > 0);
+        pf_write(root, path, content);
+}
+
+void pf_proc_pid(const char *root, int pid, const char *comm, const char *cgroup, const char *exe,
+                 unsigned long long start_time)
+{
+        _cleanup_free_ char *line = NULL, *stat = NULL, *cg = NULL, *exe_path = NULL;
+
+        assert_true(asprintf(&line, "%s\n", comm) > 0);
+        pf_proc_file(root, pid, "comm", line);
+        assert_true(asprintf(&stat, "%d (%s) S 1 %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0\n",
+                             pid, comm, pid, pid, start_time) > 0);
+        pf_proc_file(root, pid, "stat", stat);
+        if (cgroup) {
+                assert_true(asprintf(&cg, strchr(cgroup, ':') ? "%s" : "0::%s\n", cgroup) > 0);
+                pf_proc_file(root, pid, "cgroup", cg);
+        }
+        if (exe) {
+                assert_true(asprintf(&exe_path, "/proc/%d/exe", pid) > 0);
+                pf_symlink(root, exe_path, exe);
+        }
+}

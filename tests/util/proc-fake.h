@@ -21,3 +21,8 @@ void pf_symlink(const char *root, const char *path, const char *target);
 /* rm -rf ROOT/path. */
 void pf_remove(const char *root, const char *path);
 bool pf_exists(const char *root, const char *path);
+
+/* ROOT/proc/PID as the kernel shows a process: comm, stat (its start time, field 22), cgroup ("0::PATH",
+ * or written as given when it holds a ':'), exe -> exe. cgroup and exe may be NULL: then absent. */
+void pf_proc_pid(const char *root, int pid, const char *comm, const char *cgroup, const char *exe,
+                 unsigned long long start_time);
