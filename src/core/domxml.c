@@ -9,6 +9,7 @@
 #include <libxml/xmlerror.h>
 
 #include "domxml.h"
+#include "xml-budget.h"
 
 /* libxml2 2.12 made the error passed to handlers const. */
 #if LIBXML_VERSION >= 21200
@@ -339,6 +340,26 @@ static int parse_domain(const xmlNode *root, gh_domain *d, gh_error *err)
         return 0;
 }
 
+/* libxml2 reads only what the budget scan vouched for. When that is not all, libxml2 must have found the
+ * syntax bad; if it did not, say so ourselves rather than accept a cut document. */
+static int xml_read_budgeted(const char *buf, size_t len, xmlDocPtr *ret, gh_error *err)
+{
+        _cleanup_(xml_free_docp) xmlDocPtr doc = NULL;
+        gh_xml_budget b;
+        int r;
+
+        r = gh_xml_budget_check(buf, len, &b, err);
+        if (r < 0)
+                return r;
+        r = xml_read(buf, b.parse_len, &doc, err);
+        if (r < 0)
+                return r;
+        if (b.parse_len < len)
+                return gh_error_set(err, -EINVAL, "domain XML line %u: not well-formed", b.bad_line);
+        *ret = TAKE_PTR(doc);
+        return 0;
+}
+
 int gh_domxml_parse(const char *buf, size_t len, gh_domain *ret, gh_error *err)
 {
         _cleanup_(xml_free_docp) xmlDocPtr doc = NULL;
@@ -350,7 +371,7 @@ int gh_domxml_parse(const char *buf, size_t len, gh_domain *ret, gh_error *err)
                                     GH_DOMXML_MAX);
         if (!buf || len == 0)
                 return gh_error_set(err, -EINVAL, "domain XML is empty");
-        r = xml_read(buf, len, &doc, err);
+        r = xml_read_budgeted(buf, len, &doc, err);
         if (r < 0)
                 return r;
         r = parse_domain(xmlDocGetRootElement(doc), &d, err);
