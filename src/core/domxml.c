@@ -67,6 +67,11 @@ static void on_xml_error(void *data, xml_error_ptr e)
         snprintf(s->msg, sizeof(s->msg), "%s", e->message ? e->message : "unknown error");
         s->msg[strcspn(s->msg, "\r\n")] = 0;
         s->line = e->line;
+        /* libxml2 2.9 goes on after an error, and a flood of them (4 MiB of undefined entities) costs
+         * seconds: the first is all we report, so end the parse as libxml2 does when it halts. Not
+         * xmlStopParser(): it also frees the input, which the function raising the error may still read. */
+        ctxt->instate = XML_PARSER_EOF;
+        ctxt->disableSAX = 1;
 }
 
 static void on_generic_error(void *ctx, const char *msg, ...)
