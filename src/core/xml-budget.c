@@ -16,6 +16,7 @@ typedef struct scan {
         unsigned line;
         unsigned depth;
         unsigned ns_in_scope;
+        unsigned nodes;
         uint16_t ns[GH_DOMXML_MAX_DEPTH]; /* declarations on each open element */
         bool root_done;
         const char *bad; /* where the scan stopped vouching, NULL when it read everything */
@@ -81,14 +82,25 @@ static int scan_stop(scan *s, const char *at)
         return 0;
 }
 
-static int scan_past(scan *s, size_t from, const char *needle)
+static int scan_node(scan *s, gh_error *err)
+{
+        if (++s->nodes > GH_DOMXML_MAX_NODES)
+                return gh_error_set(
+                        err, -EINVAL,
+                        "domain XML line %u: more than %d elements, attributes and comments in all", s->line,
+                        GH_DOMXML_MAX_NODES);
+        return 1;
+}
+
+/* A comment, a CDATA section or a processing instruction: one node, whatever is in it. */
+static int scan_past(scan *s, size_t from, const char *needle, gh_error *err)
 {
         const char *q = memmem(s->p + from, s->end - s->p - from, needle, strlen(needle));
 
         if (!q)
                 return scan_stop(s, s->end);
         scan_to(s, q + strlen(needle));
-        return 1;
+        return scan_node(s, err);
 }
 
 /* libxml2 reads "<?xml " at the very start (after a BOM) as the XML declaration, and whatever is wrong in
@@ -111,7 +123,7 @@ static int scan_decl(scan *s)
 /* libxml2 takes a processing instruction's body, up to "?>", only after a target it could parse, and
  * otherwise goes on right after "<?" as content. So the target must be one libxml2 surely parses: ASCII
  * start, and far below its 50000-byte limit on names. libvirt writes no processing instruction. */
-static int scan_pi(scan *s)
+static int scan_pi(scan *s, gh_error *err)
 {
         const char *t = s->p + 2, *e = name_end(t, s->end);
         char c = t < s->end ? *t : 0;
@@ -119,7 +131,7 @@ static int scan_pi(scan *s)
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':') ||
             e - t > GH_DOMXML_MAX_PI_TARGET)
                 return scan_stop(s, s->p);
-        return scan_past(s, 2, "?>");
+        return scan_past(s, 2, "?>", err);
 }
 
 /* libxml2 closes the open element whatever the end tag's name, as this does. */
@@ -185,9 +197,9 @@ static int name_shown(const char *name, const char *end)
         return (int)n;
 }
 
-static int tag_end(scan *s, const tag *t, const char *gt)
+static int tag_end(scan *s, const tag *t, const char *gt, bool empty)
 {
-        if (*gt == '>') {
+        if (!empty) {
                 s->ns[s->depth++] = (uint16_t)t->n_ns;
                 s->ns_in_scope += t->n_ns;
         } else if (s->depth == 0) {
@@ -210,14 +222,17 @@ static int scan_start_tag(scan *s, gh_error *err)
                 return gh_error_set(err, -EINVAL,
                                     "domain XML line %u: element <%.*s> is nested more than %d deep", t.line,
                                     t.name_len, t.name, GH_DOMXML_MAX_DEPTH);
+        r = scan_node(s, err);
+        if (r < 0)
+                return r;
         scan_to(s, e);
         while (r > 0) {
                 const char *q = space_end(s->p, s->end);
 
                 if (q < s->end && *q == '>')
-                        return tag_end(s, &t, q);
+                        return tag_end(s, &t, q, false);
                 if (s->end - q >= 2 && q[0] == '/' && q[1] == '>')
-                        return tag_end(s, &t, q + 1);
+                        return tag_end(s, &t, q + 1, true);
                 /* XML wants a space before each attribute. */
                 if (q == s->end || q == s->p || !is_name_start(*q))
                         return scan_stop(s, q);
@@ -225,6 +240,8 @@ static int scan_start_tag(scan *s, gh_error *err)
                 r = scan_attr(s, &t);
                 if (r > 0)
                         r = tag_check(s, &t, err);
+                if (r > 0)
+                        r = scan_node(s, err);
         }
         return r;
 }
@@ -235,11 +252,11 @@ static int scan_markup(scan *s, gh_error *err)
         size_t left = s->end - p;
 
         if (left >= 4 && memcmp(p, "<!--", 4) == 0)
-                return scan_past(s, 4, "-->");
+                return scan_past(s, 4, "-->", err);
         if (left >= 9 && memcmp(p, "<![CDATA[", 9) == 0)
-                return scan_past(s, 9, "]]>");
+                return scan_past(s, 9, "]]>", err);
         if (left >= 2 && p[1] == '?')
-                return scan_pi(s);
+                return scan_pi(s, err);
         if (left >= 2 && p[1] == '/')
                 return scan_end_tag(s);
         if (left >= 2 && is_name_start(p[1]))
