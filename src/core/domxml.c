@@ -96,9 +96,10 @@ static xmlParserCtxtPtr xml_context_new(const char *buf, size_t len, parse_state
 
         if (!ctxt)
                 return NULL;
-        /* Never NOENT, DTDLOAD, DTDATTR or HUGE: entities stay unexpanded and nothing is fetched. */
-        xmlCtxtUseOptions(ctxt,
-                          XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES);
+        /* Never NOENT, DTDLOAD, DTDATTR or HUGE: entities stay unexpanded and nothing is fetched.
+         * IGNORE_ENC: with encoding='UTF-7', "+ADw-" would be a '<' the budget scan never saw. */
+        xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                        XML_PARSE_BIG_LINES | XML_PARSE_IGNORE_ENC);
         ctxt->_private = s;
         ctxt->replaceEntities = 0;
         ctxt->loadsubset = 0;
@@ -345,8 +346,9 @@ static int parse_domain(const xmlNode *root, gh_domain *d, gh_error *err)
         return 0;
 }
 
-/* libxml2 reads only what the budget scan vouched for. When that is not all, libxml2 must have found the
- * syntax bad; if it did not, say so ourselves rather than accept a cut document. */
+/* libxml2 reads only what the budget scan vouched for. When that is not all, libxml2 has mostly found the
+ * syntax bad; when it has not (the scan is stricter, as with a non-ASCII processing instruction), refuse
+ * rather than accept a cut document. */
 static int xml_read_budgeted(const char *buf, size_t len, xmlDocPtr *ret, gh_error *err)
 {
         _cleanup_(xml_free_docp) xmlDocPtr doc = NULL;
@@ -360,7 +362,10 @@ static int xml_read_budgeted(const char *buf, size_t len, xmlDocPtr *ret, gh_err
         if (r < 0)
                 return r;
         if (b.parse_len < len)
-                return gh_error_set(err, -EINVAL, "domain XML line %u: not well-formed", b.bad_line);
+                return gh_error_set(
+                        err, -EINVAL,
+                        "domain XML line %u: markup the size checks cannot follow (libvirt never writes it)",
+                        b.bad_line);
         *ret = TAKE_PTR(doc);
         return 0;
 }
