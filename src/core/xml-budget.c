@@ -47,9 +47,10 @@ static bool is_name_start(char c)
         return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || u == '_' || u == ':' || u >= 0x80;
 }
 
+/* No space and no control character (a message may quote the name). */
 static bool is_name_char(char c)
 {
-        return c && !is_space(c) && !strchr("=<>/?'\"", c);
+        return (unsigned char)c > 0x20 && !strchr("=<>/?'\"", c);
 }
 
 static const char *name_end(const char *p, const char *end)
