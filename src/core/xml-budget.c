@@ -1,7 +1,7 @@
-/* The pre-scan of the domain XML: attributes per element, namespace declarations in scope and depth, counted
- * in one pass that knows comments, CDATA sections, processing instructions and quoted values.
- * It must never count less than libxml2 parses. Where the syntax goes wrong, libxml2 reports an error and
- * goes on from a point of its choosing, so the scan stops there and libxml2 is given only what was
+/* The pre-scan of the domain XML: attributes per element, namespace declarations in scope, depth and nodes
+ * in all, counted in one pass that knows comments, CDATA sections, processing instructions and quoted
+ * values. It must never count less than libxml2 parses. Where the syntax goes wrong, libxml2 reports an
+ * error and goes on from a point of its choosing, so the scan stops there and libxml2 is given only what was
  * scanned, and a little more to word its error. */
 #include <errno.h>
 #include <stdint.h>

@@ -25,7 +25,8 @@
  * 568 in 9.6 KB: only a domain written like it and close to the 4 MiB cap would reach this. */
 #define GH_DOMXML_MAX_NODES (256 * 1024)
 
-/* A processing instruction's target longer than this is refused, see scan_pi(). */
+/* The scan does not follow a processing instruction whose target is longer (libxml2 gives up on names at
+ * 50000 bytes and then reads the instruction as content): libxml2 reads only up to it. See scan_pi(). */
 #define GH_DOMXML_MAX_PI_TARGET 1024
 
 typedef struct gh_xml_budget {
