@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -366,6 +367,30 @@ static void test_hook_bad_xml(void **state)
         assert_refused(*state, "", "<domain><devices><hostdev mode='subsystem' type='pci'>", "win11");
 }
 
+/* The XML is parsed before the hand-over lock is taken: while another domain's hand-over holds the lock,
+ * an XML over budget is refused at once, not after the lock's 2 s timeout. */
+static void test_hook_bad_xml_before_lock(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *dir = fakesys_path(fs, "/run/gpu-handover"), *lock = NULL;
+        _cleanup_free_ char *xml = strdup("<domain><name>win11</name><metadata");
+        _cleanup_close_ int fd = -1;
+
+        for (unsigned i = 0; xml && i < 300; i++) {
+                char *more = NULL;
+
+                assert_true(asprintf(&more, "%s a%u='1'", xml, i) > 0);
+                free(xml);
+                xml = more;
+        }
+        assert_true(asprintf(&lock, "%s/lock", dir) > 0);
+        assert_int_equal(mkdir_p(dir, 0700), 0);
+        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(flock(fd, LOCK_EX), 0);
+        assert_refused(fs, "timeout = 2\n", xml, "element <metadata> has more than 256 attributes");
+}
+
 /* A driver stuck in unbind keeps the kernel's lock of its device: the rollback must not write that
  * device's files (the write would wait for the lock for ever), so it leaves it, keeps the journal, and
  * gives the other function back. */
@@ -566,6 +591,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_hook_bad_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_unlisted_device, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_bad_xml, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_bad_xml_before_lock, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_stuck_unbind_does_not_hang, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_release_refused_while_vm_runs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore_after_kill, setup, teardown),

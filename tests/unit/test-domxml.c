@@ -6,9 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "core/domxml.h"
+#include "core/xml-budget.h"
 #include "shared/fileio.h"
 
 static char *fixture(const char *name, size_t *ret_len)
@@ -486,6 +488,355 @@ static void test_first_error_kept(void **state)
         assert_string_equal(err.msg, "earlier");
 }
 
+/* A growing buffer for the generated documents. */
+typedef struct doc {
+        char *buf;
+        size_t len;
+        size_t size;
+} doc;
+
+static void doc_add(doc *d, const char *fmt, ...) _printf_(2, 3);
+static void doc_add(doc *d, const char *fmt, ...)
+{
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        assert_true(n >= 0);
+        /* Doubling: realloc copies every time under ASan. */
+        if (d->len + n + 1 > d->size) {
+                d->size = (d->len + n + 1) * 2;
+                d->buf = realloc(d->buf, d->size);
+                assert_non_null(d->buf);
+        }
+        memcpy(d->buf + d->len, s, n + 1);
+        d->len += n;
+}
+
+static void doc_done(doc *d)
+{
+        free(d->buf);
+}
+
+static double now_ms(clockid_t clock)
+{
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Parses, and says how long it took: a measurement to read, never an assertion. The CPU time is the one
+ * to compare: the wall time grows with whatever else the machine runs. */
+static int parse_timed(const char *what, const doc *x, gh_domain *ret, gh_error *err)
+{
+        double wall = now_ms(CLOCK_MONOTONIC), cpu = now_ms(CLOCK_PROCESS_CPUTIME_ID);
+        int r = gh_domxml_parse(x->buf, x->len, ret, err);
+
+        print_message("%s (%zu bytes): %s in %.1f ms CPU, %.1f ms wall\n", what, x->len,
+                      r < 0 ? "refused" : "accepted", now_ms(CLOCK_PROCESS_CPUTIME_ID) - cpu,
+                      now_ms(CLOCK_MONOTONIC) - wall);
+        if (r < 0 && err)
+                print_message("  %s\n", err->msg);
+        return r;
+}
+
+/* <domain> with a <metadata> of n attributes, padded up to len bytes with attributes. */
+static void attr_bomb(doc *x, unsigned n, size_t len)
+{
+        doc_add(x, "<domain type='kvm'>\n<name>t</name>\n<metadata");
+        for (unsigned i = 0; i < n || x->len < len; i++)
+                doc_add(x, " a%x='1'", i);
+        doc_add(x, "/>\n</domain>\n");
+}
+
+/* The documents that took 54 s (1 MB) and forever (4 MiB) are refused before libxml2 reads them. */
+static void test_budget_attribute_bomb(void **state)
+{
+        static const size_t sizes[] = {1000 * 1000, GH_DOMXML_MAX - 64};
+
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
+                _cleanup_(doc_done) doc x = {};
+                gh_domain d = {};
+                gh_error err = {};
+
+                attr_bomb(&x, 0, sizes[i]);
+                assert_int_equal(parse_timed("attributes on one element", &x, &d, &err), -EINVAL);
+                assert_string_equal(err.msg,
+                                    "domain XML line 3: element <metadata> has more than 256 attributes");
+        }
+}
+
+static void test_budget_attribute_limit(void **state)
+{
+        _cleanup_(doc_done) doc at = {}, over = {};
+        _cleanup_(gh_domain_done) gh_domain d = {};
+
+        attr_bomb(&at, GH_DOMXML_MAX_ATTRS, 0);
+        attr_bomb(&over, GH_DOMXML_MAX_ATTRS + 1, 0);
+        assert_int_equal(gh_domxml_parse(at.buf, at.len, &d, NULL), 0);
+        assert_string_equal(d.name, "t");
+        assert_refused(over.buf, over.len, -EINVAL,
+                       "domain XML line 3: element <metadata> has more than 256 attributes");
+}
+
+typedef struct tricky_case {
+        const char *open;  /* markup that starts a comment, a CDATA section, a PI or a quoted value */
+        const char *close; /* and ends it */
+        char quote;        /* the quote of the fake attributes in between */
+        bool in_tag;       /* a value of <e>, counted as one of its attributes, or markup after <e> */
+} tricky_case;
+
+/* <e> with n attributes; and inside the case's markup, in the tag or after it, more than the limit of fake
+ * attributes, on a fake element where they are after the tag. */
+static void tricky_doc(doc *x, const tricky_case *c, unsigned n)
+{
+        doc_add(x, "<domain type='kvm'>\n<name>t</name>\n<e a0='0'");
+        if (c->in_tag)
+                doc_add(x, "%s", c->open);
+        for (unsigned i = c->in_tag ? 0 : GH_DOMXML_MAX_ATTRS + 1; i <= GH_DOMXML_MAX_ATTRS; i++)
+                doc_add(x, " b%x=%c1%c", i, c->quote, c->quote);
+        if (c->in_tag)
+                doc_add(x, "%s", c->close);
+        for (unsigned i = 1 + c->in_tag; i < n; i++)
+                doc_add(x, " a%x='1'", i);
+        doc_add(x, "/>");
+        if (!c->in_tag) {
+                doc_add(x, "%s", c->open);
+                for (unsigned i = 0; i <= GH_DOMXML_MAX_ATTRS; i++)
+                        doc_add(x, " b%x=%c1%c", i, c->quote, c->quote);
+                doc_add(x, "%s", c->close);
+        }
+        doc_add(x, "\n</domain>\n");
+}
+
+/* What is in a comment, a CDATA section, a processing instruction or a quoted value is no attribute, and no
+ * '>', '/>', '=', '?>', '-->', ']]>' or quote of the other kind inside a value ends it. Counted right, <e>
+ * is taken at the limit and refused one past it; counted wrong, the fake attributes are over the limit. */
+static void test_budget_tricky_syntax(void **state)
+{
+        static const tricky_case cases[] = {
+                {"<!-- <x", "/> -->", '\'', false},
+                {"<!----><!-- <x", "/> - > -> /> -->", '"', false},
+                {"<![CDATA[<x", "/> ]]]]><![CDATA[]]>", '\'', false},
+                {"<?pi <x", "/> ?>", '"', false},
+                {" q=\"'>/>=?>-->]]>", "\"", '\'', true},
+                {" q='\"\n>\n", "\n/>'", '"', true},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                for (unsigned over = 0; over <= 1; over++) {
+                        _cleanup_(doc_done) doc x = {};
+                        _cleanup_(gh_domain_done) gh_domain d = {};
+                        gh_error err = {};
+
+                        tricky_doc(&x, &cases[i], GH_DOMXML_MAX_ATTRS + over);
+                        int r = gh_domxml_parse(x.buf, x.len, &d, &err);
+
+                        assert_string_equal(
+                                err.msg,
+                                over ? "domain XML line 3: element <e> has more than 256 attributes" : "");
+                        assert_int_equal(r, over ? -EINVAL : 0);
+                }
+}
+
+/* depth elements <e> nested in <domain>, each declaring n namespaces, then <a/> up to len bytes. */
+static void ns_doc(doc *x, unsigned depth, unsigned n, size_t len)
+{
+        doc_add(x, "<domain type='kvm'>\n<name>t</name>\n");
+        for (unsigned i = 0; i < depth; i++) {
+                doc_add(x, "<e");
+                for (unsigned j = 0; j < n; j++)
+                        doc_add(x, " xmlns:p%x='urn:%u'", j, i);
+                doc_add(x, ">\n");
+        }
+        while (x->len < len)
+                doc_add(x, "<a/>");
+        for (unsigned i = 0; i < depth; i++)
+                doc_add(x, "</e>");
+        doc_add(x, "\n</domain>\n");
+}
+
+/* What counts is the declarations in scope: siblings each declaring the most are fine. */
+static void test_budget_namespaces(void **state)
+{
+        _cleanup_(doc_done) doc at = {}, over = {}, nested = {}, siblings = {};
+        _cleanup_(gh_domain_done) gh_domain d = {}, d2 = {};
+
+        ns_doc(&at, 1, GH_DOMXML_MAX_NS, 0);
+        ns_doc(&over, 1, GH_DOMXML_MAX_NS + 1, 0);
+        ns_doc(&nested, 3, GH_DOMXML_MAX_NS / 2, 0);
+        assert_int_equal(parse_timed("64 namespaces", &at, &d, &(gh_error){}), 0);
+        assert_refused(over.buf, over.len, -EINVAL,
+                       "domain XML line 3: element <e> has more than 64 namespaces in scope");
+        assert_refused(nested.buf, nested.len, -EINVAL,
+                       "domain XML line 5: element <e> has more than 64 namespaces in scope");
+        doc_add(&siblings, "<domain xmlns:q='urn:q'><name>t</name><metadata>");
+        for (unsigned i = 0; i < 100; i++)
+                doc_add(&siblings, "<m%u:x xmlns:m%u='urn:%u'/><y xmlns='urn:y'/>", i, i, i);
+        doc_add(&siblings, "</metadata></domain>");
+        assert_int_equal(gh_domxml_parse(siblings.buf, siblings.len, &d2, NULL), 0);
+}
+
+static void test_budget_depth(void **state)
+{
+        _cleanup_(doc_done) doc at = {}, over = {};
+        _cleanup_(gh_domain_done) gh_domain d = {};
+
+        /* <domain> is the first level. */
+        ns_doc(&at, GH_DOMXML_MAX_DEPTH - 1, 0, 0);
+        ns_doc(&over, GH_DOMXML_MAX_DEPTH, 0, 0);
+        assert_int_equal(gh_domxml_parse(at.buf, at.len, &d, NULL), 0);
+        assert_refused(over.buf, over.len, -EINVAL,
+                       "domain XML line 258: element <e> is nested more than 256 deep");
+}
+
+typedef struct cut_case {
+        const char *before; /* bad syntax, after which libxml2 would go on its own way */
+        const char *msg;    /* what libxml2 says of it */
+} cut_case;
+
+/* Where the syntax goes wrong, libxml2 goes on from a point the scan cannot follow: after "<?" with no
+ * target, at a '<' in a value, after an XML declaration's first '>'. Each case hides 1 MB of attributes
+ * (54 s if libxml2 reached them) in what looks like a value, a PI or a declaration: the scan stops and
+ * libxml2 words the error, or the scan follows libxml2 and counts them. */
+static void test_budget_bad_syntax(void **state)
+{
+        static const cut_case cases[] = {
+                {"<domain>\n<e x='<metadata",
+                 "domain XML line 2: Unescaped '<' not allowed in attributes values"},
+                {"<domain>\n<? <metadata", "domain XML line 2: xmlParsePI : no target name"},
+                {"<?xml version='1.0' x='><metadata",
+                 "domain XML line 1: element <metadata> has more than 256 attributes"},
+                {"<domain>\n<e a='1'b='<metadata", "domain XML line 2: attributes construct error"},
+                {"<domain>\n<e\x01 a='1'><metadata",
+                 "domain XML line 2: Couldn't find end of Start Tag e line 2"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(doc_done) doc x = {};
+                gh_domain d = {};
+                gh_error err = {};
+
+                doc_add(&x, "%s", cases[i].before);
+                for (unsigned j = 0; x.len < 1000 * 1000; j++)
+                        doc_add(&x, " a%x='1'", j);
+                doc_add(&x, "/> ?>'/></domain>\n");
+                assert_int_equal(parse_timed("bad syntax, then 1 MB of attributes", &x, &d, &err), -EINVAL);
+                assert_string_equal(err.msg, cases[i].msg);
+        }
+}
+
+/* A processing instruction with a non-ASCII target is XML, but the scan does not follow it: what comes
+ * after is cut, and refused even when the cut part would parse. */
+static void test_budget_cut_refused(void **state)
+{
+        _cleanup_(doc_done) doc x = {};
+
+        doc_add(&x, "<domain><name>t</name></domain>\n<?\xc3\xa9 x?>");
+        while (x.len < 4096)
+                doc_add(&x, "\n");
+        assert_refused(x.buf, x.len, -EINVAL,
+                       "domain XML line 2: markup the size checks cannot follow (libvirt never writes it)");
+}
+
+/* libxml2 would read UTF-7 if told so, where "+ADw-" is a '<' the scan never sees: the declaration is
+ * ignored. */
+static void test_budget_encoding_ignored(void **state)
+{
+        const char *xml =
+                "<?xml version='1.0' encoding='UTF-7'?>\n"
+                "<domain><name>t</name><devices>+ADw-hostdev mode='subsystem' type='pci'+AD4-"
+                "+ADw-source+AD4-" PCI_SOURCE "+ADw-/source+AD4-+ADw-/hostdev+AD4-</devices></domain>";
+        _cleanup_(gh_domain_done) gh_domain d = {};
+
+        assert_int_equal(parse_string(xml, &d, NULL), 0);
+        assert_int_equal(d.n_hostdevs, 0);
+}
+
+/* A comment that pads x to len bytes (one node, however long), and the end of the document. */
+static void doc_pad(doc *x, size_t len)
+{
+        static const char tail[] = "--></domain>\n", unit[] = "padding padding padding padding ";
+
+        doc_add(x, "<!--");
+        while (x->len + strlen(unit) + strlen(tail) <= len)
+                doc_add(x, "%s", unit);
+        doc_add(x, "%s", tail);
+}
+
+/* Every node counts, whatever it is: elements, attributes, comments, PIs, CDATA sections. */
+static void test_budget_nodes(void **state)
+{
+        static const char *const kinds[] = {"<a/>", "<a b='1'/>", "<!---->", "<?a?>", "<![CDATA[]]>"};
+
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                unsigned per = i == 1 ? 2 : 1;
+                _cleanup_(doc_done) doc at = {}, over = {};
+                _cleanup_(gh_domain_done) gh_domain d = {};
+
+                /* <domain> and <name> are two. */
+                doc_add(&at, "<domain>\n<name>t</name>\n");
+                doc_add(&over, "<domain>\n<name>t</name>\n");
+                for (unsigned n = 2; n + per <= GH_DOMXML_MAX_NODES; n += per)
+                        doc_add(&at, "%s", kinds[i]);
+                for (unsigned n = 2; n <= GH_DOMXML_MAX_NODES; n += per)
+                        doc_add(&over, "%s", kinds[i]);
+                doc_add(&at, "</domain>\n");
+                doc_add(&over, "</domain>\n");
+                assert_int_equal(gh_domxml_parse(at.buf, at.len, &d, NULL), 0);
+                assert_string_equal(d.name, "t");
+                assert_refused(
+                        over.buf, over.len, -EINVAL,
+                        "domain XML line 3: more than 262144 elements, attributes and comments in all");
+        }
+}
+
+/* The slowest documents that are taken, each up to 4 MiB: empty elements with text between them, elements
+ * at the attribute limit, elements under the most namespaces, all to the node limit; and those refused
+ * after the most work: 4 MiB of empty elements, and 4 MiB of one error repeated (libxml2 reported each). */
+static void test_budget_worst_cases(void **state)
+{
+        _cleanup_(doc_done) doc text = {}, attrs = {}, ns = {}, plain = {}, entities = {};
+        _cleanup_(gh_domain_done) gh_domain d = {}, d2 = {}, d3 = {};
+        gh_error err = {}, err2 = {};
+
+        doc_add(&text, "<domain>");
+        for (unsigned n = 1; n + 2 <= GH_DOMXML_MAX_NODES; n++)
+                doc_add(&text, "<a/>x");
+        doc_pad(&text, GH_DOMXML_MAX);
+        assert_int_equal(parse_timed("empty elements and text, to the node limit", &text, &d, &err), 0);
+
+        doc_add(&attrs, "<domain>");
+        for (unsigned n = 1; n + 1 + GH_DOMXML_MAX_ATTRS <= GH_DOMXML_MAX_NODES;
+             n += 1 + GH_DOMXML_MAX_ATTRS) {
+                doc_add(&attrs, "<e");
+                for (unsigned i = 0; i < GH_DOMXML_MAX_ATTRS; i++)
+                        doc_add(&attrs, " a%x='1'", i);
+                doc_add(&attrs, "/>");
+        }
+        doc_pad(&attrs, GH_DOMXML_MAX);
+        assert_int_equal(parse_timed("elements of 256 attributes, to the node limit", &attrs, &d2, &err), 0);
+
+        ns_doc(&ns, 1, GH_DOMXML_MAX_NS, (GH_DOMXML_MAX_NODES - GH_DOMXML_MAX_NS - 8) * 4);
+        assert_int_equal(
+                parse_timed("empty elements under 64 namespaces, to the node limit", &ns, &d3, &err), 0);
+
+        ns_doc(&plain, 0, 0, GH_DOMXML_MAX - 64);
+        assert_int_equal(parse_timed("empty elements", &plain, &(gh_domain){}, &err2), -EINVAL);
+
+        doc_add(&entities, "<domain>\n<name>t</name>");
+        while (entities.len < GH_DOMXML_MAX - 64)
+                doc_add(&entities, "&x;&x;&x;&x;&x;&x;&x;&x;");
+        doc_add(&entities, "</domain>");
+        err = (gh_error){};
+        assert_int_equal(parse_timed("undefined entities", &entities, &(gh_domain){}, &err), -EINVAL);
+        assert_string_equal(err.msg, "domain XML line 2: Entity 'x' not defined");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -511,6 +862,16 @@ int main(void)
                 cmocka_unit_test(test_no_name),
                 cmocka_unit_test(test_nothing_printed),
                 cmocka_unit_test(test_first_error_kept),
+                cmocka_unit_test(test_budget_attribute_bomb),
+                cmocka_unit_test(test_budget_attribute_limit),
+                cmocka_unit_test(test_budget_tricky_syntax),
+                cmocka_unit_test(test_budget_namespaces),
+                cmocka_unit_test(test_budget_depth),
+                cmocka_unit_test(test_budget_bad_syntax),
+                cmocka_unit_test(test_budget_cut_refused),
+                cmocka_unit_test(test_budget_encoding_ignored),
+                cmocka_unit_test(test_budget_nodes),
+                cmocka_unit_test(test_budget_worst_cases),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
