@@ -392,6 +392,15 @@ int gh_domxml_parse(const char *buf, size_t len, gh_domain *ret, gh_error *err)
         return 0;
 }
 
+const char *gh_domxml_read_error(int r)
+{
+        if (r == -EFBIG)
+                return "larger than 4 MiB";
+        if (r == -EBADFD)
+                return "not a regular file";
+        return strerror(-r);
+}
+
 void gh_domain_done(gh_domain *d)
 {
         if (!d)

@@ -30,4 +30,6 @@ typedef struct gh_domain {
  * Malformed XML, or a PCI hostdev whose source address is missing or bad, is -EINVAL with err
  * naming the problem (line, hostdev index, attribute). */
 int gh_domxml_parse(const char *buf, size_t len, gh_domain *ret, gh_error *err);
+/* Why the domain XML could not be read, for the -errno a read of it returned. */
+const char *gh_domxml_read_error(int r);
 void gh_domain_done(gh_domain *d);

@@ -52,10 +52,18 @@ static int parse_args(const gh_command *self, int argc, char *argv[], check_args
                         return r;
                 if (r == 'x')
                         a->xml_path = optarg;
-                else
+                else if (gh_libvirt_uri_allowed(optarg))
                         a->uri = optarg;
+                else {
+                        fprintf(stderr,
+                                "gpu-handover: check: --connect '%s': only a local qemu:/// URI without "
+                                "parameters, such as " GH_LIBVIRT_URI "\n",
+                                optarg);
+                        return GH_ARGS_BAD;
+                }
         }
-        if ((r = gh_args_positional(self, argc, argv, 1, 1)) < 0 || (r = gh_args_domain(self, argv[optind])) < 0)
+        if ((r = gh_args_positional(self, argc, argv, 1, 1)) < 0 ||
+            (r = gh_args_domain(self, argv[optind])) < 0)
                 return r;
         a->domain = argv[optind];
         return 0;
@@ -91,12 +99,12 @@ static int read_xml(const check_args *a, const char *source, char **ret, size_t 
         } else if (streq(a->xml_path, "-"))
                 r = read_full_fd(STDIN_FILENO, GH_DOMXML_MAX, ret, ret_len);
         else
-                r = read_full_file(a->xml_path, GH_DOMXML_MAX, ret, ret_len);
+                r = read_regular_file(a->xml_path, GH_DOMXML_MAX, ret, ret_len);
         if (r >= 0 && *ret_len > GH_DOMXML_MAX)
                 r = -EFBIG;
         if (r < 0)
                 gh_error_set(err, r, "cannot read the domain XML from %s: %s", source,
-                             r == -EFBIG ? "larger than 4 MiB" : strerror(-r));
+                             gh_domxml_read_error(r));
         return r;
 }
 
@@ -209,9 +217,14 @@ const gh_command gh_command_check = {
         .run = cmd_check,
         .args = "DOMAIN [--xml FILE|-] [--connect URI]",
         .summary = "is the host ready for DOMAIN's hand-over? PASS/WARN/FAIL lines",
-        .details = "Checks the host for a hand-over of DOMAIN's GPU: CPU, IOMMU, vfio, the config, each device\n"
-                   "and its IOMMU group, the plan, the libvirt hook. Changes nothing. Exits 1 when a line says\n"
-                   "FAIL.\n\n"
-                   "  --xml FILE|-     the domain's XML from FILE (- for stdin) instead of from libvirt\n"
-                   "  --connect URI    libvirt to ask, read-only (default " GH_LIBVIRT_URI ")\n",
+        .details =
+                "Checks the host for a hand-over of DOMAIN's GPU: CPU, IOMMU, vfio, the config, each "
+                "device\n"
+                "and its IOMMU group, the plan, the libvirt hook. Changes nothing. Exits 1 when a line "
+                "says\n"
+                "FAIL.\n\n"
+                "  --xml FILE|-     the domain's XML from FILE, a regular file (- for stdin), instead of\n"
+                "                   from libvirt\n"
+                "  --connect URI    libvirt to ask, read-only (default " GH_LIBVIRT_URI "); a local\n"
+                "                   qemu:/// URI without parameters alone\n",
 };

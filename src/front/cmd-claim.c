@@ -295,10 +295,10 @@ static int read_domain_xml(const char *root, const char *domain, char **ret, siz
 
         if (asprintf(&rel, LIBVIRT_QEMU_DIR "/%s.xml", domain) < 0 || !(path = path_join(root, rel)))
                 return -ENOMEM;
-        r = read_full_file(path, GH_DOMXML_MAX, ret, ret_len);
+        r = read_regular_file(path, GH_DOMXML_MAX, ret, ret_len);
         if (r < 0)
                 return gh_error_set(err, r, "cannot read '%s': %s", rel,
-                                    r == -EFBIG ? "larger than 4 MiB" : strerror(-r));
+                                    gh_domxml_read_error(r));
         return 0;
 }
 

@@ -26,7 +26,7 @@ static int hook_prepare(gh_context *ctx, const char *domain)
         r = read_full_fd(STDIN_FILENO, GH_DOMXML_MAX, &xml, &len);
         if (r < 0) {
                 gh_error_set(&err, r, "domain '%s': cannot read the domain XML on stdin: %s", domain,
-                             r == -EFBIG ? "larger than 4 MiB" : strerror(-r));
+                             gh_domxml_read_error(r));
                 return hook_fail(&err, r);
         }
         r = gh_handover_prepare(ctx->root, domain, xml, len, &err);

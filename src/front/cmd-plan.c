@@ -28,10 +28,10 @@ static int read_xml(gh_context *ctx, const char *domain, const char *xml_path, c
         if (xml_path && streq(xml_path, "-"))
                 r = read_full_fd(STDIN_FILENO, GH_DOMXML_MAX, ret, ret_len);
         else
-                r = read_full_file(path, GH_DOMXML_MAX, ret, ret_len);
+                r = read_regular_file(path, GH_DOMXML_MAX, ret, ret_len);
         if (r < 0)
                 fprintf(stderr, "gpu-handover: plan: domain '%s': cannot read its XML from '%s': %s\n      hint: %s\n",
-                        domain, path, r == -EFBIG ? "larger than 4 MiB" : strerror(-r),
+                        domain, path, gh_domxml_read_error(r),
                         xml_path ? GH_HINT_XML_GIVEN : GH_HINT_XML_DEFINITION);
         return r;
 }

@@ -54,6 +54,21 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_len)
         return read_full_fd(fd, max, ret, ret_len);
 }
 
+int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+        /* O_NONBLOCK: opening a FIFO must not wait for a writer; a regular file ignores it. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
+
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
+        return read_full_fd(fd, max, ret, ret_len);
+}
+
 int read_one_line_file(const char *path, char **ret)
 {
         _cleanup_free_ char *buf = NULL;

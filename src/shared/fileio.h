@@ -8,6 +8,9 @@
 /* Reads at most max bytes; -EFBIG if the file is larger. The buffer is NUL-terminated. */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_len);
 int read_full_fd(int fd, size_t max, char **ret, size_t *ret_len);
+/* read_full_file() of a regular file alone, opened without blocking: a FIFO, a tty or a device gives
+ * -EBADFD (a directory -EISDIR) instead of a read that may never end. */
+int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* First line, without its newline. */
 int read_one_line_file(const char *path, char **ret);
 /* One write(2) of s; sysfs acts on it and reports its error there. No O_CREAT. */

@@ -325,6 +325,42 @@ static void test_tool_does_not_link_libvirt(void **state)
                 fail_msg("the tool needs '%s': the hook execs it, so libvirt must stay a dlopen()", *lib);
 }
 
+/* A remote or command-running URI is bad usage, refused before libvirt is loaded. */
+static void test_connect_local_only(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_(run_done) run r =
+                tool(fs, "check", "win11", "--connect", "qemu+ext:///system?command=/bin/true");
+
+        assert_status(&r, 2);
+        assert_string_equal(r.out, "");
+        assert_string_equal(r.err,
+                            "gpu-handover: check: --connect 'qemu+ext:///system?command=/bin/true': only "
+                            "a local qemu:/// URI without parameters, such as qemu:///system\n");
+}
+
+/* --xml names a regular file: a FIFO would block the open for good, a device the read. */
+static void test_xml_regular_files_only(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *fifo = fakesys_path(fs, "/tmp-domain.fifo");
+        static const char *const cmds[] = {"check", "plan"};
+
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        for (size_t i = 0; i < ELEMENTSOF(cmds); i++) {
+                const char *paths[] = {fifo, "/dev/zero"};
+
+                for (size_t k = 0; k < ELEMENTSOF(paths); k++) {
+                        _cleanup_(run_done) run r = tool(fs, cmds[i], "win11", "--xml", paths[k]);
+
+                        assert_status(&r, 1);
+                        if (!strstr(r.out, ": not a regular file") && !strstr(r.err, ": not a regular file"))
+                                fail_msg("%s --xml %s: no 'not a regular file'; stdout: %s; stderr: %s",
+                                         cmds[i], paths[k], r.out, r.err);
+                }
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -334,6 +370,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_libvirt_unreachable, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_xml_on_stdin_and_usage, setup, teardown),
                 cmocka_unit_test(test_tool_does_not_link_libvirt),
+                cmocka_unit_test_setup_teardown(test_connect_local_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_xml_regular_files_only, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,12 +55,40 @@ static void test_connection_fails(void **state)
                 strstr(err.msg, "cannot connect to libvirt at 'test:///nonexistent/gh-check/node.xml'"));
 }
 
+/* check runs as root, often through sudo: a transport that runs a command, a remote host or a parameter
+ * (socket=, command=) is refused before libvirt is asked. */
+static void test_only_local_uris(void **state)
+{
+        static const char *const refused[] = {
+                "qemu+ext:///system?command=/bin/true",
+                "qemu+ssh://host/system",
+                "qemu://host/system",
+                "qemu:///system?socket=/tmp/x",
+                "qemu:///system#x",
+                "lxc:///system",
+                "",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                _cleanup_free_ char *xml = NULL;
+                gh_error err = {};
+
+                assert_false(gh_libvirt_uri_allowed(refused[i]));
+                assert_int_equal(gh_libvirt_domain_xml(refused[i], "win11", &xml, &err), -EPERM);
+                assert_null(xml);
+                assert_non_null(strstr(err.msg, "is not a local qemu:/// one"));
+        }
+        assert_true(gh_libvirt_uri_allowed("qemu:///system"));
+        assert_true(gh_libvirt_uri_allowed("qemu:///session"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_default_test_domain),
                 cmocka_unit_test(test_custom_node),
                 cmocka_unit_test(test_connection_fails),
+                cmocka_unit_test(test_only_local_uris),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
