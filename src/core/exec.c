@@ -78,10 +78,33 @@ static int step_error(gh_error *err, const gh_step *s, int r)
         return gh_error_set(err, r, "%s %s failed: %s", gh_step_kind_to_string(s->kind), what, strerror(-r));
 }
 
+/* Every undo that failed, newest step first: the caller reports them all, not only the first. */
+typedef struct undo_failures {
+        unsigned n;
+        gh_error list;
+} undo_failures;
+
+static void undo_failure_add(undo_failures *f, int r, const char *msg)
+{
+        f->n++;
+        /* Cut short when full: the log has each failure whole, and the count says how many. */
+        gh_error_append(&f->list, r, "; ", "undo of %s", msg);
+}
+
+/* The count comes first, so that it survives a list too long for one message. */
+static int undo_failures_report(const undo_failures *f, gh_error *err)
+{
+        if (f->n == 0)
+                return 0;
+        if (f->n == 1)
+                return gh_error_set(err, f->list.code, "%s", f->list.msg);
+        return gh_error_set(err, f->list.code, "%u undos failed: %s", f->n, f->list.msg);
+}
+
 static int undo_range(const exec_env *e, const gh_step *steps, size_t n, usec_t timeout, gh_error *err)
 {
         usec_t deadline = deadline_after(timeout);
-        int result = 0;
+        undo_failures failed = {};
 
         for (size_t i = n; i-- > 0;) {
                 gh_error step_err = {};
@@ -94,12 +117,10 @@ static int undo_range(const exec_env *e, const gh_step *steps, size_t n, usec_t 
                 if (r < 0 && !gh_error_isset(&step_err))
                         step_error(&step_err, &steps[i], r);
                 notify(e, i, &steps[i], true, r, start, &step_err);
-                if (r < 0 && result == 0) {
-                        result = r;
-                        gh_error_set(err, r, "undo of %s", step_err.msg);
-                }
+                if (r < 0)
+                        undo_failure_add(&failed, r, step_err.msg);
         }
-        return result;
+        return undo_failures_report(&failed, err);
 }
 
 int gh_exec_undo(const gh_step *steps, size_t n, usec_t timeout, const gh_host_ops *ops, void *ctx,
@@ -136,6 +157,7 @@ int gh_exec_prepare(const gh_plan *plan, const gh_host_ops *ops, void *ctx, cons
         exec_env e = {.ops = ops, .ctx = ctx, .obs = obs};
         usec_t timeout = (usec_t)plan->timeout_sec * USEC_PER_SEC;
         usec_t deadline = deadline_after(timeout);
+        gh_error undo_err = {};
         size_t begun = 0;
         int r = 0;
 
@@ -163,6 +185,8 @@ int gh_exec_prepare(const gh_plan *plan, const gh_host_ops *ops, void *ctx, cons
         }
         if (r >= 0)
                 return 0;
-        *ret_undo = undo_range(&e, plan->steps, begun, timeout, NULL);
+        *ret_undo = undo_range(&e, plan->steps, begun, timeout, &undo_err);
+        if (*ret_undo < 0)
+                gh_error_replace(err, r, "%s; the rollback failed too: %s", err->msg, undo_err.msg);
         return r;
 }

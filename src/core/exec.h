@@ -35,11 +35,12 @@ typedef struct gh_exec_observer {
 } gh_exec_observer;
 
 /* Journals then runs each step within the plan's budget. On failure undoes the steps begun, in
- * reverse, with a fresh budget, and returns the first error (err names the step and the thing);
- * *ret_undo gets the rollback's result (0: the host is as it was, the journal may go). */
+ * reverse, with a fresh budget, and returns the step's error (err names the step and the thing, then
+ * every undo that failed); *ret_undo gets the rollback's result (0: the host is as it was, the journal may go). */
 int gh_exec_prepare(const gh_plan *plan, const gh_host_ops *ops, void *ctx, const gh_exec_observer *obs,
                     int *ret_undo, gh_error *err);
 
-/* Runs the undos of steps[0..n) in reverse, going on past failures; returns the first error. */
+/* Runs the undos of steps[0..n) in reverse, going on past failures; returns the first failure's code,
+ * and err names every undo that failed ("N undos failed: undo of ...; undo of ..."). */
 int gh_exec_undo(const gh_step *steps, size_t n, usec_t timeout, const gh_host_ops *ops, void *ctx,
                  const gh_exec_observer *obs, gh_error *err);

@@ -121,7 +121,8 @@ static int run_plan(const char *root, const gh_plan *plan, gh_real_host *host, g
         if (r < 0 && undo == 0)
                 (void)gh_journal_remove(root, plan->domain);
         else if (r < 0)
-                gh_error_replace(err, r, "%s (the rollback failed too: the journal is kept for 'gpu-handover restore %s')",
+                gh_error_replace(err, r,
+                                 "%s (the journal is kept: 'gpu-handover restore %s' undoes what is left)",
                                  err->msg, plan->domain);
         return r;
 }

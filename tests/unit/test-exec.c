@@ -186,6 +186,53 @@ static void test_undo_goes_on_after_failure(void **state)
         assert_string_equal(fake_host_dev(&fx->host, "0000:00:05.0")->driver, "bochs-drm");
 }
 
+/* Two undos fail: every other undo still runs, and the one error names both failures. */
+static void test_undo_names_every_failure(void **state)
+{
+        fixture *fx = *state;
+        fake_host *h = &fx->host;
+        static const char *const others[] = {
+                "dev_unbind 0000:00:05.1",    "dev_unbind 0000:00:05.0", "module_load bochs",
+                "dev_give_back 0000:00:05.1", "unit_start gdm.service",
+        };
+        unsigned before;
+        int undo;
+
+        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, h, NULL, &undo, &fx->err), 0);
+        before = h->n_calls;
+        assert_int_equal(
+                strv_split("dev_give_back 0000:00:05.0,unit_start persistd.service", ",", &h->fail_ops), 0);
+        assert_int_equal(undo_journal(h, h->journal, &fx->err), -EIO);
+        for (size_t i = 0; i < ELEMENTSOF(others); i++)
+                if (!strv_contains(h->calls + before, others[i]))
+                        fail_msg("undo '%s' did not run after the failures", others[i]);
+        assert_non_null(strstr(fx->err.msg, "2 undos failed"));
+        assert_non_null(strstr(fx->err.msg, "0000:00:05.0"));
+        assert_non_null(strstr(fx->err.msg, "persistd.service"));
+        assert_true(strv_contains(h->active_units, "gdm.service"));
+        assert_string_equal(fake_host_dev(h, "0000:00:05.1")->driver, "snd_hda_intel");
+}
+
+/* The same in a rollback: the step's failure comes first, then every undo that failed. */
+static void test_rollback_names_every_failure(void **state)
+{
+        fixture *fx = *state;
+        fake_host *h = &fx->host;
+        int undo = 0;
+
+        assert_int_equal(strv_split("dev_give_back 0000:00:05.1,unit_start gdm.service", ",", &h->fail_ops),
+                         0);
+        h->fail_call = 18; /* the bind of 05.0 (ninth step) */
+        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, h, NULL, &undo, &fx->err), -EIO);
+        assert_int_equal(undo, -EIO);
+        assert_non_null(strstr(fx->err.msg, "bind-vfio 0000:00:05.0 failed"));
+        assert_non_null(strstr(fx->err.msg, "rollback failed too: 2 undos failed"));
+        assert_non_null(strstr(fx->err.msg, "0000:00:05.1"));
+        assert_non_null(strstr(fx->err.msg, "gdm.service"));
+        assert_true(strv_contains(h->active_units, "persistd.service"));
+        assert_string_equal(fake_host_dev(h, "0000:00:05.0")->driver, "bochs-drm");
+}
+
 static void test_observer_sees_rollback(void **state)
 {
         fixture *fx = *state;
@@ -231,6 +278,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_rollback_at_every_call, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_step_is_named, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_undo_goes_on_after_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_undo_names_every_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rollback_names_every_failure, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_observer_sees_rollback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_budget_exhausted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_holders_fail_mode, setup, teardown),

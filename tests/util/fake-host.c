@@ -70,10 +70,13 @@ static int call(fake_host *h, const char *op, const char *arg)
         char *c;
 
         h->n_calls++;
-        if (asprintf(&c, "%s %s", op, arg) >= 0)
-                strv_push(&h->calls, c);
+        if (asprintf(&c, "%s %s", op, arg) < 0)
+                return -ENOMEM;
+        strv_push(&h->calls, c);
         if (h->fail_call && h->n_calls == h->fail_call)
                 return h->fail_error ? h->fail_error : -EIO;
+        if (strv_contains(h->fail_ops, c))
+                return -EIO;
         return 0;
 }
 
@@ -286,5 +289,6 @@ void fake_host_done(fake_host *h)
         strv_free(h->held_nodes);
         strv_free(h->journal);
         strv_free(h->calls);
+        strv_free(h->fail_ops);
         *h = (fake_host){};
 }

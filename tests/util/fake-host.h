@@ -24,6 +24,7 @@ typedef struct fake_host {
         unsigned n_calls;
         unsigned fail_call; /* 1-based call number to fail with fail_error; 0: none */
         int fail_error;
+        char **fail_ops; /* "op arg" of calls that fail with -EIO, every time (strv) */
 } fake_host;
 
 extern const gh_host_ops fake_host_ops;
