@@ -101,9 +101,33 @@ static int undo_failures_report(const undo_failures *f, gh_error *err)
         return gh_error_set(err, f->list.code, "%u undos failed: %s", f->n, f->list.msg);
 }
 
+static size_t count_undos(const gh_step *steps, size_t n)
+{
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++)
+                k += step_has_undo(&steps[i]);
+        return k;
+}
+
+/* The deadline of one undo with later undos still to run: it leaves them GH_EXEC_UNDO_RESERVE each,
+ * or, with less time left than that, a share as large as its own. */
+static usec_t undo_deadline(usec_t deadline, size_t later)
+{
+        usec_t left = deadline_left(deadline), keep;
+
+        if (left == USEC_INFINITY || later == 0)
+                return deadline;
+        keep = later * GH_EXEC_UNDO_RESERVE;
+        if (keep >= left)
+                keep = left / (later + 1) * later;
+        return deadline - keep;
+}
+
 static int undo_range(const exec_env *e, const gh_step *steps, size_t n, usec_t timeout, gh_error *err)
 {
         usec_t deadline = deadline_after(timeout);
+        size_t later = count_undos(steps, n);
         undo_failures failed = {};
 
         for (size_t i = n; i-- > 0;) {
@@ -113,7 +137,7 @@ static int undo_range(const exec_env *e, const gh_step *steps, size_t n, usec_t 
 
                 if (!step_has_undo(&steps[i]))
                         continue;
-                r = step_undo(e, &steps[i], deadline, &step_err);
+                r = step_undo(e, &steps[i], undo_deadline(deadline, --later), &step_err);
                 if (r < 0 && !gh_error_isset(&step_err))
                         step_error(&step_err, &steps[i], r);
                 notify(e, i, &steps[i], true, r, start, &step_err);
@@ -151,12 +175,10 @@ static int journal_step(const exec_env *e, const gh_step *s, gh_error *err)
         return 0;
 }
 
-int gh_exec_prepare(const gh_plan *plan, const gh_host_ops *ops, void *ctx, const gh_exec_observer *obs,
-                    int *ret_undo, gh_error *err)
+int gh_exec_prepare(const gh_plan *plan, usec_t deadline, const gh_host_ops *ops, void *ctx,
+                    const gh_exec_observer *obs, int *ret_undo, gh_error *err)
 {
         exec_env e = {.ops = ops, .ctx = ctx, .obs = obs};
-        usec_t timeout = (usec_t)plan->timeout_sec * USEC_PER_SEC;
-        usec_t deadline = deadline_after(timeout);
         gh_error undo_err = {};
         size_t begun = 0;
         int r = 0;
@@ -185,7 +207,8 @@ int gh_exec_prepare(const gh_plan *plan, const gh_host_ops *ops, void *ctx, cons
         }
         if (r >= 0)
                 return 0;
-        *ret_undo = undo_range(&e, plan->steps, begun, timeout, &undo_err);
+        /* Not a fresh budget: the hook as a whole must end within timeout plus the grace. */
+        *ret_undo = undo_range(&e, plan->steps, begun, GH_EXEC_ROLLBACK_GRACE_SEC * USEC_PER_SEC, &undo_err);
         if (*ret_undo < 0)
                 gh_error_replace(err, r, "%s; the rollback failed too: %s", err->msg, undo_err.msg);
         return r;

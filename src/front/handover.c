@@ -106,7 +106,8 @@ static int plan_for(const char *root, const char *domain, const gh_policy *p, co
         return gh_plan_build(domain, p, dom, &f, ret, err);
 }
 
-static int run_plan(const char *root, const gh_plan *plan, gh_real_host *host, gh_error *err)
+static int run_plan(const char *root, const gh_plan *plan, usec_t deadline, gh_real_host *host,
+                    gh_error *err)
 {
         step_log l = {.domain = plan->domain, .pause_after = test_pause_after()};
         gh_exec_observer obs = {.step_done = log_step, .ctx = &l};
@@ -117,7 +118,7 @@ static int run_plan(const char *root, const gh_plan *plan, gh_real_host *host, g
         if (r < 0)
                 return gh_error_set(err, r, "domain '%s': cannot create its journal: %s", plan->domain,
                                     gh_error_isset(&e) ? e.msg : strerror(-r));
-        r = gh_exec_prepare(plan, &gh_real_host_ops, host, &obs, &undo, err);
+        r = gh_exec_prepare(plan, deadline, &gh_real_host_ops, host, &obs, &undo, err);
         if (r < 0 && undo == 0)
                 (void)gh_journal_remove(root, plan->domain);
         else if (r < 0)
@@ -134,7 +135,7 @@ int gh_handover_prepare(const char *root, const char *domain, const char *xml, s
         _cleanup_(gh_domain_done) gh_domain dom = {};
         _cleanup_(gh_real_host_done) gh_real_host host = {.root = root};
         _cleanup_close_ int lock = -1;
-        usec_t start = now_usec();
+        usec_t start = now_usec(), deadline;
         int r;
 
         r = load_policy(root, domain, &p, err);
@@ -142,7 +143,9 @@ int gh_handover_prepare(const char *root, const char *domain, const char *xml, s
                 return 0;
         if (r < 0 || (r = parse_xml(domain, xml, len, &dom, err)) < 0)
                 return r;
-        r = gh_lock_take(root, deadline_after((usec_t)p.timeout_sec * USEC_PER_SEC), &lock);
+        /* One budget from the hook's start: the lock wait and the gathering take from the steps' time. */
+        deadline = start + (usec_t)p.timeout_sec * USEC_PER_SEC;
+        r = gh_lock_take(root, deadline, &lock);
         if (r < 0)
                 return gh_error_set(err, r, "domain '%s': cannot take the hand-over lock: %s", domain, strerror(-r));
         if ((r = refuse_if_recorded(root, domain, err)) < 0 || (r = open_units(root, domain, &host.units)) < 0 ||
@@ -152,7 +155,7 @@ int gh_handover_prepare(const char *root, const char *domain, const char *xml, s
                 gh_log_full(LOG_INFO, 0, &(gh_log_fields){.domain = domain}, "nothing to hand over");
                 return 0;
         }
-        r = run_plan(root, &plan, &host, err);
+        r = run_plan(root, &plan, deadline, &host, err);
         if (r >= 0)
                 gh_log_full(LOG_INFO, 0, &(gh_log_fields){.domain = domain, .duration = now_usec() - start, .has_duration = true},
                             "handed %zu device(s) to domain '%s' in %.1f ms", plan.n_devices, domain,
