@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 
+#include "core/config.h"
 #include "core/exec.h"
 #include "host/conffile.h"
 #include "host/gather.h"
@@ -12,6 +13,15 @@
 #include "host/log.h"
 #include "shared/strv.h"
 #include "handover.h"
+
+/* How long a release waits for the hand-over lock: longer than any prepare can hold it (the largest
+ * timeout, plus the rollback's grace, plus a margin for the process to end), so that a release never
+ * gives up while another domain's prepare runs (a release holds it no longer than a timeout). Giving up
+ * would leave the devices with vfio-pci and the domain unable to start until 'restore'. */
+#define RELEASE_LOCK_MARGIN_SEC 5u
+#define RELEASE_LOCK_WAIT                                                                                   \
+        ((usec_t)(GH_POLICY_TIMEOUT_MAX + GH_EXEC_ROLLBACK_GRACE_SEC + RELEASE_LOCK_MARGIN_SEC) *           \
+         USEC_PER_SEC)
 
 typedef struct step_log {
         const char *domain;
@@ -245,9 +255,13 @@ int gh_handover_release(const char *root, const char *domain, gh_release_result 
         size_t n = 0;
         int r;
 
-        r = gh_lock_take(root, deadline_after(timeout), &lock);
+        r = gh_lock_take(root, deadline_after(RELEASE_LOCK_WAIT), &lock);
         if (r < 0)
-                return gh_error_set(err, r, "domain '%s': cannot take the hand-over lock: %s", domain, strerror(-r));
+                return gh_error_set(
+                        err, r,
+                        "domain '%s': cannot take the hand-over lock: %s; nothing was undone: a hand-over "
+                        "stays as it is, its journal too, until 'gpu-handover restore %s'",
+                        domain, strerror(-r), domain);
         r = read_journal(root, domain, res, &steps, &n, err);
         if (r == -ENOENT)
                 return 0;
@@ -263,7 +277,9 @@ int gh_handover_release(const char *root, const char *domain, gh_release_result 
         r = gh_exec_undo(steps, n, timeout, &gh_real_host_ops, &host, &obs, err);
         gh_steps_free(steps, n);
         if (r < 0)
-                return gh_error_replace(err, r, "domain '%s': %s (the journal is kept: fix the cause, then run 'gpu-handover restore %s')",
+                return gh_error_replace(err, r,
+                                        "domain '%s': %s (every other step was undone; the journal is kept: "
+                                        "fix the cause, then 'gpu-handover restore %s' undoes what is left)",
                                         domain, err->msg, domain);
         /* Even with lines skipped: what could be undone was, and must not be undone again later. */
         r = gh_journal_remove(root, domain);
