@@ -11,7 +11,6 @@
 #define MODULE_NAME_MAX 55 /* the kernel's MODULE_NAME_LEN, less its NUL */
 #define UNIT_NAME_MAX 255
 #define UNIT_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:-_.\\@"
-#define TIMEOUT_MAX 3600u
 
 typedef struct line_ctx {
         const char *filename;
@@ -355,7 +354,7 @@ static int parse_holders_grace(gh_policy *p, const char *value, const line_ctx *
 
 static int parse_timeout(gh_policy *p, const char *value, const line_ctx *lc)
 {
-        if (parse_uint(value, 1, TIMEOUT_MAX, &p->timeout_sec) < 0)
+        if (parse_uint(value, 1, GH_POLICY_TIMEOUT_MAX, &p->timeout_sec) < 0)
                 return bad_value(lc, value, "seconds, 1..3600");
         return 0;
 }
@@ -505,7 +504,8 @@ int gh_policy_format(const gh_policy *p, char **ret)
         /* Whatever is written must parse back, so a value out of range is refused, not printed. */
         if (!gh_dm_mode_to_string(p->display_manager) ||
             !gh_dm_restart_to_string(p->restart_display_manager) || !gh_holders_mode_to_string(p->holders) ||
-            p->holders_grace_sec > GH_POLICY_GRACE_MAX || p->timeout_sec < 1 || p->timeout_sec > TIMEOUT_MAX)
+            p->holders_grace_sec > GH_POLICY_GRACE_MAX || p->timeout_sec < 1 ||
+            p->timeout_sec > GH_POLICY_TIMEOUT_MAX)
                 return -EINVAL;
         f = open_memstream(&buf, &size);
         if (!f)

@@ -46,6 +46,7 @@ typedef struct gh_policy {
 } gh_policy;
 
 #define GH_POLICY_TIMEOUT_DEFAULT 60u
+#define GH_POLICY_TIMEOUT_MAX 3600u
 #define GH_POLICY_GRACE_DEFAULT 5u
 #define GH_POLICY_GRACE_MAX 600u
 

@@ -78,10 +78,57 @@ static int step_error(gh_error *err, const gh_step *s, int r)
         return gh_error_set(err, r, "%s %s failed: %s", gh_step_kind_to_string(s->kind), what, strerror(-r));
 }
 
+/* Every undo that failed, newest step first: the caller reports them all, not only the first. */
+typedef struct undo_failures {
+        unsigned n;
+        gh_error list;
+} undo_failures;
+
+static void undo_failure_add(undo_failures *f, int r, const char *msg)
+{
+        f->n++;
+        /* Cut short when full: the log has each failure whole, and the count says how many. */
+        gh_error_append(&f->list, r, "; ", "undo of %s", msg);
+}
+
+/* The count comes first, so that it survives a list too long for one message. */
+static int undo_failures_report(const undo_failures *f, gh_error *err)
+{
+        if (f->n == 0)
+                return 0;
+        if (f->n == 1)
+                return gh_error_set(err, f->list.code, "%s", f->list.msg);
+        return gh_error_set(err, f->list.code, "%u undos failed: %s", f->n, f->list.msg);
+}
+
+static size_t count_undos(const gh_step *steps, size_t n)
+{
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++)
+                k += step_has_undo(&steps[i]);
+        return k;
+}
+
+/* The deadline of one undo with later undos still to run: it leaves them GH_EXEC_UNDO_RESERVE each,
+ * or, with less time left than that, a share as large as its own. */
+static usec_t undo_deadline(usec_t deadline, size_t later)
+{
+        usec_t left = deadline_left(deadline), keep;
+
+        if (left == USEC_INFINITY || later == 0)
+                return deadline;
+        keep = later * GH_EXEC_UNDO_RESERVE;
+        if (keep >= left)
+                keep = left / (later + 1) * later;
+        return deadline - keep;
+}
+
 static int undo_range(const exec_env *e, const gh_step *steps, size_t n, usec_t timeout, gh_error *err)
 {
         usec_t deadline = deadline_after(timeout);
-        int result = 0;
+        size_t later = count_undos(steps, n);
+        undo_failures failed = {};
 
         for (size_t i = n; i-- > 0;) {
                 gh_error step_err = {};
@@ -90,16 +137,14 @@ static int undo_range(const exec_env *e, const gh_step *steps, size_t n, usec_t 
 
                 if (!step_has_undo(&steps[i]))
                         continue;
-                r = step_undo(e, &steps[i], deadline, &step_err);
+                r = step_undo(e, &steps[i], undo_deadline(deadline, --later), &step_err);
                 if (r < 0 && !gh_error_isset(&step_err))
                         step_error(&step_err, &steps[i], r);
                 notify(e, i, &steps[i], true, r, start, &step_err);
-                if (r < 0 && result == 0) {
-                        result = r;
-                        gh_error_set(err, r, "undo of %s", step_err.msg);
-                }
+                if (r < 0)
+                        undo_failure_add(&failed, r, step_err.msg);
         }
-        return result;
+        return undo_failures_report(&failed, err);
 }
 
 int gh_exec_undo(const gh_step *steps, size_t n, usec_t timeout, const gh_host_ops *ops, void *ctx,
@@ -130,12 +175,11 @@ static int journal_step(const exec_env *e, const gh_step *s, gh_error *err)
         return 0;
 }
 
-int gh_exec_prepare(const gh_plan *plan, const gh_host_ops *ops, void *ctx, const gh_exec_observer *obs,
-                    int *ret_undo, gh_error *err)
+int gh_exec_prepare(const gh_plan *plan, usec_t deadline, const gh_host_ops *ops, void *ctx,
+                    const gh_exec_observer *obs, int *ret_undo, gh_error *err)
 {
         exec_env e = {.ops = ops, .ctx = ctx, .obs = obs};
-        usec_t timeout = (usec_t)plan->timeout_sec * USEC_PER_SEC;
-        usec_t deadline = deadline_after(timeout);
+        gh_error undo_err = {};
         size_t begun = 0;
         int r = 0;
 
@@ -163,6 +207,9 @@ int gh_exec_prepare(const gh_plan *plan, const gh_host_ops *ops, void *ctx, cons
         }
         if (r >= 0)
                 return 0;
-        *ret_undo = undo_range(&e, plan->steps, begun, timeout, NULL);
+        /* Not a fresh budget: the hook as a whole must end within timeout plus the grace. */
+        *ret_undo = undo_range(&e, plan->steps, begun, GH_EXEC_ROLLBACK_GRACE_SEC * USEC_PER_SEC, &undo_err);
+        if (*ret_undo < 0)
+                gh_error_replace(err, r, "%s; the rollback failed too: %s", err->msg, undo_err.msg);
         return r;
 }

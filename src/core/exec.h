@@ -34,12 +34,26 @@ typedef struct gh_exec_observer {
         void *ctx;
 } gh_exec_observer;
 
-/* Journals then runs each step within the plan's budget. On failure undoes the steps begun, in
- * reverse, with a fresh budget, and returns the first error (err names the step and the thing);
- * *ret_undo gets the rollback's result (0: the host is as it was, the journal may go). */
-int gh_exec_prepare(const gh_plan *plan, const gh_host_ops *ops, void *ctx, const gh_exec_observer *obs,
-                    int *ret_undo, gh_error *err);
+/* The rollback after a failed prepare has this much time of its own, past the prepare's budget: the
+ * hook returns within timeout + GH_EXEC_ROLLBACK_GRACE_SEC. A healthy host undoes a hand-over in well
+ * under a second (a unit's start job, a module load, sysfs writes); 15 s still covers one device's
+ * give-back running into its 10 s bind deadline, and the reserve below, without the user waiting on a
+ * rollback as long as the budget that already ran out. */
+#define GH_EXEC_ROLLBACK_GRACE_SEC 15u
+/* Each undo still to come keeps this much of a rollback's time from the undo before it, so one that
+ * hangs (a start behind a stop job that never ends) cannot leave the others none. */
+#define GH_EXEC_UNDO_RESERVE (1 * USEC_PER_SEC)
 
-/* Runs the undos of steps[0..n) in reverse, going on past failures; returns the first error. */
+/* Journals then runs each step until deadline (the hook's start plus the plan's budget: whatever ran
+ * before, the lock wait and the gathering, counts). On failure undoes the steps begun, in reverse,
+ * within GH_EXEC_ROLLBACK_GRACE_SEC, and returns the step's error (err names the step and the thing,
+ * then every undo that failed); *ret_undo gets the rollback's result (0: the host is as it was, the
+ * journal may go). */
+int gh_exec_prepare(const gh_plan *plan, usec_t deadline, const gh_host_ops *ops, void *ctx,
+                    const gh_exec_observer *obs, int *ret_undo, gh_error *err);
+
+/* Runs the undos of steps[0..n) in reverse within timeout, going on past failures (each undo keeps
+ * GH_EXEC_UNDO_RESERVE for every one after it); returns the first failure's code,
+ * and err names every undo that failed ("N undos failed: undo of ...; undo of ..."). */
 int gh_exec_undo(const gh_step *steps, size_t n, usec_t timeout, const gh_host_ops *ops, void *ctx,
                  const gh_exec_observer *obs, gh_error *err);

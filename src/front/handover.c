@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 
+#include "core/config.h"
 #include "core/exec.h"
 #include "host/conffile.h"
 #include "host/gather.h"
@@ -12,6 +13,15 @@
 #include "host/log.h"
 #include "shared/strv.h"
 #include "handover.h"
+
+/* How long a release waits for the hand-over lock: longer than any prepare can hold it (the largest
+ * timeout, plus the rollback's grace, plus a margin for the process to end), so that a release never
+ * gives up while another domain's prepare runs (a release holds it no longer than a timeout). Giving up
+ * would leave the devices with vfio-pci and the domain unable to start until 'restore'. */
+#define RELEASE_LOCK_MARGIN_SEC 5u
+#define RELEASE_LOCK_WAIT                                                                                   \
+        ((usec_t)(GH_POLICY_TIMEOUT_MAX + GH_EXEC_ROLLBACK_GRACE_SEC + RELEASE_LOCK_MARGIN_SEC) *           \
+         USEC_PER_SEC)
 
 typedef struct step_log {
         const char *domain;
@@ -106,7 +116,8 @@ static int plan_for(const char *root, const char *domain, const gh_policy *p, co
         return gh_plan_build(domain, p, dom, &f, ret, err);
 }
 
-static int run_plan(const char *root, const gh_plan *plan, gh_real_host *host, gh_error *err)
+static int run_plan(const char *root, const gh_plan *plan, usec_t deadline, gh_real_host *host,
+                    gh_error *err)
 {
         step_log l = {.domain = plan->domain, .pause_after = test_pause_after()};
         gh_exec_observer obs = {.step_done = log_step, .ctx = &l};
@@ -117,11 +128,12 @@ static int run_plan(const char *root, const gh_plan *plan, gh_real_host *host, g
         if (r < 0)
                 return gh_error_set(err, r, "domain '%s': cannot create its journal: %s", plan->domain,
                                     gh_error_isset(&e) ? e.msg : strerror(-r));
-        r = gh_exec_prepare(plan, &gh_real_host_ops, host, &obs, &undo, err);
+        r = gh_exec_prepare(plan, deadline, &gh_real_host_ops, host, &obs, &undo, err);
         if (r < 0 && undo == 0)
                 (void)gh_journal_remove(root, plan->domain);
         else if (r < 0)
-                gh_error_replace(err, r, "%s (the rollback failed too: the journal is kept for 'gpu-handover restore %s')",
+                gh_error_replace(err, r,
+                                 "%s (the journal is kept: 'gpu-handover restore %s' undoes what is left)",
                                  err->msg, plan->domain);
         return r;
 }
@@ -133,7 +145,7 @@ int gh_handover_prepare(const char *root, const char *domain, const char *xml, s
         _cleanup_(gh_domain_done) gh_domain dom = {};
         _cleanup_(gh_real_host_done) gh_real_host host = {.root = root};
         _cleanup_close_ int lock = -1;
-        usec_t start = now_usec();
+        usec_t start = now_usec(), deadline;
         int r;
 
         r = load_policy(root, domain, &p, err);
@@ -141,7 +153,9 @@ int gh_handover_prepare(const char *root, const char *domain, const char *xml, s
                 return 0;
         if (r < 0 || (r = parse_xml(domain, xml, len, &dom, err)) < 0)
                 return r;
-        r = gh_lock_take(root, deadline_after((usec_t)p.timeout_sec * USEC_PER_SEC), &lock);
+        /* One budget from the hook's start: the lock wait and the gathering take from the steps' time. */
+        deadline = start + (usec_t)p.timeout_sec * USEC_PER_SEC;
+        r = gh_lock_take(root, deadline, &lock);
         if (r < 0)
                 return gh_error_set(err, r, "domain '%s': cannot take the hand-over lock: %s", domain, strerror(-r));
         if ((r = refuse_if_recorded(root, domain, err)) < 0 || (r = open_units(root, domain, &host.units)) < 0 ||
@@ -151,7 +165,7 @@ int gh_handover_prepare(const char *root, const char *domain, const char *xml, s
                 gh_log_full(LOG_INFO, 0, &(gh_log_fields){.domain = domain}, "nothing to hand over");
                 return 0;
         }
-        r = run_plan(root, &plan, &host, err);
+        r = run_plan(root, &plan, deadline, &host, err);
         if (r >= 0)
                 gh_log_full(LOG_INFO, 0, &(gh_log_fields){.domain = domain, .duration = now_usec() - start, .has_duration = true},
                             "handed %zu device(s) to domain '%s' in %.1f ms", plan.n_devices, domain,
@@ -241,9 +255,13 @@ int gh_handover_release(const char *root, const char *domain, gh_release_result 
         size_t n = 0;
         int r;
 
-        r = gh_lock_take(root, deadline_after(timeout), &lock);
+        r = gh_lock_take(root, deadline_after(RELEASE_LOCK_WAIT), &lock);
         if (r < 0)
-                return gh_error_set(err, r, "domain '%s': cannot take the hand-over lock: %s", domain, strerror(-r));
+                return gh_error_set(
+                        err, r,
+                        "domain '%s': cannot take the hand-over lock: %s; nothing was undone: a hand-over "
+                        "stays as it is, its journal too, until 'gpu-handover restore %s'",
+                        domain, strerror(-r), domain);
         r = read_journal(root, domain, res, &steps, &n, err);
         if (r == -ENOENT)
                 return 0;
@@ -259,7 +277,9 @@ int gh_handover_release(const char *root, const char *domain, gh_release_result 
         r = gh_exec_undo(steps, n, timeout, &gh_real_host_ops, &host, &obs, err);
         gh_steps_free(steps, n);
         if (r < 0)
-                return gh_error_replace(err, r, "domain '%s': %s (the journal is kept: fix the cause, then run 'gpu-handover restore %s')",
+                return gh_error_replace(err, r,
+                                        "domain '%s': %s (every other step was undone; the journal is kept: "
+                                        "fix the cause, then 'gpu-handover restore %s' undoes what is left)",
                                         domain, err->msg, domain);
         /* Even with lines skipped: what could be undone was, and must not be undone again later. */
         r = gh_journal_remove(root, domain);

@@ -10,10 +10,19 @@
 #define SD_PATH "/org/freedesktop/systemd1"
 #define SD_MANAGER "org.freedesktop.systemd1.Manager"
 #define SD_UNIT "org.freedesktop.systemd1.Unit"
+#define SD_JOB "org.freedesktop.systemd1.Job"
 #define SD_NO_SUCH_UNIT "org.freedesktop.systemd1.NoSuchUnit"
+#define SD_NO_SUCH_JOB "org.freedesktop.systemd1.NoSuchJob"
+
+/* A stop job still queued or running when its deadline passed: undoing the stop cancels it first. */
+typedef struct pending_stop {
+        char *unit, *job;
+} pending_stop;
 
 struct gh_units {
         sd_bus *bus;
+        pending_stop *stops;
+        size_t n_stops;
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(gh_units *, gh_units_free)
@@ -90,6 +99,11 @@ gh_units *gh_units_free(gh_units *u)
         if (!u)
                 return NULL;
         sd_bus_flush_close_unref(u->bus);
+        for (size_t i = 0; i < u->n_stops; i++) {
+                free(u->stops[i].unit);
+                free(u->stops[i].job);
+        }
+        free(u->stops);
         free(u);
         return NULL;
 }
@@ -258,6 +272,40 @@ static int job_wait_for(gh_units *u, job_wait *w, const char *verb, const char *
         return 0;
 }
 
+static int pending_stop_add(gh_units *u, const char *name, const char *job)
+{
+        pending_stop *p = reallocarray(u->stops, u->n_stops + 1, sizeof(pending_stop));
+
+        if (!p)
+                return -ENOMEM;
+        u->stops = p;
+        p = &u->stops[u->n_stops];
+        p->unit = strdup(name);
+        p->job = strdup(job);
+        if (!p->unit || !p->job) {
+                free(p->unit);
+                free(p->job);
+                return -ENOMEM;
+        }
+        u->n_stops++;
+        return 0;
+}
+
+/* The job of the latest stop of name that timed out, taken out of the list (the caller frees it). */
+static char *pending_stop_take(gh_units *u, const char *name)
+{
+        for (size_t i = u->n_stops; i-- > 0;) {
+                char *job = u->stops[i].job;
+
+                if (!streq(u->stops[i].unit, name))
+                        continue;
+                free(u->stops[i].unit);
+                u->stops[i] = u->stops[--u->n_stops];
+                return job;
+        }
+        return NULL;
+}
+
 static int unit_job(gh_units *u, const char *method, const char *verb, const char *name, usec_t deadline,
                     gh_error *err)
 {
@@ -277,6 +325,9 @@ static int unit_job(gh_units *u, const char *method, const char *verb, const cha
         w.path = job;
         r = job_wait_for(u, &w, verb, name, deadline, err);
         free(w.result);
+        /* Still queued or running: systemd goes on with it after we stop waiting. */
+        if (r == -ETIMEDOUT && streq(method, "StopUnit") && pending_stop_add(u, name, job) < 0)
+                return -ENOMEM;
         return r;
 }
 
@@ -285,7 +336,40 @@ int gh_units_stop(gh_units *u, const char *name, usec_t deadline, gh_error *err)
         return unit_job(u, "StopUnit", "stop", name, deadline, err);
 }
 
+/* A job that ended meanwhile is gone from the bus: nothing left to cancel. */
+static bool job_gone(const sd_bus_error *error)
+{
+        return sd_bus_error_has_name(error, SD_NO_SUCH_JOB) ||
+               sd_bus_error_has_name(error, SD_BUS_ERROR_UNKNOWN_OBJECT) ||
+               sd_bus_error_has_name(error, SD_BUS_ERROR_UNKNOWN_METHOD);
+}
+
+/* A start queued behind a stop job that still runs waits for that job to end, which may be never:
+ * cancel the stop job first (as 'systemctl cancel' does), then start. */
+static int stop_job_cancel(gh_units *u, const char *name, usec_t deadline, gh_error *err)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ char *job = pending_stop_take(u, name);
+        int r;
+
+        if (!job)
+                return 0;
+        if (deadline_passed(deadline))
+                return gh_error_set(err, -ETIMEDOUT, "no time left to cancel the stop job %s of unit '%s'",
+                                    job, name);
+        r = sd_bus_message_new_method_call(u->bus, &m, SD_DEST, job, SD_JOB, "Cancel");
+        if (r >= 0)
+                r = sd_bus_call(u->bus, m, call_timeout(deadline), &error, &reply);
+        if (r >= 0 || job_gone(&error))
+                return 0;
+        return gh_error_set(err, r, "cannot cancel the stop job %s of unit '%s': %s", job, name,
+                            error.message ? error.message : strerror(-r));
+}
+
 int gh_units_start(gh_units *u, const char *name, usec_t deadline, gh_error *err)
 {
-        return unit_job(u, "StartUnit", "start", name, deadline, err);
+        int r = stop_job_cancel(u, name, deadline, err);
+
+        return r < 0 ? r : unit_job(u, "StartUnit", "start", name, deadline, err);
 }

@@ -13,6 +13,9 @@ gh_units *gh_units_free(gh_units *u);
 /* The unit's Id ("display-manager.service" -> "gdm.service"); -ENOENT when not found. */
 int gh_units_resolve(gh_units *u, const char *name, char **ret_id);
 int gh_units_is_active(gh_units *u, const char *name, bool *ret);
-/* StopUnit/StartUnit in "replace" mode, then wait for JobRemoved; result other than "done" fails. */
+/* StopUnit/StartUnit in "replace" mode, then wait for JobRemoved; result other than "done" fails.
+ * A stop whose deadline passes leaves its job running and remembers it: a later start of the same
+ * name (the rollback's undo) cancels that job first (Job.Cancel), since a start queued behind it would
+ * wait for as long as the stop takes. */
 int gh_units_stop(gh_units *u, const char *name, usec_t deadline, gh_error *err);
 int gh_units_start(gh_units *u, const char *name, usec_t deadline, gh_error *err);

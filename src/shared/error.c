@@ -38,3 +38,23 @@ int gh_error_replace(gh_error *err, int r, const char *fmt, ...)
         *err = next;
         return r;
 }
+
+int gh_error_append(gh_error *err, int r, const char *sep, const char *fmt, ...)
+{
+        size_t len;
+        va_list ap;
+
+        if (!err)
+                return r;
+        len = strlen(err->msg);
+        if (len == 0)
+                err->code = r;
+        else
+                len += (size_t)snprintf(err->msg + len, sizeof(err->msg) - len, "%s", sep);
+        if (len >= sizeof(err->msg) - 1)
+                return r;
+        va_start(ap, fmt);
+        vsnprintf(err->msg + len, sizeof(err->msg) - len, fmt, ap);
+        va_end(ap);
+        return r;
+}

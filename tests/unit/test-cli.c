@@ -418,6 +418,35 @@ static void test_hook_stuck_unbind_does_not_hang(void **state)
         run_done(&r);
 }
 
+/* A release waits for the lock longer than a prepare (any domain's) may hold it, not only its own
+ * timeout: giving up would leave the devices with vfio-pci until 'restore'. */
+static void test_release_waits_for_the_lock(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *lock = fakesys_path(fs, "/run/gpu-handover/lock");
+        _cleanup_close_ int fd = -1;
+        usec_t start;
+        spawned sp;
+        run r;
+
+        opt_in(fs, "timeout = 1\n");
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_status(&r, 0);
+        run_done(&r);
+        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(flock(fd, LOCK_EX), 0);
+        start = now_usec();
+        sp = tool_spawn(fs, NULL, (const char *[]){"hook", "qemu", "win11", "release", "end", "-", NULL});
+        (void)deadline_sleep(deadline_after(2500 * USEC_PER_MSEC), 2500 * USEC_PER_MSEC);
+        close(TAKE_FD(fd));
+        r = tool_wait_until(&sp, deadline_after(20 * USEC_PER_SEC));
+        assert_status(&r, 0);
+        assert_true(now_usec() - start >= 2500 * USEC_PER_MSEC);
+        assert_host_as_before(fs);
+        run_done(&r);
+}
+
 /* A QEMU stand-in in the fake /proc, holding the VFIO group node; gone when not running. */
 static void fake_vm(fakesys *fs, bool running)
 {
@@ -592,6 +621,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_hook_unlisted_device, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_bad_xml, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_bad_xml_before_lock, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_release_waits_for_the_lock, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_stuck_unbind_does_not_hang, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_release_refused_while_vm_runs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore_after_kill, setup, teardown),

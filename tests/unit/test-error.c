@@ -36,11 +36,31 @@ static void test_replace_wraps_the_old_message(void **state)
         assert_int_equal(gh_error_replace(NULL, -EIO, "nowhere"), -EIO);
 }
 
+static void test_append_keeps_every_item(void **state)
+{
+        gh_error err = {};
+        char big[GH_ERROR_MAX];
+
+        assert_int_equal(gh_error_append(NULL, -EIO, "; ", "x"), -EIO);
+        assert_int_equal(gh_error_append(&err, -EIO, "; ", "a %d", 1), -EIO);
+        assert_int_equal(gh_error_append(&err, -ENOENT, "; ", "b %d", 2), -ENOENT);
+        assert_string_equal(err.msg, "a 1; b 2");
+        assert_int_equal(err.code, -EIO); /* the first one's */
+        /* Full: cut short, never past the end. */
+        memset(big, 'z', sizeof(big) - 1);
+        big[sizeof(big) - 1] = 0;
+        gh_error_append(&err, -EIO, "; ", "%s", big);
+        gh_error_append(&err, -EIO, "; ", "more");
+        assert_int_equal(strlen(err.msg), GH_ERROR_MAX - 1);
+        assert_int_equal(strncmp(err.msg, "a 1; b 2; zzz", 13), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_first_error_wins),
                 cmocka_unit_test(test_replace_wraps_the_old_message),
+                cmocka_unit_test(test_append_keeps_every_item),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,12 @@ static void plan_from_lines(gh_plan *plan, const char *const *lines, size_t n)
         plan->n_steps = n;
 }
 
+/* The prepare's deadline, as the hook sets it: the plan's budget from now. */
+static usec_t budget(const gh_plan *plan)
+{
+        return deadline_after((usec_t)plan->timeout_sec * USEC_PER_SEC);
+}
+
 static int setup(void **state)
 {
         fixture *fx = calloc(1, sizeof(fixture));
@@ -114,7 +120,9 @@ static void test_prepare_then_release(void **state)
         int undo = -1;
 
         assert_state(&fx->host, initial_state);
-        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, &obs, &undo, &fx->err), 0);
+        assert_int_equal(gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, &fx->host, &obs,
+                                         &undo, &fx->err),
+                         0);
         assert_state(&fx->host, "0000:00:05.0 driver=vfio-pci override=vfio-pci\n"
                                 "0000:00:05.1 driver=vfio-pci override=vfio-pci\n"
                                 "modules: snd_hda_intel\n"
@@ -136,7 +144,9 @@ static void test_rollback_at_every_call(void **state)
         unsigned total;
         int undo;
 
-        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, NULL, &undo, &fx->err), 0);
+        assert_int_equal(gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, &fx->host, NULL,
+                                         &undo, &fx->err),
+                         0);
         total = fx->host.n_calls;
         assert_int_equal(total, 2 * ELEMENTSOF(plan_lines)); /* a journal line and an operation per step */
         for (unsigned k = 1; k <= total; k++) {
@@ -145,7 +155,9 @@ static void test_rollback_at_every_call(void **state)
 
                 host_init(&h);
                 h.fail_call = k;
-                assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &h, NULL, &undo, &err), -EIO);
+                assert_int_equal(
+                        gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, &h, NULL, &undo, &err),
+                        -EIO);
                 assert_int_equal(undo, 0);
                 assert_true(err.msg[0] != 0);
                 /* Steps up to the failed one were journaled; none after it. */
@@ -163,7 +175,9 @@ static void test_failed_step_is_named(void **state)
         int undo;
 
         fx->host.fail_call = 12; /* the unload of bochs */
-        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, NULL, &undo, &fx->err), -EIO);
+        assert_int_equal(gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, &fx->host, NULL,
+                                         &undo, &fx->err),
+                         -EIO);
         assert_string_equal(fx->host.calls[11], "module_unload bochs");
         assert_non_null(strstr(fx->err.msg, "unload-module bochs"));
 }
@@ -174,7 +188,9 @@ static void test_undo_goes_on_after_failure(void **state)
         unsigned before;
         int undo;
 
-        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, NULL, &undo, &fx->err), 0);
+        assert_int_equal(gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, &fx->host, NULL,
+                                         &undo, &fx->err),
+                         0);
         before = fx->host.n_calls;
         fx->host.fail_call = before + 1;
         assert_int_equal(undo_journal(&fx->host, fx->host.journal, &fx->err), -EIO);
@@ -186,6 +202,101 @@ static void test_undo_goes_on_after_failure(void **state)
         assert_string_equal(fake_host_dev(&fx->host, "0000:00:05.0")->driver, "bochs-drm");
 }
 
+/* Two undos fail: every other undo still runs, and the one error names both failures. */
+static void test_undo_names_every_failure(void **state)
+{
+        fixture *fx = *state;
+        fake_host *h = &fx->host;
+        static const char *const others[] = {
+                "dev_unbind 0000:00:05.1",    "dev_unbind 0000:00:05.0", "module_load bochs",
+                "dev_give_back 0000:00:05.1", "unit_start gdm.service",
+        };
+        unsigned before;
+        int undo;
+
+        assert_int_equal(
+                gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, h, NULL, &undo, &fx->err), 0);
+        before = h->n_calls;
+        assert_int_equal(
+                strv_split("dev_give_back 0000:00:05.0,unit_start persistd.service", ",", &h->fail_ops), 0);
+        assert_int_equal(undo_journal(h, h->journal, &fx->err), -EIO);
+        for (size_t i = 0; i < ELEMENTSOF(others); i++)
+                if (!strv_contains(h->calls + before, others[i]))
+                        fail_msg("undo '%s' did not run after the failures", others[i]);
+        assert_non_null(strstr(fx->err.msg, "2 undos failed"));
+        assert_non_null(strstr(fx->err.msg, "0000:00:05.0"));
+        assert_non_null(strstr(fx->err.msg, "persistd.service"));
+        assert_true(strv_contains(h->active_units, "gdm.service"));
+        assert_string_equal(fake_host_dev(h, "0000:00:05.1")->driver, "snd_hda_intel");
+}
+
+/* The same in a rollback: the step's failure comes first, then every undo that failed. */
+static void test_rollback_names_every_failure(void **state)
+{
+        fixture *fx = *state;
+        fake_host *h = &fx->host;
+        int undo = 0;
+
+        assert_int_equal(strv_split("dev_give_back 0000:00:05.1,unit_start gdm.service", ",", &h->fail_ops),
+                         0);
+        h->fail_call = 18; /* the bind of 05.0 (ninth step) */
+        assert_int_equal(
+                gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, h, NULL, &undo, &fx->err),
+                -EIO);
+        assert_int_equal(undo, -EIO);
+        assert_non_null(strstr(fx->err.msg, "bind-vfio 0000:00:05.0 failed"));
+        assert_non_null(strstr(fx->err.msg, "rollback failed too: 2 undos failed"));
+        assert_non_null(strstr(fx->err.msg, "0000:00:05.1"));
+        assert_non_null(strstr(fx->err.msg, "gdm.service"));
+        assert_true(strv_contains(h->active_units, "persistd.service"));
+        assert_string_equal(fake_host_dev(h, "0000:00:05.0")->driver, "bochs-drm");
+}
+
+/* The report: a unit's start waits behind a stop job that never ends and takes the whole budget; the
+ * display manager's start after it then has no time left and the desktop stays down. */
+static void test_hung_undo_leaves_time_for_the_rest(void **state)
+{
+        fixture *fx = *state;
+        fake_host *h = &fx->host;
+        usec_t timeout = 600 * USEC_PER_MSEC, start;
+        int undo;
+
+        assert_int_equal(
+                gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, h, NULL, &undo, &fx->err), 0);
+        assert_int_equal(strv_split("unit_start persistd.service", ",", &h->hang_ops), 0);
+        start = now_usec();
+        assert_int_equal(
+                gh_exec_undo(fx->plan.steps, fx->plan.n_steps, timeout, &fake_host_ops, h, NULL, &fx->err),
+                -ETIMEDOUT);
+        assert_true(now_usec() - start < timeout + 200 * USEC_PER_MSEC);
+        assert_non_null(strstr(fx->err.msg, "persistd.service"));
+        assert_null(strstr(fx->err.msg, "gdm.service"));
+        assert_true(strv_contains(h->active_units, "gdm.service"));
+        assert_string_equal(fake_host_dev(h, "0000:00:05.0")->driver, "bochs-drm");
+}
+
+/* The rollback has the fixed grace, not a fresh full budget: a prepare that ran out of its budget
+ * still undoes everything, and the whole returns within the budget plus the grace. */
+static void test_rollback_has_the_grace(void **state)
+{
+        fixture *fx = *state;
+        fake_host *h = &fx->host;
+        usec_t grace = GH_EXEC_ROLLBACK_GRACE_SEC * USEC_PER_SEC, start = now_usec();
+        int undo = -1;
+
+        assert_int_equal(strv_split("unit_stop persistd.service", ",", &h->hang_ops), 0);
+        assert_int_equal(gh_exec_prepare(&fx->plan, deadline_after(300 * USEC_PER_MSEC), &fake_host_ops, h,
+                                         NULL, &undo, &fx->err),
+                         -ETIMEDOUT);
+        assert_non_null(strstr(fx->err.msg, "'persistd.service'"));
+        assert_int_equal(undo, 0);
+        assert_state(h, initial_state);
+        /* gdm's start came last: it had what was left of the grace, and never a fresh 60 s budget. */
+        assert_true(h->start_left > grace - USEC_PER_SEC);
+        assert_true(h->start_left <= grace);
+        assert_true(now_usec() - start < 300 * USEC_PER_MSEC + USEC_PER_SEC);
+}
+
 static void test_observer_sees_rollback(void **state)
 {
         fixture *fx = *state;
@@ -193,7 +304,9 @@ static void test_observer_sees_rollback(void **state)
         int undo;
 
         fx->host.fail_call = 18; /* the bind of 05.0 (ninth step) */
-        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, &obs, &undo, &fx->err), -EIO);
+        assert_int_equal(gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, &fx->host, &obs,
+                                         &undo, &fx->err),
+                         -EIO);
         assert_int_equal(fx->done, 9);
         /* Undos of begun steps: two unit stops, two overrides, the unload, and the bind itself. */
         assert_int_equal(fx->undone, 6);
@@ -206,7 +319,9 @@ static void test_budget_exhausted(void **state)
         int undo;
 
         fx->plan.timeout_sec = 0;
-        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, NULL, &undo, &fx->err), -ETIMEDOUT);
+        assert_int_equal(gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, &fx->host, NULL,
+                                         &undo, &fx->err),
+                         -ETIMEDOUT);
         assert_non_null(strstr(fx->err.msg, "budget"));
         assert_int_equal(fx->host.n_calls, 0);
         assert_state(&fx->host, initial_state);
@@ -218,7 +333,9 @@ static void test_holders_fail_mode(void **state)
         int undo;
 
         fx->plan.steps[2].holders_mode = GH_HOLDERS_FAIL;
-        assert_int_equal(gh_exec_prepare(&fx->plan, &fake_host_ops, &fx->host, NULL, &undo, &fx->err), -EBUSY);
+        assert_int_equal(gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, &fx->host, NULL,
+                                         &undo, &fx->err),
+                         -EBUSY);
         assert_non_null(strstr(fx->err.msg, "/dev/dri/card0"));
         assert_int_equal(undo, 0);
         assert_state(&fx->host, initial_state);
@@ -231,6 +348,10 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_rollback_at_every_call, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_step_is_named, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_undo_goes_on_after_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_undo_names_every_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rollback_names_every_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hung_undo_leaves_time_for_the_rest, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rollback_has_the_grace, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_observer_sees_rollback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_budget_exhausted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_holders_fail_mode, setup, teardown),

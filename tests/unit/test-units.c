@@ -160,6 +160,37 @@ static void test_job_never_finishes(void **state)
         assert_true(active(u, "stuck.service"));
 }
 
+/* The report: a stop that runs into its deadline leaves its job running; undoing the stop must cancel
+ * that job, or the start waits behind it (here for ever) and the unit stays down. */
+static void test_start_cancels_timed_out_stop(void **state)
+{
+        gh_units *u = units(state);
+        gh_error err = {}, err2 = {};
+
+        assert_int_equal(gh_units_stop(u, "hang.service", deadline_after(300 * USEC_PER_MSEC), &err),
+                         -ETIMEDOUT);
+        assert_non_null(strstr(err.msg, "'hang.service'"));
+        assert_false(active(u, "hang.service")); /* deactivating, its stop job still running */
+        assert_int_equal(gh_units_start(u, "hang.service", deadline_after(3 * USEC_PER_SEC), &err2), 0);
+        assert_false(gh_error_isset(&err2));
+        assert_true(active(u, "hang.service"));
+}
+
+/* The stop job ended after its deadline but before the start: there is nothing to cancel. */
+static void test_start_after_late_stop(void **state)
+{
+        gh_units *u = units(state);
+        gh_error err = {}, err2 = {};
+
+        assert_int_equal(gh_units_stop(u, "gdm.service", deadline_after(50 * USEC_PER_MSEC), &err),
+                         -ETIMEDOUT);
+        (void)deadline_sleep(deadline_after(3 * UF_JOB_DELAY_MSEC * USEC_PER_MSEC),
+                             3 * UF_JOB_DELAY_MSEC * USEC_PER_MSEC);
+        assert_int_equal(gh_units_start(u, "gdm.service", deadline_after(5 * USEC_PER_SEC), &err2), 0);
+        assert_false(gh_error_isset(&err2));
+        assert_true(active(u, "gdm.service"));
+}
+
 static void test_job_not_found(void **state)
 {
         gh_units *u = units(state);
@@ -193,6 +224,8 @@ int main(void)
                 cmocka_unit_test(test_job_removed_before_reply),
                 cmocka_unit_test(test_job_failed),
                 cmocka_unit_test(test_job_never_finishes),
+                cmocka_unit_test(test_start_cancels_timed_out_stop),
+                cmocka_unit_test(test_start_after_late_stop),
                 cmocka_unit_test(test_job_not_found),
                 cmocka_unit_test(test_deadline_already_passed),
         };

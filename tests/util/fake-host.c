@@ -70,10 +70,13 @@ static int call(fake_host *h, const char *op, const char *arg)
         char *c;
 
         h->n_calls++;
-        if (asprintf(&c, "%s %s", op, arg) >= 0)
-                strv_push(&h->calls, c);
+        if (asprintf(&c, "%s %s", op, arg) < 0)
+                return -ENOMEM;
+        strv_push(&h->calls, c);
         if (h->fail_call && h->n_calls == h->fail_call)
                 return h->fail_error ? h->fail_error : -EIO;
+        if (strv_contains(h->fail_ops, c))
+                return -EIO;
         return 0;
 }
 
@@ -87,11 +90,25 @@ static void probe(fake_host *h, fake_dev *d)
         set_str(&d->driver, want);
 }
 
+/* As units.c does: no job without time left, and a job that never ends waits out the deadline. */
+static int unit_job_wait(fake_host *h, const char *verb, const char *unit, usec_t deadline, gh_error *err)
+{
+        if (deadline_passed(deadline))
+                return gh_error_set(err, -ETIMEDOUT, "no time left to %s unit '%s'", verb, unit);
+        if (!strv_contains(h->hang_ops, h->calls[h->n_calls - 1]))
+                return 0;
+        while (deadline_sleep(deadline, 10 * USEC_PER_MSEC))
+                ;
+        return gh_error_set(err, -ETIMEDOUT, "unit '%s' did not %s before the deadline", unit, verb);
+}
+
 static int f_unit_stop(void *ctx, const char *unit, usec_t deadline, gh_error *err)
 {
         fake_host *h = ctx;
         int r = call(h, "unit_stop", unit);
 
+        if (r == 0)
+                r = unit_job_wait(h, "stop", unit, deadline, err);
         if (r == 0)
                 strv_remove(h->active_units, unit);
         return r;
@@ -102,6 +119,9 @@ static int f_unit_start(void *ctx, const char *unit, usec_t deadline, gh_error *
         fake_host *h = ctx;
         int r = call(h, "unit_start", unit);
 
+        h->start_left = deadline_left(deadline);
+        if (r == 0)
+                r = unit_job_wait(h, "start", unit, deadline, err);
         return r < 0 ? r : strv_extend_unique(&h->active_units, unit);
 }
 
@@ -286,5 +306,7 @@ void fake_host_done(fake_host *h)
         strv_free(h->held_nodes);
         strv_free(h->journal);
         strv_free(h->calls);
+        strv_free(h->fail_ops);
+        strv_free(h->hang_ops);
         *h = (fake_host){};
 }

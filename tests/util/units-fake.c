@@ -19,6 +19,7 @@
 
 #define SD_PATH "/org/freedesktop/systemd1"
 #define SD_UNIT_PREFIX "/org/freedesktop/systemd1/unit"
+#define SD_JOB_PREFIX SD_PATH "/job/"
 #define SD_NO_SUCH_UNIT "org.freedesktop.systemd1.NoSuchUnit"
 
 typedef struct fake_unit {
@@ -27,15 +28,17 @@ typedef struct fake_unit {
         bool in_memory;                         /* GetUnit finds it */
         const char *stop_result, *start_result; /* NULL: the job never finishes */
         bool instant;                           /* JobRemoved goes out before the method reply */
+        bool stop_hangs; /* the stop job runs until cancelled, and a start waits behind it */
 } fake_unit;
 
 static fake_unit fake_units[] = {
-        {"gdm.service", "display-manager.service", "active", "loaded", true, "done", "done", false},
-        {"broken.service", NULL, "inactive", "loaded", true, "done", "failed", false},
-        {"stuck.service", NULL, "active", "loaded", true, NULL, NULL, false},
-        {"idle.service", NULL, "inactive", "loaded", true, "done", "done", true},
-        {"lazy.service", NULL, "activating", "loaded", false, "done", "done", false},
-        {"nope.service", NULL, "inactive", "not-found", false, NULL, NULL, false},
+        {"gdm.service", "display-manager.service", "active", "loaded", true, "done", "done", false, false},
+        {"broken.service", NULL, "inactive", "loaded", true, "done", "failed", false, false},
+        {"stuck.service", NULL, "active", "loaded", true, NULL, NULL, false, false},
+        {"idle.service", NULL, "inactive", "loaded", true, "done", "done", true, false},
+        {"lazy.service", NULL, "activating", "loaded", false, "done", "done", false, false},
+        {"nope.service", NULL, "inactive", "not-found", false, NULL, NULL, false, false},
+        {"hang.service", NULL, "active", "loaded", true, NULL, "done", false, true},
 };
 
 typedef struct fake_job {
@@ -49,6 +52,8 @@ typedef struct fake_job {
 static sd_event *fake_event;
 static sd_bus *fake_bus;
 static uint32_t fake_job_id;
+/* Jobs that run until cancelled (stop_hangs), as systemd keeps a stop job while ExecStop runs. */
+static fake_job *fake_running[16];
 
 static fake_unit *unit_find(const char *name)
 {
@@ -147,6 +152,75 @@ static int emit_decoy(sd_bus *bus)
                                   (uint32_t)9999, SD_PATH "/job/9999", "other.service", "done");
 }
 
+static fake_job **running_slot(const fake_unit *u, uint32_t id)
+{
+        for (size_t i = 0; i < ELEMENTSOF(fake_running); i++)
+                if (fake_running[i] && (u ? fake_running[i]->unit == u : fake_running[i]->id == id))
+                        return &fake_running[i];
+        return NULL;
+}
+
+static int running_add(fake_job *j)
+{
+        for (size_t i = 0; i < ELEMENTSOF(fake_running); i++)
+                if (!fake_running[i]) {
+                        fake_running[i] = j;
+                        return 0;
+                }
+        return -ENOSPC;
+}
+
+/* As systemd's job_finish_and_invalidate(JOB_CANCELED): JobRemoved with "canceled", sent before the
+ * method's reply; the unit stays where the job left it ("deactivating"). */
+static int job_cancel(sd_bus_message *m, fake_job **slot)
+{
+        fake_job *j = *slot;
+
+        *slot = NULL;
+        j->result = "canceled";
+        (void)job_emit_removed(sd_bus_message_get_bus(m), j);
+        job_free(j);
+        return sd_bus_reply_method_return(m, "");
+}
+
+/* org.freedesktop.systemd1.Job.Cancel on a job's object; a job that is gone has no object. */
+static int method_job_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        fake_job **slot = running_slot(NULL, ((fake_job *)userdata)->id);
+
+        return slot ? job_cancel(m, slot) : sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_OBJECT, "No job.");
+}
+
+static int job_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                           void **found, sd_bus_error *error)
+{
+        fake_job **slot;
+
+        if (!startswith(path, SD_JOB_PREFIX))
+                return 0;
+        slot = running_slot(NULL, (uint32_t)strtoul(path + strlen(SD_JOB_PREFIX), NULL, 10));
+        if (!slot)
+                return 0;
+        *found = *slot;
+        return 1;
+}
+
+/* A stop that hangs: its job stays running (and known to Cancel); a start behind it never runs. */
+static int job_hang(sd_bus_message *m, fake_job *j)
+{
+        int r = 0;
+
+        if (!j->start) {
+                j->unit->active = "deactivating";
+                r = running_add(j);
+        }
+        if (r >= 0)
+                r = sd_bus_reply_method_return(m, "o", j->path);
+        if (j->start || r < 0)
+                job_free(j);
+        return r < 0 ? r : 1;
+}
+
 static int method_job(sd_bus_message *m, sd_bus_error *error, bool start)
 {
         sd_bus *bus = sd_bus_message_get_bus(m);
@@ -166,6 +240,8 @@ static int method_job(sd_bus_message *m, sd_bus_error *error, bool start)
         j = job_new(u, start);
         if (!j)
                 return -ENOMEM;
+        if (u->stop_hangs && (!start || running_slot(u, 0)))
+                return job_hang(m, j);
         if (u->instant)
                 (void)job_emit_removed(bus, j);
         r = sd_bus_reply_method_return(m, "o", j->path);
@@ -239,6 +315,12 @@ static const sd_bus_vtable unit_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+static const sd_bus_vtable job_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("Cancel", "", "", method_job_cancel, 0),
+        SD_BUS_VTABLE_END,
+};
+
 static int manager_serve(const char *address, int ready_fd)
 {
         sd_bus *bus = NULL;
@@ -257,6 +339,9 @@ static int manager_serve(const char *address, int ready_fd)
         if (r >= 0)
                 r = sd_bus_add_fallback_vtable(bus, NULL, SD_UNIT_PREFIX, "org.freedesktop.systemd1.Unit",
                                                unit_vtable, unit_object_find, NULL);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(bus, NULL, SD_PATH "/job", "org.freedesktop.systemd1.Job",
+                                               job_vtable, job_object_find, NULL);
         if (r >= 0)
                 r = sd_bus_request_name(bus, "org.freedesktop.systemd1", 0);
         if (r >= 0)

@@ -13,7 +13,11 @@
  *   idle.service    inactive; its jobs finish "done" with JobRemoved sent before the method reply
  *   lazy.service    activating; GetUnit does not know it until LoadUnit loaded it
  *   nope.service    LoadState "not-found"; StartUnit/StopUnit fail with NoSuchUnit
- * A "done" stop makes a unit inactive, a "done" start active. Modes other than "replace" are refused. */
+ *   hang.service    active; a stop job runs (unit "deactivating") until cancelled, and a start while it
+ *                   runs waits behind it for ever (what the report saw: ExecStop sleeping ten minutes)
+ * A "done" stop makes a unit inactive, a "done" start active. Modes other than "replace" are refused.
+ * A running job is cancelled as systemd does it, by Job.Cancel on its object: JobRemoved with result
+ * "canceled" goes out before the reply; a job that is gone has no object (UnknownObject). */
 #define UF_JOB_DELAY_MSEC 200
 
 typedef struct uf_bus {
