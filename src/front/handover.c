@@ -7,11 +7,10 @@
 #include "core/exec.h"
 #include "host/conffile.h"
 #include "host/gather.h"
-#include "host/holders.h"
 #include "host/hostops.h"
 #include "host/lock.h"
 #include "host/log.h"
-#include "shared/strv.h"
+#include "host/vmuse.h"
 #include "handover.h"
 
 /* How long a release waits for the hand-over lock: longer than any prepare can hold it (the largest
@@ -183,48 +182,54 @@ static unsigned release_timeout(const char *root, const char *domain)
         return p.timeout_sec;
 }
 
-static int vfio_nodes(const gh_step *steps, size_t n, char ***ret)
+/* "" or " (and /dev/iommu)", " (and pid 77 (qemu) has /dev/iommu open)": iommufd's context, which every
+ * iommufd user holds, named beside a held cdev but never a reason alone. */
+static int iommu_note(const gh_vm_use *u, char **ret)
 {
-        _cleanup_strv_free_ char **nodes = NULL;
+        int k;
 
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *node = NULL;
-                int r;
-
-                if (steps[i].kind != GH_STEP_BIND_VFIO || steps[i].group < 0)
-                        continue;
-                if (asprintf(&node, "/dev/vfio/%d", steps[i].group) < 0)
-                        return -ENOMEM;
-                r = strv_extend_unique(&nodes, node);
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(nodes);
-        return 0;
+        if (u->iommu_pid == 0)
+                k = asprintf(ret, "%s", "");
+        else if (u->iommu_pid == u->pid)
+                k = asprintf(ret, " (and /dev/iommu)");
+        else
+                k = asprintf(ret, " (and pid %d (%s) has /dev/iommu open)", (int)u->iommu_pid,
+                             u->iommu_comm);
+        return k < 0 ? -ENOMEM : 0;
 }
 
-/* While a VM still has a group open, unbinding vfio-pci from its devices blocks in the kernel until the
- * VM lets go, holding the devices' locks: refuse, and undo nothing. */
+static int refuse_in_use(const char *domain, const gh_vm_use *u, gh_error *err)
+{
+        _cleanup_free_ char *note = NULL;
+
+        if (u->pid_file)
+                return gh_error_set(err, -EBUSY,
+                                    "domain '%s': pid %d (%s), which %s names, still runs: shut the VM down first; nothing was undone",
+                                    domain, (int)u->pid, u->comm, u->what);
+        if (iommu_note(u, &note) < 0)
+                return gh_error_set(err, -ENOMEM, "domain '%s': out of memory", domain);
+        return gh_error_set(
+                err, -EBUSY,
+                "domain '%s': pid %d (%s) still has %s open%s: shut the VM down first; nothing was undone",
+                domain, (int)u->pid, u->comm, u->what, note);
+}
+
+/* While a VM still has a group or a device cdev open, unbinding vfio-pci from its devices blocks in the
+ * kernel until the VM lets go, holding the devices' locks: refuse, and undo nothing. */
 static int refuse_if_in_use(const char *root, const char *domain, const gh_step *steps, size_t n, gh_error *err)
 {
-        _cleanup_strv_free_ char **nodes = NULL;
-        gh_holder *h = NULL;
-        size_t n_h = 0;
+        _cleanup_(gh_vm_use_done) gh_vm_use u = {};
+        gh_error e = {};
         int r;
 
-        r = vfio_nodes(steps, n, &nodes);
-        if (r < 0 || !nodes)
-                return r;
-        r = gh_holders_scan(root, nodes, &h, &n_h);
+        r = gh_vm_use_find(root, domain, steps, n, &u, &e);
         if (r < 0)
-                return gh_error_set(err, r, "domain '%s': cannot tell whether a VM still uses its devices: %s",
-                                    domain, strerror(-r));
-        if (n_h > 0)
-                r = gh_error_set(err, -EBUSY,
-                                 "domain '%s': pid %d (%s) still has %s open: shut the VM down first; nothing was undone",
-                                 domain, (int)h[0].pid, strempty(h[0].comm), h[0].node);
-        gh_holders_free(h, n_h);
-        return r;
+                return gh_error_set(err, r,
+                                    "domain '%s': cannot tell whether a VM still uses its devices: %s",
+                                    domain, gh_error_isset(&e) ? e.msg : strerror(-r));
+        if (r == 0)
+                return 0;
+        return refuse_in_use(domain, &u, err);
 }
 
 /* A bad line refuses the whole journal, unless asked to skip it: then it is named, and undone by hand. */

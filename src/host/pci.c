@@ -585,3 +585,29 @@ int gh_pci_read_modalias(const char *root, const char *addr, char **ret)
                 return device_check(root, canon) < 0 ? -ENODEV : r;
         return r;
 }
+
+static bool is_vfio_cdev(const char *name)
+{
+        return name_is_numbered(name, "vfio");
+}
+
+int gh_pci_vfio_cdev(const char *root, const char *addr, char **ret_name)
+{
+        char canon[GH_PCI_ADDR_MAX];
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        r = canon_addr(addr, canon);
+        if (r < 0)
+                return r;
+        dir = dev_path(root, canon, "vfio-dev");
+        r = list_dir(dir, is_vfio_cdev, &names);
+        if (r < 0)
+                return r;
+        /* vfio-pci registers one VFIO device per function: one entry, or none. */
+        if (strv_length(names) == 0)
+                return -ENOENT;
+        *ret_name = strdup(names[0]);
+        return *ret_name ? 0 : -ENOMEM;
+}

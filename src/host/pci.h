@@ -22,3 +22,6 @@ int gh_pci_probe(const char *root, const char *addr, usec_t deadline);
 /* Polls until driver is bound (driver NULL: any driver). -ETIMEDOUT when not by deadline. */
 int gh_pci_wait_driver(const char *root, const char *addr, const char *driver, usec_t deadline);
 int gh_pci_read_modalias(const char *root, const char *addr, char **ret);
+/* The function's VFIO cdev ("vfio0": /dev/vfio/devices/vfio0, for iommufd users), from its sysfs
+ * vfio-dev/ directory. -ENOENT when it has none: not on vfio-pci, or a kernel without VFIO cdevs. */
+int gh_pci_vfio_cdev(const char *root, const char *addr, char **ret_name);

@@ -495,6 +495,120 @@ static void test_release_refused_while_vm_runs(void **state)
         run_done(&r);
 }
 
+#define QEMU_EXE "/usr/bin/qemu-system-x86_64"
+#define PID_FILE "/run/libvirt/qemu/win11.pid"
+
+/* Hands the devices over, then gives 05.0 the cdev vfio0 that vfio-pci adds on kernels with VFIO cdevs
+ * (the fake kernel makes only the group's node). */
+static void handed_over_with_cdev(fakesys *fs)
+{
+        run r;
+
+        opt_in(fs, "");
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_status(&r, 0);
+        run_done(&r);
+        fakesys_add_vfio_cdev(fs, "0000:00:05.0", 0);
+}
+
+/* restore and release end are both refused with one line holding every part of want; nothing undone. */
+static void assert_release_refused(fakesys *fs, const char *const *want)
+{
+        const char *const restore[] = {"restore", "win11", NULL};
+        const char *const release[] = {"hook", "qemu", "win11", "release", "end", "-", NULL};
+        const char *const *cmds[] = {restore, release};
+
+        for (size_t i = 0; i < ELEMENTSOF(cmds); i++) {
+                spawned sp = tool_spawn(fs, NULL, cmds[i]);
+                run r = tool_wait_until(&sp, deadline_after(20 * USEC_PER_SEC));
+
+                assert_status(&r, 1);
+                for (const char *const *w = want; *w; w++)
+                        if (!strstr(r.err, *w))
+                                fail_msg("'%s' not in: %s", *w, r.err);
+                assert_ptr_equal(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+                assert_true(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
+                assert_driver(fs, "0000:00:05.0", "vfio-pci");
+                assert_driver(fs, "0000:00:05.1", "vfio-pci");
+                run_done(&r);
+        }
+}
+
+static void assert_restores(fakesys *fs)
+{
+        run r = tool(fs, NULL, "restore", "win11", NULL);
+
+        assert_status(&r, 0);
+        assert_host_as_before(fs);
+        run_done(&r);
+}
+
+/* A QEMU using iommufd opens the function's cdev and /dev/iommu, never the group's node: still in use. */
+static void test_release_refused_while_cdev_held(void **state)
+{
+        static const char *const want[] = {"domain 'win11': pid 4242 (qemu-system-x86) still has "
+                                           "/dev/vfio/devices/vfio0 open (and /dev/iommu)",
+                                           "nothing was undone", NULL};
+        fakesys *fs = *state;
+        const char *root = fakesys_root(fs);
+
+        handed_over_with_cdev(fs);
+        pf_proc_pid(root, 4242, "qemu-system-x86", NULL, QEMU_EXE, 100);
+        pf_proc_hold(root, 4242, 20, "/dev/iommu");
+        pf_proc_hold(root, 4242, 21, "/dev/vfio/devices/vfio0");
+        assert_release_refused(fs, want);
+        pf_remove(root, "/proc/4242");
+        assert_restores(fs);
+}
+
+/* Every iommufd user holds /dev/iommu: that alone says nothing about these devices. */
+static void test_release_not_refused_for_iommu_alone(void **state)
+{
+        fakesys *fs = *state;
+
+        handed_over_with_cdev(fs);
+        pf_proc_pid(fakesys_root(fs), 4343, "qemu-system-x86", NULL, QEMU_EXE, 100);
+        pf_proc_hold(fakesys_root(fs), 4343, 20, "/dev/iommu");
+        assert_restores(fs);
+}
+
+/* libvirt's pid file names a running QEMU (whatever it holds): the VM runs. */
+static void test_release_refused_while_pid_file_names_qemu(void **state)
+{
+        static const char *const want[] = {"domain 'win11': pid 4242 (qemu-system-x86), which " PID_FILE
+                                           " names, still runs",
+                                           "nothing was undone", NULL};
+        fakesys *fs = *state;
+        const char *root = fakesys_root(fs);
+
+        handed_over_with_cdev(fs);
+        pf_write(root, PID_FILE, "4242");
+        pf_proc_pid(root, 4242, "qemu-system-x86", NULL, QEMU_EXE " (deleted)", 100);
+        pf_write(root, "/proc/4242/maps", "");
+        pf_mkdir(root, "/proc/4242/fd");
+        assert_release_refused(fs, want);
+        pf_remove(root, "/proc/4242");
+        assert_restores(fs);
+}
+
+/* A pid file left behind names a pid that exited, or that another program has now: not a VM. */
+static void test_release_not_refused_for_stale_pid_file(void **state)
+{
+        fakesys *fs = *state;
+        const char *root = fakesys_root(fs);
+
+        handed_over_with_cdev(fs);
+        pf_write(root, PID_FILE, "4242\n");
+        pf_proc_pid(root, 4242, "qemu-system-x86", NULL, "/usr/bin/bash", 100);
+        pf_write(root, "/proc/4242/maps", "");
+        pf_mkdir(root, "/proc/4242/fd");
+        assert_restores(fs);
+
+        handed_over_with_cdev(fs);
+        pf_remove(root, "/proc/4242");
+        assert_restores(fs);
+}
+
 static int journal_steps(fakesys *fs)
 {
         _cleanup_free_ char *p = fakesys_path(fs, "/run/gpu-handover/win11.journal"), *text = NULL;
@@ -624,6 +738,12 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_release_waits_for_the_lock, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_stuck_unbind_does_not_hang, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_release_refused_while_vm_runs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_release_refused_while_cdev_held, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_release_not_refused_for_iommu_alone, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_release_refused_while_pid_file_names_qemu, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_release_not_refused_for_stale_pid_file, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_restore_after_kill, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore_best_effort_skips_bad_line, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_status_lists_gpus, setup, teardown),

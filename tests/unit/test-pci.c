@@ -235,6 +235,23 @@ static void test_modalias(void **state)
         assert_string_equal(m, "pci:v000010DEd00001B80sv000010DEsd00001B80bc03sc00i00");
 }
 
+/* One vfioN entry under vfio-dev/ names the cdev; none (not on vfio-pci, or no cdevs) is -ENOENT. */
+static void test_vfio_cdev(void **state)
+{
+        _cleanup_free_ char *name = NULL;
+        fakesys *fs = *state;
+        char *none = NULL;
+
+        assert_int_equal(gh_pci_vfio_cdev(root_of(state), GPU, &none), -ENOENT);
+        assert_int_equal(gh_pci_vfio_cdev(root_of(state), ABSENT, &none), -ENOENT);
+        assert_int_equal(gh_pci_vfio_cdev(root_of(state), "../../../etc", &none), -EINVAL);
+        assert_null(none);
+        fakesys_add_vfio_cdev(fs, GPU, 3);
+        assert_int_equal(gh_pci_vfio_cdev(root_of(state), "01:00.0", &name), 0);
+        assert_string_equal(name, "vfio3");
+        assert_true(fakesys_exists(fs, "dev/vfio/devices/vfio3"));
+}
+
 static void test_override_set_clear(void **state)
 {
         _cleanup_free_ char *raw = NULL, *raw2 = NULL;
@@ -464,6 +481,7 @@ int main(void)
                 T(test_addresses),
                 T(test_list_sorted),
                 T(test_modalias),
+                T(test_vfio_cdev),
                 T(test_override_set_clear),
                 T(test_unbind_only_named_driver),
                 T(test_unbind),

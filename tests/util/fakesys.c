@@ -402,6 +402,17 @@ void fakesys_add_sound(fakesys *fs, const char *addr, unsigned card, ...)
         va_end(ap);
 }
 
+void fakesys_add_vfio_cdev(fakesys *fs, const char *addr, unsigned n)
+{
+        _cleanup_free_ char *a = canon(addr), *p = pathf(fs, "sys/bus/pci/devices/%s/vfio-dev/vfio%u", a, n);
+        _cleanup_free_ char *node = pathf(fs, "dev/vfio/devices/vfio%u", n);
+
+        require_dev(fs, a);
+        mkdir_all(p);
+        mkdir_rel(fs, "dev/vfio/devices");
+        write_filef(node, "%s", "");
+}
+
 void fakesys_set_nvidia_minor(fakesys *fs, const char *addr, unsigned minor)
 {
         _cleanup_free_ char *a = canon(addr), *dir = pathf(fs, "proc/driver/nvidia/gpus/%s", a);

@@ -20,6 +20,7 @@
  *                                      driver -> ../../../bus/pci/drivers/NAME        (when bound)
  *                                      iommu_group -> ../../../kernel/iommu_groups/N  (when in a group)
  *                                      drm/cardN drm/renderDN graphics/fbN sound/cardN/...
+ *                                      vfio-dev/vfioN                                 (its VFIO cdev)
  *   ROOT/sys/bus/pci/devices/ADDR -> ../../../devices/pciDDDD:BB/ADDR
  *   ROOT/sys/bus/pci/drivers/NAME/     bind unbind new_id remove_id, ADDR -> the device,
  *                                      module -> ../../../../module/MOD   (absent: built in)
@@ -28,6 +29,7 @@
  *   ROOT/sys/module/MOD/               initstate ("live"), refcnt, holders/HOLDER -> ../../HOLDER
  *   ROOT/proc/driver/nvidia/gpus/ADDR/information   (fakesys_set_nvidia_minor)
  *   ROOT/dev/vfio/N                    while a function of group N is bound to vfio-pci
+ *   ROOT/dev/vfio/devices/vfioN        a function's VFIO cdev (fakesys_add_vfio_cdev)
  *   ROOT/fake-kernel/                  the fake kernel's own state, in no kernel's view:
  *       ids/NAME            the ids driver NAME matches, one "vvvv dddd" (hex) line each
  *       block-unbind/ADDR   present: writing ADDR to any driver's unbind blocks forever
@@ -78,6 +80,9 @@ void fakesys_add_fb(fakesys *fs, const char *addr, unsigned n);
 /* ADDR/sound/cardN with the given entries ("controlC1", "pcmC1D3p", "hwC1D0", ...) and NULL after the
  * last; the card also gets the id, number and power entries every card has. */
 void fakesys_add_sound(fakesys *fs, const char *addr, unsigned card, ...) __attribute__((sentinel));
+/* ADDR/vfio-dev/vfioN and ROOT/dev/vfio/devices/vfioN: the function's VFIO cdev, which vfio-pci adds
+ * (on kernels with VFIO cdevs) next to the group's node; iommufd users such as QEMU open it. */
+void fakesys_add_vfio_cdev(fakesys *fs, const char *addr, unsigned n);
 /* ROOT/proc/driver/nvidia/gpus/ADDR/information, as the nvidia driver writes it. */
 void fakesys_set_nvidia_minor(fakesys *fs, const char *addr, unsigned minor);
 /* Under the fake kernel, unbinding ADDR then blocks forever, as a busy driver does in the kernel, and so

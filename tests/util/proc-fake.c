@@ -124,3 +124,14 @@ void pf_proc_pid(const char *root, int pid, const char *comm, const char *cgroup
                 pf_symlink(root, exe_path, exe);
         }
 }
+
+void pf_proc_hold(const char *root, int pid, int fd, const char *node)
+{
+        _cleanup_free_ char *link = NULL, *maps = NULL;
+
+        assert_true(asprintf(&link, "/proc/%d/fd/%d", pid, fd) > 0);
+        pf_symlink(root, link, node);
+        assert_true(asprintf(&maps, "/proc/%d/maps", pid) > 0);
+        if (!pf_exists(root, maps))
+                pf_write(root, maps, "");
+}

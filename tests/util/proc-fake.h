@@ -26,3 +26,5 @@ bool pf_exists(const char *root, const char *path);
  * or written as given when it holds a ':'), exe -> exe. cgroup and exe may be NULL: then absent. */
 void pf_proc_pid(const char *root, int pid, const char *comm, const char *cgroup, const char *exe,
                  unsigned long long start_time);
+/* ROOT/proc/PID/fd/FD -> node (as the host names it), and an empty maps: PID holds node. */
+void pf_proc_hold(const char *root, int pid, int fd, const char *node);
