@@ -477,6 +477,30 @@ static void test_stuck_unbind_later_commands_return(void **state)
         run_done(&r);
 }
 
+/* A function stuck in another domain's hand-over keeps its lock: this domain's plan and prepare read only
+ * the overrides of the functions they involve, and do not wait for it. */
+static void test_other_locked_function_ignored(void **state)
+{
+        fakesys *fs = *state;
+        run r;
+
+        fakesys_add_dev(fs, "0000:00:06.0", 0x030000, 0x1234, 0x1111, 3);
+        fakesys_bind(fs, "0000:00:06.0", "bochs-drm");
+        fakesys_lock_dev(fs, "0000:00:06.0");
+        opt_in(fs, "");
+        r = tool_bounded(fs, domain_xml,
+                         (const char *[]){"hook", "qemu", "win11", "prepare", "begin", "-", NULL});
+        assert_status(&r, 0);
+        assert_driver(fs, "0000:00:05.0", "vfio-pci");
+        assert_driver(fs, "0000:00:05.1", "vfio-pci");
+        run_done(&r);
+        r = tool_bounded(fs, domain_xml,
+                         (const char *[]){"hook", "qemu", "win11", "release", "end", "-", NULL});
+        assert_status(&r, 0);
+        assert_host_as_before(fs);
+        run_done(&r);
+}
+
 /* A QEMU stand-in in the fake /proc, holding the VFIO group node; gone when not running. */
 static void fake_vm(fakesys *fs, bool running)
 {
@@ -653,6 +677,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_hook_bad_xml_before_lock, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_stuck_unbind_does_not_hang, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stuck_unbind_later_commands_return, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_other_locked_function_ignored, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_release_refused_while_vm_runs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore_after_kill, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore_best_effort_skips_bad_line, setup, teardown),

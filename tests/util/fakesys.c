@@ -427,6 +427,14 @@ void fakesys_block_unbind(fakesys *fs, const char *addr)
         write_filef(p, "%s", "");
 }
 
+void fakesys_lock_dev(fakesys *fs, const char *addr)
+{
+        _cleanup_free_ char *a = canon(addr), *p = pathf(fs, "fake-kernel/locked/%s", a);
+
+        require_dev(fs, a);
+        write_filef(p, "%s", "");
+}
+
 char *fakesys_driver(const fakesys *fs, const char *addr)
 {
         _cleanup_free_ char *a = canon(addr), *p = pathf(fs, "sys/bus/pci/devices/%s/driver", a);

@@ -84,6 +84,9 @@ void fakesys_set_nvidia_minor(fakesys *fs, const char *addr, unsigned minor);
  * does every later write about ADDR and every read of its driver_override (the kernel's device lock stays
  * taken). */
 void fakesys_block_unbind(fakesys *fs, const char *addr);
+/* Under the fake kernel, ADDR's device lock is taken for good, as an unbind stuck earlier (by another
+ * process, say) leaves it. */
+void fakesys_lock_dev(fakesys *fs, const char *addr);
 
 /* Reading back, for assertions. The driver bound to addr, NULL when none (newly allocated). */
 char *fakesys_driver(const fakesys *fs, const char *addr);
