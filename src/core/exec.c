@@ -25,7 +25,7 @@ static int step_do(const exec_env *e, const gh_step *s, usec_t deadline, gh_erro
                 return o->holders_end(e->ctx, s->nodes, s->holders_mode, (usec_t)s->grace_sec * USEC_PER_SEC,
                                       deadline, err);
         case GH_STEP_SET_OVERRIDE:
-                return o->override_set(e->ctx, s->addr, VFIO_DRIVER, err);
+                return o->override_set(e->ctx, s->addr, VFIO_DRIVER, deadline, err);
         case GH_STEP_UNLOAD_MODULE:
                 return o->module_unload(e->ctx, s->name, deadline, err);
         case GH_STEP_UNBIND:

@@ -79,7 +79,8 @@ static void restore_override(const claim *c, claim_dev *d)
 {
         gh_log_fields f = dev_fields(c, d, "set-override");
         gh_error e = {};
-        int r = gh_real_host_ops.override_set(c->host, d->addr, d->old_override, &e);
+        int r = gh_real_host_ops.override_set(c->host, d->addr, d->old_override,
+                                              deadline_after(c->step_timeout), &e);
 
         if (r < 0)
                 gh_log_full(LOG_ERR, 0, &f, "claim at boot: %s", e.msg);
@@ -164,7 +165,8 @@ static int point_at_vfio(const claim *c, claim_dev *d)
 {
         gh_log_fields f = dev_fields(c, d, "set-override");
         gh_error e = {};
-        int r = gh_real_host_ops.override_set(c->host, d->addr, VFIO_DRIVER, &e);
+        int r = gh_real_host_ops.override_set(c->host, d->addr, VFIO_DRIVER, deadline_after(c->step_timeout),
+                                              &e);
 
         if (r < 0) {
                 leave(c, d, "set-override", &e, r);

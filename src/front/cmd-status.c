@@ -10,6 +10,10 @@
 #include "shared/json.h"
 #include "shared/strv.h"
 
+/* Reading driver_override takes the device's lock, which a driver stuck in unbind keeps for good: each read
+ * runs in a child, and one that does not answer in this time is shown as unknown. */
+#define OVERRIDE_TIMEOUT (1 * USEC_PER_SEC)
+
 static void print_group(const gh_pci_dev *devs, size_t n, int group)
 {
         printf("    IOMMU group: ");
@@ -23,6 +27,28 @@ static void print_group(const gh_pci_dev *devs, size_t n, int group)
                         printf(" %s (%s)", GH_PCI_ADDR_STR(&devs[i].addr),
                                devs[i].driver ? devs[i].driver : "no driver");
         printf("\n");
+}
+
+static int read_override(const char *root, const gh_pci_dev *d, char **ret)
+{
+        return gh_pci_read_override(root, GH_PCI_ADDR_STR(&d->addr), deadline_after(OVERRIDE_TIMEOUT), ret);
+}
+
+static const char *override_error(int r)
+{
+        return r == -ETIMEDOUT ? "driver_override did not answer in time" : strerror(-r);
+}
+
+/* Only when there is one, or it cannot be told: an override keeps every other driver away. */
+static void print_override(const char *root, const gh_pci_dev *d)
+{
+        _cleanup_free_ char *o = NULL;
+        int r = read_override(root, d, &o);
+
+        if (r < 0)
+                printf("    driver_override: (unknown: %s)\n", override_error(r));
+        else if (o)
+                printf("    driver_override: %s\n", o);
 }
 
 static void print_holders(const char *root, const gh_pci_dev *d)
@@ -52,6 +78,7 @@ static void print_gpus(const char *root, const gh_pci_dev *devs, size_t n)
                 shown++;
                 printf("  %s  %04x:%04x  driver %s%s\n", GH_PCI_ADDR_STR(&d->addr), d->vendor, d->device,
                        d->driver ? d->driver : "(none)", d->boot_vga ? "  boot VGA" : "");
+                print_override(root, d);
                 print_group(devs, n, d->iommu_group);
                 print_holders(root, d);
         }
@@ -195,6 +222,16 @@ static void json_holders(gh_json *j, const char *root, const gh_pci_dev *d)
         gh_holders_free(h, n);
 }
 
+/* null when none; with driver_override_error saying why when it could not be read. */
+static void json_override(gh_json *j, const char *root, const gh_pci_dev *d)
+{
+        _cleanup_free_ char *o = NULL;
+        int r = read_override(root, d, &o);
+
+        json_kv_string(j, "driver_override", o);
+        json_kv_string(j, "driver_override_error", r < 0 ? override_error(r) : NULL);
+}
+
 static void json_device(gh_json *j, const char *root, const gh_pci_dev *devs, size_t n, const gh_pci_dev *d)
 {
         gh_json_object_begin(j);
@@ -204,7 +241,7 @@ static void json_device(gh_json *j, const char *root, const gh_pci_dev *devs, si
         json_kv_hex(j, "class", 6, d->class);
         json_kv_string(j, "driver", d->driver);
         json_kv_string(j, "module", d->module);
-        json_kv_string(j, "driver_override", d->override);
+        json_override(j, root, d);
         gh_json_key(j, "iommu_group");
         if (d->iommu_group >= 0)
                 gh_json_int(j, d->iommu_group);

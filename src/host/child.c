@@ -1,5 +1,6 @@
-/* Runs an operation that may never return (a sysfs write into a busy driver) in a child process, so that
- * the caller keeps its deadline: the child is SIGKILLed when time is up and left to the kernel. */
+/* Runs an operation that may never return (a sysfs read or write that waits for a busy driver's lock) in a
+ * child process, so that the caller keeps its deadline: the child is SIGKILLed when time is up and left to
+ * the kernel. A read hands its result back through a pipe. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "shared/fileio.h"
 
 /* A SIGKILLed child may still be inside the kernel; it is reaped whenever we pass by again. */
 static pid_t abandoned[32];
@@ -51,22 +53,29 @@ static int pidfd_open_compat(pid_t pid)
 }
 
 /* A child stuck in the kernel outlives us, with whatever it holds: the hand-over lock, or the pipes on
- * which libvirt reads a hook's output until their last writer is gone. It keeps nothing of ours. */
-static int drop_fds(void)
+ * which libvirt reads a hook's output until their last writer is gone. It keeps nothing of ours but out
+ * (-1: none), which becomes its stdout. */
+static int drop_fds(int out)
 {
-        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-        if (fd < 0)
+        if (null < 0)
+                return -errno;
+        /* Above the standard descriptors first, so that filling them cannot overwrite it. */
+        if (out >= 0 && (out = fcntl(out, F_DUPFD_CLOEXEC, 3)) < 0)
                 return -errno;
         for (int i = 0; i < 3; i++)
-                if (fd != i && dup2(fd, i) < 0)
+                if (null != i && dup2(i == STDOUT_FILENO && out >= 0 ? out : null, i) < 0)
                         return -errno;
+        /* Skipped above when /dev/null came out as stdout. */
+        if (out >= 0 && null == STDOUT_FILENO && dup2(out, STDOUT_FILENO) < 0)
+                return -errno;
         if (close_range(3, ~0U, 0) < 0)
                 return -errno;
         return 0;
 }
 
-static _noreturn_ void child_main(int (*fn)(void *userdata), void *userdata)
+static _noreturn_ void child_main(int (*fn)(void *userdata), void *userdata, int out)
 {
         /* The parent's handlers (a test runner longjmp()ing out of SIGSEGV, say) must not run here: a
          * crash in the child ends the child. */
@@ -80,7 +89,7 @@ static _noreturn_ void child_main(int (*fn)(void *userdata), void *userdata)
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
 
-        r = drop_fds();
+        r = drop_fds(out);
         if (r >= 0)
                 r = fn(userdata);
         if (r >= 0)
@@ -166,7 +175,8 @@ static void kill_child(pid_t pid, int pidfd)
                 abandon(pid);
 }
 
-int gh_child_run(int (*fn)(void *userdata), void *userdata, usec_t deadline)
+/* The child's result, or -ETIMEDOUT. out (-1: none) is the child's stdout. */
+static int child_run(int (*fn)(void *userdata), void *userdata, int out, usec_t deadline)
 {
         _cleanup_close_ int pidfd = -1;
         int status, r;
@@ -181,7 +191,7 @@ int gh_child_run(int (*fn)(void *userdata), void *userdata, usec_t deadline)
         if (pid < 0)
                 return -errno;
         if (pid == 0)
-                child_main(fn, userdata);
+                child_main(fn, userdata, out);
 
         pidfd = pidfd_open_compat(pid);
         r = wait_child(pid, pidfd, deadline, &status);
@@ -192,4 +202,27 @@ int gh_child_run(int (*fn)(void *userdata), void *userdata, usec_t deadline)
                 return r;
         }
         return decode_status(status);
+}
+
+int gh_child_run(int (*fn)(void *userdata), void *userdata, usec_t deadline)
+{
+        return child_run(fn, userdata, -1, deadline);
+}
+
+int gh_child_read(int (*fn)(void *userdata), void *userdata, usec_t deadline, size_t max, char **ret)
+{
+        _cleanup_close_ int rd = -1, wr = -1;
+        int fds[2], r;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        rd = fds[0];
+        wr = fds[1];
+        r = child_run(fn, userdata, wr, deadline);
+        if (r < 0)
+                return r;
+        /* The child has exited: with our end closed too, the read ends at what it wrote. */
+        close(wr);
+        wr = -1;
+        return read_full_fd(rd, max, ret, NULL);
 }

@@ -1,5 +1,7 @@
-/* Run something that may block forever (a sysfs write) in a child process, under a deadline. */
+/* Run something that may block forever (a sysfs read or write) in a child process, under a deadline. */
 #pragma once
+
+#include <stddef.h>
 
 #include "shared/time-util.h"
 
@@ -7,3 +9,6 @@
  * or -ETIMEDOUT when the deadline passes first; the child is then SIGKILLed and left behind
  * (it may be stuck in the kernel, where no signal reaches). */
 int gh_child_run(int (*fn)(void *userdata), void *userdata, usec_t deadline);
+/* The same for a read: fn writes its result to stdout, and *ret gets it (at most max bytes, else
+ * -EFBIG) when fn returns 0. */
+int gh_child_read(int (*fn)(void *userdata), void *userdata, usec_t deadline, size_t max, char **ret);

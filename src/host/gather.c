@@ -1,5 +1,6 @@
-/* Gathers host facts: every PCI function, the module stacks of the domain's devices, who holds
- * their nodes, which devices other domains' journals hold, and the state of the units involved. */
+/* Gathers host facts: every PCI function (with driver_override for those the domain involves), the module
+ * stacks of the domain's devices, who holds their nodes, which devices other domains' journals hold, and
+ * the state of the units involved. */
 #include <errno.h>
 
 #include "gather.h"
@@ -10,6 +11,8 @@
 #include "shared/strv.h"
 
 #define DM_UNIT "display-manager.service"
+/* Reading driver_override takes the device's lock; one that does not answer in this time never will. */
+#define OVERRIDE_TIMEOUT (2 * USEC_PER_SEC)
 
 static bool is_hostdev(const gh_domain *dom, const gh_pci_addr *a)
 {
@@ -17,6 +20,45 @@ static bool is_hostdev(const gh_domain *dom, const gh_pci_addr *a)
                 if (gh_pci_addr_eq(&dom->hostdevs[i].addr, a))
                         return true;
         return false;
+}
+
+/* A hostdev of the domain, or a function in the IOMMU group of one: what a hand-over may touch. */
+static bool is_involved(const gh_domain *dom, const gh_facts *f, const gh_pci_dev *d)
+{
+        if (is_hostdev(dom, &d->addr))
+                return true;
+        for (size_t i = 0; d->iommu_group >= 0 && i < dom->n_hostdevs; i++) {
+                const gh_pci_dev *h = gh_facts_find_dev(f, &dom->hostdevs[i].addr);
+
+                if (h && h->iommu_group == d->iommu_group)
+                        return true;
+        }
+        return false;
+}
+
+/* Each in a child (a driver stuck in unbind keeps its device locked for good), and only for the functions
+ * involved: every other function could hang us all the same, for nothing. */
+static int gather_overrides(const char *root, const gh_domain *dom, gh_facts *f, gh_error *err)
+{
+        for (size_t i = 0; i < f->n_devs; i++) {
+                gh_pci_dev *d = &f->devs[i];
+                char addr[GH_PCI_ADDR_MAX];
+                int r;
+
+                if (!is_involved(dom, f, d))
+                        continue;
+                gh_pci_addr_format(&d->addr, addr);
+                r = gh_pci_read_override(root, addr, deadline_after(OVERRIDE_TIMEOUT), &d->override);
+                if (r == -ETIMEDOUT)
+                        return gh_error_set(err, r,
+                                            "%s: driver_override did not answer in time: the kernel keeps the device locked (is a driver stuck in unbind?)",
+                                            addr);
+                /* Gone since the listing: hot-unplugged, with nothing to override. */
+                if (r < 0 && r != -ENODEV)
+                        return gh_error_set(err, r, "cannot read driver_override of %s: %s", addr,
+                                            strerror(-r));
+        }
+        return 0;
 }
 
 static int add_module(const char *root, gh_facts *f, const char *name, unsigned depth)
@@ -160,6 +202,9 @@ int gh_facts_gather(const char *root, const char *domain, const gh_policy *p, co
         r = gh_pci_list(root, &f.devs, &f.n_devs);
         if (r < 0)
                 return gh_error_set(err, r, "cannot list PCI devices under '%s': %s", root, strerror(-r));
+        r = gather_overrides(root, dom, &f, err);
+        if (r < 0)
+                return r;
         r = gather_modules(root, p, dom, &f);
         if (r < 0)
                 return gh_error_set(err, r, "cannot read kernel module state: %s", strerror(-r));

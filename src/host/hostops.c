@@ -61,14 +61,26 @@ static int refuse_if_stuck(gh_real_host *h, const char *addr, gh_error *err)
                             addr);
 }
 
-static int op_override_set(void *ctx, const char *addr, const char *driver, gh_error *err)
+/* A sysfs file of addr did not answer in time: the device is locked, leave it alone from now on. */
+static int mark_stuck(gh_real_host *h, const char *addr, const char *file, gh_error *err)
+{
+        if (strv_extend(&h->stuck, addr) < 0)
+                return -ENOMEM;
+        return gh_error_set(err, -ETIMEDOUT,
+                            "%s: %s did not answer in time: the kernel keeps the device locked (is a driver stuck in unbind?)",
+                            addr, file);
+}
+
+static int op_override_set(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err)
 {
         gh_real_host *h = ctx;
         int r = refuse_if_stuck(h, addr, err);
 
         if (r < 0)
                 return r;
-        r = gh_pci_set_override(h->root, addr, driver);
+        r = gh_pci_set_override(h->root, addr, driver, min_deadline(deadline, BIND_TIMEOUT));
+        if (r == -ETIMEDOUT)
+                return mark_stuck(h, addr, "driver_override", err);
         if (r < 0)
                 return gh_error_set(err, r, "cannot set driver_override of %s to '%s': %s", addr, strempty(driver),
                                     strerror(-r));
@@ -158,8 +170,9 @@ static int op_dev_bind_vfio(void *ctx, const char *addr, int group, usec_t deadl
                 return gh_error_set(err, r, "cannot read the driver of %s: %s", addr, strerror(-r));
         if (cur && !streq(cur, VFIO_DRIVER))
                 return gh_error_set(err, -EBUSY, "%s is bound to '%s', not vfio-pci", addr, cur);
-        if (!cur)
-                (void)gh_pci_probe(h->root, addr, d); /* its result says nothing: verify below */
+        /* Its result says nothing (verify below), but for a probe that never came back. */
+        if (!cur && gh_pci_probe(h->root, addr, d) == -ETIMEDOUT)
+                return mark_stuck(h, addr, "drivers_probe", err);
         r = gh_pci_wait_driver(h->root, addr, VFIO_DRIVER, d);
         if (r < 0)
                 return gh_error_set(err, r, "%s did not bind to vfio-pci", addr);
@@ -194,7 +207,7 @@ static int op_dev_give_back(void *ctx, const char *addr, const char *old, const 
         usec_t d = min_deadline(deadline, BIND_TIMEOUT);
         int r;
 
-        r = op_override_set(ctx, addr, old, err);
+        r = op_override_set(ctx, addr, old, d, err);
         if (r < 0)
                 return r;
         r = gh_pci_get_driver(h->root, addr, &cur);
@@ -206,7 +219,8 @@ static int op_dev_give_back(void *ctx, const char *addr, const char *old, const 
                                : 0;
         if (cur && (r = op_dev_unbind(ctx, addr, VFIO_DRIVER, d, err)) < 0)
                 return r;
-        (void)gh_pci_probe(h->root, addr, d);
+        if (gh_pci_probe(h->root, addr, d) == -ETIMEDOUT)
+                return mark_stuck(h, addr, "drivers_probe", err);
         if (gh_pci_wait_driver(h->root, addr, driver, min_deadline(d, USEC_PER_SEC)) >= 0)
                 return 0;
         r = load_by_modalias(h, addr, d, err);

@@ -1,9 +1,11 @@
-/* sysfs PCI under ROOT/sys/bus/pci: a function's facts and device nodes; driver_override, and unbind and
- * probe writes, which run in a child under a deadline because a driver may block them forever. */
+/* sysfs PCI under ROOT/sys/bus/pci: a function's facts and device nodes; driver_override reads and writes,
+ * and unbind and probe writes, which run in a child under a deadline: the kernel takes the device's lock
+ * for each, and a driver stuck in unbind holds it forever. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "pci.h"
 #include "child.h"
@@ -16,6 +18,8 @@
 #define PCI_PROBE "/sys/bus/pci/drivers_probe"
 #define NVIDIA_GPUS "/proc/driver/nvidia/gpus"
 #define WAIT_STEP_USEC (10 * USEC_PER_MSEC)
+/* More than any driver name: a longer value is not an override we could have set. */
+#define OVERRIDE_MAX 4096
 
 /* The name sysfs gives the function. Anything that does not parse is refused: it becomes a path. */
 static int canon_addr(const char *addr, char buf[static GH_PCI_ADDR_MAX])
@@ -141,15 +145,7 @@ static int read_binding(const char *root, const char *addr, gh_pci_dev *d)
         r = gh_pci_get_driver(root, addr, &d->driver);
         if (r >= 0 && d->driver)
                 r = read_module(root, d->driver, &d->module);
-        if (r >= 0)
-                r = read_optional_attr(root, addr, "driver_override", &d->override);
-        if (r < 0)
-                return r;
-        if (d->override && (streq(d->override, "(null)") || !*d->override)) {
-                free(d->override);
-                d->override = NULL;
-        }
-        return 0;
+        return r;
 }
 
 static int read_iommu_group(const char *root, const char *addr, int *ret)
@@ -473,7 +469,72 @@ int gh_pci_get_driver(const char *root, const char *addr, char **ret)
         return 0;
 }
 
-int gh_pci_set_override(const char *root, const char *addr, const char *driver)
+typedef struct sysfs_write {
+        const char *path;
+        const char *value;
+} sysfs_write;
+
+static int sysfs_write_run(void *userdata)
+{
+        const sysfs_write *w = userdata;
+
+        return write_string_file(w->path, w->value);
+}
+
+/* In the child: the attribute's first line, to stdout. */
+static int sysfs_read_run(void *userdata)
+{
+        const char *path = userdata;
+        _cleanup_free_ char *s = NULL;
+        size_t n;
+        ssize_t k;
+        int r;
+
+        r = read_one_line_file(path, &s);
+        if (r < 0)
+                return r;
+        /* One write into an empty pipe: far less than its capacity, so whole or not at all. */
+        n = strlen(s);
+        k = write(STDOUT_FILENO, s, n);
+        if (k < 0)
+                return -errno;
+        return (size_t)k == n ? 0 : -EIO;
+}
+
+/* "(null)" and "" (older kernels) both mean none. */
+static char *override_value(char *s)
+{
+        if (s && (streq(s, "(null)") || !*s)) {
+                free(s);
+                return NULL;
+        }
+        return s;
+}
+
+int gh_pci_read_override(const char *root, const char *addr, usec_t deadline, char **ret)
+{
+        char canon[GH_PCI_ADDR_MAX];
+        _cleanup_free_ char *p = NULL;
+        char *s = NULL;
+        int r;
+
+        r = canon_addr(addr, canon);
+        if (r < 0)
+                return r;
+        p = dev_path(root, canon, "driver_override");
+        if (!p)
+                return -ENOMEM;
+        r = gh_child_read(sysfs_read_run, p, deadline, OVERRIDE_MAX, &s);
+        /* No such attribute: a kernel without driver_override (before 3.16), so no override. */
+        if (r == -ENOENT && (r = device_check(root, canon)) >= 0)
+                s = NULL;
+        if (r < 0)
+                return r;
+        *ret = override_value(s);
+        return 0;
+}
+
+int gh_pci_set_override(const char *root, const char *addr, const char *driver, usec_t deadline)
 {
         char canon[GH_PCI_ADDR_MAX];
         _cleanup_free_ char *p = NULL;
@@ -488,22 +549,11 @@ int gh_pci_set_override(const char *root, const char *addr, const char *driver)
         if (!p)
                 return -ENOMEM;
         /* The kernel reads a lone newline as "no override". */
-        r = write_string_file(p, driver ? driver : "\n");
+        r = gh_child_run(sysfs_write_run, &(sysfs_write){.path = p, .value = driver ? driver : "\n"},
+                         deadline);
         if (r == -ENOENT)
                 return device_check(root, canon) < 0 ? -ENODEV : -EOPNOTSUPP;
         return r;
-}
-
-typedef struct sysfs_write {
-        const char *path;
-        const char *value;
-} sysfs_write;
-
-static int sysfs_write_run(void *userdata)
-{
-        const sysfs_write *w = userdata;
-
-        return write_string_file(w->path, w->value);
 }
 
 int gh_pci_unbind(const char *root, const char *addr, const char *driver, usec_t deadline)

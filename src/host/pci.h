@@ -4,16 +4,20 @@
 #include "core/facts.h"
 #include "shared/time-util.h"
 
-/* Fills class, vendor, device, driver, module, override, iommu_group, boot_vga and nodes.
- * -ENODEV when the function does not exist. */
+/* Fills class, vendor, device, driver, module, iommu_group, boot_vga and nodes; not the override, which
+ * takes the device's lock to read: gh_pci_read_override(). -ENODEV when the function does not exist. */
 int gh_pci_read_dev(const char *root, const gh_pci_addr *a, gh_pci_dev *ret);
 /* Every function under ROOT/sys/bus/pci/devices, sorted by address. */
 int gh_pci_list(const char *root, gh_pci_dev **ret, size_t *ret_n);
 void gh_pci_devs_free(gh_pci_dev *devs, size_t n);
 /* *ret is NULL (and 0 returned) when no driver is bound. */
 int gh_pci_get_driver(const char *root, const char *addr, char **ret);
-/* driver NULL clears the override. */
-int gh_pci_set_override(const char *root, const char *addr, const char *driver);
+/* driver_override, read in a child: the kernel takes the device's lock to show it, and a driver stuck in
+ * unbind holds that lock forever. *ret is NULL when none. -ETIMEDOUT when the child did not answer by the
+ * deadline: it is left behind, asleep in the kernel. */
+int gh_pci_read_override(const char *root, const char *addr, usec_t deadline, char **ret);
+/* Written in a child, as above; driver NULL clears the override. */
+int gh_pci_set_override(const char *root, const char *addr, const char *driver, usec_t deadline);
 /* Unbinds only if bound to driver (else 0). The write runs in a child: a busy driver may block
  * forever in the kernel. -ETIMEDOUT when the deadline passes first. */
 int gh_pci_unbind(const char *root, const char *addr, const char *driver, usec_t deadline);

@@ -9,7 +9,9 @@
  *   drivers/NAME/unbind    VALUE=ADDR. -ENODEV unless bound to NAME. Blocks forever when ADDR is flagged
  *                          in fake-kernel/block-unbind (a busy driver), holding ADDR's device lock: from
  *                          then on every write about ADDR (bind, unbind, driver_override, drivers_probe)
- *                          blocks forever too, as it waits for that lock in the kernel. Removes
+ *                          and every read of its driver_override blocks forever too, as it waits for
+ *                          that lock in the kernel (a read blocks in open(): the shim sees no read()
+ *                          from stdio or libc's own calls, and a reader opens to read). Removes
  *                          dev/vfio/GROUP with the group's last vfio-pci function.
  *   drivers/NAME/new_id    VALUE="vvvv dddd" (hex): NAME matches that id from now on (-EEXIST if it did
  *                          already, -EINVAL if unparsable), and takes every unbound function it matches.
@@ -709,6 +711,18 @@ static void untrack(int fd)
         pthread_mutex_unlock(&table_lock);
 }
 
+/* The kernel shows driver_override under the device's lock: a read waits for it as a store does. */
+static void read_wait_lock(int dirfd, const char *path)
+{
+        char full[PATH_MAX];
+        const char *rel;
+        kattr k = {};
+
+        if (absolute_path(dirfd, path, full) && split_fake(full, k.root, &rel) && classify(rel, &k) &&
+            k.kind == ATTR_OVERRIDE && device_locked(k.root, k.name))
+                block_forever();
+}
+
 static void track(int fd, int dirfd, const char *path, int flags)
 {
         char full[PATH_MAX];
@@ -721,8 +735,12 @@ static void track(int fd, int dirfd, const char *path, int flags)
                 return;
         /* The descriptor number may have been tracked under a file closed behind our back (dup2). */
         untrack(fd);
-        if (NEEDS_MODE(flags) || (flags & O_ACCMODE) == O_RDONLY || !absolute_path(dirfd, path, full) ||
-            !split_fake(full, k.root, &rel) || !classify(rel, &k) || fstat(fd, &st) < 0)
+        if (!NEEDS_MODE(flags) && (flags & O_ACCMODE) == O_RDONLY) {
+                read_wait_lock(dirfd, path);
+                return;
+        }
+        if (NEEDS_MODE(flags) || !absolute_path(dirfd, path, full) || !split_fake(full, k.root, &rel) ||
+            !classify(rel, &k) || fstat(fd, &st) < 0)
                 return;
         k.dev = st.st_dev;
         k.ino = st.st_ino;

@@ -1,5 +1,5 @@
-/* gh_child_run(): results come back from the child, a deadline ends a child that never returns, crashes
- * are errors, and no child is left behind. */
+/* gh_child_run() and gh_child_read(): results (and a read's output) come back from the child, a deadline
+ * ends a child that never returns, crashes are errors, and no child is left behind. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -68,6 +68,21 @@ static int check_fds(void *userdata)
                 if (fcntl(theirs[i], F_GETFD) >= 0)
                         return -EEXIST;
         return 0;
+}
+
+/* Writes userdata's string to stdout, as a sysfs read hands its value back. */
+static int print_string(void *userdata)
+{
+        const char *s = userdata;
+        size_t n = strlen(s);
+
+        return write(STDOUT_FILENO, s, n) == (ssize_t)n ? 0 : -EIO;
+}
+
+static int print_then_fail(void *userdata)
+{
+        (void)print_string(userdata);
+        return -ENOENT;
 }
 
 /* No child of ours exists any more, not even a zombie. */
@@ -195,6 +210,68 @@ static void test_child_holds_no_descriptor(void **state)
         assert_no_children();
 }
 
+static void test_read_returns_output(void **state)
+{
+        _cleanup_free_ char *s = NULL, *empty = NULL;
+
+        assert_int_equal(
+                gh_child_read(print_string, (char *)"vfio-pci", deadline_after(10 * USEC_PER_SEC), 64, &s),
+                0);
+        assert_string_equal(s, "vfio-pci");
+        assert_int_equal(
+                gh_child_read(print_string, (char *)"", deadline_after(10 * USEC_PER_SEC), 64, &empty), 0);
+        assert_string_equal(empty, "");
+        assert_no_children();
+}
+
+static void test_read_failure_returns_nothing(void **state)
+{
+        char *s = NULL;
+
+        assert_int_equal(
+                gh_child_read(print_then_fail, (char *)"half", deadline_after(10 * USEC_PER_SEC), 64, &s),
+                -ENOENT);
+        assert_null(s);
+        assert_int_equal(
+                gh_child_read(print_string, (char *)"too long", deadline_after(10 * USEC_PER_SEC), 4, &s),
+                -EFBIG);
+        assert_null(s);
+        assert_no_children();
+}
+
+static void test_read_timeout(void **state)
+{
+        const usec_t timeout = 300 * USEC_PER_MSEC;
+        usec_t start = now_usec(), elapsed;
+        char *s = NULL;
+
+        assert_int_equal(gh_child_read(sleep_forever, NULL, deadline_after(timeout), 64, &s), -ETIMEDOUT);
+        elapsed = now_usec() - start;
+        assert_true(elapsed >= timeout);
+        assert_true(elapsed < 5 * USEC_PER_SEC);
+        assert_null(s);
+        assert_no_children();
+}
+
+/* With stdin, stdout and stderr closed, the pipe takes their numbers: the child's stdout is still it. */
+static void test_read_without_std_fds(void **state)
+{
+        _cleanup_free_ char *s = NULL;
+        int saved[3], r;
+
+        for (int fd = 0; fd < 3; fd++)
+                assert_true((saved[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 10)) >= 0);
+        close(0), close(1), close(2);
+        r = gh_child_read(print_string, (char *)"0000:01:00.0", deadline_after(10 * USEC_PER_SEC), 64, &s);
+        for (int fd = 0; fd < 3; fd++) {
+                (void)dup2(saved[fd], fd);
+                close(saved[fd]);
+        }
+        assert_int_equal(r, 0);
+        assert_string_equal(s, "0000:01:00.0");
+        assert_no_children();
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -207,6 +284,10 @@ int main(void)
                 cmocka_unit_test(test_crash),
                 cmocka_unit_test(test_interrupted_wait),
                 cmocka_unit_test(test_child_holds_no_descriptor),
+                cmocka_unit_test(test_read_returns_output),
+                cmocka_unit_test(test_read_failure_returns_nothing),
+                cmocka_unit_test(test_read_timeout),
+                cmocka_unit_test(test_read_without_std_fds),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

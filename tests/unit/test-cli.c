@@ -447,6 +447,89 @@ static void test_release_waits_for_the_lock(void **state)
         run_done(&r);
 }
 
+/* The tool with args, killed at a deadline that no command here needs to come near: the test fails if it
+ * still runs then, as it would asleep on a device's lock. */
+static run tool_bounded(fakesys *fs, const char *in, const char *const *args)
+{
+        spawned sp = tool_spawn(fs, in, args);
+
+        return tool_wait_until(&sp, deadline_after(20 * USEC_PER_SEC));
+}
+
+/* The kernel holds the device's lock while an unbind is stuck, and every read or write of the device's
+ * driver_override waits for it: the processes that come after the failed prepare (libvirt's release,
+ * status, plan, check) read and write it in children, and return, naming the function and the file. */
+static void test_stuck_unbind_later_commands_return(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *xml = fakesys_path(fs, "/win11.xml");
+        run r;
+
+        opt_in(fs, "timeout = 2\n");
+        write_file(fs, "/win11.xml", domain_xml, 0644);
+        fakesys_block_unbind(fs, "0000:00:05.0");
+        r = tool_bounded(fs, domain_xml,
+                         (const char *[]){"hook", "qemu", "win11", "prepare", "begin", "-", NULL});
+        assert_status(&r, 1);
+        assert_non_null(strstr(r.err, "unbinding 0000:00:05.0 from 'bochs-drm' did not finish in time"));
+        run_done(&r);
+
+        r = tool_bounded(fs, domain_xml,
+                         (const char *[]){"hook", "qemu", "win11", "release", "end", "-", NULL});
+        assert_status(&r, 1);
+        assert_non_null(strstr(r.err, "0000:00:05.0: driver_override did not answer in time"));
+        assert_true(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
+        assert_driver(fs, "0000:00:05.1", "snd_hda_intel");
+        run_done(&r);
+
+        r = tool_bounded(fs, NULL, (const char *[]){"status", NULL});
+        assert_status(&r, 0);
+        assert_non_null(strstr(r.out,
+                               "0000:00:05.0  1234:1111  driver bochs-drm  boot VGA\n"
+                               "    driver_override: (unknown: driver_override did not answer in time)\n"));
+        run_done(&r);
+
+        r = tool_bounded(fs, NULL, (const char *[]){"status", "--json", NULL});
+        assert_status(&r, 0);
+        assert_non_null(
+                strstr(r.out, "\"driver_override_error\":\"driver_override did not answer in time\""));
+        run_done(&r);
+
+        r = tool_bounded(fs, NULL, (const char *[]){"plan", "win11", "--xml", xml, NULL});
+        assert_status(&r, 1);
+        assert_non_null(strstr(r.err, "0000:00:05.0: driver_override did not answer in time"));
+        run_done(&r);
+
+        r = tool_bounded(fs, NULL, (const char *[]){"check", "win11", "--xml", xml, NULL});
+        assert_status(&r, 1);
+        assert_non_null(strstr(r.out, "0000:00:05.0: driver_override did not answer in time"));
+        run_done(&r);
+}
+
+/* A function stuck in another domain's hand-over keeps its lock: this domain's plan and prepare read only
+ * the overrides of the functions they involve, and do not wait for it. */
+static void test_other_locked_function_ignored(void **state)
+{
+        fakesys *fs = *state;
+        run r;
+
+        fakesys_add_dev(fs, "0000:00:06.0", 0x030000, 0x1234, 0x1111, 3);
+        fakesys_bind(fs, "0000:00:06.0", "bochs-drm");
+        fakesys_lock_dev(fs, "0000:00:06.0");
+        opt_in(fs, "");
+        r = tool_bounded(fs, domain_xml,
+                         (const char *[]){"hook", "qemu", "win11", "prepare", "begin", "-", NULL});
+        assert_status(&r, 0);
+        assert_driver(fs, "0000:00:05.0", "vfio-pci");
+        assert_driver(fs, "0000:00:05.1", "vfio-pci");
+        run_done(&r);
+        r = tool_bounded(fs, domain_xml,
+                         (const char *[]){"hook", "qemu", "win11", "release", "end", "-", NULL});
+        assert_status(&r, 0);
+        assert_host_as_before(fs);
+        run_done(&r);
+}
+
 /* A QEMU stand-in in the fake /proc, holding the VFIO group node; gone when not running. */
 static void fake_vm(fakesys *fs, bool running)
 {
@@ -737,6 +820,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_hook_bad_xml_before_lock, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_release_waits_for_the_lock, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_stuck_unbind_does_not_hang, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stuck_unbind_later_commands_return, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_other_locked_function_ignored, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_release_refused_while_vm_runs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_release_refused_while_cdev_held, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_release_not_refused_for_iommu_alone, setup, teardown),

@@ -1,6 +1,7 @@
 /* The sysfs PCI adapter against a fake sysfs, with the fake kernel preloaded so that writes bind, unbind
  * and probe as the kernel would. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -191,7 +192,7 @@ static void test_missing_device(void **state)
         assert_int_equal(gh_pci_read_dev(root, &a, &d), -ENODEV);
         assert_int_equal(gh_pci_get_driver(root, ABSENT, &s), -ENODEV);
         assert_int_equal(gh_pci_read_modalias(root, ABSENT, &s), -ENODEV);
-        assert_int_equal(gh_pci_set_override(root, ABSENT, "vfio-pci"), -ENODEV);
+        assert_int_equal(gh_pci_set_override(root, ABSENT, "vfio-pci", LONG_DEADLINE), -ENODEV);
         assert_int_equal(gh_pci_unbind(root, ABSENT, "nvidia", LONG_DEADLINE), -ENODEV);
         assert_int_equal(gh_pci_wait_driver(root, ABSENT, NULL, LONG_DEADLINE), -ENODEV);
         assert_null(s);
@@ -206,9 +207,10 @@ static void test_addresses(void **state)
         assert_int_equal(gh_pci_get_driver(root_of(state), "01:00.0", &drv), 0);
         assert_string_equal(drv, "nvidia");
         assert_int_equal(gh_pci_get_driver(root_of(state), "../../../etc", &s), -EINVAL);
-        assert_int_equal(gh_pci_set_override(root_of(state), "0000:01:00.0/..", NULL), -EINVAL);
+        assert_int_equal(gh_pci_set_override(root_of(state), "0000:01:00.0/..", NULL, LONG_DEADLINE),
+                         -EINVAL);
         assert_int_equal(gh_pci_unbind(root_of(state), GPU, "../nvidia", LONG_DEADLINE), -EINVAL);
-        assert_int_equal(gh_pci_set_override(root_of(state), GPU, "a/b"), -EINVAL);
+        assert_int_equal(gh_pci_set_override(root_of(state), GPU, "a/b", LONG_DEADLINE), -EINVAL);
         assert_null(s);
 }
 
@@ -252,30 +254,98 @@ static void test_vfio_cdev(void **state)
         assert_true(fakesys_exists(fs, "dev/vfio/devices/vfio3"));
 }
 
+static void assert_override(void **state, const char *addr, const char *expected)
+{
+        _cleanup_free_ char *o = NULL;
+
+        assert_int_equal(gh_pci_read_override(root_of(state), addr, LONG_DEADLINE, &o), 0);
+        if (expected)
+                assert_string_equal(o, expected);
+        else
+                assert_null(o);
+}
+
 static void test_override_set_clear(void **state)
 {
-        _cleanup_free_ char *raw = NULL, *raw2 = NULL;
+        _cleanup_free_ char *raw = NULL, *raw2 = NULL, *drv = NULL;
         fakesys *fs = *state;
 
-        assert_int_equal(gh_pci_set_override(root_of(state), GPU, "vfio-pci"), 0);
+        assert_int_equal(gh_pci_set_override(root_of(state), GPU, "vfio-pci", LONG_DEADLINE), 0);
         raw = fakesys_read(fs, "sys/bus/pci/devices/" GPU "/driver_override");
         assert_string_equal(raw, "vfio-pci");
-        {
-                _cleanup_(gh_pci_dev_done) gh_pci_dev d = {};
-
-                read_dev(state, GPU, &d);
-                assert_string_equal(d.override, "vfio-pci");
-                assert_string_equal(d.driver, "nvidia"); /* an override alone binds nothing */
-        }
-        assert_int_equal(gh_pci_set_override(root_of(state), GPU, NULL), 0);
+        /* Read back through the child and its pipe. */
+        assert_override(state, GPU, "vfio-pci");
+        assert_int_equal(gh_pci_get_driver(root_of(state), GPU, &drv), 0);
+        assert_string_equal(drv, "nvidia"); /* an override alone binds nothing */
+        assert_int_equal(gh_pci_set_override(root_of(state), GPU, NULL, LONG_DEADLINE), 0);
         raw2 = fakesys_read(fs, "sys/bus/pci/devices/" GPU "/driver_override");
         assert_string_equal(raw2, "(null)");
+        assert_override(state, GPU, NULL);
+}
+
+static void test_override_read(void **state)
+{
+        _cleanup_free_ char *path = NULL;
+        fakesys *fs = *state;
+        char *s = NULL;
+        int fd;
+
+        /* Not part of the facts read in-process: reading it takes the device's lock. */
         {
                 _cleanup_(gh_pci_dev_done) gh_pci_dev d = {};
 
-                read_dev(state, GPU, &d);
+                assert_int_equal(gh_pci_set_override(root_of(state), NVME, "vfio-pci", LONG_DEADLINE), 0);
+                read_dev(state, NVME, &d);
                 assert_null(d.override);
         }
+        assert_override(state, NVME, "vfio-pci");
+        assert_override(state, "02:00.0", "vfio-pci");
+        assert_override(state, IGPU, NULL);
+        /* An empty file (older kernels) and no file at all (before 3.16): no override. */
+        path = fakesys_path(fs, "sys/bus/pci/devices/" NIC "/driver_override");
+        /* With O_CREAT, which the fake kernel lets be. */
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_override(state, NIC, NULL);
+        assert_int_equal(unlink(path), 0);
+        assert_override(state, NIC, NULL);
+        assert_int_equal(gh_pci_read_override(root_of(state), ABSENT, LONG_DEADLINE, &s), -ENODEV);
+        assert_int_equal(gh_pci_read_override(root_of(state), "../../x", LONG_DEADLINE, &s), -EINVAL);
+        assert_null(s);
+}
+
+/* No child left once it answered, nor once it was killed at the deadline. */
+static void assert_no_child(void)
+{
+        errno = 0;
+        assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+        assert_int_equal(errno, ECHILD);
+}
+
+/* A driver stuck in unbind holds the device's lock: reading or writing its driver_override waits for it,
+ * in the child, which the deadline leaves behind. */
+static void test_override_locked_times_out(void **state)
+{
+        usec_t start = now_usec(), elapsed;
+        char *s = NULL;
+
+        fakesys_block_unbind(*state, GPU);
+        assert_int_equal(gh_pci_unbind(root_of(state), GPU, "nvidia", deadline_after(SHORT_TIMEOUT)),
+                         -ETIMEDOUT);
+        start = now_usec();
+        assert_int_equal(gh_pci_read_override(root_of(state), GPU, deadline_after(SHORT_TIMEOUT), &s),
+                         -ETIMEDOUT);
+        assert_null(s);
+        assert_int_equal(gh_pci_set_override(root_of(state), GPU, "vfio-pci", deadline_after(SHORT_TIMEOUT)),
+                         -ETIMEDOUT);
+        assert_int_equal(gh_pci_probe(root_of(state), GPU, deadline_after(SHORT_TIMEOUT)), -ETIMEDOUT);
+        elapsed = now_usec() - start;
+        assert_true(elapsed >= 3 * SHORT_TIMEOUT);
+        assert_true(elapsed < 10 * USEC_PER_SEC);
+        assert_no_child();
+        /* The other functions answer as before. */
+        assert_override(state, GPU_AUDIO, NULL);
 }
 
 static void assert_driver(void **state, const char *addr, const char *expected)
@@ -320,9 +390,7 @@ static void test_unbind_blocking_times_out(void **state)
         assert_true(elapsed < 5 * USEC_PER_SEC);
         assert_driver(state, GPU, "nvidia");
         /* The stuck writer was killed and reaped. */
-        errno = 0;
-        assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
-        assert_int_equal(errno, ECHILD);
+        assert_no_child();
 }
 
 static void test_probe_binds_override(void **state)
@@ -330,7 +398,7 @@ static void test_probe_binds_override(void **state)
         fakesys *fs = *state;
         const char *root = root_of(state);
 
-        assert_int_equal(gh_pci_set_override(root, GPU, "vfio-pci"), 0);
+        assert_int_equal(gh_pci_set_override(root, GPU, "vfio-pci", LONG_DEADLINE), 0);
         assert_int_equal(gh_pci_unbind(root, GPU, "nvidia", LONG_DEADLINE), 0);
         assert_driver(state, GPU, NULL);
         assert_int_equal(gh_pci_probe(root, GPU, LONG_DEADLINE), 0);
@@ -347,7 +415,7 @@ static void test_probe_binds_override(void **state)
         /* And back: the group's node goes with its last vfio-pci function. */
         assert_int_equal(gh_pci_unbind(root, GPU, "vfio-pci", LONG_DEADLINE), 0);
         assert_false(fakesys_exists(fs, "dev/vfio/1"));
-        assert_int_equal(gh_pci_set_override(root, GPU, NULL), 0);
+        assert_int_equal(gh_pci_set_override(root, GPU, NULL, LONG_DEADLINE), 0);
         assert_int_equal(gh_pci_probe(root, GPU, LONG_DEADLINE), 0);
         assert_int_equal(gh_pci_wait_driver(root, GPU, NULL, SHORT_TIMEOUT), -ETIMEDOUT);
 }
@@ -368,7 +436,7 @@ static void test_probe_no_match(void **state)
         assert_int_equal(gh_pci_wait_driver(root, NIC, NULL, deadline_after(SHORT_TIMEOUT)), -ETIMEDOUT);
         assert_driver(state, NIC, NULL);
         /* An override naming no loaded driver keeps even the matching one away. */
-        assert_int_equal(gh_pci_set_override(root, NVME, "absent"), 0);
+        assert_int_equal(gh_pci_set_override(root, NVME, "absent", LONG_DEADLINE), 0);
         assert_int_equal(gh_pci_probe(root, NVME, LONG_DEADLINE), 0);
         assert_int_equal(gh_pci_wait_driver(root, NVME, NULL, deadline_after(SHORT_TIMEOUT)), -ETIMEDOUT);
         assert_driver(state, NVME, NULL);
@@ -380,7 +448,7 @@ static void test_probe_failure_reported(void **state)
 
         /* vfio-pci cannot take a function without an IOMMU group: the write reports it. */
         fakesys_add_dev(*state, "0000:04:00.0", 0x030000, 0x1002, 0x73bf, -1);
-        assert_int_equal(gh_pci_set_override(root, "0000:04:00.0", "vfio-pci"), 0);
+        assert_int_equal(gh_pci_set_override(root, "0000:04:00.0", "vfio-pci", LONG_DEADLINE), 0);
         assert_int_equal(gh_pci_probe(root, "0000:04:00.0", LONG_DEADLINE), -EINVAL);
         assert_driver(state, "0000:04:00.0", NULL);
         assert_int_equal(gh_pci_probe(root, ABSENT, LONG_DEADLINE), -ENODEV);
@@ -483,6 +551,8 @@ int main(void)
                 T(test_modalias),
                 T(test_vfio_cdev),
                 T(test_override_set_clear),
+                T(test_override_read),
+                T(test_override_locked_times_out),
                 T(test_unbind_only_named_driver),
                 T(test_unbind),
                 T(test_unbind_blocking_times_out),

@@ -141,7 +141,7 @@ static int f_holders_end(void *ctx, char *const *nodes, gh_holders_mode mode, us
         return 0;
 }
 
-static int f_override_set(void *ctx, const char *addr, const char *driver, gh_error *err)
+static int f_override_set(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err)
 {
         fake_host *h = ctx;
         fake_dev *d = fake_host_dev(h, addr);

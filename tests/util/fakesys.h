@@ -86,11 +86,16 @@ void fakesys_add_vfio_cdev(fakesys *fs, const char *addr, unsigned n);
 /* ROOT/proc/driver/nvidia/gpus/ADDR/information, as the nvidia driver writes it. */
 void fakesys_set_nvidia_minor(fakesys *fs, const char *addr, unsigned minor);
 /* Under the fake kernel, unbinding ADDR then blocks forever, as a busy driver does in the kernel, and so
- * does every later write about ADDR (the kernel's device lock stays taken). */
+ * does every later write about ADDR and every read of its driver_override (the kernel's device lock stays
+ * taken). */
 void fakesys_block_unbind(fakesys *fs, const char *addr);
+/* Under the fake kernel, ADDR's device lock is taken for good, as an unbind stuck earlier (by another
+ * process, say) leaves it. */
+void fakesys_lock_dev(fakesys *fs, const char *addr);
 
 /* Reading back, for assertions. The driver bound to addr, NULL when none (newly allocated). */
 char *fakesys_driver(const fakesys *fs, const char *addr);
-/* First line of ROOT/rel without its newline, NULL when the file is absent (newly allocated). */
+/* First line of ROOT/rel without its newline, NULL when the file is absent (newly allocated). Read behind
+ * the fake kernel's back: a locked device's driver_override does not block it. */
 char *fakesys_read(const fakesys *fs, const char *rel);
 bool fakesys_exists(const fakesys *fs, const char *rel);
