@@ -123,8 +123,24 @@ static int on_job_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
         fake_job *j = userdata;
 
+        /* systemd runs a start job only once the unit has left "deactivating" (service_start() answers
+         * -EAGAIN while ExecStop runs, and the job waits): look again later. */
+        if (j->start && streq(j->unit->active, "deactivating") &&
+            sd_event_add_time_relative(fake_event, NULL, CLOCK_MONOTONIC, UF_JOB_DELAY_MSEC * 1000ULL, 0,
+                                       on_job_timer, j) >= 0)
+                return 0;
         (void)job_emit_removed(fake_bus, j);
         job_free(j);
+        return 0;
+}
+
+/* Cancelling a stop job does not end its ExecStop: the unit becomes inactive only when that ends. */
+static int on_exec_stop_done(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        fake_unit *u = userdata;
+
+        if (streq(u->active, "deactivating"))
+                u->active = "inactive";
         return 0;
 }
 
@@ -171,7 +187,7 @@ static int running_add(fake_job *j)
 }
 
 /* As systemd's job_finish_and_invalidate(JOB_CANCELED): JobRemoved with "canceled", sent before the
- * method's reply; the unit stays where the job left it ("deactivating"). */
+ * method's reply; the unit stays where the job left it ("deactivating") until its ExecStop ends. */
 static int job_cancel(sd_bus_message *m, fake_job **slot)
 {
         fake_job *j = *slot;
@@ -179,6 +195,8 @@ static int job_cancel(sd_bus_message *m, fake_job **slot)
         *slot = NULL;
         j->result = "canceled";
         (void)job_emit_removed(sd_bus_message_get_bus(m), j);
+        (void)sd_event_add_time_relative(fake_event, NULL, CLOCK_MONOTONIC, UF_EXEC_STOP_TAIL_MSEC * 1000ULL,
+                                         0, on_exec_stop_done, j->unit);
         job_free(j);
         return sd_bus_reply_method_return(m, "");
 }

@@ -14,11 +14,15 @@
  *   lazy.service    activating; GetUnit does not know it until LoadUnit loaded it
  *   nope.service    LoadState "not-found"; StartUnit/StopUnit fail with NoSuchUnit
  *   hang.service    active; a stop job runs (unit "deactivating") until cancelled, and a start while it
- *                   runs waits behind it for ever (what the report saw: ExecStop sleeping ten minutes)
+ *                   runs waits behind it for ever (what the report saw: ExecStop sleeping ten minutes).
+ *                   As in systemd, cancelling the job does not end ExecStop: the unit stays
+ *                   "deactivating" for UF_EXEC_STOP_TAIL_MSEC more, and a start waits until it is
+ *                   inactive (an ExecStop that ends soon after; one that never ends keeps the start waiting)
  * A "done" stop makes a unit inactive, a "done" start active. Modes other than "replace" are refused.
  * A running job is cancelled as systemd does it, by Job.Cancel on its object: JobRemoved with result
  * "canceled" goes out before the reply; a job that is gone has no object (UnknownObject). */
 #define UF_JOB_DELAY_MSEC 200
+#define UF_EXEC_STOP_TAIL_MSEC 1000
 
 typedef struct uf_bus {
         pid_t daemon;
