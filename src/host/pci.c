@@ -60,6 +60,19 @@ static int device_check(const char *root, const char *addr)
         return S_ISDIR(st.st_mode) ? 0 : -ENODEV;
 }
 
+/* ROOT/sys/bus/pci/devices/ADDR/attr for an address in any form canon_addr() takes; canon gets the
+ * canonical form. */
+static int dev_attr_path(const char *root, const char *addr, const char *attr, char canon[GH_PCI_ADDR_MAX],
+                         char **ret)
+{
+        int r = canon_addr(addr, canon);
+
+        if (r < 0)
+                return r;
+        *ret = dev_path(root, canon, attr);
+        return *ret ? 0 : -ENOMEM;
+}
+
 /* An attribute that every function has; its absence means the function went away. */
 static int read_hex_attr(const char *root, const char *addr, const char *attr, unsigned *ret)
 {
@@ -452,12 +465,9 @@ int gh_pci_get_driver(const char *root, const char *addr, char **ret)
         _cleanup_free_ char *p = NULL;
         int r;
 
-        r = canon_addr(addr, canon);
+        r = dev_attr_path(root, addr, "driver", canon, &p);
         if (r < 0)
                 return r;
-        p = dev_path(root, canon, "driver");
-        if (!p)
-                return -ENOMEM;
         r = readlink_basename(p, ret);
         if (r != -ENOENT)
                 return r;
@@ -518,12 +528,9 @@ int gh_pci_read_override(const char *root, const char *addr, usec_t deadline, ch
         char *s = NULL;
         int r;
 
-        r = canon_addr(addr, canon);
+        r = dev_attr_path(root, addr, "driver_override", canon, &p);
         if (r < 0)
                 return r;
-        p = dev_path(root, canon, "driver_override");
-        if (!p)
-                return -ENOMEM;
         r = gh_child_read(sysfs_read_run, p, deadline, OVERRIDE_MAX, &s);
         /* No such attribute: a kernel without driver_override (before 3.16), so no override. */
         if (r == -ENOENT && (r = device_check(root, canon)) >= 0)
@@ -540,14 +547,11 @@ int gh_pci_set_override(const char *root, const char *addr, const char *driver, 
         _cleanup_free_ char *p = NULL;
         int r;
 
-        r = canon_addr(addr, canon);
-        if (r < 0)
-                return r;
         if (driver && !gh_driver_name_valid(driver))
                 return -EINVAL;
-        p = dev_path(root, canon, "driver_override");
-        if (!p)
-                return -ENOMEM;
+        r = dev_attr_path(root, addr, "driver_override", canon, &p);
+        if (r < 0)
+                return r;
         /* The kernel reads a lone newline as "no override". */
         r = gh_child_run(sysfs_write_run, &(sysfs_write){.path = p, .value = driver ? driver : "\n"},
                          deadline);
@@ -624,12 +628,9 @@ int gh_pci_read_modalias(const char *root, const char *addr, char **ret)
         _cleanup_free_ char *p = NULL;
         int r;
 
-        r = canon_addr(addr, canon);
+        r = dev_attr_path(root, addr, "modalias", canon, &p);
         if (r < 0)
                 return r;
-        p = dev_path(root, canon, "modalias");
-        if (!p)
-                return -ENOMEM;
         r = read_one_line_file(p, ret);
         if (r == -ENOENT)
                 return device_check(root, canon) < 0 ? -ENODEV : r;
@@ -648,10 +649,9 @@ int gh_pci_vfio_cdev(const char *root, const char *addr, char **ret_name)
         _cleanup_strv_free_ char **names = NULL;
         int r;
 
-        r = canon_addr(addr, canon);
+        r = dev_attr_path(root, addr, "vfio-dev", canon, &dir);
         if (r < 0)
                 return r;
-        dir = dev_path(root, canon, "vfio-dev");
         r = list_dir(dir, is_vfio_cdev, &names);
         if (r < 0)
                 return r;
