@@ -1,6 +1,7 @@
 # bash completion for gpu-handover(8): subcommands, their options, and domain names (the domains that
 # opted in under /etc/gpu-handover/domains, libvirt's persistent domains under /etc/libvirt/qemu, and
-# the domains with a hand-over journal). With --root DIR on the line, the names come from under DIR.
+# the domains with a hand-over journal). The names come from under $_gpu_handover_root when that is set
+# (the tests' fake root), from / otherwise.
 # Needs no bash-completion helpers, so it also works when sourced by hand.
 
 _gpu_handover_domains()
@@ -41,7 +42,7 @@ _gpu_handover()
 {
         local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
         local commands="plan check status restore install uninstall claim-boot hook help"
-        local root="" cmd="" i w
+        local root=${_gpu_handover_root-} cmd="" i w
         local -i args=0
 
         COMPREPLY=()
@@ -49,32 +50,15 @@ _gpu_handover()
         for ((i = 1; i < COMP_CWORD; i++)); do
                 w=${COMP_WORDS[i]}
                 if [[ -z $cmd ]]; then
-                        case $w in
-                        --root)
-                                # bash splits "--root=DIR" at the "=" into three words.
-                                ((i += 1))
-                                [[ ${COMP_WORDS[i]} == = ]] && ((i += 1))
-                                root=${COMP_WORDS[i]}
-                                ;;
-                        -*) ;;
-                        *) cmd=$w ;;
-                        esac
-                elif [[ $w != -* && ${COMP_WORDS[i - 1]} != @(--xml|--hook-binary|--connect) ]]; then
+                        [[ $w == -* ]] || cmd=$w
+                elif [[ $w != -* && ${COMP_WORDS[i - 1]} != @(--xml|--hook-binary|--connect|--root) ]]; then
                         args+=1
                 fi
         done
-        # A path as typed: a leading ~ is the shell's to expand, and the completion's too.
-        root=${root/#\~/$HOME}
 
         if [[ -z $cmd ]]; then
-                case $prev in
-                --root)
-                        mapfile -t COMPREPLY < <(compgen -d -- "$cur")
-                        return 0
-                        ;;
-                esac
                 if [[ $cur == -* ]]; then
-                        _gpu_handover_add "$cur" $'--root\n--help\n--version'
+                        _gpu_handover_add "$cur" $'--help\n--version'
                 else
                         _gpu_handover_add "$cur" "${commands// /$'\n'}"
                 fi
@@ -88,6 +72,10 @@ _gpu_handover()
                 ;;
         --hook-binary)
                 _gpu_handover_files "$cur"
+                return 0
+                ;;
+        --root)
+                mapfile -t COMPREPLY < <(compgen -d -- "$cur")
                 return 0
                 ;;
         --connect)
@@ -120,10 +108,10 @@ _gpu_handover()
                 _gpu_handover_add "$cur" $'--json\n--help'
                 ;;
         install)
-                _gpu_handover_add "$cur" $'--qemu-d\n--hook-binary\n--help'
+                _gpu_handover_add "$cur" $'--qemu-d\n--hook-binary\n--root\n--help'
                 ;;
         uninstall)
-                _gpu_handover_add "$cur" $'--qemu-d\n--help'
+                _gpu_handover_add "$cur" $'--qemu-d\n--root\n--help'
                 ;;
         claim-boot)
                 _gpu_handover_add "$cur" "--help"

@@ -11,6 +11,7 @@
 #include "front.h"
 #include "host/conffile.h"
 #include "host/journal.h"
+#include "host/safepath.h"
 #include "shared/error.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
@@ -32,7 +33,8 @@ typedef enum entry_state {
 } entry_state;
 
 typedef struct install_args {
-        char *hook; /* absolute, as seen inside the root */
+        const char *root; /* --root's, or the context's */
+        char *hook;       /* absolute, as seen inside the root */
         bool qemu_d;
 } install_args;
 
@@ -65,12 +67,17 @@ static bool root_is_host(const char *root)
         return !root || !*root || streq(root, "/");
 }
 
+/* install's and uninstall's --root: where a package is unpacked (dpkg's DPKG_ROOT). They only place or
+ * remove links there; nothing else of the tool takes a root outside the test build. */
+#define OPTION_ROOT {"root", required_argument, NULL, 'r'}
+
 /* 0 to go on, GH_ARGS_HELP / GH_ARGS_BAD (reported here), or another -errno. */
-static int parse_args(const gh_command *self, const char *root, int argc, char *argv[], install_args *a)
+static int parse_args(const gh_command *self, int argc, char *argv[], install_args *a)
 {
         static const struct option opts[] = {
                 {"qemu-d", no_argument, NULL, 'd'},
                 {"hook-binary", required_argument, NULL, 'b'},
+                OPTION_ROOT,
                 GH_OPTION_HELP,
                 {},
         };
@@ -83,12 +90,14 @@ static int parse_args(const gh_command *self, const char *root, int argc, char *
                         return r;
                 if (r == 'd')
                         a->qemu_d = true;
+                else if (r == 'r')
+                        a->root = optarg;
                 else
                         hook = optarg;
         }
         if ((r = gh_args_positional(self, argc, argv, 0, 0)) < 0)
                 return r;
-        if (hook[0] != '/' && !root_is_host(root)) {
+        if (hook[0] != '/' && !root_is_host(a->root)) {
                 fprintf(stderr, "gpu-handover: install: --hook-binary '%s' must be absolute with --root\n",
                         hook);
                 return GH_ARGS_BAD;
@@ -96,18 +105,15 @@ static int parse_args(const gh_command *self, const char *root, int argc, char *
         return absolute_path(hook, &a->hook);
 }
 
-/* A link to a missing or non-executable file would break every domain start: check first. */
+/* libvirt runs the hook as root for every domain event: a missing or non-executable file would break
+ * every start, and one that anyone but root could have written would run their code as root. */
 static int check_hook_binary(const char *root, const char *hook, gh_error *err)
 {
-        _cleanup_free_ char *path = path_join(root, hook);
-        struct stat st;
+        gh_error why = {};
+        int r = gh_safe_path_check(root, hook, geteuid(), &why);
 
-        if (!path)
-                return -ENOMEM;
-        if (stat(path, &st) < 0)
-                return gh_error_set(err, -errno, "hook binary '%s': %s", path, strerror(errno));
-        if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
-                return gh_error_set(err, -ENOEXEC, "hook binary '%s' is not an executable file", path);
+        if (r < 0)
+                return gh_error_set(err, r, "hook binary '%s': %s", hook, why.msg[0] ? why.msg : strerror(-r));
         return 0;
 }
 
@@ -345,18 +351,19 @@ static int cmd_install(gh_context *ctx, const gh_command *self, int argc, char *
         gh_error err = {};
         int r;
 
-        r = parse_args(self, ctx->root, argc, argv, &a);
+        a.root = ctx->root;
+        r = parse_args(self, argc, argv, &a);
         if (r == GH_ARGS_HELP || r == GH_ARGS_BAD)
                 return gh_args_exit(r);
         if (r >= 0)
-                r = install(ctx->root, &a, &res, &err);
+                r = install(a.root, &a, &res, &err);
         if (r < 0) {
                 fprintf(stderr, "gpu-handover: install: %s\n",
                         gh_error_isset(&err) ? err.msg : strerror(-r));
                 return GH_EXIT_FAILURE;
         }
-        report(ctx->root, a.hook, &res);
-        warn_conf_dir(ctx->root);
+        report(a.root, a.hook, &res);
+        warn_conf_dir(a.root);
         return GH_EXIT_OK;
 }
 
@@ -417,10 +424,10 @@ static void report_removal(const char *root, const char *path, removal what)
                 printf("'%s' is another program's hook: left in place.\n", strempty(full));
 }
 
-/* 1 for --qemu-d, 0 without, or GH_ARGS_HELP / GH_ARGS_BAD. */
-static int parse_uninstall_args(const gh_command *self, int argc, char *argv[])
+/* 1 for --qemu-d, 0 without, or GH_ARGS_HELP / GH_ARGS_BAD; --root's in *root. */
+static int parse_uninstall_args(const gh_command *self, int argc, char *argv[], const char **root)
 {
-        static const struct option opts[] = {{"qemu-d", no_argument, NULL, 'd'}, GH_OPTION_HELP, {}};
+        static const struct option opts[] = {{"qemu-d", no_argument, NULL, 'd'}, OPTION_ROOT, GH_OPTION_HELP, {}};
         gh_opts o = {.cmd = self, .longopts = opts};
         bool qemu_d = false;
         int r;
@@ -428,7 +435,10 @@ static int parse_uninstall_args(const gh_command *self, int argc, char *argv[])
         while ((r = gh_opts_next(&o, argc, argv)) != GH_ARGS_END) {
                 if (r < 0)
                         return r;
-                qemu_d = true;
+                if (r == 'r')
+                        *root = optarg;
+                else
+                        qemu_d = true;
         }
         r = gh_args_positional(self, argc, argv, 0, 0);
         return r < 0 ? r : qemu_d;
@@ -454,17 +464,18 @@ static int uninstall(const char *root, bool qemu_d, removal ret[2], gh_error *er
 static int cmd_uninstall(gh_context *ctx, const gh_command *self, int argc, char *argv[])
 {
         removal done[2] = {REMOVAL_ABSENT, REMOVAL_ABSENT};
+        const char *root = ctx->root;
         gh_error err = {};
         bool qemu_d;
         int r;
 
-        r = parse_uninstall_args(self, argc, argv);
+        r = parse_uninstall_args(self, argc, argv, &root);
         if (r < 0)
                 return gh_args_exit(r);
         qemu_d = r;
-        r = uninstall(ctx->root, qemu_d, done, &err);
-        report_removal(ctx->root, HOOK_ENTRY, done[0]);
-        report_removal(ctx->root, HOOK_DROPIN, done[1]);
+        r = uninstall(root, qemu_d, done, &err);
+        report_removal(root, HOOK_ENTRY, done[0]);
+        report_removal(root, HOOK_DROPIN, done[1]);
         if (r < 0) {
                 fprintf(stderr, "gpu-handover: uninstall: %s\n",
                         gh_error_isset(&err) ? err.msg : strerror(-r));
@@ -483,23 +494,26 @@ static int cmd_uninstall(gh_context *ctx, const gh_command *self, int argc, char
 const gh_command gh_command_install = {
         .name = "install",
         .run = cmd_install,
-        .args = "[--qemu-d] [--hook-binary PATH]",
+        .args = "[--qemu-d] [--hook-binary PATH] [--root DIR]",
         .summary = "put the libvirt hook entry in place",
         .details = "Links " HOOK_ENTRY " to the hook binary (default " GH_HOOK_PATH ")\n"
                    "and creates " GH_CONF_DOMAINS ". Restarts nothing: restart libvirt's daemon afterwards.\n"
-                   "Another program's hook is never replaced.\n\n"
+                   "Another program's hook is never replaced. The hook binary, and every directory on the way\n"
+                   "to it, must be root's and not writable by group or others.\n\n"
                    "  --qemu-d             install as " HOOK_DROPIN ", next to another program's hook\n"
-                   "  --hook-binary PATH   the hook binary to link to, as seen inside the root\n",
+                   "  --hook-binary PATH   the hook binary to link to, as seen inside the root\n"
+                   "  --root DIR           install into the system unpacked at DIR (as dpkg's DPKG_ROOT)\n",
 };
 
 const gh_command gh_command_uninstall = {
         .name = "uninstall",
         .run = cmd_uninstall,
-        .args = "[--qemu-d]",
+        .args = "[--qemu-d] [--root DIR]",
         .summary = "remove the libvirt hook entry",
         .details = "Removes gpu-handover's libvirt hook entries, where they are gpu-handover's links:\n"
                    "    " HOOK_ENTRY "\n    " HOOK_DROPIN "\n"
                    "Another program's hook is left alone. The configuration stays. Refused while a\n"
                    "hand-over is in progress.\n\n"
-                   "  --qemu-d   remove only " HOOK_DROPIN "\n",
+                   "  --qemu-d     remove only " HOOK_DROPIN "\n"
+                   "  --root DIR   remove them from the system unpacked at DIR (as dpkg's DPKG_ROOT)\n",
 };

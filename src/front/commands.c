@@ -30,7 +30,7 @@ const gh_command *gh_command_find(const char *name)
 
 void gh_usage_print(FILE *f)
 {
-        fprintf(f, "Usage: gpu-handover [--root DIR] COMMAND [ARGS]\n"
+        fprintf(f, "Usage: gpu-handover " GH_USAGE_ROOT "COMMAND [ARGS]\n"
                    "       gpu-handover --help | --version\n\n"
                    "Lends a GPU to a libvirt/QEMU domain while it runs (libvirt's qemu hook), and gives it\n"
                    "back when it stops.\n\nCommands:\n");
@@ -38,14 +38,16 @@ void gh_usage_print(FILE *f)
                 fprintf(f, "  %-11s %s\n", (*c)->name, (*c)->summary);
         fprintf(f,
                 "\nOptions:\n"
-                "  --root DIR  prefix every host path with DIR (for tests and installs into another root)\n"
+#ifdef GH_TEST_BUILD
+                "  --root DIR  prefix every host path with DIR (this test build only)\n"
+#endif
                 "  --help      this list; 'gpu-handover COMMAND --help' for one command\n"
                 "  --version   the version\n");
 }
 
 void gh_command_print_help(FILE *f, const gh_command *c)
 {
-        fprintf(f, "Usage: gpu-handover [--root DIR] %s%s%s\n\n%s", c->name, c->args[0] ? " " : "", c->args,
+        fprintf(f, "Usage: gpu-handover " GH_USAGE_ROOT "%s%s%s\n\n%s", c->name, c->args[0] ? " " : "", c->args,
                 c->details);
 }
 

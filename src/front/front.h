@@ -13,8 +13,15 @@ enum {
 };
 
 typedef struct gh_context {
-        const char *root; /* prefix for every host path, "/" normally */
+        const char *root; /* prefix for every host path: "/", or --root's in the test build */
 } gh_context;
+
+/* What usage lines show before the command: the global --root exists in the test build only. */
+#ifdef GH_TEST_BUILD
+#define GH_USAGE_ROOT "[--root DIR] "
+#else
+#define GH_USAGE_ROOT ""
+#endif
 
 /* A subcommand: its code and what `--help` says of it. Each lives in the file that implements it. */
 typedef struct gh_command {

@@ -27,6 +27,36 @@ typedef struct step_log {
         long pause_after; /* test-only: stop after this step (1-based), for crash tests */
 } step_log;
 
+/* Crash tests stop the test build for good after a given step; the installed tool has no such switch. */
+#ifdef GH_TEST_BUILD
+static long test_pause_after(void)
+{
+        const char *v = getenv("GH_TEST_PAUSE_AFTER_STEP");
+
+        return v ? strtol(v, NULL, 10) : 0;
+}
+
+static void test_pause(const step_log *l, size_t index, gh_log_fields *f)
+{
+        if (l->pause_after <= 0 || (long)index + 1 != l->pause_after)
+                return;
+        /* Not the end of a step: no duration, or whatever adds up the steps counts it twice. */
+        f->has_duration = false;
+        gh_log_full(LOG_WARNING, 0, f, "pausing after step %zu as GH_TEST_PAUSE_AFTER_STEP asks", index + 1);
+        for (;;)
+                pause();
+}
+#else
+static long test_pause_after(void)
+{
+        return 0;
+}
+
+static void test_pause(const step_log *l, size_t index, gh_log_fields *f)
+{
+}
+#endif
+
 static void log_step(void *ctx, size_t index, const gh_step *s, bool undo, int r, usec_t duration,
                      const gh_error *err)
 {
@@ -43,20 +73,8 @@ static void log_step(void *ctx, size_t index, const gh_step *s, bool undo, int r
         else
                 gh_log_full(LOG_INFO, 0, &f, "%s%s: done in %.1f ms", undo ? "undo: " : "", what,
                             (double)duration / 1000.0);
-        if (!undo && r >= 0 && l->pause_after > 0 && (long)index + 1 == l->pause_after) {
-                /* Not the end of a step: no duration, or whatever adds up the steps counts it twice. */
-                f.has_duration = false;
-                gh_log_full(LOG_WARNING, 0, &f, "pausing after step %zu as GH_TEST_PAUSE_AFTER_STEP asks", index + 1);
-                for (;;)
-                        pause();
-        }
-}
-
-static long test_pause_after(void)
-{
-        const char *v = getenv("GH_TEST_PAUSE_AFTER_STEP");
-
-        return v ? strtol(v, NULL, 10) : 0;
+        if (!undo && r >= 0)
+                test_pause(l, index, &f);
 }
 
 static int open_units(const char *root, const char *domain, gh_units **ret)

@@ -1,4 +1,5 @@
-/* gpu-handover: the command line. Parses global options and dispatches to a subcommand. */
+/* gpu-handover: the command line. Parses global options and dispatches to a subcommand. The test build
+ * (gpu-handover-test, never installed) also takes --root DIR, which prefixes every host path. */
 #include <errno.h>
 #include <getopt.h>
 
@@ -7,7 +8,10 @@
 int main(int argc, char *argv[])
 {
         static const struct option opts[] = {
+#ifdef GH_TEST_BUILD
+                /* Tests only: the installed tool acts on this host's paths and nothing else. */
                 {"root", required_argument, NULL, 'r'},
+#endif
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {},

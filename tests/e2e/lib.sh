@@ -260,11 +260,13 @@ _gh_install_dir() {
 }
 
 # gh_tool_built: is the tool (and its hook entry) built in $GH_BUILD? Sets GH_TOOL and GH_INSTALLED_HOOK to
-# where the build installs them (the hook entry execs the tool by that path).
+# where the build installs them (the hook entry execs the tool by that path), and GH_TOOL_TEST to the
+# build's test copy, run from the build dir: the one that honours GH_TEST_PAUSE_AFTER_STEP.
 gh_tool_built() {
         GH_TOOL=$(_gh_install_dir CMAKE_INSTALL_SBINDIR)/gpu-handover
         GH_INSTALLED_HOOK=$(_gh_install_dir CMAKE_INSTALL_LIBEXECDIR)/gpu-handover/qemu-hook
-        [[ -x $GH_BUILD/src/gpu-handover && -x $GH_BUILD/hooks/qemu-hook ]]
+        GH_TOOL_TEST=$GH_BUILD/src/gpu-handover-test
+        [[ -x $GH_BUILD/src/gpu-handover && -x $GH_TOOL_TEST && -x $GH_BUILD/hooks/qemu-hook ]]
 }
 
 # gh_install_tool_files: installs the built tool and its hook entry, and links libvirt's hook to it with

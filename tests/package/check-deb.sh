@@ -167,7 +167,7 @@ check "foreign hook: the package installs all the same" installed "$r"
 check "foreign hook: left as it was" test "$(cat "$r/etc/libvirt/hooks/qemu")" = "${foreign%$'\n'}"
 check "foreign hook: postinst says how to install next to it" grep -q -- "--qemu-d" <<<"$out"
 check "foreign hook: no drop-in made unasked" test ! -e "$r/etc/libvirt/hooks/qemu.d/gpu-handover"
-"$r/usr/sbin/gpu-handover" --root "$r" install --qemu-d >/dev/null
+"$r/usr/sbin/gpu-handover" install --qemu-d --root "$r" >/dev/null
 check "foreign hook: install --qemu-d links the drop-in" \
         link_is "$r/etc/libvirt/hooks/qemu.d/gpu-handover" "$hook"
 dpkg_in "$r" -r gpu-handover >/dev/null 2>&1

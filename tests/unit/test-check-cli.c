@@ -18,7 +18,8 @@
 #include "shared/fileio.h"
 #include "shared/strv.h"
 
-#define TOOL GH_BUILD_DIR "/src/gpu-handover"
+/* The test build: it takes --root. */
+#define TOOL GH_TOOL_TEST_BIN
 #define HOOK_BIN "/usr/libexec/gpu-handover/qemu-hook"
 #define CONF "/etc/gpu-handover/domains/win11.conf"
 #define HOSTDEVS                                                                                            \

@@ -16,7 +16,8 @@
 #include "shared/strv.h"
 #include "shared/time-util.h"
 
-#define TOOL GH_BUILD_DIR "/src/gpu-handover"
+/* The test build: it takes --root. */
+#define TOOL GH_TOOL_TEST_BIN
 
 typedef gh_run run;
 #define run_done gh_run_done

@@ -18,7 +18,8 @@
 #include "shared/strv.h"
 #include "shared/time-util.h"
 
-#define TOOL GH_BUILD_DIR "/src/gpu-handover"
+/* The test build: it takes --root. */
+#define TOOL GH_TOOL_TEST_BIN
 
 static const char domain_xml[] =
         "<domain type='kvm'>\n"

@@ -24,7 +24,8 @@ static const char driver[] = "source \"$1\" || exit 3\n"
                              "_gpu_handover || exit 4\n"
                              "if ((${#COMPREPLY[@]})); then printf '%s\\n' \"${COMPREPLY[@]}\"; fi\n";
 
-static char *complete_words(const char *const *words)
+/* root: where the script looks for domain names (its _gpu_handover_root), NULL for none set. */
+static char *complete_words(const char *root, const char *const *words)
 {
         const char *argv[32] = {BASH, "--noprofile", "--norc", "-c", driver, "bash", SCRIPT, "--"};
         char out_path[] = "/tmp/gh-completion-XXXXXX";
@@ -42,7 +43,7 @@ static char *complete_words(const char *const *words)
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                if (dup2(fd, STDOUT_FILENO) < 0)
+                if (dup2(fd, STDOUT_FILENO) < 0 || (root && setenv("_gpu_handover_root", root, 1) < 0))
                         _exit(127);
                 execv(BASH, (char **)argv);
                 _exit(127);
@@ -55,12 +56,13 @@ static char *complete_words(const char *const *words)
         return out;
 }
 
-#define assert_completes(want, ...)                                                                         \
+#define assert_completes_in(root, want, ...)                                                                \
         do {                                                                                                \
                 _cleanup_free_ char *_got =                                                                 \
-                        complete_words((const char *[]){"gpu-handover", __VA_ARGS__, NULL});                \
+                        complete_words(root, (const char *[]){"gpu-handover", __VA_ARGS__, NULL});          \
                 assert_string_equal(_got, want);                                                            \
         } while (0)
+#define assert_completes(want, ...) assert_completes_in(NULL, want, __VA_ARGS__)
 
 static int setup(void **state)
 {
@@ -94,16 +96,18 @@ static void test_commands(void **state)
         assert_completes("", "help", "check", "");
         assert_completes("status\n", "st");
         assert_completes("uninstall\n", "un");
-        assert_completes("--root\n--help\n--version\n", "-");
-        /* The command after the global options. */
-        assert_completes("plan\n", "--root", "/x", "pl");
+        /* --root is not a global option of the installed tool: only install's and uninstall's. */
+        assert_completes("--help\n--version\n", "-");
 }
 
 static void test_options(void **state)
 {
         assert_completes("--json\n", "status", "--j");
-        assert_completes("--qemu-d\n--hook-binary\n--help\n", "install", "--");
-        assert_completes("--qemu-d\n--help\n", "uninstall", "-");
+        assert_completes("--qemu-d\n--hook-binary\n--root\n--help\n", "install", "--");
+        assert_completes("--qemu-d\n--root\n--help\n", "uninstall", "-");
+        /* --root takes a directory, and the options go on after it. */
+        assert_completes("/etc\n", "install", "--root", "/et");
+        assert_completes("--qemu-d\n--root\n--help\n", "uninstall", "--root", "/", "-");
         assert_completes("--xml\n--help\n", "plan", "win11", "");
         assert_completes("--xml\n--connect\n--help\n", "check", "-");
         assert_completes("qemu:///system\n", "check", "win11", "--connect", "");
@@ -118,23 +122,21 @@ static void test_domains(void **state)
         const char *root = *state;
 
         /* Configs, libvirt's definitions and journals, each name once, sorted; spaces kept. */
-        assert_completes("linux\nmy vm\nstuck\nwin11\n", "--root", root, "plan", "");
-        assert_completes("win11\n", "--root", root, "restore", "w");
-        assert_completes("my vm\n", "--root", root, "check", "m");
-        /* bash splits --root=DIR at the '='. */
-        assert_completes("linux\n", "--root", "=", root, "plan", "l");
+        assert_completes_in(root, "linux\nmy vm\nstuck\nwin11\n", "plan", "");
+        assert_completes_in(root, "win11\n", "restore", "w");
+        assert_completes_in(root, "my vm\n", "check", "m");
         /* One domain per command. */
-        assert_completes("", "--root", root, "restore", "win11", "");
-        assert_completes("win11\n", "--root", root, "restore", "--best-effort", "w");
-        assert_completes("prepare\n", "--root", root, "hook", "qemu", "win11", "pr");
-        assert_completes("begin\nend\n-\n", "--root", root, "hook", "qemu", "win11", "prepare", "");
+        assert_completes_in(root, "", "restore", "win11", "");
+        assert_completes_in(root, "win11\n", "restore", "--best-effort", "w");
+        assert_completes_in(root, "prepare\n", "hook", "qemu", "win11", "pr");
+        assert_completes_in(root, "begin\nend\n-\n", "hook", "qemu", "win11", "prepare", "");
 }
 
 static void test_no_domains(void **state)
 {
         _cleanup_pf_root_ char *empty = pf_root_new("completion-empty");
 
-        assert_completes("", "--root", empty, "plan", "");
+        assert_completes_in(empty, "", "plan", "");
 }
 
 int main(void)

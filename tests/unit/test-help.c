@@ -13,22 +13,41 @@
 #include "shared/fileio.h"
 #include "shared/strv.h"
 
-#define TOOL GH_BUILD_DIR "/src/gpu-handover"
 #define SOURCE_DIR GH_FIXTURES "/../.."
 
-/* The tool with its arguments (NULL-terminated), stdin from /dev/null. */
-static gh_run tool(const char *first, ...)
+static gh_run vrun(const char *bin, const char *first, va_list ap)
 {
-        const char *argv[16] = {TOOL};
+        const char *argv[16] = {bin};
         size_t n = 1;
         gh_run r = {};
-        va_list ap;
 
-        va_start(ap, first);
         for (const char *a = first; a && n < ELEMENTSOF(argv) - 1; a = va_arg(ap, const char *))
                 argv[n++] = a;
-        va_end(ap);
         gh_run_capture(argv, NULL, &r);
+        return r;
+}
+
+/* The installed tool with its arguments (NULL-terminated), stdin from /dev/null. */
+static gh_run tool(const char *first, ...)
+{
+        va_list ap;
+        gh_run r;
+
+        va_start(ap, first);
+        r = vrun(GH_TOOL_BIN, first, ap);
+        va_end(ap);
+        return r;
+}
+
+/* The same from the test build, which also takes --root DIR. */
+static gh_run test_tool(const char *first, ...)
+{
+        va_list ap;
+        gh_run r;
+
+        va_start(ap, first);
+        r = vrun(GH_TOOL_TEST_BIN, first, ap);
+        va_end(ap);
         return r;
 }
 
@@ -76,7 +95,7 @@ static char **help_commands(void)
 /* What `gpu-handover NAME --help` gives as NAME's synopsis, "NAME ARGS". */
 static char *synopsis(const char *name)
 {
-        static const char prefix[] = "Usage: gpu-handover [--root DIR] ";
+        static const char prefix[] = "Usage: gpu-handover ";
         gh_run r = tool(name, "--help", NULL);
         char *s;
 
@@ -123,7 +142,6 @@ static void test_top_level_help_and_version(void **state)
         assert_string_equal(b.out, a.out);
         assert_string_equal(c.out, a.out);
         assert_non_null(strstr(a.out, "--version"));
-        assert_non_null(strstr(a.out, "--root DIR"));
         assert_exit(&v, 0);
         assert_true(strncmp(v.out, "gpu-handover ", 13) == 0 && isdigit((unsigned char)v.out[13]));
         /* No command: the usage goes to stderr, and it is bad usage. */
@@ -174,9 +192,9 @@ static void test_option_is_never_a_domain(void **state)
 
         for (size_t i = 0; i < ELEMENTSOF(takes_domain); i++) {
                 const char *n = takes_domain[i];
-                gh_run h = tool("--root", root, n, "--help", NULL);
-                gh_run d = tool("--root", root, n, "--", "--help", NULL);
-                gh_run x = tool("--root", root, n, "--", "-x", NULL);
+                gh_run h = test_tool("--root", root, n, "--help", NULL);
+                gh_run d = test_tool("--root", root, n, "--", "--help", NULL);
+                gh_run x = test_tool("--root", root, n, "--", "-x", NULL);
 
                 assert_exit(&h, 0);
                 assert_true(strncmp(h.out, "Usage: ", 7) == 0);
@@ -196,8 +214,8 @@ static void test_plan_hints_like_check(void **state)
 {
         _cleanup_pf_root_ char *root = pf_root_new("help-plan");
         _cleanup_free_ char *def = pf_path(root, "/etc/libvirt/qemu/vm1.xml"), *want = NULL;
-        gh_run r = tool("--root", root, "plan", "vm1", NULL);
-        gh_run g = tool("--root", root, "plan", "vm1", "--xml", "/nonexistent/vm1.xml", NULL);
+        gh_run r = test_tool("--root", root, "plan", "vm1", NULL);
+        gh_run g = test_tool("--root", root, "plan", "vm1", "--xml", "/nonexistent/vm1.xml", NULL);
 
         assert_true(
                 asprintf(&want,
@@ -210,6 +228,36 @@ static void test_plan_hints_like_check(void **state)
         assert_non_null(strstr(g.err, "hint: " GH_HINT_XML_GIVEN "\n"));
         gh_run_done(&r);
         gh_run_done(&g);
+}
+
+/* Whether the file at path contains s. */
+static bool file_has(const char *path, const char *s)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r = read_full_file(path, 1 << 26, &buf, &len);
+
+        if (r < 0)
+                fail_msg("cannot read '%s': %s", path, strerror(-r));
+        return memmem(buf, len, s, strlen(s)) != NULL;
+}
+
+/* The installed tool acts on this host alone: no --root (a root's modprobe.d 'install' commands would
+ * run as root) and no test pause; the test build has both. Only install and uninstall take a --root of
+ * their own, to place links for dpkg. */
+static void test_test_switches_only_in_test_build(void **state)
+{
+        gh_run p = tool("--root", "/tmp", "status", NULL), t = test_tool("--help", NULL), h = tool("--help", NULL);
+
+        assert_exit(&p, 2);
+        assert_string_equal(p.err, "gpu-handover: unknown option '--root' (see 'gpu-handover --help')\n");
+        assert_null(strstr(h.out, "--root"));
+        assert_non_null(strstr(t.out, "--root DIR"));
+        assert_false(file_has(GH_TOOL_BIN, "GH_TEST_PAUSE_AFTER_STEP"));
+        assert_true(file_has(GH_TOOL_TEST_BIN, "GH_TEST_PAUSE_AFTER_STEP"));
+        gh_run_done(&p);
+        gh_run_done(&t);
+        gh_run_done(&h);
 }
 
 /* ---- the documents list the same commands ---- */
@@ -420,6 +468,7 @@ int main(void)
                 cmocka_unit_test(test_bad_option_is_one_line),
                 cmocka_unit_test(test_option_is_never_a_domain),
                 cmocka_unit_test(test_plan_hints_like_check),
+                cmocka_unit_test(test_test_switches_only_in_test_build),
                 cmocka_unit_test(test_man_page_lists_the_commands),
                 cmocka_unit_test(test_readme_lists_the_commands),
                 cmocka_unit_test(test_completion_lists_the_commands),

@@ -17,7 +17,8 @@
 #include "shared/fileio.h"
 #include "shared/macro.h"
 
-#define TOOL GH_BUILD_DIR "/src/gpu-handover"
+/* The installed tool: install and uninstall take --root of their own, for dpkg. */
+#define TOOL GH_TOOL_BIN
 #define HOOK "/usr/libexec/gpu-handover/qemu-hook"
 #define FOREIGN_TEXT "#!/bin/sh\n# somebody else's hook\nexit 0\n"
 
@@ -78,11 +79,11 @@ static char *slurp(const char *path)
         return buf;
 }
 
-/* Runs `gpu-handover --root ROOT COMMAND ARGS...`, stdout and stderr captured. */
+/* Runs `gpu-handover COMMAND --root ROOT ARGS...`, stdout and stderr captured. */
 static void run_tool(fixture *f, const char *command, va_list ap)
 {
         _cleanup_free_ char *outp = NULL, *errp = NULL;
-        const char *argv[16] = {"gpu-handover", "--root", f->root, command};
+        const char *argv[16] = {"gpu-handover", command, "--root", f->root};
         size_t n = 4;
         int status;
         pid_t pid;
@@ -400,6 +401,39 @@ static void test_unexecutable_hook_binary_refused(void **state)
         assert_absent(f, "/etc/libvirt/hooks/qemu");
 }
 
+/* libvirt runs the hook as root: a binary that anyone but root could have changed is refused, and so is
+ * one reached through such a directory or resolving outside the root. */
+static void test_writable_hook_binary_refused(void **state)
+{
+        fixture *f = *state;
+        _cleanup_free_ char *dir = rpath(f, "/usr/libexec/gpu-handover"), *hook = rpath(f, HOOK);
+
+        assert_int_equal(chmod(hook, 0757), 0);
+        run_install(f, "--hook-binary", HOOK, NULL);
+        assert_int_equal(f->status, 1);
+        assert_one_error_line(f);
+        assert_non_null(strstr(f->err, "qemu-hook' is writable by group or others (mode 0757); refused"));
+        assert_absent(f, "/etc/libvirt/hooks/qemu");
+
+        assert_int_equal(chmod(hook, 0755), 0);
+        assert_int_equal(chmod(dir, 02775), 0);
+        run_install(f, "--hook-binary", HOOK, NULL);
+        assert_int_equal(f->status, 1);
+        assert_non_null(strstr(f->err, "/gpu-handover' is writable by group or others (mode 2775); refused"));
+        assert_absent(f, "/etc/libvirt/hooks/qemu");
+
+        assert_int_equal(chmod(dir, 0755), 0);
+        put_link(f, "/bin/sh", "/usr/libexec/gpu-handover/out");
+        run_install(f, "--hook-binary", "/usr/libexec/gpu-handover/out", NULL);
+        assert_int_equal(f->status, 1);
+        assert_non_null(strstr(f->err, "outside"));
+        assert_absent(f, "/etc/libvirt/hooks/qemu");
+
+        run_install(f, "--hook-binary", HOOK, NULL);
+        assert_int_equal(f->status, 0);
+        assert_link(f, "/etc/libvirt/hooks/qemu", HOOK);
+}
+
 static void test_bad_usage(void **state)
 {
         fixture *f = *state;
@@ -585,6 +619,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_qemu_d_foreign_dropin_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_hook_binary_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unexecutable_hook_binary_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_writable_hook_binary_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_uninstall_removes_link, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_uninstall_twice, setup, teardown),

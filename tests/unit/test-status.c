@@ -16,7 +16,8 @@
 #include "proc-fake.h"
 #include "shared/fileio.h"
 
-#define TOOL GH_BUILD_DIR "/src/gpu-handover"
+/* The test build: it takes --root. */
+#define TOOL GH_TOOL_TEST_BIN
 #define PYTHON "/usr/bin/python3"
 
 /* Prints the document one leaf per line, "path=value" with the value as JSON (non-ASCII escaped), so that

@@ -34,7 +34,7 @@ step_lines() {
 kill_after() {
         local n=$1 pid
         since=$(($(date +%s%N) / 1000))
-        GH_TEST_PAUSE_AFTER_STEP=$n "$GH_TOOL" hook qemu "$DOM" prepare begin - <"$xml" &
+        GH_TEST_PAUSE_AFTER_STEP=$n "$GH_TOOL_TEST" hook qemu "$DOM" prepare begin - <"$xml" &
         pid=$!
         wait_for 60 paused_after "$n"
         assert_eq "$n" "$(step_lines)" "step lines in the journal"
