@@ -12,6 +12,14 @@
 #include "host/libvirt-dl.h"
 #include "shared/fileio.h"
 
+/* The local qemu driver; the test build also opens libvirt's test driver, which reads the node from any
+ * file its URI names. */
+#ifdef GH_TEST_BUILD
+#define CHECK_URIS GH_LIBVIRT_TEST_DRIVER
+#else
+#define CHECK_URIS GH_LIBVIRT_QEMU_ONLY
+#endif
+
 typedef struct check_args {
         const char *domain;
         const char *xml_path; /* NULL: ask libvirt */
@@ -52,7 +60,7 @@ static int parse_args(const gh_command *self, int argc, char *argv[], check_args
                         return r;
                 if (r == 'x')
                         a->xml_path = optarg;
-                else if (gh_libvirt_uri_allowed(optarg))
+                else if (gh_libvirt_uri_allowed(optarg, CHECK_URIS))
                         a->uri = optarg;
                 else {
                         fprintf(stderr,
@@ -93,7 +101,7 @@ static int read_xml(const check_args *a, const char *source, char **ret, size_t 
         int r;
 
         if (!a->xml_path) {
-                r = gh_libvirt_domain_xml(a->uri, a->domain, ret, err);
+                r = gh_libvirt_domain_xml(a->uri, CHECK_URIS, a->domain, ret, err);
                 if (r >= 0)
                         *ret_len = strlen(*ret);
         } else if (streq(a->xml_path, "-"))

@@ -5,14 +5,11 @@
 
 #include "libvirt-dl.h"
 
-bool gh_libvirt_uri_allowed(const char *uri)
+bool gh_libvirt_uri_allowed(const char *uri, gh_libvirt_uris allow)
 {
-        static const char *const local[] = {"qemu:///", "test:///"};
-
-        for (size_t i = 0; i < ELEMENTSOF(local); i++)
-                if (startswith(uri, local[i]))
-                        return !strpbrk(uri, "?#");
-        return false;
+        if (!startswith(uri, "qemu:///") && !((allow & GH_LIBVIRT_TEST_DRIVER) && startswith(uri, "test:///")))
+                return false;
+        return !strpbrk(uri, "?#");
 }
 
 #ifdef GH_HAVE_LIBVIRT
@@ -93,13 +90,14 @@ static int domain_xml(const libvirt_api *api, virConnectPtr conn, const char *ur
         return 0;
 }
 
-int gh_libvirt_domain_xml(const char *uri, const char *domain, char **ret, gh_error *err)
+int gh_libvirt_domain_xml(const char *uri, gh_libvirt_uris allow, const char *domain, char **ret,
+                          gh_error *err)
 {
         libvirt_api api = {};
         virConnectPtr conn;
         int r;
 
-        if (!gh_libvirt_uri_allowed(uri))
+        if (!gh_libvirt_uri_allowed(uri, allow))
                 return gh_error_set(err, -EPERM, "libvirt URI '%s' is not a local qemu:/// one", uri);
         r = load(&api, err);
         if (r < 0)
@@ -115,7 +113,8 @@ int gh_libvirt_domain_xml(const char *uri, const char *domain, char **ret, gh_er
 
 #else
 
-int gh_libvirt_domain_xml(const char *uri, const char *domain, char **ret, gh_error *err)
+int gh_libvirt_domain_xml(const char *uri, gh_libvirt_uris allow, const char *domain, char **ret,
+                          gh_error *err)
 {
         return gh_error_set(err, -ENOPKG, "built without libvirt's headers: cannot ask libvirt at '%s'",
                             uri);

@@ -350,6 +350,18 @@ static void test_connect_local_only(void **state)
                             "a local qemu:/// URI without parameters, such as qemu:///system\n");
 }
 
+/* libvirt's test driver reads the node from any file its URI names: only the test build opens it. */
+static void test_connect_no_test_driver_when_installed(void **state)
+{
+        const char *argv[] = {GH_TOOL_BIN, "check", "win11", "--connect", "test:///default", NULL};
+        _cleanup_(run_done) run r = {};
+
+        gh_run_capture(argv, NULL, &r);
+        assert_status(&r, 2);
+        assert_string_equal(r.out, "");
+        assert_non_null(strstr(r.err, "--connect 'test:///default': only a local qemu:/// URI"));
+}
+
 /* --xml names a regular file: a FIFO would block the open for good, a device the read. */
 static void test_xml_regular_files_only(void **state)
 {
@@ -382,6 +394,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_xml_on_stdin_and_usage, setup, teardown),
                 cmocka_unit_test(test_tool_does_not_link_libvirt),
                 cmocka_unit_test_setup_teardown(test_connect_local_only, setup, teardown),
+                cmocka_unit_test(test_connect_no_test_driver_when_installed),
                 cmocka_unit_test_setup_teardown(test_xml_regular_files_only, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
