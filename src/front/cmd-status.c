@@ -1,11 +1,14 @@
 /* `gpu-handover status [--json]`: each display-class PCI function with its driver, IOMMU group and
- * holders, then the hand-overs recorded in journals; as text, or as one JSON object. Reads only. */
+ * holders, then the hand-overs recorded in journals and the stuck functions; as text, or as one JSON
+ * object. Reads only. */
 #include <errno.h>
 #include <getopt.h>
 
 #include "front.h"
+#include "host/devlock.h"
 #include "host/holders.h"
 #include "host/journal.h"
+#include "host/stucklist.h"
 #include "host/pci.h"
 #include "shared/json.h"
 #include "shared/strv.h"
@@ -29,13 +32,22 @@ static void print_group(const gh_pci_dev *devs, size_t n, int group)
         printf("\n");
 }
 
+/* A function on the stuck list is not read at all (-EDEADLK). status changes nothing, so a read that
+ * times out here does not put the function on the list: the next hand-over finds out on its own. */
 static int read_override(const char *root, const gh_pci_dev *d, char **ret)
 {
+        gh_error ignored = {};
+        gh_stuck s;
+
+        if (gh_stucklist_find(root, 0, GH_PCI_ADDR_STR(&d->addr), &s, &ignored) > 0)
+                return -EDEADLK;
         return gh_pci_read_override(root, GH_PCI_ADDR_STR(&d->addr), deadline_after(OVERRIDE_TIMEOUT), ret);
 }
 
 static const char *override_error(int r)
 {
+        if (r == -EDEADLK)
+                return "the function is stuck, see below";
         return r == -ETIMEDOUT ? "driver_override did not answer in time" : strerror(-r);
 }
 
@@ -103,6 +115,28 @@ static int list_journals(const char *root, char ***ret)
         qsort(l, strv_length(l), sizeof(char *), cmp_strings);
         *ret = l;
         return 0;
+}
+
+/* The stuck list: functions every hand-over leaves alone, each in the words a hand-over would use. */
+static void print_stuck(const char *root)
+{
+        _cleanup_free_ gh_stuck *v = NULL;
+        gh_error err = {};
+        size_t n = 0;
+
+        printf("\nStuck functions (" GH_RUN_DIR "/stuck):\n");
+        if (gh_stucklist_read(root, 0, &v, &n, &err) < 0) {
+                printf("  (cannot read them: %s)\n", gh_error_isset(&err) ? err.msg : "unknown error");
+                return;
+        }
+        if (n == 0)
+                printf("  (none)\n");
+        for (size_t i = 0; i < n; i++) {
+                gh_error line = {};
+
+                (void)gh_devlock_error(root, v[i].addr, -EDEADLK, &line);
+                printf("  %s\n", line.msg);
+        }
 }
 
 static void print_handovers(const char *root)
@@ -279,6 +313,40 @@ static void json_handover(gh_json *j, const char *root, const char *domain)
         gh_steps_free(steps, n);
 }
 
+static void json_stuck_one(gh_json *j, const gh_stuck *s)
+{
+        gh_json_object_begin(j);
+        json_kv_string(j, "address", s->addr);
+        json_kv_string(j, "access", gh_stuck_op_to_string(s->op));
+        json_kv_string(j, "driver", s->driver[0] ? s->driver : NULL);
+        gh_json_key(j, "since_usec");
+        gh_json_uint(j, s->since);
+        gh_json_key(j, "waiter_pid");
+        if (gh_stuck_waiter_alive(s))
+                gh_json_int(j, s->waiter);
+        else
+                gh_json_null(j);
+        gh_json_object_end(j);
+}
+
+/* null when the list cannot be read (not root): unknown, not none. */
+static void json_stuck(gh_json *j, const char *root)
+{
+        _cleanup_free_ gh_stuck *v = NULL;
+        gh_error err = {};
+        size_t n = 0;
+
+        gh_json_key(j, "stuck");
+        if (gh_stucklist_read(root, 0, &v, &n, &err) < 0) {
+                gh_json_null(j);
+                return;
+        }
+        gh_json_array_begin(j);
+        for (size_t i = 0; i < n; i++)
+                json_stuck_one(j, &v[i]);
+        gh_json_array_end(j);
+}
+
 /* null when the journal directory cannot be read (not root): unknown, not none. */
 static void json_handovers(gh_json *j, const char *root)
 {
@@ -308,6 +376,7 @@ static int status_json(const char *root, const gh_pci_dev *devs, size_t n)
                         json_device(&j, root, devs, n, &devs[i]);
         gh_json_array_end(&j);
         json_handovers(&j, root);
+        json_stuck(&j, root);
         gh_json_object_end(&j);
         fputc('\n', stdout);
         return gh_json_finish(&j);
@@ -353,6 +422,7 @@ static int cmd_status(gh_context *ctx, const gh_command *self, int argc, char *a
         } else {
                 print_gpus(ctx->root, devs, n);
                 print_handovers(ctx->root);
+                print_stuck(ctx->root);
         }
         gh_pci_devs_free(devs, n);
         return r < 0 ? GH_EXIT_FAILURE : GH_EXIT_OK;
@@ -363,7 +433,8 @@ const gh_command gh_command_status = {
         .run = cmd_status,
         .args = "[--json]",
         .summary = "GPUs, their drivers, IOMMU groups and holders; hand-overs in progress",
-        .details = "Shows the display devices, their drivers, IOMMU groups and holders, and the hand-overs\n"
-                   "recorded in " GH_RUN_DIR ". Changes nothing.\n\n"
-                   "  --json   one JSON object: {\"devices\": [...], \"handovers\": [...]}\n",
+        .details = "Shows the display devices, their drivers, IOMMU groups and holders, the hand-overs\n"
+                   "recorded in " GH_RUN_DIR ", and the functions stuck in the kernel, which every\n"
+                   "hand-over leaves alone. Changes nothing.\n\n"
+                   "  --json   one JSON object: {\"devices\": [...], \"handovers\": [...], \"stuck\": [...]}\n",
 };

@@ -15,6 +15,7 @@
 
 /* A SIGKILLed child may still be inside the kernel; it is reaped whenever we pass by again. */
 static pid_t abandoned[32];
+static pid_t last_abandoned;
 
 /* How long a SIGKILLed child gets to die before we leave it behind: one asleep in user space dies at
  * once and is reaped here instead of lingering as a zombie. */
@@ -33,6 +34,7 @@ static void reap_abandoned(void)
 
 static void abandon(pid_t pid)
 {
+        last_abandoned = pid;
         for (size_t i = 0; i < ELEMENTSOF(abandoned); i++)
                 if (abandoned[i] <= 0) {
                         abandoned[i] = pid;
@@ -183,6 +185,7 @@ static int child_run(int (*fn)(void *userdata), void *userdata, int out, usec_t 
         pid_t pid;
 
         reap_abandoned();
+        last_abandoned = 0;
         /* Nobody would wait for the outcome, so the operation must not start. */
         if (deadline_passed(deadline))
                 return -ETIMEDOUT;
@@ -202,6 +205,11 @@ static int child_run(int (*fn)(void *userdata), void *userdata, int out, usec_t 
                 return r;
         }
         return decode_status(status);
+}
+
+pid_t gh_child_last_abandoned(void)
+{
+        return last_abandoned;
 }
 
 int gh_child_run(int (*fn)(void *userdata), void *userdata, usec_t deadline)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "shared/time-util.h"
 
@@ -9,6 +10,9 @@
  * or -ETIMEDOUT when the deadline passes first; the child is then SIGKILLed and left behind
  * (it may be stuck in the kernel, where no signal reaches). */
 int gh_child_run(int (*fn)(void *userdata), void *userdata, usec_t deadline);
+/* The child the latest gh_child_run() or gh_child_read() left behind, still in the kernel after its
+ * SIGKILL; 0 when that call left none (it finished, or died when killed). */
+pid_t gh_child_last_abandoned(void);
 /* The same for a read: fn writes its result to stdout, and *ret gets it (at most max bytes, else
  * -EFBIG) when fn returns 0. */
 int gh_child_read(int (*fn)(void *userdata), void *userdata, usec_t deadline, size_t max, char **ret);

@@ -3,6 +3,7 @@
  * the state of the units involved. */
 #include <errno.h>
 
+#include "devlock.h"
 #include "gather.h"
 #include "holders.h"
 #include "journal.h"
@@ -48,11 +49,9 @@ static int gather_overrides(const char *root, const gh_domain *dom, gh_facts *f,
                 if (!is_involved(dom, f, d))
                         continue;
                 gh_pci_addr_format(&d->addr, addr);
-                r = gh_pci_read_override(root, addr, deadline_after(OVERRIDE_TIMEOUT), &d->override);
-                if (r == -ETIMEDOUT)
-                        return gh_error_set(err, r,
-                                            "%s: driver_override did not answer in time: the kernel keeps the device locked (is a driver stuck in unbind?)",
-                                            addr);
+                r = gh_devlock_read_override(root, addr, deadline_after(OVERRIDE_TIMEOUT), &d->override);
+                if (gh_devlock_stuck(r))
+                        return gh_devlock_error(root, addr, r, err);
                 /* Gone since the listing: hot-unplugged, with nothing to override. */
                 if (r < 0 && r != -ENODEV)
                         return gh_error_set(err, r, "cannot read driver_override of %s: %s", addr,

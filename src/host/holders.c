@@ -11,6 +11,7 @@
 
 #include "core/identity.h"
 #include "holders.h"
+#include "procstat.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
 
@@ -244,30 +245,6 @@ static int read_exe(const char *pid_dir, char **ret)
         return (*ret = strdup(buf)) ? 0 : -ENOMEM;
 }
 
-/* Field 22 of "PID (COMM) S PPID …": counted after the last ')', since COMM may hold anything. */
-static int read_start_time(const char *proc, pid_t pid, uint64_t *ret)
-{
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        char *p, *end, *save = NULL;
-        int field = 3, r;
-
-        if (asprintf(&path, "%s/%d/stat", proc, (int)pid) < 0)
-                return -ENOMEM;
-        r = read_one_line_file(path, &text);
-        if (r < 0)
-                return r;
-        p = strrchr(text, ')');
-        if (!p)
-                return -EINVAL;
-        for (p = strtok_r(p + 1, " ", &save); p && field < 22; field++)
-                p = strtok_r(NULL, " ", &save);
-        if (!p)
-                return -EINVAL;
-        errno = 0;
-        *ret = strtoull(p, &end, 10);
-        return errno || end == p ? -EINVAL : 0;
-}
-
 static int read_ident(const char *proc, pid_t pid, ident *ret)
 {
         _cleanup_(ident_done) ident id = {};
@@ -284,7 +261,7 @@ static int read_ident(const char *proc, pid_t pid, ident *ret)
                 return r;
         if ((r = read_exe(dir, &id.exe)) < 0)
                 return r;
-        if ((r = read_start_time(proc, pid, &id.start_time)) < 0 && r != -ENOENT)
+        if ((r = gh_proc_stat(proc, pid, NULL, &id.start_time)) < 0 && r != -ENOENT)
                 return r;
         *ret = id;
         id = (ident){};

@@ -2,11 +2,11 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include "devlock.h"
 #include "holders.h"
 #include "hostops.h"
 #include "pci.h"
 #include "shared/fileio.h"
-#include "shared/strv.h"
 
 #define VFIO_DRIVER "vfio-pci"
 /* Probing and binding are quick; a driver that takes longer than this is stuck, whatever the budget. */
@@ -50,37 +50,13 @@ static int op_holders_end(void *ctx, char *const *nodes, gh_holders_mode mode, u
         return gh_holders_end(h->root, nodes, mode, grace, deadline, err);
 }
 
-/* An unbind that did not finish still holds the kernel's lock of the device, and every write to its
- * sysfs files (driver_override, bind, unbind, probe) would wait for that lock with no deadline. */
-static int refuse_if_stuck(gh_real_host *h, const char *addr, gh_error *err)
-{
-        if (!strv_contains(h->stuck, addr))
-                return 0;
-        return gh_error_set(err, -EBUSY,
-                            "%s is left alone: its unbind did not finish, and the kernel keeps the device locked until it does",
-                            addr);
-}
-
-/* A sysfs file of addr did not answer in time: the device is locked, leave it alone from now on. */
-static int mark_stuck(gh_real_host *h, const char *addr, const char *file, gh_error *err)
-{
-        if (strv_extend(&h->stuck, addr) < 0)
-                return -ENOMEM;
-        return gh_error_set(err, -ETIMEDOUT,
-                            "%s: %s did not answer in time: the kernel keeps the device locked (is a driver stuck in unbind?)",
-                            addr, file);
-}
-
 static int op_override_set(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err)
 {
         gh_real_host *h = ctx;
-        int r = refuse_if_stuck(h, addr, err);
+        int r = gh_devlock_set_override(h->root, addr, driver, min_deadline(deadline, BIND_TIMEOUT));
 
-        if (r < 0)
-                return r;
-        r = gh_pci_set_override(h->root, addr, driver, min_deadline(deadline, BIND_TIMEOUT));
-        if (r == -ETIMEDOUT)
-                return mark_stuck(h, addr, "driver_override", err);
+        if (gh_devlock_stuck(r))
+                return gh_devlock_error(h->root, addr, r, err);
         if (r < 0)
                 return gh_error_set(err, r, "cannot set driver_override of %s to '%s': %s", addr, strempty(driver),
                                     strerror(-r));
@@ -126,17 +102,10 @@ static int op_module_load(void *ctx, const char *module, gh_error *err)
 static int op_dev_unbind(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err)
 {
         gh_real_host *h = ctx;
-        int r = refuse_if_stuck(h, addr, err);
+        int r = gh_devlock_unbind(h->root, addr, driver, deadline);
 
-        if (r < 0)
-                return r;
-        r = gh_pci_unbind(h->root, addr, driver, deadline);
-        if (r == -ETIMEDOUT) {
-                if (strv_extend(&h->stuck, addr) < 0)
-                        return -ENOMEM;
-                return gh_error_set(err, r, "unbinding %s from '%s' did not finish in time: the driver is stuck",
-                                    addr, driver);
-        }
+        if (gh_devlock_stuck(r))
+                return gh_devlock_error(h->root, addr, r, err);
         if (r < 0)
                 return gh_error_set(err, r, "cannot unbind %s from '%s': %s", addr, driver, strerror(-r));
         return 0;
@@ -162,17 +131,14 @@ static int op_dev_bind_vfio(void *ctx, const char *addr, int group, usec_t deadl
         usec_t d = min_deadline(deadline, BIND_TIMEOUT);
         int r;
 
-        r = refuse_if_stuck(h, addr, err);
-        if (r < 0)
-                return r;
         r = gh_pci_get_driver(h->root, addr, &cur);
         if (r < 0)
                 return gh_error_set(err, r, "cannot read the driver of %s: %s", addr, strerror(-r));
         if (cur && !streq(cur, VFIO_DRIVER))
                 return gh_error_set(err, -EBUSY, "%s is bound to '%s', not vfio-pci", addr, cur);
         /* Its result says nothing (verify below), but for a probe that never came back. */
-        if (!cur && gh_pci_probe(h->root, addr, d) == -ETIMEDOUT)
-                return mark_stuck(h, addr, "drivers_probe", err);
+        if (!cur && gh_devlock_stuck(r = gh_devlock_probe(h->root, addr, d)))
+                return gh_devlock_error(h->root, addr, r, err);
         r = gh_pci_wait_driver(h->root, addr, VFIO_DRIVER, d);
         if (r < 0)
                 return gh_error_set(err, r, "%s did not bind to vfio-pci", addr);
@@ -196,7 +162,8 @@ static int load_by_modalias(gh_real_host *h, const char *addr, usec_t deadline, 
                 r = gh_kmod_load_modalias(h->kmod, alias, err);
         if (r < 0)
                 return r;
-        return gh_pci_probe(h->root, addr, deadline);
+        r = gh_devlock_probe(h->root, addr, deadline);
+        return gh_devlock_stuck(r) ? gh_devlock_error(h->root, addr, r, err) : r;
 }
 
 static int op_dev_give_back(void *ctx, const char *addr, const char *old, const char *driver, usec_t deadline,
@@ -219,8 +186,8 @@ static int op_dev_give_back(void *ctx, const char *addr, const char *old, const 
                                : 0;
         if (cur && (r = op_dev_unbind(ctx, addr, VFIO_DRIVER, d, err)) < 0)
                 return r;
-        if (gh_pci_probe(h->root, addr, d) == -ETIMEDOUT)
-                return mark_stuck(h, addr, "drivers_probe", err);
+        if (gh_devlock_stuck(r = gh_devlock_probe(h->root, addr, d)))
+                return gh_devlock_error(h->root, addr, r, err);
         if (gh_pci_wait_driver(h->root, addr, driver, min_deadline(d, USEC_PER_SEC)) >= 0)
                 return 0;
         r = load_by_modalias(h, addr, d, err);
@@ -262,6 +229,4 @@ void gh_real_host_done(gh_real_host *h)
         h->units = gh_units_free(h->units);
         h->kmod = gh_kmod_free(h->kmod);
         h->journal = gh_journal_close(h->journal);
-        strv_free(h->stuck);
-        h->stuck = NULL;
 }

@@ -11,7 +11,6 @@ typedef struct gh_real_host {
         gh_units *units;     /* NULL when there is no system bus */
         gh_kmod *kmod;       /* opened on first use */
         gh_journal *journal; /* NULL when undoing (release, restore, rollback) */
-        char **stuck;        /* functions whose unbind did not finish: the kernel holds their lock (strv) */
 } gh_real_host;
 
 extern const gh_host_ops gh_real_host_ops;

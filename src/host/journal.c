@@ -7,6 +7,7 @@
 
 #include "conffile.h"
 #include "journal.h"
+#include "rundir.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
 
@@ -44,106 +45,11 @@ static int journal_path(const char *root, const char *domain, char **ret)
         return asprintf(ret, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
 }
 
-/* The journal is replayed as root: it and its directory must be the owner's, a directory and a regular
- * file as expected, and readable by nobody else (modes exactly 0700 and 0600, as they are created). */
-static int check_trusted(int fd, const char *shown, uid_t owner, bool dir, gh_error *err)
-{
-        mode_t want = dir ? 0700 : 0600;
-        struct stat st;
-
-        if (fstat(fd, &st) < 0)
-                return gh_error_set(err, -errno, "cannot stat '%s': %s", shown, strerror(errno));
-        if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
-                return gh_error_set(err, -EPERM, "'%s' is not a %s; refused", shown,
-                                    dir ? "directory" : "regular file");
-        if (st.st_uid != owner)
-                return gh_error_set(err, -EPERM, "'%s' is owned by uid %u, not uid %u; refused", shown,
-                                    (unsigned)st.st_uid, (unsigned)owner);
-        if ((st.st_mode & 07777) != want)
-                return gh_error_set(err, -EPERM, "'%s' has mode %04o, not %04o; refused", shown,
-                                    (unsigned)(st.st_mode & 07777), (unsigned)want);
-        return 0;
-}
-
-/* O_NOFOLLOW: no symlink is followed. O_NONBLOCK: a FIFO must not hang the open before fstat refuses it.
- * -ENOENT without setting err: whether that is an error is the caller's call. */
-static int open_trusted(int dir_fd, const char *name, const char *shown, uid_t owner, int flags, bool made,
-                        int *ret_fd, gh_error *err)
-{
-        bool dir = flags & O_DIRECTORY;
-        _cleanup_close_ int fd =
-                openat(dir_fd, name, flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
-        struct stat st;
-        int r;
-
-        if (fd < 0) {
-                r = -errno;
-                /* With O_DIRECTORY a symlink gives ENOTDIR, not ELOOP. */
-                if (r == -ELOOP || (r == -ENOTDIR && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                                    S_ISLNK(st.st_mode)))
-                        return gh_error_set(err, -EPERM, "'%s' is a symbolic link; refused", shown);
-                if (r == -ENOTDIR)
-                        return gh_error_set(err, -EPERM, "'%s' is not a %s; refused", shown,
-                                            dir ? "directory" : "regular file");
-                if (r == -ENOENT || r == -EEXIST)
-                        return r;
-                return gh_error_set(err, r, "cannot open '%s': %s", shown, strerror(-r));
-        }
-        /* Just made: its mode is ours, whatever the umask. */
-        if (made && fchmod(fd, dir ? 0700 : 0600) < 0)
-                return gh_error_set(err, -errno, "cannot set the mode of '%s': %s", shown, strerror(errno));
-        r = check_trusted(fd, shown, owner, dir, err);
-        if (r < 0)
-                return r;
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
-/* Creates the run dir when asked (mode 0700 whatever the umask), then opens and checks it. */
-static int run_dir_open(const char *dir, uid_t owner, bool create, int *ret_fd, gh_error *err)
-{
-        _cleanup_close_ int fd = -1;
-        bool made = false;
-        int r;
-
-        if (create) {
-                _cleanup_free_ char *parent = strdup(dir);
-
-                if (!parent)
-                        return -ENOMEM;
-                *strrchr(parent, '/') = 0;
-                r = mkdir_p(parent, 0755);
-                if (r < 0)
-                        return gh_error_set(err, r, "cannot create '%s': %s", parent, strerror(-r));
-                made = mkdir(dir, 0700) == 0;
-                if (!made && errno != EEXIST)
-                        return gh_error_set(err, -errno, "cannot create '%s': %s", dir, strerror(errno));
-        }
-        r = open_trusted(AT_FDCWD, dir, dir, owner, O_RDONLY | O_DIRECTORY, made, &fd, err);
-        if (r == -ENOENT && !create)
-                return r;
-        if (r == -ENOENT)
-                return gh_error_set(err, r, "'%s' vanished as it was created", dir);
-        if (r < 0)
-                return r;
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
 static int write_all_sync(int fd, const char *s)
 {
-        size_t n = strlen(s);
+        int r = write_all_string(fd, s);
 
-        while (n > 0) {
-                ssize_t k = write(fd, s, n);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                s += k;
-                n -= (size_t)k;
-        }
-        return fsync(fd) < 0 ? -errno : 0;
+        return r < 0 ? r : fsync(fd) < 0 ? -errno : 0;
 }
 
 static int journal_open_new(const char *root, const char *domain, uid_t owner, int *ret_fd, gh_error *err)
@@ -157,9 +63,9 @@ static int journal_open_new(const char *root, const char *domain, uid_t owner, i
                 return gh_error_set(err, r, "bad domain name '%s'", domain);
         if (asprintf(&shown, "%s/%s", dir, name) < 0)
                 return -ENOMEM;
-        r = run_dir_open(dir, owner, true, &dir_fd, err);
+        r = gh_rundir_open(dir, owner, true, &dir_fd, err);
         if (r >= 0)
-                r = open_trusted(dir_fd, name, shown, owner, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, true,
+                r = gh_rundir_open_file(dir_fd, name, shown, owner, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, true,
                                  ret_fd, err);
         if (r == -EEXIST)
                 return gh_error_set(err, r, "'%s' exists already", shown);
@@ -308,9 +214,9 @@ static int read_text(const char *root, const char *domain, uid_t owner, char **r
                 return gh_error_set(err, r, "bad domain name '%s'", domain);
         if (asprintf(&path, "%s/%s", dir, name) < 0)
                 return -ENOMEM;
-        r = run_dir_open(dir, owner, false, &dir_fd, err);
+        r = gh_rundir_open(dir, owner, false, &dir_fd, err);
         if (r >= 0)
-                r = open_trusted(dir_fd, name, path, owner, O_RDONLY, false, &fd, err);
+                r = gh_rundir_open_file(dir_fd, name, path, owner, O_RDONLY, false, &fd, err);
         if (r < 0)
                 return r;
         r = read_full_fd(fd, JOURNAL_MAX, &text, &len);

@@ -4,9 +4,8 @@
 #include <sys/types.h>
 
 #include "core/step.h"
+#include "rundir.h"
 #include "shared/error.h"
-
-#define GH_RUN_DIR "/run/gpu-handover"
 
 typedef struct gh_journal gh_journal;
 

@@ -151,3 +151,20 @@ int mkdir_p(const char *path, mode_t mode)
                 return -errno;
         return 0;
 }
+
+int write_all_string(int fd, const char *s)
+{
+        size_t n = strlen(s);
+
+        while (n > 0) {
+                ssize_t k = write(fd, s, n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                s += k;
+                n -= (size_t)k;
+        }
+        return 0;
+}

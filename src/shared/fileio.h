@@ -13,6 +13,8 @@ int read_full_fd(int fd, size_t max, char **ret, size_t *ret_len);
 int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* First line, without its newline. */
 int read_one_line_file(const char *path, char **ret);
+/* All of s to fd, however many write(2)s it takes (EINTR retried). */
+int write_all_string(int fd, const char *s);
 /* One write(2) of s; sysfs acts on it and reports its error there. No O_CREAT. */
 int write_string_file(const char *path, const char *s);
 /* root + path, with exactly one slash between; root "/" or "" gives path itself. */

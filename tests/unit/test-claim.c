@@ -212,14 +212,15 @@ static void assert_on_host(fakesys *fs, const char *addr, const char *driver)
         assert_override(fs, addr, "(null)");
 }
 
-/* claim-boot writes no hand-over journal: only the lock may be in the run directory. */
+/* claim-boot writes no hand-over journal: only the lock (and the stuck list, when a function got stuck)
+ * may be in the run directory. */
 static void assert_no_journal(fakesys *fs)
 {
         _cleanup_free_ char *dir = fakesys_path(fs, "/run/gpu-handover");
         DIR *d = opendir(dir);
 
         for (struct dirent *de; d && (de = readdir(d));)
-                if (de->d_name[0] != '.' && !streq(de->d_name, "lock"))
+                if (de->d_name[0] != '.' && !streq(de->d_name, "lock") && !streq(de->d_name, "stuck"))
                         fail_msg("'%s' is in /run/gpu-handover", de->d_name);
         if (d)
                 closedir(d);
@@ -293,6 +294,7 @@ static void test_stuck_unbind_left_alone(void **state)
 {
         fakesys *fs = *state;
         _cleanup_free_ char *x6 = domain_xml("second", "06.0", "06.1", NULL);
+        _cleanup_free_ char *list = NULL;
         usec_t start = now_usec();
         run r;
 
@@ -311,14 +313,17 @@ static void test_stuck_unbind_left_alone(void **state)
          * the device's lock, and writing the override back would block the tool with it. */
         assert_driver(fs, "0000:00:05.1", "snd_hda_intel");
         assert_override(fs, "0000:00:05.1", "vfio-pci");
-        assert_out_has(&r, "0000:00:05.1 left alone (unbinding 0000:00:05.1 from 'snd_hda_intel' did not "
-                           "finish in time");
+        assert_out_has(&r, "0000:00:05.1 left alone (0000:00:05.1 is stuck: its unbind (driver "
+                           "'snd_hda_intel') has not finished since ");
         /* The other function of the domain, and the other domain, are claimed all the same. */
         assert_on_vfio(fs, "0000:00:05.0");
         assert_on_vfio(fs, "0000:00:06.0");
         assert_on_vfio(fs, "0000:00:06.1");
         assert_out_has(&r, "second: 0000:00:06.0 claimed; 0000:00:06.1 claimed\n");
         assert_no_journal(fs);
+        /* Listed, so that the hand-over of this domain later leaves it alone too. */
+        list = fakesys_read(fs, "/run/gpu-handover/stuck");
+        assert_true(startswith(list, "0000:00:05.1 unbind ") && endswith(list, " snd_hda_intel"));
         run_done(&r);
 }
 

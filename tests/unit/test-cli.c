@@ -409,8 +409,7 @@ static void test_hook_stuck_unbind_does_not_hang(void **state)
         /* The budget bounds the wait: the tool did not hang on the stuck driver. */
         r = tool_wait_until(&sp, deadline_after(20 * USEC_PER_SEC));
         assert_status(&r, 1);
-        assert_non_null(strstr(r.err, "0000:00:05.1"));
-        assert_non_null(strstr(r.err, "did not finish in time"));
+        assert_non_null(strstr(r.err, "0000:00:05.1 is stuck: its unbind (driver 'snd_hda_intel')"));
         assert_non_null(strstr(r.err, "the journal is kept"));
         assert_true(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
         assert_driver(fs, "0000:00:05.0", "bochs-drm");
@@ -458,52 +457,80 @@ static run tool_bounded(fakesys *fs, const char *in, const char *const *args)
 }
 
 /* The kernel holds the device's lock while an unbind is stuck, and every read or write of the device's
- * driver_override waits for it: the processes that come after the failed prepare (libvirt's release,
- * status, plan, check) read and write it in children, and return, naming the function and the file. */
+ * driver_override waits for it. The prepare that saw it lists the function in /run/gpu-handover/stuck;
+ * every process after it (libvirt's release, restore, status, plan, check, another domain's prepare)
+ * reads the list first, leaves the function alone, and says so in one line naming it and its driver. */
 static void test_stuck_unbind_later_commands_return(void **state)
 {
         fakesys *fs = *state;
-        _cleanup_free_ char *xml = fakesys_path(fs, "/win11.xml");
+        _cleanup_free_ char *xml = fakesys_path(fs, "/win11.xml"), *list = NULL, *xml10 = strdup(domain_xml);
+        _cleanup_free_ char *list_path = fakesys_path(fs, "/run/gpu-handover/stuck");
+        struct stat st;
+        static const char stuck_line[] = "0000:00:05.0 is stuck: its unbind (driver 'bochs-drm') has not finished since ";
         run r;
 
         opt_in(fs, "timeout = 2\n");
+        write_file(fs, "/etc/gpu-handover/domains/win10.conf", "timeout = 2\n", 0644);
         write_file(fs, "/win11.xml", domain_xml, 0644);
         fakesys_block_unbind(fs, "0000:00:05.0");
         r = tool_bounded(fs, domain_xml,
                          (const char *[]){"hook", "qemu", "win11", "prepare", "begin", "-", NULL});
         assert_status(&r, 1);
-        assert_non_null(strstr(r.err, "unbinding 0000:00:05.0 from 'bochs-drm' did not finish in time"));
+        assert_non_null(strstr(r.err, stuck_line));
         run_done(&r);
+        /* Root's, 0600, in the run dir: one line for the function, naming the access and the driver. */
+        list = fakesys_read(fs, "/run/gpu-handover/stuck");
+        assert_true(startswith(list, "0000:00:05.0 unbind "));
+        assert_true(endswith(list, " bochs-drm"));
+        assert_int_equal(stat(list_path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
 
         r = tool_bounded(fs, domain_xml,
                          (const char *[]){"hook", "qemu", "win11", "release", "end", "-", NULL});
         assert_status(&r, 1);
-        assert_non_null(strstr(r.err, "0000:00:05.0: driver_override did not answer in time"));
+        assert_non_null(strstr(r.err, stuck_line));
         assert_true(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
         assert_driver(fs, "0000:00:05.1", "snd_hda_intel");
+        run_done(&r);
+
+        r = tool_bounded(fs, NULL, (const char *[]){"restore", "win11", NULL});
+        assert_status(&r, 1);
+        assert_non_null(strstr(r.err, stuck_line));
+        run_done(&r);
+
+        /* Another domain with the same GPU: refused before anything changes. */
+        memcpy(strstr(xml10, "win11"), "win10", 5);
+        r = tool_bounded(fs, xml10,
+                         (const char *[]){"hook", "qemu", "win10", "prepare", "begin", "-", NULL});
+        assert_status(&r, 1);
+        assert_non_null(strstr(r.err, stuck_line));
+        assert_false(fakesys_exists(fs, "/run/gpu-handover/win10.journal"));
         run_done(&r);
 
         r = tool_bounded(fs, NULL, (const char *[]){"status", NULL});
         assert_status(&r, 0);
         assert_non_null(strstr(r.out,
                                "0000:00:05.0  1234:1111  driver bochs-drm  boot VGA\n"
-                               "    driver_override: (unknown: driver_override did not answer in time)\n"));
+                               "    driver_override: (unknown: the function is stuck, see below)\n"));
+        assert_non_null(strstr(r.out, "\nStuck functions (/run/gpu-handover/stuck):\n  "));
+        assert_non_null(strstr(r.out, stuck_line));
         run_done(&r);
 
         r = tool_bounded(fs, NULL, (const char *[]){"status", "--json", NULL});
         assert_status(&r, 0);
-        assert_non_null(
-                strstr(r.out, "\"driver_override_error\":\"driver_override did not answer in time\""));
+        assert_non_null(strstr(r.out, "\"driver_override_error\":\"the function is stuck, see below\""));
+        assert_non_null(strstr(r.out, "\"stuck\":[{\"address\":\"0000:00:05.0\",\"access\":\"unbind\","
+                                      "\"driver\":\"bochs-drm\",\"since_usec\":"));
         run_done(&r);
 
         r = tool_bounded(fs, NULL, (const char *[]){"plan", "win11", "--xml", xml, NULL});
         assert_status(&r, 1);
-        assert_non_null(strstr(r.err, "0000:00:05.0: driver_override did not answer in time"));
+        assert_non_null(strstr(r.err, stuck_line));
         run_done(&r);
 
         r = tool_bounded(fs, NULL, (const char *[]){"check", "win11", "--xml", xml, NULL});
         assert_status(&r, 1);
-        assert_non_null(strstr(r.out, "0000:00:05.0: driver_override did not answer in time"));
+        assert_non_null(strstr(r.out, stuck_line));
         run_done(&r);
 }
 

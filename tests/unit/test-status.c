@@ -207,7 +207,8 @@ static void test_json_desktop(void **state)
                           "devices[2].iommu_group_members=null\n"
                           "devices[2].module=null\n"
                           "devices[2].vendor=\"10de\"\n"
-                          "handovers=[]\n");
+                          "handovers=[]\n"
+                          "stuck=[]\n");
 }
 
 static void chmod_rel(fakesys *fs, const char *rel, mode_t mode)
@@ -255,7 +256,8 @@ static void test_json_handovers(void **state)
                              "handovers[2].devices[1]=\"0000:00:05.1\"\n"
                              "handovers[2].domain=\"win11\"\n"
                              "handovers[2].error=null\n"
-                             "handovers[2].steps=4\n",
+                             "handovers[2].steps=4\n"
+                             "stuck=[]\n",
                              fakesys_root(f->fs)) > 0);
         assert_flat(flat, want);
 }
@@ -268,7 +270,51 @@ static void test_json_bare_host(void **state)
 
         fakesys_add_dev(f->fs, "0000:03:00.0", 0x020000, 0x8086, 0x10d3, 5);
         flat = status_json_flat(f);
-        assert_flat(flat, "devices=[]\nhandovers=[]\n");
+        assert_flat(flat, "devices=[]\nhandovers=[]\nstuck=[]\n");
+}
+
+/* The stuck list, as every hand-over reads it: each function with the access that did not finish, its
+ * driver, since when, and the process still waiting (null: none left, or gone). One bad line and the list
+ * is not trusted: null in JSON, the reason in text. */
+static void test_stuck_list(void **state)
+{
+        fixture *f = *state;
+        _cleanup_free_ char *flat = NULL;
+        gh_run r = {};
+
+        fakesys_add_dev(f->fs, "0000:03:00.0", 0x020000, 0x8086, 0x10d3, 5);
+        pf_write(fakesys_root(f->fs), "/run/gpu-handover/stuck",
+                 "0000:01:00.1 override-write 1764633600000000 0 0 \n"
+                 "0000:01:00.0 unbind 1764633600000000 0 0 nvidia\n");
+        chmod_rel(f->fs, "/run/gpu-handover", 0700);
+        chmod_rel(f->fs, "/run/gpu-handover/stuck", 0600);
+        flat = status_json_flat(f);
+        assert_flat(flat, "devices=[]\nhandovers=[]\n"
+                          "stuck[0].access=\"override-write\"\n"
+                          "stuck[0].address=\"0000:01:00.1\"\n"
+                          "stuck[0].driver=null\n"
+                          "stuck[0].since_usec=1764633600000000\n"
+                          "stuck[0].waiter_pid=null\n"
+                          "stuck[1].access=\"unbind\"\n"
+                          "stuck[1].address=\"0000:01:00.0\"\n"
+                          "stuck[1].driver=\"nvidia\"\n"
+                          "stuck[1].since_usec=1764633600000000\n"
+                          "stuck[1].waiter_pid=null\n");
+        status(f, NULL, &r);
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, "\nStuck functions (/run/gpu-handover/stuck):\n"
+                                      "  0000:01:00.1 is stuck: a write of its driver_override has not finished since "));
+        assert_non_null(strstr(r.out, "\n  0000:01:00.0 is stuck: its unbind (driver 'nvidia') has not finished "
+                                      "since "));
+        gh_run_done(&r);
+
+        pf_write(fakesys_root(f->fs), "/run/gpu-handover/stuck", "0000:01:00.0 unbind 1 0 0 nvidia\nrm -rf /\n");
+        free(flat);
+        flat = status_json_flat(f);
+        assert_flat(flat, "devices=[]\nhandovers=[]\nstuck=null\n");
+        status(f, NULL, &r);
+        assert_non_null(strstr(r.out, "/run/gpu-handover/stuck:2: not a stuck-function entry; refused)\n"));
+        gh_run_done(&r);
 }
 
 /* The text form shows the same host, so both read it the same way. */
@@ -323,6 +369,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_json_desktop, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_json_handovers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stuck_list, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_json_bare_host, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_text_desktop, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),

@@ -1,0 +1,142 @@
+/* Device-lock accesses against the stuck list. The list is root's (owner 0), as the journals are. */
+#include <errno.h>
+#include <time.h>
+
+#include "child.h"
+#include "devlock.h"
+#include "pci.h"
+#include "procstat.h"
+#include "stucklist.h"
+
+#define OWNER 0
+
+/* Before an access: -EDEADLK when listed with its waiter in the kernel; 1 when listed without (the
+ * deadline shortened for the try); 0 when not listed. */
+static int gate(const char *root, const char *addr, usec_t *deadline)
+{
+        gh_error ignored = {};
+        usec_t retry = deadline_after(GH_DEVLOCK_RETRY_TIMEOUT);
+        gh_stuck s;
+
+        if (gh_stucklist_find(root, OWNER, addr, &s, &ignored) <= 0)
+                return 0;
+        if (gh_stuck_waiter_alive(&s))
+                return -EDEADLK;
+        if (retry < *deadline)
+                *deadline = retry;
+        return 1;
+}
+
+/* A new entry: what did not answer, the driver it had, and now. */
+static void entry_new(const char *root, const char *addr, gh_stuck_op op, const char *driver, gh_stuck *s)
+{
+        _cleanup_free_ char *cur = NULL;
+        struct timespec ts;
+
+        *s = (gh_stuck){.op = op};
+        if (!driver && gh_pci_get_driver(root, addr, &cur) >= 0)
+                driver = cur;
+        if (snprintf(s->addr, sizeof(s->addr), "%s", addr) >= (int)sizeof(s->addr) ||
+            snprintf(s->driver, sizeof(s->driver), "%s", strempty(driver)) >= (int)sizeof(s->driver))
+                s->driver[0] = 0;
+        if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+                s->since = (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Lists addr, or keeps its entry (the first access that got stuck, and since when) with the process now
+ * left waiting, if any. */
+static void record(const char *root, const char *addr, gh_stuck_op op, const char *driver)
+{
+        gh_error ignored = {};
+        pid_t waiter = gh_child_last_abandoned();
+        uint64_t start = 0;
+        gh_stuck s;
+
+        if (gh_stucklist_find(root, OWNER, addr, &s, &ignored) <= 0)
+                entry_new(root, addr, op, driver, &s);
+        if (waiter > 0 && gh_proc_stat("/proc", waiter, NULL, &start) >= 0) {
+                s.waiter = waiter;
+                s.waiter_start = start;
+        }
+        /* Not recorded (not root, say): this run still fails the access; later ones find it out again. */
+        (void)gh_stucklist_put(root, OWNER, &s, &ignored);
+}
+
+/* After an access: a timeout lists it; an answer from one that takes the lock every time (not an unbind,
+ * which may find nothing to do) shows the lock free, and takes it off the list. */
+static int after(const char *root, const char *addr, gh_stuck_op op, const char *driver, int listed, int r)
+{
+        gh_error ignored = {};
+
+        if (r == -ETIMEDOUT)
+                record(root, addr, op, driver);
+        else if (listed && op != GH_STUCK_UNBIND)
+                (void)gh_stucklist_drop(root, OWNER, addr, &ignored);
+        return r;
+}
+
+int gh_devlock_read_override(const char *root, const char *addr, usec_t deadline, char **ret)
+{
+        int listed = gate(root, addr, &deadline);
+
+        if (listed < 0)
+                return listed;
+        return after(root, addr, GH_STUCK_OVERRIDE_READ, NULL, listed,
+                     gh_pci_read_override(root, addr, deadline, ret));
+}
+
+int gh_devlock_set_override(const char *root, const char *addr, const char *driver, usec_t deadline)
+{
+        int listed = gate(root, addr, &deadline);
+
+        if (listed < 0)
+                return listed;
+        return after(root, addr, GH_STUCK_OVERRIDE_WRITE, NULL, listed,
+                     gh_pci_set_override(root, addr, driver, deadline));
+}
+
+int gh_devlock_unbind(const char *root, const char *addr, const char *driver, usec_t deadline)
+{
+        int listed = gate(root, addr, &deadline);
+
+        if (listed < 0)
+                return listed;
+        return after(root, addr, GH_STUCK_UNBIND, driver, listed, gh_pci_unbind(root, addr, driver, deadline));
+}
+
+int gh_devlock_probe(const char *root, const char *addr, usec_t deadline)
+{
+        int listed = gate(root, addr, &deadline);
+
+        if (listed < 0)
+                return listed;
+        return after(root, addr, GH_STUCK_PROBE, NULL, listed, gh_pci_probe(root, addr, deadline));
+}
+
+static void format_since(uint64_t since, char buf[static 32])
+{
+        time_t t = (time_t)(since / USEC_PER_SEC);
+        struct tm tm;
+
+        if (!localtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+                snprintf(buf, 32, "an unknown time");
+}
+
+int gh_devlock_error(const char *root, const char *addr, int r, gh_error *err)
+{
+        _cleanup_free_ char *what = NULL;
+        gh_error ignored = {};
+        char since[32], waiter[64] = "";
+        gh_stuck s;
+
+        if (gh_stucklist_find(root, OWNER, addr, &s, &ignored) <= 0 || gh_stuck_describe(&s, &what) < 0)
+                return gh_error_set(err, r,
+                                    "%s did not answer in time: the kernel keeps the device locked (is a driver stuck in unbind?)",
+                                    addr);
+        format_since(s.since, since);
+        if (gh_stuck_waiter_alive(&s))
+                snprintf(waiter, sizeof(waiter), "; pid %d still waits in the kernel", (int)s.waiter);
+        return gh_error_set(err, r,
+                            "%s is stuck: %s has not finished since %s%s. It is left alone until that ends or the host reboots",
+                            addr, what, since, waiter);
+}

@@ -1,0 +1,27 @@
+/* The PCI accesses that take a device's lock (pci.h: driver_override read and write, unbind, probe), kept
+ * in step with the stuck list (stucklist.h). A function on the list whose waiter is still in the kernel
+ * is not touched at all; one whose waiter is gone gets a short try, which takes it off the list when it
+ * answers; an access that does not answer by its deadline puts the function on the list. */
+#pragma once
+
+#include "shared/error.h"
+#include "shared/time-util.h"
+
+/* How long a listed function whose waiter is gone gets to show that its lock is free again. */
+#define GH_DEVLOCK_RETRY_TIMEOUT (500 * USEC_PER_MSEC)
+
+/* As gh_pci_read_override() and the others, plus -EDEADLK: listed as stuck, not tried. -ETIMEDOUT: did
+ * not answer now, listed from now on. */
+int gh_devlock_read_override(const char *root, const char *addr, usec_t deadline, char **ret);
+int gh_devlock_set_override(const char *root, const char *addr, const char *driver, usec_t deadline);
+int gh_devlock_unbind(const char *root, const char *addr, const char *driver, usec_t deadline);
+int gh_devlock_probe(const char *root, const char *addr, usec_t deadline);
+
+static inline bool gh_devlock_stuck(int r)
+{
+        return r == -EDEADLK || r == -ETIMEDOUT;
+}
+
+/* The one line for a stuck function, from its entry on the list: the address, the access and the driver,
+ * since when, and the process still waiting. Sets err and returns r. */
+int gh_devlock_error(const char *root, const char *addr, int r, gh_error *err);
