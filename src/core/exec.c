@@ -31,7 +31,7 @@ static int step_do(const exec_env *e, const gh_step *s, usec_t deadline, gh_erro
         case GH_STEP_UNBIND:
                 return o->dev_unbind(e->ctx, s->addr, s->driver, deadline, err);
         case GH_STEP_LOAD_MODULE:
-                return o->module_load(e->ctx, s->name, err);
+                return o->module_load(e->ctx, s->name, deadline, err);
         case GH_STEP_BIND_VFIO:
                 return o->dev_bind_vfio(e->ctx, s->addr, s->group, deadline, err);
         default:
@@ -55,7 +55,7 @@ static int step_undo(const exec_env *e, const gh_step *s, usec_t deadline, gh_er
         case GH_STEP_SET_OVERRIDE:
                 return o->dev_give_back(e->ctx, s->addr, s->old_override, s->driver, deadline, err);
         case GH_STEP_UNLOAD_MODULE:
-                return o->module_load(e->ctx, s->name, err);
+                return o->module_load(e->ctx, s->name, deadline, err);
         case GH_STEP_BIND_VFIO:
                 return o->dev_unbind(e->ctx, s->addr, VFIO_DRIVER, deadline, err);
         default:

@@ -15,7 +15,7 @@ typedef struct gh_host_ops {
         /* Writes driver_override (driver NULL clears it); in a child with a deadline. */
         int (*override_set)(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err);
         int (*module_unload)(void *ctx, const char *module, usec_t deadline, gh_error *err);
-        int (*module_load)(void *ctx, const char *module, gh_error *err);
+        int (*module_load)(void *ctx, const char *module, usec_t deadline, gh_error *err);
         /* Unbinds addr if, and only if, it is bound to driver; in a child with a deadline. */
         int (*dev_unbind)(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err);
         /* Probes addr (override must say vfio-pci), verifies the driver link and /dev/vfio/group. */

@@ -217,7 +217,7 @@ static void load_vfio(const claim *c)
 {
         gh_log_fields f = {.domain = c->domain, .step = "load-module"};
         gh_error e = {};
-        int r = gh_real_host_ops.module_load(c->host, VFIO_MODULE, &e);
+        int r = gh_real_host_ops.module_load(c->host, VFIO_MODULE, deadline_after(c->step_timeout), &e);
 
         if (r >= 0) {
                 gh_log_full(LOG_INFO, 0, &f, "claim at boot: module '%s' is loaded", VFIO_MODULE);

@@ -86,7 +86,7 @@ static int op_module_unload(void *ctx, const char *module, usec_t deadline, gh_e
         return r < 0 ? r : gh_kmod_unload(h->kmod, module, deadline, err);
 }
 
-static int op_module_load(void *ctx, const char *module, gh_error *err)
+static int op_module_load(void *ctx, const char *module, usec_t deadline, gh_error *err)
 {
         gh_real_host *h = ctx;
         gh_module_state st = gh_module_get_state(h->root, module);
@@ -96,7 +96,7 @@ static int op_module_load(void *ctx, const char *module, gh_error *err)
                 return 0;
         r = need_kmod(h, err);
 
-        return r < 0 ? r : gh_kmod_load(h->kmod, module, err);
+        return r < 0 ? r : gh_kmod_load(h->kmod, module, deadline, err);
 }
 
 static int op_dev_unbind(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err)
@@ -159,7 +159,7 @@ static int load_by_modalias(gh_real_host *h, const char *addr, usec_t deadline, 
                 return gh_error_set(err, r, "cannot read the modalias of %s: %s", addr, strerror(-r));
         r = need_kmod(h, err);
         if (r >= 0)
-                r = gh_kmod_load_modalias(h->kmod, alias, err);
+                r = gh_kmod_load_modalias(h->kmod, alias, deadline, err);
         if (r < 0)
                 return r;
         r = gh_devlock_probe(h->root, addr, deadline);

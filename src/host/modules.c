@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 #include <syslog.h>
 
+#include "child.h"
 #include "modules.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
@@ -338,7 +339,7 @@ static int probe(gh_kmod *k, struct kmod_module *mod, unsigned flags, gh_error *
         return r;
 }
 
-int gh_kmod_load(gh_kmod *k, const char *name, gh_error *err)
+static int load_name(gh_kmod *k, const char *name, gh_error *err)
 {
         _cleanup_(kmod_module_unref_listp) struct kmod_list *list = NULL;
         struct kmod_list *i;
@@ -364,7 +365,7 @@ int gh_kmod_load(gh_kmod *k, const char *name, gh_error *err)
         return 0;
 }
 
-int gh_kmod_load_modalias(gh_kmod *k, const char *modalias, gh_error *err)
+static int load_modalias(gh_kmod *k, const char *modalias, gh_error *err)
 {
         _cleanup_(kmod_module_unref_listp) struct kmod_list *list = NULL;
         struct kmod_list *i;
@@ -387,4 +388,62 @@ int gh_kmod_load_modalias(gh_kmod *k, const char *modalias, gh_error *err)
                 return gh_error_set(err, -ENOENT, "no module that is not blacklisted matches modalias '%s'",
                                     modalias);
         return 0;
+}
+
+typedef struct load_job {
+        gh_kmod *k;
+        const char *what;
+        int (*load)(gh_kmod *k, const char *what, gh_error *err);
+} load_job;
+
+/* In the child: the load, then its result and message to stdout as "RESULT MESSAGE", in one write. */
+static int load_child(void *userdata)
+{
+        const load_job *j = userdata;
+        gh_error e = {};
+        char buf[sizeof(e.msg) + 16];
+        int r = j->load(j->k, j->what, &e);
+        int n = snprintf(buf, sizeof(buf), "%d %s", r, e.msg);
+
+        return write(STDOUT_FILENO, buf, (size_t)n) == n ? 0 : -EIO;
+}
+
+/* A module's init, or an install command of modprobe.d, may never return: the load runs in a child, and
+ * past the deadline it is left to finish in the kernel on its own. */
+static int load_in_child(gh_kmod *k, const char *what, int (*load)(gh_kmod *, const char *, gh_error *),
+                         usec_t deadline, gh_error *err)
+{
+        _cleanup_free_ char *out = NULL;
+        char *msg;
+        int r;
+
+        r = gh_child_read(load_child, &(load_job){.k = k, .what = what, .load = load}, deadline, 8192, &out);
+        if (r == -ETIMEDOUT)
+                return gh_error_set(err, r,
+                                    "loading '%s' did not finish in time (a module's init or an install command "
+                                    "hangs); it is left to finish in the kernel",
+                                    what);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot load '%s': %s", what, strerror(-r));
+        r = (int)strtol(out, &msg, 10);
+        if (msg == out || r > 0)
+                return gh_error_set(err, -EIO, "cannot load '%s': no result from the loader", what);
+        if (r < 0)
+                return gh_error_set(err, r, "%s", *msg == ' ' && msg[1] ? msg + 1 : strerror(-r));
+        return 0;
+}
+
+int gh_kmod_load(gh_kmod *k, const char *name, usec_t deadline, gh_error *err)
+{
+        gh_module_state state = gh_module_get_state(k->root, name);
+
+        /* Nothing to wait for needs no child. */
+        if (state == GH_MODULE_LOADED || state == GH_MODULE_BUILTIN)
+                return 0;
+        return load_in_child(k, name, load_name, deadline, err);
+}
+
+int gh_kmod_load_modalias(gh_kmod *k, const char *modalias, usec_t deadline, gh_error *err)
+{
+        return load_in_child(k, modalias, load_modalias, deadline, err);
 }

@@ -24,7 +24,9 @@ int gh_kmod_new(const char *root, gh_kmod **ret);
 gh_kmod *gh_kmod_free(gh_kmod *k);
 /* Not loaded is success. Builtin is -EOPNOTSUPP. Busy (EAGAIN/EBUSY) is retried until deadline. */
 int gh_kmod_unload(gh_kmod *k, const char *name, usec_t deadline, gh_error *err);
-/* With its configured options and dependencies. Loaded or builtin is success. */
-int gh_kmod_load(gh_kmod *k, const char *name, gh_error *err);
-/* Loads the modules that match a device's modalias; -ENOENT when none does. */
-int gh_kmod_load_modalias(gh_kmod *k, const char *modalias, gh_error *err);
+/* With its configured options and dependencies. Loaded or builtin is success. The load runs in a child:
+ * -ETIMEDOUT when it has not finished by the deadline (it goes on in the kernel; the module may show up
+ * later). */
+int gh_kmod_load(gh_kmod *k, const char *name, usec_t deadline, gh_error *err);
+/* Loads the modules that match a device's modalias, in a child as above; -ENOENT when none does. */
+int gh_kmod_load_modalias(gh_kmod *k, const char *modalias, usec_t deadline, gh_error *err);

@@ -21,6 +21,9 @@
 #include "shared/strv.h"
 
 /* What the guard answers for the module syscalls: a value no kernel gives for them. */
+/* Loads that finish: far more than they need. */
+#define LOAD_DEADLINE (deadline_after(20 * USEC_PER_SEC))
+
 #define GUARD_ERRNO EHWPOISON
 #define GUARD_FORCE_ERRNO ENOTRECOVERABLE
 
@@ -312,7 +315,8 @@ static char *load_root(void)
                              "alias pci:v0000ABCDd* gh_fake_gpu\n"
                              "alias pci:v00001234d* gh_other_gpu\n"
                              "install gh_other_gpu echo other > %s/loaded-gh_other_gpu\n"
-                             "install gh_bad_gpu false\n",
+                             "install gh_bad_gpu false\n"
+                             "install gh_hang_gpu sleep 30\n",
                              root, root) > 0);
         pf_write(root, "/etc/modprobe.d/gh-test.conf", conf);
         return root;
@@ -335,7 +339,7 @@ static void test_load_explicit(void **state)
         REQUIRE_GUARD();
         k = kmod_for(root);
         /* Blacklisted, yet loaded: the user asked for it back. With its configured options. */
-        assert_int_equal(gh_kmod_load(k, "gh_fake_gpu", &err), 0);
+        assert_int_equal(gh_kmod_load(k, "gh_fake_gpu", LOAD_DEADLINE, &err), 0);
         assert_false(gh_error_isset(&err));
         assert_file_content(root, "/loaded-gh_fake_gpu", "gh_opt=7");
         gh_kmod_free(k);
@@ -350,8 +354,8 @@ static void test_load_loaded_or_builtin(void **state)
         REQUIRE_GUARD();
         pf_write(root, "/sys/module/gh_fake_gpu/initstate", "live\n");
         k = kmod_for(root);
-        assert_int_equal(gh_kmod_load(k, "gh-fake-gpu", &err), 0);
-        assert_int_equal(gh_kmod_load(k, "drm", &err), 0);
+        assert_int_equal(gh_kmod_load(k, "gh-fake-gpu", LOAD_DEADLINE, &err), 0);
+        assert_int_equal(gh_kmod_load(k, "drm", LOAD_DEADLINE, &err), 0);
         assert_false(gh_error_isset(&err));
         assert_false(pf_exists(root, "/loaded-gh_fake_gpu"));
         gh_kmod_free(k);
@@ -365,10 +369,28 @@ static void test_load_failures(void **state)
 
         REQUIRE_GUARD();
         k = kmod_for(root);
-        assert_int_equal(gh_kmod_load(k, "gh_test_nosuch", &err), -ENOENT);
+        assert_int_equal(gh_kmod_load(k, "gh_test_nosuch", LOAD_DEADLINE, &err), -ENOENT);
         assert_non_null(strstr(err.msg, "'gh_test_nosuch'"));
-        assert_true(gh_kmod_load(k, "gh_bad_gpu", &err2) < 0);
+        assert_true(gh_kmod_load(k, "gh_bad_gpu", LOAD_DEADLINE, &err2) < 0);
         assert_non_null(strstr(err2.msg, "'gh_bad_gpu'"));
+        gh_kmod_free(k);
+}
+
+/* A module whose init never returns (here its install command): the load gives up at the deadline and
+ * says so; it is left to finish in the kernel, and the caller goes on. */
+static void test_load_hangs_until_deadline(void **state)
+{
+        _cleanup_pf_root_ char *root = load_root();
+        usec_t start;
+        gh_kmod *k;
+        gh_error err = {};
+
+        REQUIRE_GUARD();
+        k = kmod_for(root);
+        start = now_usec();
+        assert_int_equal(gh_kmod_load(k, "gh_hang_gpu", deadline_after(300 * USEC_PER_MSEC), &err), -ETIMEDOUT);
+        assert_true(now_usec() - start < 10 * USEC_PER_SEC);
+        assert_non_null(strstr(err.msg, "loading 'gh_hang_gpu' did not finish in time"));
         gh_kmod_free(k);
 }
 
@@ -381,14 +403,14 @@ static void test_load_modalias(void **state)
         REQUIRE_GUARD();
         k = kmod_for(root);
         /* Alias loading honours the blacklist: the only match is blacklisted. */
-        assert_int_equal(gh_kmod_load_modalias(k, "pci:v0000ABCDd00005678sv0sd0bc03sc00i00", &err), -ENOENT);
+        assert_int_equal(gh_kmod_load_modalias(k, "pci:v0000ABCDd00005678sv0sd0bc03sc00i00", LOAD_DEADLINE, &err), -ENOENT);
         assert_non_null(strstr(err.msg, "pci:v0000ABCDd00005678sv0sd0bc03sc00i00"));
         assert_false(pf_exists(root, "/loaded-gh_fake_gpu"));
 
-        assert_int_equal(gh_kmod_load_modalias(k, "pci:v00001234d00001111sv0sd0bc03sc00i00", &err2), 0);
+        assert_int_equal(gh_kmod_load_modalias(k, "pci:v00001234d00001111sv0sd0bc03sc00i00", LOAD_DEADLINE, &err2), 0);
         assert_file_content(root, "/loaded-gh_other_gpu", "other");
 
-        assert_int_equal(gh_kmod_load_modalias(k, "pci:v0000FFFFd00000000sv0sd0bc03sc00i00", &err3),
+        assert_int_equal(gh_kmod_load_modalias(k, "pci:v0000FFFFd00000000sv0sd0bc03sc00i00", LOAD_DEADLINE, &err3),
                          -ENOENT);
         gh_kmod_free(k);
 }
@@ -408,6 +430,7 @@ int main(void)
                 cmocka_unit_test(test_load_explicit),
                 cmocka_unit_test(test_load_loaded_or_builtin),
                 cmocka_unit_test(test_load_failures),
+                cmocka_unit_test(test_load_hangs_until_deadline),
                 cmocka_unit_test(test_load_modalias),
         };
 

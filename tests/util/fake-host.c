@@ -174,7 +174,7 @@ static int f_module_unload(void *ctx, const char *module, usec_t deadline, gh_er
         return 0;
 }
 
-static int f_module_load(void *ctx, const char *module, gh_error *err)
+static int f_module_load(void *ctx, const char *module, usec_t deadline, gh_error *err)
 {
         fake_host *h = ctx;
         int r = call(h, "module_load", module);
