@@ -268,18 +268,36 @@ static int unload_busy_error(gh_kmod *k, const char *name, int r, gh_error *err)
                             name, refcnt ? refcnt : "unknown", joined && *joined ? joined : "none");
 }
 
-/* Tries the removal until the deadline: the count drops as users exit or close the device. */
+/* Each try gets at least this long, even at the deadline: a removal that is only busy says so at once,
+ * and one cut short would be taken for a hung exit function. */
+#define REMOVE_TRY_MIN (250 * USEC_PER_MSEC)
+
+/* In the child: one removal. flags 0: never KMOD_REMOVE_FORCE, and libkmod always adds O_NONBLOCK. */
+static int remove_child(void *userdata)
+{
+        return kmod_module_remove_module(userdata, 0);
+}
+
+/* Tries the removal until the deadline: the count drops as users exit or close the device. Each try runs
+ * in a child: O_NONBLOCK keeps the kernel from waiting for users, but not a module's exit function from
+ * hanging. */
 static int unload_retry(gh_kmod *k, struct kmod_module *mod, const char *name, usec_t deadline,
                         gh_error *err)
 {
         int r;
 
         for (;;) {
+                usec_t floor = deadline_after(REMOVE_TRY_MIN);
+
                 k->last_error[0] = 0;
-                /* flags 0: never KMOD_REMOVE_FORCE, and libkmod always adds O_NONBLOCK. */
-                r = kmod_module_remove_module(mod, 0);
+                r = gh_child_run(remove_child, mod, deadline > floor ? deadline : floor);
                 if (r == 0 || r == -ENOENT)
                         return 0;
+                if (r == -ETIMEDOUT)
+                        return gh_error_set(err, r,
+                                            "unloading module '%s' did not finish in time (its exit function "
+                                            "hangs); it is left to finish in the kernel",
+                                            name);
                 if (r != -EAGAIN && r != -EBUSY)
                         return gh_error_set(err, r, "cannot unload module '%s': %s", name,
                                             kmod_reason(k, r));

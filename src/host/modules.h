@@ -22,7 +22,8 @@ typedef struct gh_kmod gh_kmod;
 /* libkmod context for ROOT/lib/modules/$(uname -r), its log routed to ours. */
 int gh_kmod_new(const char *root, gh_kmod **ret);
 gh_kmod *gh_kmod_free(gh_kmod *k);
-/* Not loaded is success. Builtin is -EOPNOTSUPP. Busy (EAGAIN/EBUSY) is retried until deadline. */
+/* Not loaded is success. Builtin is -EOPNOTSUPP. Busy (EAGAIN/EBUSY) is retried until deadline. Each try
+ * runs in a child: -ETIMEDOUT when one has not returned by the deadline. */
 int gh_kmod_unload(gh_kmod *k, const char *name, usec_t deadline, gh_error *err);
 /* With its configured options and dependencies. Loaded or builtin is success. The load runs in a child:
  * -ETIMEDOUT when it has not finished by the deadline (it goes on in the kernel; the module may show up
