@@ -90,6 +90,11 @@ int gh_units_open(const char *root, gh_units **ret)
                 r = bus_open_root(root, &u->bus);
         if (r < 0)
                 return r;
+        /* Every call without a deadline of its own (the queries that gather facts) gets this one, not
+         * sd-bus's 25 s: the manager answers them at once, or is stuck. */
+        r = sd_bus_set_method_call_timeout(u->bus, GH_UNITS_QUERY_TIMEOUT);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(u);
         return 0;
 }

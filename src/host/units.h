@@ -6,6 +6,9 @@
 
 typedef struct gh_units gh_units;
 
+/* How long a query (GetUnit, a property) may take: systemd answers at once unless it is stuck. */
+#define GH_UNITS_QUERY_TIMEOUT (5 * USEC_PER_SEC)
+
 /* The system bus; with a root other than "/", ROOT/run/dbus/system_bus_socket.
  * -ENOENT/-ECONNREFUSED etc. when there is no bus. */
 int gh_units_open(const char *root, gh_units **ret);

@@ -100,6 +100,20 @@ static void test_is_active(void **state)
         assert_false(active(u, "unheard-of.service"));
 }
 
+/* A manager that does not answer a query: the query gives up after GH_UNITS_QUERY_TIMEOUT, not sd-bus's
+ * 25 s, and the caller goes on with an error. */
+static void test_query_has_a_timeout(void **state)
+{
+        gh_units *u = units(state);
+        usec_t start = now_usec();
+        bool on = true;
+
+        assert_int_equal(gh_units_is_active(u, "mute.service", &on), -ETIMEDOUT);
+        assert_true(now_usec() - start < GH_UNITS_QUERY_TIMEOUT + 10 * USEC_PER_SEC);
+        /* The connection still serves the next query. */
+        assert_true(active(u, "gdm.service"));
+}
+
 static void test_stop_start_wait_for_job(void **state)
 {
         gh_units *u = units(state);
@@ -220,6 +234,7 @@ int main(void)
                 cmocka_unit_test(test_open_no_bus),
                 cmocka_unit_test(test_resolve),
                 cmocka_unit_test(test_is_active),
+                cmocka_unit_test(test_query_has_a_timeout),
                 cmocka_unit_test(test_stop_start_wait_for_job),
                 cmocka_unit_test(test_job_removed_before_reply),
                 cmocka_unit_test(test_job_failed),

@@ -18,6 +18,7 @@
  *                   As in systemd, cancelling the job does not end ExecStop: the unit stays
  *                   "deactivating" for UF_EXEC_STOP_TAIL_MSEC more, and a start waits until it is
  *                   inactive (an ExecStop that ends soon after; one that never ends keeps the start waiting)
+ *   mute.service    GetUnit about it is never answered, as from a manager that hangs
  * A "done" stop makes a unit inactive, a "done" start active. Modes other than "replace" are refused.
  * A running job is cancelled as systemd does it, by Job.Cancel on its object: JobRemoved with result
  * "canceled" goes out before the reply; a job that is gone has no object (UnknownObject). */
