@@ -196,10 +196,54 @@ static int pid_is_qemu(const char *root, pid_t pid, char **ret_comm)
         return 1;
 }
 
+/* The value of QEMU's "-name": "guest=NAME,debug-threads=on" as libvirt writes it (or a bare "NAME"), a
+ * comma inside NAME doubled. NAME into *ret; -ENOENT when the command line has no -name. */
+static int cmdline_guest(const char *text, size_t len, char **ret)
+{
+        const char *end = text + len, *v = NULL;
+        FILE *f;
+        size_t n = 0;
+        char *name = NULL;
+
+        for (const char *a = text; a < end; a += strlen(a) + 1)
+                if (streq(a, "-name") && a + strlen(a) + 1 < end) {
+                        v = a + strlen(a) + 1;
+                        break;
+                }
+        if (!v)
+                return -ENOENT;
+        if (startswith(v, "guest="))
+                v += strlen("guest=");
+        f = open_memstream(&name, &n);
+        if (!f)
+                return -ENOMEM;
+        for (; *v && (*v != ',' || v[1] == ','); v += *v == ',' ? 2 : 1)
+                fputc(*v, f);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = name;
+        return 0;
+}
+
+/* Whether the QEMU at pid runs another domain than domain, by its -name: a stale pid file may name a pid
+ * that another domain's QEMU has now. Unknown (no cmdline, no -name) is not another. */
+static bool runs_other_domain(const char *root, pid_t pid, const char *domain)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL, *guest = NULL;
+        size_t len;
+
+        if (proc_entry(root, pid, "cmdline", &path) < 0 || read_full_file(path, 1 << 20, &text, &len) < 0)
+                return false;
+        if (cmdline_guest(text, len, &guest) < 0)
+                return false;
+        return !streq(guest, domain);
+}
+
 /* libvirt's QEMU driver has QEMU's pid written to /run/libvirt/qemu/DOMAIN.pid when it starts the
  * domain (before QEMU runs, so before it opens any node), and unlinks it when it stops the domain, after
  * QEMU is killed and before the release hook runs. A crashed libvirtd leaves it behind: the pid it names
- * may have exited, or be some other program's by now, so only a running QEMU counts. */
+ * may have exited, or be some other program's by now (another domain's QEMU too), so only a running
+ * QEMU of this domain counts. */
 static int pid_file_use(const char *root, const char *domain, gh_vm_use *u, gh_error *err)
 {
         _cleanup_free_ char *rel = NULL, *path = NULL, *text = NULL, *comm = NULL;
@@ -220,7 +264,7 @@ static int pid_file_use(const char *root, const char *domain, gh_vm_use *u, gh_e
         if (r < 0)
                 return gh_error_set(err, r, "cannot tell what pid %d, named by '%s', is: %s", (int)pid, rel,
                                     strerror(-r));
-        if (r == 0)
+        if (r == 0 || runs_other_domain(root, pid, domain))
                 return 0;
         r = use_set(u, pid, comm, rel);
         u->pid_file = true;

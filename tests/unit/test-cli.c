@@ -608,6 +608,17 @@ static void test_release_refused_while_vm_runs(void **state)
 
 #define QEMU_EXE "/usr/bin/qemu-system-x86_64"
 #define PID_FILE "/run/libvirt/qemu/win11.pid"
+/* The start of QEMU's command line as libvirt 9.0 writes it, NUL-separated. */
+#define QEMU_CMDLINE(dom) QEMU_EXE "\0-name\0guest=" dom ",debug-threads=on\0-S"
+
+static void write_bytes(fakesys *fs, const char *rel, const char *bytes, size_t n)
+{
+        _cleanup_free_ char *p = fakesys_path(fs, rel);
+        _cleanup_close_ int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, bytes, n), (ssize_t)n);
+}
 
 /* Hands the devices over, then gives 05.0 the cdev vfio0 that vfio-pci adds on kernels with VFIO cdevs
  * (the fake kernel makes only the group's node). */
@@ -698,6 +709,9 @@ static void test_release_refused_while_pid_file_names_qemu(void **state)
         pf_write(root, "/proc/4242/maps", "");
         pf_mkdir(root, "/proc/4242/fd");
         assert_release_refused(fs, want);
+        /* Its -name is this domain: still this VM. */
+        write_bytes(fs, "/proc/4242/cmdline", QEMU_CMDLINE("win11"), sizeof(QEMU_CMDLINE("win11")));
+        assert_release_refused(fs, want);
         pf_remove(root, "/proc/4242");
         assert_restores(fs);
 }
@@ -717,6 +731,14 @@ static void test_release_not_refused_for_stale_pid_file(void **state)
 
         handed_over_with_cdev(fs);
         pf_remove(root, "/proc/4242");
+        assert_restores(fs);
+
+        /* The pid is another domain's QEMU by now: its -name says so. */
+        handed_over_with_cdev(fs);
+        pf_proc_pid(root, 4242, "qemu-system-x86", NULL, QEMU_EXE, 100);
+        write_bytes(fs, "/proc/4242/cmdline", QEMU_CMDLINE("win10"), sizeof(QEMU_CMDLINE("win10")));
+        pf_write(root, "/proc/4242/maps", "");
+        pf_mkdir(root, "/proc/4242/fd");
         assert_restores(fs);
 }
 
