@@ -289,6 +289,22 @@ static int claim_devices(gh_real_host *host, const char *domain, const gh_policy
         return 0;
 }
 
+typedef struct claim_input {
+        const char *domain;
+        gh_policy p;
+        gh_domain dom;
+        bool ready; /* opted in, its definition parsed: claim it under the lock */
+} claim_input;
+
+static void claim_inputs_free(claim_input *v, size_t n)
+{
+        for (size_t i = 0; v && i < n; i++) {
+                gh_policy_done(&v[i].p);
+                gh_domain_done(&v[i].dom);
+        }
+        free(v);
+}
+
 /* libvirt's persistent definition, read as a file: libvirt itself is not running yet. */
 static int read_domain_xml(const char *root, const char *domain, char **ret, size_t *ret_len, gh_error *err)
 {
@@ -304,11 +320,10 @@ static int read_domain_xml(const char *root, const char *domain, char **ret, siz
         return 0;
 }
 
-/* The devices exactly as prepare would take them: allowlist, IOMMU group and claim checks included. */
-static int select_devices(const char *root, const char *domain, const gh_policy *p, gh_facts *f,
-                          gh_plan *plan, gh_error *err)
+/* The domain's definition, read and parsed before the lock is taken: it is the slow part, and bounded
+ * only by the XML budget. */
+static int parse_domain(const char *root, const char *domain, gh_domain *dom, gh_error *err)
 {
-        _cleanup_(gh_domain_done) gh_domain dom = {};
         _cleanup_free_ char *xml = NULL;
         gh_error e = {};
         size_t len = 0;
@@ -317,18 +332,28 @@ static int select_devices(const char *root, const char *domain, const gh_policy 
         r = read_domain_xml(root, domain, &xml, &len, err);
         if (r < 0)
                 return r;
-        r = gh_domxml_parse(xml, len, &dom, &e);
+        r = gh_domxml_parse(xml, len, dom, &e);
         if (r < 0)
                 return gh_error_set(err, r, "bad domain XML in '" LIBVIRT_QEMU_DIR "/%s.xml': %s", domain,
                                     e.msg);
-        if (dom.name && !streq(dom.name, domain))
+        if (dom->name && !streq(dom->name, domain))
                 return gh_error_set(err, -EINVAL, "'" LIBVIRT_QEMU_DIR "/%s.xml' defines domain '%s'",
-                                    domain, dom.name);
+                                    domain, dom->name);
+        return 0;
+}
+
+/* The devices exactly as prepare would take them: allowlist, IOMMU group and claim checks included. */
+static int select_devices(const char *root, const claim_input *in, gh_facts *f, gh_plan *plan,
+                          gh_error *err)
+{
+        gh_error e = {};
+        int r;
+
         /* No systemd: the claim stops no unit, and at boot the bus may not be up. */
-        r = gh_facts_gather(root, domain, p, &dom, NULL, f, &e);
+        r = gh_facts_gather(root, in->domain, &in->p, &in->dom, NULL, f, &e);
         if (r < 0)
                 return gh_error_set(err, r, "%s", e.msg);
-        return gh_plan_build(domain, p, &dom, f, plan, err);
+        return gh_plan_build(in->domain, &in->p, &in->dom, f, plan, err);
 }
 
 static int not_claimed(const char *domain, int level, const char *why)
@@ -339,32 +364,49 @@ static int not_claimed(const char *domain, int level, const char *why)
         return 0;
 }
 
-/* 0 whatever happened to the domain (its summary line says); < 0 only when something is badly wrong. */
-static int claim_domain(gh_real_host *host, const char *domain)
+/* Before the lock: the config and the definition. in->ready says whether to go on; a domain that is not
+ * (not opted in, a bad file) has had its line printed. < 0 only when something is badly wrong. */
+static int claim_read(const char *root, const char *domain, claim_input *in)
 {
-        _cleanup_(gh_policy_done) gh_policy p = {};
+        gh_error err = {};
+        int r;
+
+        in->domain = domain;
+        gh_policy_init(&in->p);
+        r = gh_config_load(root, domain, 0, &in->p, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return not_claimed(domain, r == -ENOENT ? LOG_INFO : LOG_ERR, err.msg);
+        if (!in->p.claim_at_boot)
+                return not_claimed(domain, LOG_INFO,
+                                   "claim_at_boot is not set: its devices are taken when it starts");
+        r = parse_domain(root, domain, &in->dom, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return not_claimed(domain, LOG_ERR, err.msg[0] ? err.msg : strerror(-r));
+        in->ready = true;
+        return 0;
+}
+
+/* Under the lock: 0 whatever happened to the domain (its summary line says); < 0 only when something is
+ * badly wrong. */
+static int claim_domain(gh_real_host *host, const claim_input *in)
+{
         _cleanup_(gh_facts_done) gh_facts f = {};
         _cleanup_(gh_plan_done) gh_plan plan = {};
         gh_error err = {};
         int r;
 
-        gh_policy_init(&p);
-        r = gh_config_load(host->root, domain, 0, &p, &err);
+        r = select_devices(host->root, in, &f, &plan, &err);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return not_claimed(domain, r == -ENOENT ? LOG_INFO : LOG_ERR, err.msg);
-        if (!p.claim_at_boot)
-                return not_claimed(domain, LOG_INFO,
-                                   "claim_at_boot is not set: its devices are taken when it starts");
-        r = select_devices(host->root, domain, &p, &f, &plan, &err);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return not_claimed(domain, LOG_ERR, err.msg[0] ? err.msg : strerror(-r));
+                return not_claimed(in->domain, LOG_ERR, err.msg[0] ? err.msg : strerror(-r));
         if (plan.n_devices == 0)
-                return not_claimed(domain, LOG_INFO, "it asks for no device its config lets us take");
-        return claim_devices(host, domain, &p, &plan, &f);
+                return not_claimed(in->domain, LOG_INFO, "it asks for no device its config lets us take");
+        return claim_devices(host, in->domain, &in->p, &plan, &f);
 }
 
 static bool is_autostart_link(const char *name)
@@ -417,13 +459,33 @@ static int claim_fail(const char *what, int r)
         return GH_EXIT_FAILURE;
 }
 
+/* Every domain's files first, then the claims under the lock. */
+static int claim_all(gh_real_host *host, char **domains)
+{
+        size_t n = strv_length(domains);
+        claim_input *in = calloc(n, sizeof(*in));
+        _cleanup_close_ int lock = -1;
+        int r = in ? 0 : -ENOMEM;
+
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = claim_read(host->root, domains[i], &in[i]);
+        if (r >= 0 && (r = gh_lock_take(host->root, deadline_after(LOCK_TIMEOUT), &lock)) < 0) {
+                claim_inputs_free(in, n);
+                return claim_fail("cannot take the hand-over lock", r);
+        }
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (in[i].ready)
+                        r = claim_domain(host, &in[i]);
+        claim_inputs_free(in, n);
+        return r < 0 ? claim_fail("out of memory", r) : GH_EXIT_OK;
+}
+
 static int cmd_claim_boot(gh_context *ctx, const gh_command *self, int argc, char *argv[])
 {
         static const struct option opts[] = {GH_OPTION_HELP, {}};
         gh_opts o = {.cmd = self, .longopts = opts};
         _cleanup_(gh_real_host_done) gh_real_host host = {.root = ctx->root};
         _cleanup_strv_free_ char **domains = NULL;
-        _cleanup_close_ int lock = -1;
         int r;
 
         while ((r = gh_opts_next(&o, argc, argv)) != GH_ARGS_END)
@@ -439,13 +501,7 @@ static int cmd_claim_boot(gh_context *ctx, const gh_command *self, int argc, cha
                 printf("No domain is marked autostart: nothing to claim.\n");
                 return GH_EXIT_OK;
         }
-        r = gh_lock_take(ctx->root, deadline_after(LOCK_TIMEOUT), &lock);
-        if (r < 0)
-                return claim_fail("cannot take the hand-over lock", r);
-        STRV_FOREACH(d, domains)
-        if ((r = claim_domain(&host, *d)) < 0)
-                return claim_fail("out of memory", r);
-        return GH_EXIT_OK;
+        return claim_all(&host, domains);
 }
 
 const gh_command gh_command_claim_boot = {
