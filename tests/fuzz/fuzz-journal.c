@@ -1,6 +1,6 @@
 /* Journal text: any bytes give steps or one error, strict and lenient reads agree, and every step read
- * survives the round trip through its line form. The journal written back from the steps read (header,
- * then gh_step_to_line() of each) reads back as the same steps. No file is touched. */
+ * survives the round trip through its line form and can be described. The journal written back from the
+ * steps read (header, then gh_step_to_line() of each) reads back as the same steps. No file is touched. */
 #include <errno.h>
 
 #include "core/journal-text.h"
@@ -28,10 +28,10 @@ static bool steps_equal(const gh_step *a, size_t n, const gh_step *b, size_t m)
         return true;
 }
 
-/* to_line, from_line, to_line: the same step, the same line. */
+/* to_line, from_line, to_line: the same step, the same line. And `plan` and `status` can describe it. */
 static void check_step_round_trip(const gh_step *s, FILE *journal)
 {
-        _cleanup_free_ char *line = NULL, *again = NULL;
+        _cleanup_free_ char *line = NULL, *again = NULL, *described = NULL;
         _cleanup_(gh_step_done) gh_step t = {};
 
         fuzz_check(gh_step_check(s, NULL) == 0);
@@ -41,6 +41,7 @@ static void check_step_round_trip(const gh_step *s, FILE *journal)
         fuzz_check(step_equal(s, &t));
         fuzz_check(gh_step_to_line(&t, &again) == 0);
         fuzz_check(streq(line, again));
+        fuzz_check(gh_step_describe(s, &described) == 0 && described);
         fprintf(journal, "%s\n", line);
 }
 
