@@ -13,6 +13,10 @@ GH_DEPS_RUN=(libvirt-daemon-system libvirt-clients qemu-system-x86)
 # private dbus-daemon) or bash (test-completion), those tests fail, naming the package; without kmod
 # (test-check-host's depmod) or systemd (test-claim's systemd-analyze verify), those checks are left out.
 GH_DEPS_TEST=("${GH_DEPS_BUILD[@]}" libcmocka-dev python3 dbus bash kmod systemd)
+# To build and run the fuzz targets (scripts/test adds them unless --no-fuzz; scripts/fuzz): clang and
+# libFuzzer, which Debian ships in libclang-rt-dev (libclang_rt.fuzzer); llvm's llvm-profdata and llvm-cov
+# for the lines of each parser that a run reached. The corpus replay under gcc needs none of them.
+GH_DEPS_FUZZ=(clang libclang-rt-dev llvm)
 # To run the e2e test (scripts/test adds it to GH_DEPS_TEST): scripts/vm-test packs an initramfs (busybox,
 # cpio, depmod) and builds the .deb (GH_DEPS_BUILD); the guest boots this machine's own root, read-only,
 # so the root must also hold what the guest runs: libvirt and QEMU, udev (udevadm, and the drivers it

@@ -9,6 +9,7 @@
 #include <libxml/xmlerror.h>
 
 #include "domxml.h"
+#include "shared/printable.h"
 #include "xml-budget.h"
 
 /* libxml2 2.12 made the error passed to handlers const. */
@@ -55,6 +56,19 @@ static void xml_free_charp(xmlChar **p)
 }
 #define _cleanup_xml_ _cleanup_(xml_free_charp)
 
+/* libxml2 ends its messages with a newline, and may quote a value that holds one. */
+static void msg_set(parse_state *s, const char *message)
+{
+        char m[sizeof(s->msg)];
+        size_t n;
+
+        snprintf(m, sizeof(m), "%s", message);
+        n = strlen(m);
+        while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == '\r'))
+                m[--n] = 0;
+        gh_printable(m, s->msg, sizeof(s->msg));
+}
+
 /* Set as the context's handler and the global one, both with the parser context as data. Keeps the
  * first error: later ones tend to be its echoes. */
 static void on_xml_error(void *data, xml_error_ptr e)
@@ -64,8 +78,7 @@ static void on_xml_error(void *data, xml_error_ptr e)
 
         if (!s || !e || e->level < XML_ERR_ERROR || s->msg[0])
                 return;
-        snprintf(s->msg, sizeof(s->msg), "%s", e->message ? e->message : "unknown error");
-        s->msg[strcspn(s->msg, "\r\n")] = 0;
+        msg_set(s, e->message ? e->message : "unknown error");
         s->line = e->line;
         /* libxml2 2.9 goes on after an error, and a flood of them (4 MiB of undefined entities) costs
          * seconds: the first is all we report, so end the parse as libxml2 does when it halts. Not
@@ -215,7 +228,7 @@ static int parse_addr_attr(const xmlNode *address, const addr_attr *attr, const 
         }
         if (r < 0)
                 return gh_error_set(err, -EINVAL, "%s: bad %s '%s' in <source><address>", label, attr->name,
-                                    (const char *)v);
+                                    GH_PRINTABLE((const char *)v));
         *addr_field(addr, attr) = n;
         return 0;
 }
@@ -235,7 +248,7 @@ static int parse_source_address(const xmlNode *dev, const char *label, gh_pci_ad
         type = xmlGetNoNsProp(address, (const xmlChar *)"type");
         if (type && !streq((const char *)type, "pci"))
                 return gh_error_set(err, -EINVAL, "%s: address type '%s' in <source> is not 'pci'", label,
-                                    (const char *)type);
+                                    GH_PRINTABLE((const char *)type));
         for (size_t i = 0; i < ELEMENTSOF(addr_attrs); i++) {
                 r = parse_addr_attr(address, &addr_attrs[i], label, &a, err);
                 if (r < 0)

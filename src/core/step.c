@@ -38,6 +38,13 @@ void gh_step_done(gh_step *s)
         *s = (gh_step){.group = -1};
 }
 
+void gh_steps_free(gh_step *steps, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                gh_step_done(&steps[i]);
+        free(steps);
+}
+
 /* Values keep a small safe alphabet; everything else, including ',' and '=', is %XX. */
 static bool value_char_plain(unsigned char c)
 {

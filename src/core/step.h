@@ -46,3 +46,5 @@ int gh_step_from_line(const char *line, gh_step *ret, gh_error *err);
 /* Human form for `plan`, e.g. "stop unit gdm.service (undo: start it)". */
 int gh_step_describe(const gh_step *s, char **ret);
 void gh_step_done(gh_step *s);
+/* Frees n steps and the array that holds them. */
+void gh_steps_free(gh_step *steps, size_t n);

@@ -1,17 +1,17 @@
-/* The hand-over journal: a header line, then one line per step, each fsynced before the step runs.
- * A crash mid-write leaves a torn last line: that step never began, so reading skips it. */
+/* The hand-over journal's file: created, appended to with a fsync per line, checked before it is read
+ * (gh_journal_parse() reads its text), listed and removed. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include "conffile.h"
+#include "core/journal-text.h"
 #include "journal.h"
 #include "rundir.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
 
-#define JOURNAL_MAGIC "gpu-handover-journal 1"
 #define JOURNAL_SUFFIX ".journal"
 #define JOURNAL_MAX ((size_t)1024 * 1024)
 
@@ -82,7 +82,7 @@ int gh_journal_create(const char *root, const char *domain, uid_t owner, gh_jour
         r = journal_open_new(root, domain, owner, &fd, err);
         if (r < 0)
                 return r;
-        if (asprintf(&header, JOURNAL_MAGIC " domain=%s\n", domain) < 0)
+        if (asprintf(&header, GH_JOURNAL_MAGIC " domain=%s\n", domain) < 0)
                 return -ENOMEM;
         r = write_all_sync(fd, header);
         if (r < 0) {
@@ -119,94 +119,11 @@ gh_journal *gh_journal_close(gh_journal *j)
         return NULL;
 }
 
-void gh_steps_free(gh_step *steps, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                gh_step_done(&steps[i]);
-        free(steps);
-}
-
-typedef struct journal_text {
-        const char *path;
-        char **skipped; /* strv of "PATH:LINE: why"; NULL when reading strictly */
-        bool lenient;
-        gh_step *steps;
-        size_t n;
-} journal_text;
-
-static bool has_control(const char *s)
-{
-        for (; *s; s++)
-                if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                        return true;
-        return false;
-}
-
-/* A journal renamed or copied to another domain's name would undo that domain's hand-over. */
-static int check_header(const char *line, const char *path, const char *domain, gh_error *err)
-{
-        static const char prefix[] = JOURNAL_MAGIC " domain=";
-        const char *d = line + strlen(prefix);
-
-        if (!startswith(line, prefix))
-                return gh_error_set(err, -EBADMSG, "%s:1: not a gpu-handover journal", path);
-        if (streq(d, domain))
-                return 0;
-        if (has_control(d))
-                return gh_error_set(err, -EBADMSG, "%s:1: the journal is for another domain, not '%s'", path,
-                                    domain);
-        return gh_error_set(err, -EBADMSG, "%s:1: the journal is for domain '%s', not '%s'", path, d,
-                            domain);
-}
-
-static int add_step(journal_text *t, const char *line, unsigned lineno, gh_error *err)
-{
-        gh_step s, *m;
-        gh_error why = {};
-        char *skip;
-        int r = gh_step_from_line(line, &s, &why);
-
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0 && !t->lenient)
-                return gh_error_set(err, -EBADMSG, "%s:%u: %s", t->path, lineno, why.msg);
-        if (r < 0)
-                return asprintf(&skip, "%s:%u: %s", t->path, lineno, why.msg) < 0
-                               ? -ENOMEM
-                               : strv_push(&t->skipped, skip);
-        m = realloc(t->steps, sizeof(gh_step) * (t->n + 1));
-        if (!m) {
-                gh_step_done(&s);
-                return -ENOMEM;
-        }
-        t->steps = m;
-        t->steps[t->n++] = s;
-        return 0;
-}
-
-static int parse_lines(journal_text *t, char *text, const char *domain, gh_error *err)
-{
-        unsigned lineno = 0;
-        char *p = text;
-        int r = 0;
-
-        for (char *nl; r >= 0 && (nl = strchr(p, '\n')); p = nl + 1) {
-                *nl = 0;
-                if (++lineno == 1)
-                        r = check_header(p, t->path, domain, err);
-                else
-                        r = add_step(t, p, lineno, err);
-        }
-        /* Whatever follows the last newline is a torn write: that step never began. */
-        return r;
-}
-
 static int read_text(const char *root, const char *domain, uid_t owner, char **ret_path, char **ret_text,
-                     gh_error *err)
+                     size_t *ret_len, gh_error *err)
 {
         _cleanup_free_ char *dir = NULL, *name = NULL, *path = NULL, *text = NULL;
         _cleanup_close_ int dir_fd = -1, fd = -1;
-        size_t len;
         int r;
 
         r = journal_name(root, domain, &dir, &name);
@@ -219,61 +136,37 @@ static int read_text(const char *root, const char *domain, uid_t owner, char **r
                 r = gh_rundir_open_file(dir_fd, name, path, owner, O_RDONLY, false, &fd, err);
         if (r < 0)
                 return r;
-        r = read_full_fd(fd, JOURNAL_MAX, &text, &len);
+        r = read_full_fd(fd, JOURNAL_MAX, &text, ret_len);
         if (r < 0)
                 return gh_error_set(err, r, "cannot read '%s': %s", path, strerror(-r));
-        /* A NUL would end the text early, and hide the steps after it as if they were a torn line. */
-        if (strlen(text) != len)
-                return gh_error_set(err, -EBADMSG, "'%s' contains a NUL byte", path);
         *ret_path = TAKE_PTR(path);
         *ret_text = TAKE_PTR(text);
         return 0;
 }
 
-static int journal_read(const char *root, const char *domain, uid_t owner, journal_text *t, gh_error *err)
+static int journal_read(const char *root, const char *domain, uid_t owner, gh_step **ret, size_t *ret_n,
+                        char ***ret_skipped, gh_error *err)
 {
         _cleanup_free_ char *path = NULL, *text = NULL;
+        size_t len;
         int r;
 
-        r = read_text(root, domain, owner, &path, &text, err);
+        r = read_text(root, domain, owner, &path, &text, &len, err);
         if (r < 0)
                 return r;
-        t->path = path;
-        r = parse_lines(t, text, domain, err);
-        t->path = NULL;
-        if (r < 0) {
-                gh_steps_free(t->steps, t->n);
-                strv_free(t->skipped);
-                *t = (journal_text){};
-        }
-        return r;
+        return gh_journal_parse(text, len, path, domain, ret, ret_n, ret_skipped, err);
 }
 
 int gh_journal_read(const char *root, const char *domain, uid_t owner, gh_step **ret, size_t *ret_n,
                     gh_error *err)
 {
-        journal_text t = {};
-        int r = journal_read(root, domain, owner, &t, err);
-
-        if (r < 0)
-                return r;
-        *ret = t.steps;
-        *ret_n = t.n;
-        return 0;
+        return journal_read(root, domain, owner, ret, ret_n, NULL, err);
 }
 
 int gh_journal_read_lenient(const char *root, const char *domain, uid_t owner, gh_step **ret, size_t *ret_n,
                             char ***ret_skipped, gh_error *err)
 {
-        journal_text t = {.lenient = true};
-        int r = journal_read(root, domain, owner, &t, err);
-
-        if (r < 0)
-                return r;
-        *ret = t.steps;
-        *ret_n = t.n;
-        *ret_skipped = t.skipped;
-        return 0;
+        return journal_read(root, domain, owner, ret, ret_n, ret_skipped, err);
 }
 
 int gh_journal_remove(const char *root, const char *domain)

@@ -18,7 +18,7 @@ int gh_journal_create(const char *root, const char *domain, uid_t owner, gh_jour
 /* Writes the line and fsyncs before returning: the step runs only once it is on disk. */
 int gh_journal_append(gh_journal *j, const char *line);
 gh_journal *gh_journal_close(gh_journal *j);
-/* The steps of a journal; a torn last line is ignored. -ENOENT when there is none (err not set).
+/* The steps of a journal, as gh_journal_parse() reads them. -ENOENT when there is none (err not set).
  * -EBADMSG naming "FILE:LINE" and why for a header that is not this domain's, or a bad step line. */
 int gh_journal_read(const char *root, const char *domain, uid_t owner, gh_step **ret, size_t *ret_n,
                     gh_error *err);
@@ -29,4 +29,3 @@ int gh_journal_read_lenient(const char *root, const char *domain, uid_t owner, g
 int gh_journal_remove(const char *root, const char *domain);
 /* Domains that have a journal (strv). */
 int gh_journal_list(const char *root, char ***ret);
-void gh_steps_free(gh_step *steps, size_t n);

@@ -3,7 +3,7 @@
 
 #include "error.h"
 
-static int error_vset(gh_error *err, int r, const char *fmt, va_list ap)
+_printf_(3, 0) static int error_vset(gh_error *err, int r, const char *fmt, va_list ap)
 {
         if (!err)
                 return r;

@@ -219,6 +219,25 @@ static void test_bad_attributes(void **state)
                 assert_refused(cases[i].xml, strlen(cases[i].xml), -EINVAL, cases[i].msg);
 }
 
+/* A value quoted in a message is shown with its control characters escaped: the message stays one line,
+ * and nothing raw reaches the terminal. */
+static void test_control_characters_escaped(void **state)
+{
+        static const attr_case cases[] = {
+                BAD("domain='0' bus='&#10;0x100' slot='0' function='0'", "bad bus '\\x0a0x100'"),
+                BAD("domain='0' bus='0x100&#13;' slot='0' function='0'", "bad bus '0x100\\x0d'"),
+                {TWO_HOSTDEVS("type='&#9;usb&#127;' bus='1' device='2'"),
+                 "hostdev #2 (line 9): address type '\\x09usb\\x7f' in <source> is not 'pci'"},
+        };
+        const char *ns = "<domain xmlns='urn:&#10;x&#127;'><name>t</name></domain>";
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                assert_refused(cases[i].xml, strlen(cases[i].xml), -EINVAL, cases[i].msg);
+        /* libxml2's own message quotes the value too. */
+        assert_refused(ns, strlen(ns), -EINVAL,
+                       "domain XML line 1: xmlns: 'urn:\\x0ax\\x7f' is not a valid URI");
+}
+
 typedef struct good_case {
         const char *xml;
         const char *addr;
@@ -846,6 +865,7 @@ int main(void)
                 cmocka_unit_test(test_skipped_kinds),
                 cmocka_unit_test(test_subsystem_pci_taken),
                 cmocka_unit_test(test_bad_attributes),
+                cmocka_unit_test(test_control_characters_escaped),
                 cmocka_unit_test(test_number_forms),
                 cmocka_unit_test(test_no_source),
                 cmocka_unit_test(test_no_source_address),

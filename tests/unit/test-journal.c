@@ -7,6 +7,7 @@
 #include <ftw.h>
 #include <sys/stat.h>
 
+#include "core/journal-text.h"
 #include "host/journal.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
@@ -358,6 +359,25 @@ static void test_nul_byte_refused(void **state)
         assert_non_null(strstr(err.msg, "contains a NUL byte"));
 }
 
+/* The text parser reads len bytes and no more: what lies past them is not the journal's. */
+static void test_parse_stops_at_len(void **state)
+{
+        static const char text[] = "gpu-handover-journal 1 domain=win11\nstop-unit name=gdm.service\n"
+                                   "load-module name=vfio-pci\n";
+        _cleanup_strv_free_ char **skipped = NULL;
+        gh_step *steps = NULL;
+        size_t n = 0;
+        gh_error err = {};
+
+        assert_int_equal(gh_journal_parse(text, strlen(text) - 1, "j", "win11", &steps, &n, NULL, &err), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(steps[0].name, "gdm.service");
+        gh_steps_free(steps, n);
+        assert_int_equal(gh_journal_parse(text, sizeof(text), "j", "win11", &steps, &n, &skipped, &err),
+                         -EBADMSG);
+        assert_string_equal(err.msg, "'j' contains a NUL byte");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -374,6 +394,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_bad_names_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lenient_read_skips_bad_lines, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nul_byte_refused, setup, teardown),
+                cmocka_unit_test(test_parse_stops_at_len),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

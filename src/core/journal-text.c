@@ -1,0 +1,105 @@
+/* Journal text to steps, from a buffer: the file's trust is the host adapter's concern, not this one's.
+ * A crash mid-write leaves a torn last line: that step never began, so it is not read. */
+#include <errno.h>
+
+#include "journal-text.h"
+#include "shared/strv.h"
+
+typedef struct journal_text {
+        const char *path;
+        char **skipped; /* strv of "PATH:LINE: why" */
+        bool lenient;
+        gh_step *steps;
+        size_t n;
+} journal_text;
+
+static bool has_control(const char *s)
+{
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
+/* A journal renamed or copied to another domain's name would undo that domain's hand-over. */
+static int check_header(const char *line, const char *path, const char *domain, gh_error *err)
+{
+        static const char prefix[] = GH_JOURNAL_MAGIC " domain=";
+        const char *d = line + strlen(prefix);
+
+        if (!startswith(line, prefix))
+                return gh_error_set(err, -EBADMSG, "%s:1: not a gpu-handover journal", path);
+        if (streq(d, domain))
+                return 0;
+        if (has_control(d))
+                return gh_error_set(err, -EBADMSG, "%s:1: the journal is for another domain, not '%s'", path,
+                                    domain);
+        return gh_error_set(err, -EBADMSG, "%s:1: the journal is for domain '%s', not '%s'", path, d,
+                            domain);
+}
+
+static int add_step(journal_text *t, const char *line, unsigned lineno, gh_error *err)
+{
+        gh_step s, *m;
+        gh_error why = {};
+        char *skip;
+        int r = gh_step_from_line(line, &s, &why);
+
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 && !t->lenient)
+                return gh_error_set(err, -EBADMSG, "%s:%u: %s", t->path, lineno, why.msg);
+        if (r < 0)
+                return asprintf(&skip, "%s:%u: %s", t->path, lineno, why.msg) < 0
+                               ? -ENOMEM
+                               : strv_push(&t->skipped, skip);
+        m = realloc(t->steps, sizeof(gh_step) * (t->n + 1));
+        if (!m) {
+                gh_step_done(&s);
+                return -ENOMEM;
+        }
+        t->steps = m;
+        t->steps[t->n++] = s;
+        return 0;
+}
+
+static int parse_lines(journal_text *t, const char *text, size_t len, const char *domain, gh_error *err)
+{
+        const char *end = text + len, *nl;
+        unsigned lineno = 0;
+        int r = 0;
+
+        for (const char *p = text; r >= 0 && (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
+                _cleanup_free_ char *line = strndup(p, (size_t)(nl - p));
+
+                if (!line)
+                        return -ENOMEM;
+                if (++lineno == 1)
+                        r = check_header(line, t->path, domain, err);
+                else
+                        r = add_step(t, line, lineno, err);
+        }
+        return r;
+}
+
+int gh_journal_parse(const char *text, size_t len, const char *path, const char *domain, gh_step **ret,
+                     size_t *ret_n, char ***ret_skipped, gh_error *err)
+{
+        journal_text t = {.path = path, .lenient = ret_skipped};
+        int r;
+
+        /* A NUL would end a line early, and could hide the steps after it as if they were a torn line. */
+        if (memchr(text, 0, len))
+                return gh_error_set(err, -EBADMSG, "'%s' contains a NUL byte", path);
+        r = parse_lines(&t, text, len, domain, err);
+        if (r < 0) {
+                gh_steps_free(t.steps, t.n);
+                strv_free(t.skipped);
+                return r;
+        }
+        *ret = t.steps;
+        *ret_n = t.n;
+        if (ret_skipped)
+                *ret_skipped = t.skipped;
+        return 0;
+}
