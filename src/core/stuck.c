@@ -46,12 +46,13 @@ int gh_stuck_format(const gh_stuck *s, char **ret)
                        : 0;
 }
 
-/* A decimal number with nothing else, at most max; end gets what follows. */
+/* A decimal number as the writer prints it (no sign, no leading zero), at most max; end gets what
+ * follows. */
 static int parse_u64(const char *s, uint64_t max, uint64_t *ret, const char **end)
 {
         char *e;
 
-        if (*s < '0' || *s > '9')
+        if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' && s[1] <= '9'))
                 return -EINVAL;
         errno = 0;
         *ret = strtoull(s, &e, 10);

@@ -62,6 +62,9 @@ static void test_parse_refuses(void **state)
                 "0000:01:00.0 unbind 1 2147483648 0 nvidia",  /* not a pid */
                 "0000:01:00.0 unbind 18446744073709551616 0 0 nvidia",
                 "0000:01:00.0 unbind 1x 0 0 nvidia",
+                "0000:01:00.0 unbind 01 0 0 nvidia",          /* found by fuzzing: read as 1, written as 1 */
+                "0000:01:00.0 unbind 1 00 0 nvidia",
+                "0000:01:00.0 unbind 1 0 +7 nvidia",
                 "0000:01:00.0  unbind 1 0 0 nvidia",
                 "0000:01:00.0 unbind 1 0 0 ../../x",
                 "0000:01:00.0 unbind 1 0 0 a/b",
