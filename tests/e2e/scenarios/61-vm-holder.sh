@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # A process of another VM holds the GPU: it ignores SIGTERM and runs in the scope libvirt gives a running
 # VM (machine.slice/machine-qemu\x2d1\x2dgh\x2de2e\x2dother.scope). The hand-over is refused, naming its
-# pid, its unit and the VM; it is not killed (alive, still holding the node after the grace that would have
-# ended it), and the host is as it began.
+# pid, its unit and the VM, before any step: the display manager, which holds the GPU too, is never
+# stopped (stopping nothing on this host would end the VM's process). The holder is not killed (alive,
+# still holding the node after the grace that would have ended it); the host is untouched.
 # e2e-machine: single
 
 DOM=gh-e2e-vm-holder
@@ -20,13 +21,15 @@ define_domain "$DOM" no "$GH_GPU" "$GH_GPU_AUDIO"
 plan=$("$GH_TOOL" plan "$DOM")
 echo "$plan"
 assert_contains "$plan" "pid $holder (bash) holds /dev/dri/card0 and is protected: VM '$OTHER', unit $scope" "the plan"
-before=$(gh_host_state)
+before=$(gh_host_state --pids)
 
 gh_log "starting the domain; pid $holder of VM '$OTHER' holds /dev/dri/card0 and ignores SIGTERM"
 gh_virsh_start_fails "$DOM"
 assert_contains "$GH_VIRSH_ERROR" "pid $holder (bash) holds /dev/dri/card0" "libvirt's error"
 assert_contains "$GH_VIRSH_ERROR" "VM '$OTHER'" "libvirt's error"
 assert_contains "$GH_VIRSH_ERROR" "unit $scope" "libvirt's error"
+assert_contains "$GH_VIRSH_ERROR" "nothing was changed" "libvirt's error"
+assert_eq "" "$(gh_timings)" "the steps the tool ran"
 # Past the grace: a SIGKILL would have come by now.
 sleep "$GRACE"
 gh_pid_alive "$holder" || gh_fail "holder pid $holder of VM '$OTHER' was killed"
@@ -36,4 +39,4 @@ assert_driver "$GH_GPU_AUDIO" snd_hda_intel
 assert_module_loaded bochs
 assert_unit_active "$GH_DM_UNIT"
 assert_file_absent "/run/gpu-handover/$DOM.journal"
-assert_host_state "$before"
+assert_host_state "$before" --pids
