@@ -606,17 +606,34 @@ int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, 
         return 0;
 }
 
-const gh_holder *gh_plan_protected_holder(const gh_plan *plan, const gh_facts *f)
+/* The first holder of a node the plan ends holders of whose guard is want (or any guard, for
+ * _GH_GUARD_INVALID). */
+static const gh_holder *plan_guarded_holder(const gh_plan *plan, const gh_facts *f, gh_guard want)
 {
         for (size_t i = 0; i < plan->n_steps; i++) {
                 if (plan->steps[i].kind != GH_STEP_END_HOLDERS)
                         continue;
-                for (size_t j = 0; j < f->n_holders; j++)
-                        if (strv_contains(plan->steps[i].nodes, f->holders[j].node) &&
-                            gh_holder_guard(&f->holders[j], 0, 0) != GH_GUARD_NONE)
+                for (size_t j = 0; j < f->n_holders; j++) {
+                        gh_guard g;
+
+                        if (!strv_contains(plan->steps[i].nodes, f->holders[j].node))
+                                continue;
+                        g = gh_holder_guard(&f->holders[j], 0, 0);
+                        if (g != GH_GUARD_NONE && (want == _GH_GUARD_INVALID || g == want))
                                 return &f->holders[j];
+                }
         }
         return NULL;
+}
+
+const gh_holder *gh_plan_protected_holder(const gh_plan *plan, const gh_facts *f)
+{
+        return plan_guarded_holder(plan, f, _GH_GUARD_INVALID);
+}
+
+const gh_holder *gh_plan_vm_holder(const gh_plan *plan, const gh_facts *f)
+{
+        return plan_guarded_holder(plan, f, GH_GUARD_VM);
 }
 
 void gh_plan_done(gh_plan *plan)

@@ -25,3 +25,5 @@ void gh_plan_done(gh_plan *plan);
 /* The first holder of the nodes the plan ends holders of that may never be signalled (an other VM,
  * libvirt, systemd: core/identity.h), or NULL. With one, the hand-over is refused when it gets there. */
 const gh_holder *gh_plan_protected_holder(const gh_plan *plan, const gh_facts *f);
+/* The first such holder that is another VM's or container's (GH_GUARD_VM), or NULL. */
+const gh_holder *gh_plan_vm_holder(const gh_plan *plan, const gh_facts *f);

@@ -5,6 +5,7 @@
 
 #include "core/config.h"
 #include "core/exec.h"
+#include "core/identity.h"
 #include "host/conffile.h"
 #include "host/gather.h"
 #include "host/hostops.h"
@@ -120,17 +121,41 @@ static int parse_xml(const char *domain, const char *xml, size_t len, gh_domain 
         return r < 0 ? gh_error_set(err, r, "domain '%s': bad domain XML: %s", domain, e.msg) : 0;
 }
 
+/* Another VM's process holds a device node: stopping nothing on this host ends it (unlike pid 1's and
+ * logind's copies of a session's device, which go with the display manager), and the holders step would
+ * refuse it. Refuse before the first step: a display manager stopped first would end the user's session
+ * for nothing. */
+static int refuse_vm_holder(const char *domain, const gh_holder *h, gh_error *err)
+{
+        _cleanup_free_ char *why = NULL;
+
+        if (gh_holder_guard_describe(h, GH_GUARD_VM, &why) < 0)
+                return gh_error_set(err, -ENOMEM, "domain '%s': out of memory", domain);
+        return gh_error_set(err, -EBUSY,
+                            "domain '%s': pid %d (%s) holds %s and is protected: %s; nothing was changed",
+                            domain, (int)h->pid, strempty(h->comm), h->node, strempty(why));
+}
+
 static int plan_for(const char *root, const char *domain, const gh_policy *p, const gh_domain *dom,
                     gh_units *units, gh_plan *ret, gh_error *err)
 {
         _cleanup_(gh_facts_done) gh_facts f = {};
+        const gh_holder *h;
         gh_error e = {};
         int r;
 
         r = gh_facts_gather(root, domain, p, dom, units, &f, &e);
         if (r < 0)
                 return gh_error_set(err, r, "domain '%s': %s", domain, e.msg);
-        return gh_plan_build(domain, p, dom, &f, ret, err);
+        r = gh_plan_build(domain, p, dom, &f, ret, err);
+        if (r < 0)
+                return r;
+        h = gh_plan_vm_holder(ret, &f);
+        if (!h)
+                return 0;
+        gh_plan_done(ret);
+        *ret = (gh_plan){};
+        return refuse_vm_holder(domain, h, err);
 }
 
 static int run_plan(const char *root, const gh_plan *plan, usec_t deadline, gh_real_host *host,

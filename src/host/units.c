@@ -1,6 +1,7 @@
 /* systemd units over sd-bus: resolve names and states, and stop or start a unit waiting for its job
  * to finish (JobRemoved), each under a deadline. */
 #include <errno.h>
+#include <signal.h>
 #include <systemd/sd-bus.h>
 
 #include "units.h"
@@ -13,6 +14,7 @@
 #define SD_JOB "org.freedesktop.systemd1.Job"
 #define SD_NO_SUCH_UNIT "org.freedesktop.systemd1.NoSuchUnit"
 #define SD_NO_SUCH_JOB "org.freedesktop.systemd1.NoSuchJob"
+#define SD_NO_SUCH_PROCESS "org.freedesktop.systemd1.NoSuchProcess"
 
 /* A stop job still queued or running when its deadline passed: undoing the stop cancels it first. */
 typedef struct pending_stop {
@@ -349,8 +351,30 @@ static bool job_gone(const sd_bus_error *error)
                sd_bus_error_has_name(error, SD_BUS_ERROR_UNKNOWN_METHOD);
 }
 
+/* Cancelling a stop job does not end the ExecStop it runs: the unit stays deactivating, and systemd holds
+ * a start back until it is inactive, which for an ExecStop that hangs is never (or TimeoutStopSec, 90 s by
+ * default, later). So end that command, as the stop's own timeout would: SIGKILL to the unit's control
+ * process. systemd then stops the rest of the unit its usual way (KillSignal, ExecStopPost) and runs the
+ * start. A command that ended meanwhile leaves nothing to kill. */
+static int stop_command_kill(gh_units *u, const char *name, usec_t deadline, gh_error *err)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(u->bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "KillUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ssi", name, "control", (int32_t)SIGKILL);
+        if (r >= 0)
+                r = sd_bus_call(u->bus, m, call_timeout(deadline), &error, &reply);
+        if (r >= 0 || sd_bus_error_has_name(&error, SD_NO_SUCH_PROCESS))
+                return 0;
+        return gh_error_set(err, r, "cannot end the stop command of unit '%s': %s", name,
+                            error.message ? error.message : strerror(-r));
+}
+
 /* A start queued behind a stop job that still runs waits for that job to end, which may be never:
- * cancel the stop job first (as 'systemctl cancel' does), then start. */
+ * cancel the stop job first (as 'systemctl cancel' does), end the command it ran, then start. */
 static int stop_job_cancel(gh_units *u, const char *name, usec_t deadline, gh_error *err)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -366,7 +390,9 @@ static int stop_job_cancel(gh_units *u, const char *name, usec_t deadline, gh_er
         r = sd_bus_message_new_method_call(u->bus, &m, SD_DEST, job, SD_JOB, "Cancel");
         if (r >= 0)
                 r = sd_bus_call(u->bus, m, call_timeout(deadline), &error, &reply);
-        if (r >= 0 || job_gone(&error))
+        if (r >= 0)
+                return stop_command_kill(u, name, deadline, err);
+        if (job_gone(&error))
                 return 0;
         return gh_error_set(err, r, "cannot cancel the stop job %s of unit '%s': %s", job, name,
                             error.message ? error.message : strerror(-r));

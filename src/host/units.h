@@ -19,6 +19,7 @@ int gh_units_is_active(gh_units *u, const char *name, bool *ret);
 /* StopUnit/StartUnit in "replace" mode, then wait for JobRemoved; result other than "done" fails.
  * A stop whose deadline passes leaves its job running and remembers it: a later start of the same
  * name (the rollback's undo) cancels that job first (Job.Cancel), since a start queued behind it would
- * wait for as long as the stop takes. */
+ * wait for as long as the stop takes, and ends the command it ran (KillUnit "control", SIGKILL), which
+ * the cancel leaves running and systemd waits for before it starts the unit. */
 int gh_units_stop(gh_units *u, const char *name, usec_t deadline, gh_error *err);
 int gh_units_start(gh_units *u, const char *name, usec_t deadline, gh_error *err);

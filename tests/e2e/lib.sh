@@ -84,13 +84,21 @@ assert_ok() {
 
 # The driver bound to a PCI function, "none" when unbound.
 gh_driver() {
-        local link=/sys/bus/pci/devices/$1/driver
+        _gh_driver "$1"
+        echo "$REPLY"
+}
+
+# gh_driver into REPLY, without a fork (a fork costs a good part of a second in a slow guest): the
+# driver's folder that lists the function.
+_gh_driver() {
+        local drv
         [[ -e /sys/bus/pci/devices/$1 ]] || gh_fail "no PCI device '$1'"
-        if [[ -L $link ]]; then
-                basename "$(readlink "$link")"
-        else
-                echo none
-        fi
+        REPLY=none
+        for drv in /sys/bus/pci/drivers/*/"$1"; do
+                [[ -e $drv ]] || continue
+                drv=${drv%/*}
+                REPLY=${drv##*/}
+        done
 }
 
 gh_driver_is() {
@@ -364,21 +372,52 @@ gh_install_persistenced_standin() {
         wait_for 30 _gh_unit_holds "$GH_PERSISTENCED_UNIT" "$1"
 }
 
-# gh_start_holder [--ignore-term] NAME NODE: a bash (in its own transient unit gh-e2e-holder-NAME.service,
-# so that it belongs to no display manager and the runner can clean it up) that keeps NODE open, with
-# SIGTERM ignored if asked; sets GH_HOLDER_PID once it holds NODE.
+# gh_install_unit UNIT: a service of the scenario's own (named gh-e2e-*.service), its unit file from stdin,
+# in /etc/systemd/system; loaded, not started. gh_host_state shows its state, and the runner ends and
+# removes it after the scenario, even one whose stop never ends.
+gh_install_unit() {
+        [[ $1 == gh-e2e-*.service ]] || gh_fail "gh_install_unit: '$1' is not named gh-e2e-*.service"
+        cat >"/etc/systemd/system/$1"
+        systemctl daemon-reload
+}
+
+# gh_start_holder [--ignore-term] [--vm VM] NAME NODE: a bash that keeps NODE open, with SIGTERM ignored if
+# asked, in a transient unit of its own (so that it belongs to no display manager and the runner can clean
+# it up): gh-e2e-holder-NAME.service, or with --vm the scope libvirt gives a running VM named VM
+# (gh_vm_scope; VM must start with gh-e2e-). Sets GH_HOLDER_PID and GH_HOLDER_UNIT once it holds NODE.
 gh_start_holder() {
-        local trap='' unit
-        if [[ $1 == --ignore-term ]]; then
-                trap="trap '' TERM;"
-                shift
-        fi
-        unit=$GH_HOLDER_UNIT_PREFIX$1.service
+        local trap='' vm='' pid
+        while [[ $1 == --* ]]; do
+                case $1 in
+                --ignore-term) trap="trap '' TERM;" && shift ;;
+                --vm) vm=$2 && shift 2 ;;
+                *) gh_fail "gh_start_holder: unknown option '$1'" ;;
+                esac
+        done
         # The sleeps do not inherit the node: only the bash holds it.
-        systemd-run --quiet --collect --unit="$unit" /bin/bash -c \
-                "$trap exec 3<$2; while :; do sleep 0.2 3<&-; done" || gh_fail "cannot start holder '$unit'"
-        wait_for 30 _gh_unit_holds "$unit" "$2"
-        GH_HOLDER_PID=$(gh_unit_pid "$unit")
+        local script="$trap exec 3<$2; while :; do sleep 0.2 3<&-; done"
+        if [[ -z $vm ]]; then
+                GH_HOLDER_UNIT=$GH_HOLDER_UNIT_PREFIX$1.service
+                systemd-run --quiet --collect --unit="$GH_HOLDER_UNIT" /bin/bash -c "$script" ||
+                        gh_fail "cannot start holder '$GH_HOLDER_UNIT'"
+                wait_for 30 _gh_unit_holds "$GH_HOLDER_UNIT" "$2"
+                GH_HOLDER_PID=$(gh_unit_pid "$GH_HOLDER_UNIT")
+                return 0
+        fi
+        [[ $vm == gh-e2e-* ]] || gh_fail "gh_start_holder: the VM's name '$vm' does not start with gh-e2e-"
+        GH_HOLDER_UNIT=$(gh_vm_scope "$vm")
+        # A scope holds the caller, which systemd-run then execs into the command: $! is the bash.
+        systemd-run --quiet --collect --scope --slice=machine.slice --unit="$GH_HOLDER_UNIT" \
+                /bin/bash -c "$script" </dev/null >/dev/null 2>&1 &
+        pid=$!
+        wait_for 30 gh_holds "$pid" "$2"
+        assert_contains "$(<"/proc/$pid/cgroup")" "/machine.slice/$GH_HOLDER_UNIT" "the cgroup of pid $pid"
+        GH_HOLDER_PID=$pid
+}
+
+# gh_vm_scope VM: the scope systemd-machined gives a VM that libvirt runs as VM (machine-qemu\x2d1\x2dVM.scope).
+gh_vm_scope() {
+        printf '%s\n' "machine-qemu\\x2d1\\x2d${1//-/\\x2d}.scope"
 }
 
 gh_pid_alive() {
@@ -395,26 +434,41 @@ gh_card_node() {
 }
 
 gh_override() {
-        local v
-        v=$(<"/sys/bus/pci/devices/$1/driver_override")
+        _gh_override "$1"
+        echo "$REPLY"
+}
+
+# gh_override into REPLY, without a fork.
+_gh_override() {
+        local v=
+        read -r v <"/sys/bus/pci/devices/$1/driver_override" || true
         [[ $v == "(null)" ]] && v=
-        echo "$v"
+        REPLY=$v
+}
+
+# The stand-in units and those of gh_install_unit: the units in /etc/systemd/system named gh-e2e-*.service.
+_gh_e2e_units() {
+        local file
+        for file in /etc/systemd/system/gh-e2e-*.service; do
+                [[ -e $file ]] && echo "${file##*/}"
+        done
+        return 0
 }
 
 # gh_host_state [--pids]: what a hand-over changes, one fact per line, for comparing before and after:
 # the driver and driver_override of every display and audio function, whether the GPU modules are
-# loaded, the stand-in units' states (and with --pids their main pids: "untouched" is stricter than
-# "restarted"), and the journals on record.
+# loaded, the states of the stand-in units and those of gh_install_unit (and with --pids their main pids:
+# "untouched" is stricter than "restarted"), and the journals on record.
 gh_host_state() {
         local pids=${1:-} addr drv m unit
         while read -r addr drv; do
-                echo "$addr driver=$drv override=$(gh_override "$addr")"
+                _gh_override "$addr"
+                echo "$addr driver=$drv override=$REPLY"
         done < <(gh_device_state)
         for m in bochs snd_hda_intel; do
                 gh_module_loaded "$m" && echo "module $m loaded" || echo "module $m unloaded"
         done
-        for unit in "$GH_DM_UNIT" "$GH_PERSISTENCED_UNIT"; do
-                [[ -e /etc/systemd/system/$unit ]] || continue
+        for unit in $(_gh_e2e_units); do
                 echo "unit $unit $(systemctl is-active "$unit")${pids:+ pid $(gh_unit_pid "$unit")}"
         done
         echo "journals: $(shopt -s nullglob && cd /run/gpu-handover 2>/dev/null && echo ./*.journal)"
@@ -478,6 +532,37 @@ gh_show_timings() {
         done < <(gh_timings "$@")
 }
 
+# gh_plan_steps PLAN: how many steps `gpu-handover plan` lists in PLAN, its output.
+gh_plan_steps() {
+        sed -n 's/^ *\([0-9]*\)\. .*/\1/p' <<<"$1" | tail -n1
+}
+
+# gh_plan_step PLAN TEXT: the number of the first step in PLAN (`gpu-handover plan`'s output) whose
+# description starts with TEXT.
+gh_plan_step() {
+        sed -n "s/^ *\([0-9]*\)\. $2.*/\1/p" <<<"$1" | head -n1
+}
+
+# gh_prepare_kill_after DOMAIN XML N: runs the hook's prepare of DOMAIN as libvirt would (XML on stdin),
+# pausing after step N (GH_TEST_PAUSE_AFTER_STEP, which the test binary $GH_TOOL_TEST honours), waits until
+# it pauses there with N step lines in its journal, and SIGKILLs it, as a crash would.
+gh_prepare_kill_after() {
+        local dom=$1 xml=$2 n=$3 pid since journal=/run/gpu-handover/$1.journal
+        since=$(($(date +%s%N) / 1000))
+        GH_TEST_PAUSE_AFTER_STEP=$n "$GH_TOOL_TEST" hook qemu "$dom" prepare begin - <"$xml" &
+        pid=$!
+        wait_for 60 _gh_paused_or_gone "$pid" "$since" "$n"
+        gh_pid_alive "$pid" || gh_fail "the prepare of '$dom' ended before it paused after step $n"
+        assert_eq "$n" "$(tail -n +2 "$journal" | grep -c .)" "step lines in $journal"
+        kill -KILL "$pid"
+        wait "$pid" 2>/dev/null || true
+        gh_log "killed the prepare of '$dom' after step $n"
+}
+
+_gh_paused_or_gone() {
+        ! gh_pid_alive "$1" || gh_tool_log "$2" | grep -q "^pausing after step $3 "
+}
+
 # gh_e2e_rebaseline: the drivers the devices have now are those the next scenarios start from, and what
 # the runner checks after each. For a machine that boots with devices away from their host drivers
 # (claim): its scenario calls it once it has given them back.
@@ -491,9 +576,10 @@ gh_e2e_rebaseline() {
 gh_device_state() {
         local dev class
         for dev in /sys/bus/pci/devices/*; do
-                class=$(<"$dev/class")
+                read -r class <"$dev/class"
                 [[ $class == 0x03* || $class == 0x0403* ]] || continue
-                echo "${dev##*/} $(gh_driver "${dev##*/}")"
+                _gh_driver "${dev##*/}"
+                echo "${dev##*/} $REPLY"
         done
 }
 
@@ -508,6 +594,24 @@ _gh_reprobe() {
         echo "$1" >/sys/bus/pci/drivers_probe
 }
 
+# _gh_unit_end UNIT: UNIT inactive with no job queued, even when its stop would hang (an ExecStop that
+# sleeps): SIGKILL to all its processes, again until it is (a queued start would start it again, and the
+# main process's end runs ExecStop).
+_gh_unit_end() {
+        local i state
+        for ((i = 0; i < 50; i++)); do
+                systemctl kill --quiet -s KILL "$1" 2>/dev/null || true
+                state=$(systemctl show -P ActiveState "$1" 2>/dev/null) || true
+                if [[ $state == inactive || $state == failed ]] &&
+                        [[ -z $(systemctl list-jobs --no-legend "$1" 2>/dev/null) ]]; then
+                        systemctl reset-failed --quiet "$1" 2>/dev/null || true
+                        return 0
+                fi
+                sleep 0.2
+        done
+        echo "unit '$1' is still $state"
+}
+
 # Undoes what a scenario may have left: domains, stand-in units and configs quietly; it names only what
 # the scenario should not have left: a running domain, devices off the drivers they had at boot
 # (BASELINE: the gh_device_state of then).
@@ -518,14 +622,17 @@ gh_e2e_reset() {
                 virsh -q destroy "$dom" >/dev/null 2>&1 && echo "domain '$dom' was still running"
                 virsh -q undefine "$dom" >/dev/null 2>&1 || true
         done < <(virsh -q list --all --name 2>/dev/null)
-        for unit in "$GH_DM_UNIT" "$GH_PERSISTENCED_UNIT"; do
-                [[ -e /etc/systemd/system/$unit ]] || continue
-                systemctl disable --quiet --now "$unit" 2>/dev/null || true
+        for unit in $(_gh_e2e_units); do
+                _gh_unit_end "$unit"
+                # One reload for all, below: each takes seconds in a slow guest.
+                systemctl disable --quiet --no-reload "$unit" 2>/dev/null || true
                 rm -f "/etc/systemd/system/$unit"
                 reload=1
         done
         ((reload == 0)) || systemctl daemon-reload
-        for unit in $(systemctl list-units --plain --no-legend --all "$GH_HOLDER_UNIT_PREFIX*" | cut -d' ' -f1); do
+        # Holders, and a VM's scope that no VM runs in (gh_start_holder --vm).
+        for unit in $(systemctl list-units --plain --no-legend --all "$GH_HOLDER_UNIT_PREFIX*" | cut -d' ' -f1) \
+                $(systemctl list-units --plain --no-legend --all 'machine-*.scope' | cut -d' ' -f1 | grep -F '\x2dgh\x2de2e\x2d'); do
                 systemctl kill --quiet -s KILL "$unit" 2>/dev/null || true
                 systemctl stop --quiet "$unit" 2>/dev/null || true
                 systemctl reset-failed --quiet "$unit" 2>/dev/null || true

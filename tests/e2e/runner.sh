@@ -38,15 +38,23 @@ save_timings() {
         } | tee -a "$RES/$1.log"
 }
 
+# A scenario's limit: its '# e2e-timeout: SEC' line when that is longer than the default.
+scenario_timeout() {
+        local t
+        t=$(sed -n 's/^# e2e-timeout: *\([0-9][0-9]*\).*$/\1/p' "$1" 2>/dev/null | head -n1)
+        echo $((${t:-0} > SCENARIO_TIMEOUT ? t : SCENARIO_TIMEOUT))
+}
+
 run_scenario() {
-        local name=$1 file=$GH_E2E_DIR/scenarios/$1.sh rc start ms secs status reason='' fixes
+        local name=$1 file=$GH_E2E_DIR/scenarios/$1.sh rc start ms secs status reason='' fixes limit
         start=$(date +%s%N)
         # For gh_timings: the tool's journal entries from here on are this scenario's.
         export GH_E2E_SCENARIO_START_USEC=$((start / 1000))
+        limit=$(scenario_timeout "$file")
         gh_log "=== $name"
         if [[ -f $file ]]; then
                 # shellcheck disable=SC2016 # expanded by the scenario's bash
-                timeout --kill-after=10 "$SCENARIO_TIMEOUT" bash -c \
+                timeout --kill-after=10 "$limit" bash -c \
                         'set -euo pipefail; . "$GH_E2E_DIR/lib.sh"; . "$1"' "$name" "$file" </dev/null 2>&1 |
                         tee "$RES/$name.log"
                 rc=${PIPESTATUS[0]}
@@ -59,7 +67,7 @@ run_scenario() {
         case $rc in
         0) status=PASS ;;
         "$GH_E2E_EXIT_SKIP") status=SKIP reason=$(sed -n 's/^SKIP: //p' "$RES/$name.log" | tail -n1) ;;
-        124 | 137) status=FAIL reason="timed out after ${SCENARIO_TIMEOUT}s" ;;
+        124 | 137) status=FAIL reason="timed out after ${limit}s" ;;
         *) status=FAIL reason="exit $rc" ;;
         esac
         [[ $status == FAIL ]] && save_journal "$name"

@@ -323,6 +323,28 @@ static void test_hook_hands_over_and_back(void **state)
         run_done(&r);
 }
 
+/* Another VM's process holds the GPU: nothing stopped on this host ends it, so the hook refuses before its
+ * first step, naming it (a display manager stopped first would end the user's session for nothing). */
+static void test_hook_refuses_vm_holder_before_any_step(void **state)
+{
+        fakesys *fs = *state;
+        const char *root = fakesys_root(fs);
+        run r;
+
+        opt_in(fs, "");
+        pf_proc_pid(root, 4242, "bash", "/machine.slice/machine-qemu\\x2d1\\x2dother.scope", "/usr/bin/bash",
+                    100);
+        pf_proc_hold(root, 4242, 3, "/dev/dri/card0");
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_status(&r, 1);
+        assert_non_null(strstr(r.err,
+                               "domain 'win11': pid 4242 (bash) holds /dev/dri/card0 and is protected: VM "
+                               "'other', unit machine-qemu\\x2d1\\x2dother.scope; nothing was changed"));
+        assert_host_as_before(fs);
+        assert_false(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
+        run_done(&r);
+}
+
 static void test_hook_not_opted_in(void **state)
 {
         fakesys *fs = *state;
@@ -863,6 +885,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_plan_lists_and_changes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_hands_over_and_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_refuses_vm_holder_before_any_step, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_hook_not_opted_in, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_bad_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_unlisted_device, setup, teardown),

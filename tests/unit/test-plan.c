@@ -192,6 +192,30 @@ static void test_protected_holder_noted(void **state)
         assert_false(has_note(&w->plan, "protected"));
 }
 
+/* A process of another VM or container: stopping nothing on this host ends it, unlike the copies of a
+ * session's device systemd keeps (pid 1's fd store), which go with the display manager. */
+static void test_vm_holder_found(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        tf_add_holder(&w->f, 1, "systemd", "/dev/dri/card0", NULL, NULL, NULL);
+        tf_holder_identity(&w->f, "/init.scope", "/usr/lib/systemd/systemd");
+        assert_int_equal(build(w), 0);
+        assert_ptr_equal(gh_plan_protected_holder(&w->plan, &w->f), &w->f.holders[1]);
+        assert_null(gh_plan_vm_holder(&w->plan, &w->f));
+
+        gh_plan_done(&w->plan);
+        tf_add_holder(&w->f, 1300, "bash", "/dev/dri/card0", NULL, NULL, NULL);
+        tf_holder_identity(&w->f, "/machine.slice/machine-qemu\\x2d1\\x2dother.scope", "/usr/bin/bash");
+        assert_int_equal(build(w), 0);
+        assert_ptr_equal(gh_plan_vm_holder(&w->plan, &w->f), &w->f.holders[2]);
+        /* Of a node the plan does not end holders of: not in the way. */
+        free(w->f.holders[2].node);
+        w->f.holders[2].node = strdup("/dev/dri/card9");
+        assert_null(gh_plan_vm_holder(&w->plan, &w->f));
+}
+
 static void test_dm_keep_and_stop(void **state)
 {
         world *w = *state;
@@ -484,6 +508,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_dm_not_holding_keeps_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_graphical_session_holder_stops_dm, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_protected_holder_noted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_vm_holder_found, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dm_keep_and_stop, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart_after_bind_forced, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stop_units_only_active, setup, teardown),

@@ -190,6 +190,21 @@ static void test_start_cancels_timed_out_stop(void **state)
         assert_true(active(u, "hang.service"));
 }
 
+/* The e2e test's unit: an ExecStop that never ends keeps the unit deactivating after its job is cancelled,
+ * and a start behind it would wait for ever; undoing the stop ends that command (KillUnit "control"). */
+static void test_start_ends_hanging_exec_stop(void **state)
+{
+        gh_units *u = units(state);
+        gh_error err = {}, err2 = {};
+
+        assert_int_equal(gh_units_stop(u, "forever.service", deadline_after(300 * USEC_PER_MSEC), &err),
+                         -ETIMEDOUT);
+        assert_false(active(u, "forever.service"));
+        assert_int_equal(gh_units_start(u, "forever.service", deadline_after(3 * USEC_PER_SEC), &err2), 0);
+        assert_false(gh_error_isset(&err2));
+        assert_true(active(u, "forever.service"));
+}
+
 /* The stop job ended after its deadline but before the start: there is nothing to cancel. */
 static void test_start_after_late_stop(void **state)
 {
@@ -240,6 +255,7 @@ int main(void)
                 cmocka_unit_test(test_job_failed),
                 cmocka_unit_test(test_job_never_finishes),
                 cmocka_unit_test(test_start_cancels_timed_out_stop),
+                cmocka_unit_test(test_start_ends_hanging_exec_stop),
                 cmocka_unit_test(test_start_after_late_stop),
                 cmocka_unit_test(test_job_not_found),
                 cmocka_unit_test(test_deadline_already_passed),

@@ -21,6 +21,7 @@
 #define SD_UNIT_PREFIX "/org/freedesktop/systemd1/unit"
 #define SD_JOB_PREFIX SD_PATH "/job/"
 #define SD_NO_SUCH_UNIT "org.freedesktop.systemd1.NoSuchUnit"
+#define SD_NO_SUCH_PROCESS "org.freedesktop.systemd1.NoSuchProcess"
 
 typedef struct fake_unit {
         const char *id, *alias;
@@ -29,18 +30,21 @@ typedef struct fake_unit {
         const char *stop_result, *start_result; /* NULL: the job never finishes */
         bool instant;                           /* JobRemoved goes out before the method reply */
         bool stop_hangs; /* the stop job runs until cancelled, and a start waits behind it */
-        bool mute;       /* GetUnit and LoadUnit are never answered: a manager that hangs */
+        bool exec_stop_forever; /* after the cancel, ExecStop runs on until KillUnit ends it */
+        bool mute;              /* GetUnit and LoadUnit are never answered: a manager that hangs */
 } fake_unit;
 
 static fake_unit fake_units[] = {
-        {"gdm.service", "display-manager.service", "active", "loaded", true, "done", "done", false, false, false},
-        {"broken.service", NULL, "inactive", "loaded", true, "done", "failed", false, false, false},
-        {"stuck.service", NULL, "active", "loaded", true, NULL, NULL, false, false, false},
-        {"idle.service", NULL, "inactive", "loaded", true, "done", "done", true, false, false},
-        {"lazy.service", NULL, "activating", "loaded", false, "done", "done", false, false, false},
-        {"nope.service", NULL, "inactive", "not-found", false, NULL, NULL, false, false, false},
-        {"hang.service", NULL, "active", "loaded", true, NULL, "done", false, true, false},
-        {"mute.service", NULL, "active", "loaded", true, "done", "done", false, false, true},
+        {"gdm.service", "display-manager.service", "active", "loaded", true, "done", "done", false, false,
+         false, false},
+        {"broken.service", NULL, "inactive", "loaded", true, "done", "failed", false, false, false, false},
+        {"stuck.service", NULL, "active", "loaded", true, NULL, NULL, false, false, false, false},
+        {"idle.service", NULL, "inactive", "loaded", true, "done", "done", true, false, false, false},
+        {"lazy.service", NULL, "activating", "loaded", false, "done", "done", false, false, false, false},
+        {"nope.service", NULL, "inactive", "not-found", false, NULL, NULL, false, false, false, false},
+        {"hang.service", NULL, "active", "loaded", true, NULL, "done", false, true, false, false},
+        {"forever.service", NULL, "active", "loaded", true, NULL, "done", false, true, true, false},
+        {"mute.service", NULL, "active", "loaded", true, "done", "done", false, false, false, true},
 };
 
 typedef struct fake_job {
@@ -200,8 +204,10 @@ static int job_cancel(sd_bus_message *m, fake_job **slot)
         *slot = NULL;
         j->result = "canceled";
         (void)job_emit_removed(sd_bus_message_get_bus(m), j);
-        (void)sd_event_add_time_relative(fake_event, NULL, CLOCK_MONOTONIC, UF_EXEC_STOP_TAIL_MSEC * 1000ULL,
-                                         0, on_exec_stop_done, j->unit);
+        if (!j->unit->exec_stop_forever)
+                (void)sd_event_add_time_relative(fake_event, NULL, CLOCK_MONOTONIC,
+                                                 UF_EXEC_STOP_TAIL_MSEC * 1000ULL, 0, on_exec_stop_done,
+                                                 j->unit);
         job_free(j);
         return sd_bus_reply_method_return(m, "");
 }
@@ -293,6 +299,34 @@ static int method_stop_unit(sd_bus_message *m, void *userdata, sd_bus_error *err
         return method_job(m, error, false);
 }
 
+/* KillUnit(name, "control", SIGKILL), all the fake knows: a unit deactivating runs its ExecStop, which
+ * ends, and systemd stops the rest of the unit (UF_JOB_DELAY_MSEC); any other unit has no control
+ * process. */
+static int method_kill_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        const char *name, *whom;
+        int32_t sig;
+        fake_unit *u;
+        int r;
+
+        r = sd_bus_message_read(m, "ssi", &name, &whom, &sig);
+        if (r < 0)
+                return r;
+        if (!streq(whom, "control") || sig != SIGKILL)
+                return sd_bus_error_setf(
+                        error, SD_BUS_ERROR_INVALID_ARGS,
+                        "The fake kills control processes with SIGKILL only, not '%s' with %d.", whom,
+                        (int)sig);
+        u = unit_find(name);
+        if (!u || streq(u->load, "not-found"))
+                return sd_bus_error_setf(error, SD_NO_SUCH_UNIT, "Unit %s not found.", name);
+        if (!streq(u->active, "deactivating"))
+                return sd_bus_error_setf(error, SD_NO_SUCH_PROCESS, "No control process to kill");
+        r = sd_event_add_time_relative(fake_event, NULL, CLOCK_MONOTONIC, UF_JOB_DELAY_MSEC * 1000ULL, 0,
+                                       on_exec_stop_done, u);
+        return r < 0 ? r : sd_bus_reply_method_return(m, "");
+}
+
 static int property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
@@ -326,6 +360,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD("LoadUnit", "s", "o", method_load_unit, 0),
         SD_BUS_METHOD("StartUnit", "ss", "o", method_start_unit, 0),
         SD_BUS_METHOD("StopUnit", "ss", "o", method_stop_unit, 0),
+        SD_BUS_METHOD("KillUnit", "ssi", "", method_kill_unit, 0),
         SD_BUS_SIGNAL("JobRemoved", "uoss", 0),
         SD_BUS_VTABLE_END,
 };

@@ -18,10 +18,13 @@
  *                   As in systemd, cancelling the job does not end ExecStop: the unit stays
  *                   "deactivating" for UF_EXEC_STOP_TAIL_MSEC more, and a start waits until it is
  *                   inactive (an ExecStop that ends soon after; one that never ends keeps the start waiting)
+ *   forever.service as hang.service, but its ExecStop never ends after the cancel: only KillUnit(name,
+ *                   "control", SIGKILL) ends it (the unit is inactive UF_JOB_DELAY_MSEC later)
  *   mute.service    GetUnit about it is never answered, as from a manager that hangs
  * A "done" stop makes a unit inactive, a "done" start active. Modes other than "replace" are refused.
  * A running job is cancelled as systemd does it, by Job.Cancel on its object: JobRemoved with result
- * "canceled" goes out before the reply; a job that is gone has no object (UnknownObject). */
+ * "canceled" goes out before the reply; a job that is gone has no object (UnknownObject). KillUnit takes
+ * "control" and SIGKILL only, and answers NoSuchProcess for a unit that is not deactivating. */
 #define UF_JOB_DELAY_MSEC 200
 #define UF_EXEC_STOP_TAIL_MSEC 1000
 

@@ -17,30 +17,8 @@ before=$(gh_host_state)
 plan=$("$GH_TOOL" plan "$DOM")
 echo "$plan"
 
-# The number of the plan's step whose description starts with TEXT.
-step_number() {
-        sed -n "s/^ *\([0-9]*\)\. $1.*/\1/p" <<<"$plan" | head -n1
-}
-
-paused_after() {
-        gh_tool_log "$since" | grep -q "^pausing after step $1 "
-}
-
-step_lines() {
-        tail -n +2 "$JOURNAL" | grep -c .
-}
-
-# kill_after N: runs the hook's prepare as libvirt would, pausing after step N, and SIGKILLs it there.
 kill_after() {
-        local n=$1 pid
-        since=$(($(date +%s%N) / 1000))
-        GH_TEST_PAUSE_AFTER_STEP=$n "$GH_TOOL_TEST" hook qemu "$DOM" prepare begin - <"$xml" &
-        pid=$!
-        wait_for 60 paused_after "$n"
-        assert_eq "$n" "$(step_lines)" "step lines in the journal"
-        kill -KILL "$pid"
-        wait "$pid" 2>/dev/null || true
-        gh_log "killed the prepare after step $n"
+        gh_prepare_kill_after "$DOM" "$xml" "$1"
         "$GH_TOOL" status
 }
 
@@ -57,7 +35,7 @@ restore() {
         assert_host_state "$before"
 }
 
-n=$(step_number "unload module 'bochs'")
+n=$(gh_plan_step "$plan" "unload module 'bochs'")
 [[ -n $n ]] || gh_fail "the plan unloads no bochs"
 kill_after "$n"
 assert_file_exists "$JOURNAL"
@@ -67,7 +45,7 @@ assert_eq vfio-pci "$(gh_override "$GH_GPU")" "driver_override of $GH_GPU"
 assert_unit_inactive "$GH_DM_UNIT"
 restore "$n"
 
-n=$(step_number "bind $GH_GPU to vfio-pci")
+n=$(gh_plan_step "$plan" "bind $GH_GPU to vfio-pci")
 [[ -n $n ]] || gh_fail "the plan binds no $GH_GPU"
 kill_after "$n"
 assert_file_exists "$JOURNAL"
