@@ -41,18 +41,19 @@ static int check_header(const char *line, const char *path, const char *domain, 
 static int add_step(journal_text *t, const char *line, unsigned lineno, gh_error *err)
 {
         gh_step s, *m;
-        gh_error why = {};
+        gh_error why = {}, bad = {};
         char *skip;
         int r = gh_step_from_line(line, &s, &why);
 
         if (r == -ENOMEM)
                 return r;
-        if (r < 0 && !t->lenient)
-                return gh_error_set(err, -EBADMSG, "%s:%u: %s", t->path, lineno, why.msg);
+        /* One wording, and one length, whether the line fails the read or is skipped and named. */
         if (r < 0)
-                return asprintf(&skip, "%s:%u: %s", t->path, lineno, why.msg) < 0
-                               ? -ENOMEM
-                               : strv_push(&t->skipped, skip);
+                (void)gh_error_set(&bad, -EBADMSG, "%s:%u: %s", t->path, lineno, why.msg);
+        if (r < 0 && !t->lenient)
+                return gh_error_set(err, -EBADMSG, "%s", bad.msg);
+        if (r < 0)
+                return (skip = strdup(bad.msg)) ? strv_push(&t->skipped, skip) : -ENOMEM;
         m = realloc(t->steps, sizeof(gh_step) * (t->n + 1));
         if (!m) {
                 gh_step_done(&s);
