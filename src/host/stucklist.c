@@ -9,10 +9,12 @@
 #include "procstat.h"
 #include "rundir.h"
 #include "shared/fileio.h"
+#include "shared/time-util.h"
 #include "stucklist.h"
 
 #define STUCK_NAME "stuck"
 #define STUCK_MAX ((size_t)64 * 1024)
+#define STUCK_LOCK_TIMEOUT (2 * USEC_PER_SEC)
 
 typedef struct stuck_list {
         gh_stuck *v;
@@ -151,6 +153,20 @@ static int write_at(int dir_fd, const char *shown, const stuck_list *l, gh_error
         return gh_rundir_replace_file(dir_fd, STUCK_NAME, shown, text, err);
 }
 
+/* Another of us holds it for a rewrite of a few lines; one stopped while holding it must not stop us. */
+static int lock_dir(int dir_fd)
+{
+        usec_t deadline = deadline_after(STUCK_LOCK_TIMEOUT);
+
+        while (flock(dir_fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return -errno;
+                if (!deadline_sleep(deadline, 10 * USEC_PER_MSEC))
+                        return -ETIMEDOUT;
+        }
+        return 0;
+}
+
 /* Read, change (put s, or drop addr when s is NULL), write back, all under the run dir's flock. */
 static int update(const char *root, uid_t owner, const gh_stuck *s, const char *addr, gh_error *err)
 {
@@ -167,9 +183,9 @@ static int update(const char *root, uid_t owner, const gh_stuck *s, const char *
                 return 0;
         if (r < 0)
                 return r;
-        /* The wait is as short as a rewrite of a few lines by another of us. */
-        if (flock(dir_fd, LOCK_EX) < 0)
-                return gh_error_set(err, -errno, "cannot lock '%s': %s", dir, strerror(errno));
+        r = lock_dir(dir_fd);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot lock '%s': %s", dir, strerror(-r));
         r = read_at(dir_fd, shown, owner, &l, err);
         for (size_t i = 0; r >= 0 && i < l.n; i++)
                 if (!streq(l.v[i].addr, s ? s->addr : addr))
