@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "exec.h"
+#include "journal-text.h"
 
 #define VFIO_DRIVER "vfio-pci"
 
@@ -78,6 +79,20 @@ static int step_error(gh_error *err, const gh_step *s, int r)
         return gh_error_set(err, r, "%s %s failed: %s", gh_step_kind_to_string(s->kind), what, strerror(-r));
 }
 
+/* A device access that timed out has put the function on the stuck list: the journal says so too, for as
+ * long as this hand-over is on record. Best effort: the list is what later runs go by. */
+static void journal_stuck(const exec_env *e, const gh_step *s, int r)
+{
+        _cleanup_free_ char *line = NULL;
+        gh_error ignored = {};
+        gh_stuck st;
+
+        if (r != -ETIMEDOUT || !s->addr[0] || !e->ops->dev_stuck || e->ops->dev_stuck(e->ctx, s->addr, &st) <= 0)
+                return;
+        if (gh_journal_stuck_line(&st, &line) >= 0)
+                (void)e->ops->journal_append(e->ctx, line, &ignored);
+}
+
 /* Every undo that failed, newest step first: the caller reports them all, not only the first. */
 typedef struct undo_failures {
         unsigned n;
@@ -140,6 +155,7 @@ static int undo_range(const exec_env *e, const gh_step *steps, size_t n, usec_t 
                 r = step_undo(e, &steps[i], undo_deadline(deadline, --later), &step_err);
                 if (r < 0 && !gh_error_isset(&step_err))
                         step_error(&step_err, &steps[i], r);
+                journal_stuck(e, &steps[i], r);
                 notify(e, i, &steps[i], true, r, start, &step_err);
                 if (r < 0)
                         undo_failure_add(&failed, r, step_err.msg);
@@ -201,6 +217,7 @@ int gh_exec_prepare(const gh_plan *plan, usec_t deadline, const gh_host_ops *ops
                 r = step_do(&e, s, deadline, err);
                 if (r < 0)
                         step_error(err, s, r);
+                journal_stuck(&e, s, r);
                 notify(&e, i, s, false, r, start, err);
                 if (r < 0)
                         break;

@@ -4,6 +4,7 @@
 #include "shared/error.h"
 #include "shared/time-util.h"
 #include "plan.h"
+#include "stuck.h"
 
 /* The host as the executor sees it: real adapters in production, a fake in tests.
  * Every operation is idempotent where its name says "undo"-safe; each returns 0 or -errno. */
@@ -26,6 +27,8 @@ typedef struct gh_host_ops {
         int (*dev_give_back)(void *ctx, const char *addr, const char *old_override, const char *driver,
                              usec_t deadline, gh_error *err);
         int (*journal_append)(void *ctx, const char *line, gh_error *err);
+        /* 1 and the record when addr is on the stuck list, 0 when not. */
+        int (*dev_stuck)(void *ctx, const char *addr, gh_stuck *ret);
 } gh_host_ops;
 
 /* Told of each step as it ends; the front logs from here (the core never logs). */

@@ -38,12 +38,24 @@ static int check_header(const char *line, const char *path, const char *domain, 
                             domain);
 }
 
+/* A stuck record is read as strictly as a step, but kept apart from the steps (see gh_journal_parse_stuck). */
+static int read_line(const char *line, gh_step *ret, gh_error *why)
+{
+        gh_stuck st;
+
+        if (!startswith(line, GH_JOURNAL_STUCK_PREFIX))
+                return gh_step_from_line(line, ret, why);
+        if (gh_stuck_parse(line + strlen(GH_JOURNAL_STUCK_PREFIX), &st) < 0)
+                return gh_error_set(why, -EINVAL, "bad stuck record");
+        return 1;
+}
+
 static int add_step(journal_text *t, const char *line, unsigned lineno, gh_error *err)
 {
         gh_step s, *m;
         gh_error why = {}, bad = {};
         char *skip;
-        int r = gh_step_from_line(line, &s, &why);
+        int r = read_line(line, &s, &why);
 
         if (r == -ENOMEM)
                 return r;
@@ -54,6 +66,8 @@ static int add_step(journal_text *t, const char *line, unsigned lineno, gh_error
                 return gh_error_set(err, -EBADMSG, "%s", bad.msg);
         if (r < 0)
                 return (skip = strdup(bad.msg)) ? strv_push(&t->skipped, skip) : -ENOMEM;
+        if (r > 0)
+                return 0;
         m = realloc(t->steps, sizeof(gh_step) * (t->n + 1));
         if (!m) {
                 gh_step_done(&s);
@@ -103,4 +117,44 @@ int gh_journal_parse(const char *text, size_t len, const char *path, const char 
         if (ret_skipped)
                 *ret_skipped = t.skipped;
         return 0;
+}
+
+int gh_journal_parse_stuck(const char *text, size_t len, gh_stuck **ret, size_t *ret_n)
+{
+        const char *end = text + len, *nl;
+        gh_stuck *list = NULL, *m;
+        size_t n = 0;
+
+        for (const char *p = text; (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
+                _cleanup_free_ char *line = strndup(p, (size_t)(nl - p));
+                gh_stuck st;
+
+                if (!line) {
+                        free(list);
+                        return -ENOMEM;
+                }
+                if (!startswith(line, GH_JOURNAL_STUCK_PREFIX) ||
+                    gh_stuck_parse(line + strlen(GH_JOURNAL_STUCK_PREFIX), &st) < 0)
+                        continue;
+                m = realloc(list, sizeof(gh_stuck) * (n + 1));
+                if (!m) {
+                        free(list);
+                        return -ENOMEM;
+                }
+                list = m;
+                list[n++] = st;
+        }
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+int gh_journal_stuck_line(const gh_stuck *s, char **ret)
+{
+        _cleanup_free_ char *rec = NULL;
+        int r = gh_stuck_format(s, &rec);
+
+        if (r < 0)
+                return r;
+        return asprintf(ret, GH_JOURNAL_STUCK_PREFIX "%s", rec) < 0 ? -ENOMEM : 0;
 }

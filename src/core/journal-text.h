@@ -3,8 +3,13 @@
 
 #include "shared/error.h"
 #include "step.h"
+#include "stuck.h"
 
 #define GH_JOURNAL_MAGIC "gpu-handover-journal 1"
+/* A line that is not a step: a function of this hand-over found stuck ("stuck " and the stuck list's
+ * record of it). Nothing undoes it, and it decides nothing: the stuck list does. It says which hand-over
+ * left the function stuck, and since when, for as long as the journal is there. */
+#define GH_JOURNAL_STUCK_PREFIX "stuck "
 
 /* The steps in len bytes of journal text for domain; path names the file in errors ("PATH:LINE: why").
  * Whatever follows the last newline is a torn write and is ignored. -EBADMSG for a NUL byte, a header
@@ -12,3 +17,7 @@
  * named there (strv, NULL when none); a NUL byte and the header are never skipped. */
 int gh_journal_parse(const char *text, size_t len, const char *path, const char *domain, gh_step **ret,
                      size_t *ret_n, char ***ret_skipped, gh_error *err);
+/* The stuck records in text that gh_journal_parse() accepted, in order (NULL and 0 when none). A record
+ * line that does not parse is a bad line there, and is not returned here. */
+int gh_journal_parse_stuck(const char *text, size_t len, gh_stuck **ret, size_t *ret_n);
+int gh_journal_stuck_line(const gh_stuck *s, char **ret);

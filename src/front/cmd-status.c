@@ -139,6 +139,25 @@ static void print_stuck(const char *root)
         }
 }
 
+/* The functions this hand-over found stuck, as its journal recorded them. */
+static void print_journal_stuck(const char *root, const char *domain)
+{
+        _cleanup_free_ gh_stuck *v = NULL;
+        size_t n = 0;
+
+        if (gh_journal_read_stuck(root, domain, 0, &v, &n, NULL) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *what = NULL;
+                char since[GH_LOCAL_TIME_MAX];
+
+                format_local_time(v[i].since, since);
+                if (gh_stuck_describe(&v[i], &what) >= 0)
+                        printf("    %s got stuck during this hand-over: %s did not finish (since %s)\n",
+                               v[i].addr, what, since);
+        }
+}
+
 static void print_handovers(const char *root)
 {
         _cleanup_strv_free_ char **domains = NULL;
@@ -172,6 +191,7 @@ static void print_handovers(const char *root)
                         }
                 printf(" %s\n", bound ? "on vfio-pci" : "nothing bound to vfio-pci yet");
                 gh_steps_free(steps, n);
+                print_journal_stuck(root, *dom);
         }
 }
 
@@ -288,6 +308,39 @@ static void json_device(gh_json *j, const char *root, const gh_pci_dev *devs, si
         gh_json_object_end(j);
 }
 
+static void json_stuck_one(gh_json *j, const gh_stuck *s)
+{
+        gh_json_object_begin(j);
+        json_kv_string(j, "address", s->addr);
+        json_kv_string(j, "access", gh_stuck_op_to_string(s->op));
+        json_kv_string(j, "driver", s->driver[0] ? s->driver : NULL);
+        gh_json_key(j, "since_usec");
+        gh_json_uint(j, s->since);
+        gh_json_key(j, "waiter_pid");
+        if (gh_stuck_waiter_alive(s))
+                gh_json_int(j, s->waiter);
+        else
+                gh_json_null(j);
+        gh_json_object_end(j);
+}
+
+/* The functions the journal says this hand-over found stuck; [] when none, null when it cannot be read. */
+static void json_journal_stuck(gh_json *j, const char *root, const char *domain)
+{
+        _cleanup_free_ gh_stuck *v = NULL;
+        size_t n = 0;
+
+        gh_json_key(j, "stuck");
+        if (gh_journal_read_stuck(root, domain, 0, &v, &n, NULL) < 0) {
+                gh_json_null(j);
+                return;
+        }
+        gh_json_array_begin(j);
+        for (size_t i = 0; i < n; i++)
+                json_stuck_one(j, &v[i]);
+        gh_json_array_end(j);
+}
+
 static void json_handover(gh_json *j, const char *root, const char *domain)
 {
         gh_step *steps = NULL;
@@ -308,26 +361,12 @@ static void json_handover(gh_json *j, const char *root, const char *domain)
                 if (steps[i].kind == GH_STEP_BIND_VFIO)
                         gh_json_string(j, steps[i].addr);
         gh_json_array_end(j);
+        json_journal_stuck(j, root, domain);
         json_kv_string(j, "error", r >= 0 ? NULL : gh_error_isset(&err) ? err.msg : strerror(-r));
         gh_json_object_end(j);
         gh_steps_free(steps, n);
 }
 
-static void json_stuck_one(gh_json *j, const gh_stuck *s)
-{
-        gh_json_object_begin(j);
-        json_kv_string(j, "address", s->addr);
-        json_kv_string(j, "access", gh_stuck_op_to_string(s->op));
-        json_kv_string(j, "driver", s->driver[0] ? s->driver : NULL);
-        gh_json_key(j, "since_usec");
-        gh_json_uint(j, s->since);
-        gh_json_key(j, "waiter_pid");
-        if (gh_stuck_waiter_alive(s))
-                gh_json_int(j, s->waiter);
-        else
-                gh_json_null(j);
-        gh_json_object_end(j);
-}
 
 /* null when the list cannot be read (not root): unknown, not none. */
 static void json_stuck(gh_json *j, const char *root)

@@ -113,27 +113,18 @@ int gh_devlock_probe(const char *root, const char *addr, usec_t deadline)
         return after(root, addr, GH_STUCK_PROBE, NULL, listed, gh_pci_probe(root, addr, deadline));
 }
 
-static void format_since(uint64_t since, char buf[static 32])
-{
-        time_t t = (time_t)(since / USEC_PER_SEC);
-        struct tm tm;
-
-        if (!localtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-                snprintf(buf, 32, "an unknown time");
-}
-
 int gh_devlock_error(const char *root, const char *addr, int r, gh_error *err)
 {
         _cleanup_free_ char *what = NULL;
         gh_error ignored = {};
-        char since[32], waiter[64] = "";
+        char since[GH_LOCAL_TIME_MAX], waiter[64] = "";
         gh_stuck s;
 
         if (gh_stucklist_find(root, OWNER, addr, &s, &ignored) <= 0 || gh_stuck_describe(&s, &what) < 0)
                 return gh_error_set(err, r,
                                     "%s did not answer in time: the kernel keeps the device locked (is a driver stuck in unbind?)",
                                     addr);
-        format_since(s.since, since);
+        format_local_time(s.since, since);
         if (gh_stuck_waiter_alive(&s))
                 snprintf(waiter, sizeof(waiter), "; pid %d still waits in the kernel", (int)s.waiter);
         return gh_error_set(err, r,

@@ -7,6 +7,7 @@
 #include "hostops.h"
 #include "pci.h"
 #include "shared/fileio.h"
+#include "stucklist.h"
 
 #define VFIO_DRIVER "vfio-pci"
 /* Probing and binding are quick; a driver that takes longer than this is stuck, whatever the budget. */
@@ -211,6 +212,14 @@ static int op_journal_append(void *ctx, const char *line, gh_error *err)
         return r < 0 ? gh_error_set(err, r, "cannot write the journal: %s", strerror(-r)) : 0;
 }
 
+static int op_dev_stuck(void *ctx, const char *addr, gh_stuck *ret)
+{
+        gh_real_host *h = ctx;
+        gh_error ignored = {};
+
+        return gh_stucklist_find(h->root, 0, addr, ret, &ignored);
+}
+
 const gh_host_ops gh_real_host_ops = {
         .unit_stop = op_unit_stop,
         .unit_start = op_unit_start,
@@ -222,6 +231,7 @@ const gh_host_ops gh_real_host_ops = {
         .dev_bind_vfio = op_dev_bind_vfio,
         .dev_give_back = op_dev_give_back,
         .journal_append = op_journal_append,
+        .dev_stuck = op_dev_stuck,
 };
 
 void gh_real_host_done(gh_real_host *h)

@@ -10,7 +10,7 @@ typedef struct gh_real_host {
         const char *root;
         gh_units *units;     /* NULL when there is no system bus */
         gh_kmod *kmod;       /* opened on first use */
-        gh_journal *journal; /* NULL when undoing (release, restore, rollback) */
+        gh_journal *journal; /* to append to; NULL when there is none (a release without its file) */
 } gh_real_host;
 
 extern const gh_host_ops gh_real_host_ops;

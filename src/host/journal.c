@@ -52,10 +52,12 @@ static int write_all_sync(int fd, const char *s)
         return r < 0 ? r : fsync(fd) < 0 ? -errno : 0;
 }
 
-static int journal_open_new(const char *root, const char *domain, uid_t owner, int *ret_fd, gh_error *err)
+/* Opens the journal's file with flags, after checking the run dir (created with O_CREAT) and the file. */
+static int journal_open(const char *root, const char *domain, uid_t owner, int flags, int *ret_fd, gh_error *err)
 {
         _cleanup_free_ char *dir = NULL, *name = NULL, *shown = NULL;
         _cleanup_close_ int dir_fd = -1;
+        bool create = flags & O_CREAT;
         int r;
 
         r = journal_name(root, domain, &dir, &name);
@@ -63,13 +65,21 @@ static int journal_open_new(const char *root, const char *domain, uid_t owner, i
                 return gh_error_set(err, r, "bad domain name '%s'", domain);
         if (asprintf(&shown, "%s/%s", dir, name) < 0)
                 return -ENOMEM;
-        r = gh_rundir_open(dir, owner, true, &dir_fd, err);
+        r = gh_rundir_open(dir, owner, create, &dir_fd, err);
         if (r >= 0)
-                r = gh_rundir_open_file(dir_fd, name, shown, owner, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, true,
-                                 ret_fd, err);
+                r = gh_rundir_open_file(dir_fd, name, shown, owner, flags, create, ret_fd, err);
         if (r == -EEXIST)
                 return gh_error_set(err, r, "'%s' exists already", shown);
         return r;
+}
+
+static gh_journal *journal_new(int fd)
+{
+        gh_journal *j = malloc(sizeof(*j));
+
+        if (j)
+                j->fd = fd;
+        return j;
 }
 
 int gh_journal_create(const char *root, const char *domain, uid_t owner, gh_journal **ret, gh_error *err)
@@ -79,7 +89,7 @@ int gh_journal_create(const char *root, const char *domain, uid_t owner, gh_jour
         gh_journal *j;
         int r;
 
-        r = journal_open_new(root, domain, owner, &fd, err);
+        r = journal_open(root, domain, owner, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, &fd, err);
         if (r < 0)
                 return r;
         if (asprintf(&header, GH_JOURNAL_MAGIC " domain=%s\n", domain) < 0)
@@ -90,10 +100,26 @@ int gh_journal_create(const char *root, const char *domain, uid_t owner, gh_jour
                 return gh_error_set(err, r, "cannot write the journal of domain '%s': %s", domain,
                                     strerror(-r));
         }
-        j = malloc(sizeof(*j));
+        j = journal_new(fd);
         if (!j)
                 return -ENOMEM;
-        j->fd = TAKE_FD(fd);
+        TAKE_FD(fd);
+        *ret = j;
+        return 0;
+}
+
+int gh_journal_open_append(const char *root, const char *domain, uid_t owner, gh_journal **ret, gh_error *err)
+{
+        _cleanup_close_ int fd = -1;
+        gh_journal *j;
+        int r = journal_open(root, domain, owner, O_WRONLY | O_APPEND, &fd, err);
+
+        if (r < 0)
+                return r;
+        j = journal_new(fd);
+        if (!j)
+                return -ENOMEM;
+        TAKE_FD(fd);
         *ret = j;
         return 0;
 }
@@ -167,6 +193,23 @@ int gh_journal_read_lenient(const char *root, const char *domain, uid_t owner, g
                             char ***ret_skipped, gh_error *err)
 {
         return journal_read(root, domain, owner, ret, ret_n, ret_skipped, err);
+}
+
+int gh_journal_read_stuck(const char *root, const char *domain, uid_t owner, gh_stuck **ret, size_t *ret_n,
+                         gh_error *err)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        gh_step *steps = NULL;
+        size_t len, n = 0;
+        int r;
+
+        r = read_text(root, domain, owner, &path, &text, &len, err);
+        if (r < 0)
+                return r;
+        /* Only from a journal that reads whole: the same file, the same verdict, as the steps. */
+        r = gh_journal_parse(text, len, path, domain, &steps, &n, NULL, err);
+        gh_steps_free(steps, n);
+        return r < 0 ? r : gh_journal_parse_stuck(text, len, ret, ret_n);
 }
 
 int gh_journal_remove(const char *root, const char *domain)

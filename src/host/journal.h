@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include "core/step.h"
+#include "core/stuck.h"
 #include "rundir.h"
 #include "shared/error.h"
 
@@ -15,6 +16,9 @@ typedef struct gh_journal gh_journal;
 
 /* Creates the journal (and the run dir, both with those modes); -EEXIST when one is there already. */
 int gh_journal_create(const char *root, const char *domain, uid_t owner, gh_journal **ret, gh_error *err);
+/* Opens the existing journal to add to it (a release records a function it found stuck); -ENOENT when
+ * there is none. */
+int gh_journal_open_append(const char *root, const char *domain, uid_t owner, gh_journal **ret, gh_error *err);
 /* Writes the line and fsyncs before returning: the step runs only once it is on disk. */
 int gh_journal_append(gh_journal *j, const char *line);
 gh_journal *gh_journal_close(gh_journal *j);
@@ -26,6 +30,9 @@ int gh_journal_read(const char *root, const char *domain, uid_t owner, gh_step *
  * NULL when none). The file's trust and its header are never skipped. */
 int gh_journal_read_lenient(const char *root, const char *domain, uid_t owner, gh_step **ret, size_t *ret_n,
                             char ***ret_skipped, gh_error *err);
+/* The stuck records of a journal that gh_journal_read() accepts (gh_journal_parse_stuck()). */
+int gh_journal_read_stuck(const char *root, const char *domain, uid_t owner, gh_stuck **ret, size_t *ret_n,
+                         gh_error *err);
 int gh_journal_remove(const char *root, const char *domain);
 /* Domains that have a journal (strv). */
 int gh_journal_list(const char *root, char ***ret);

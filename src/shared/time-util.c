@@ -1,4 +1,5 @@
 /* Monotonic time and deadlines. */
+#include <stdio.h>
 #include <time.h>
 
 #include "time-util.h"
@@ -42,4 +43,13 @@ bool deadline_sleep(usec_t deadline, usec_t step)
         ts.tv_nsec = (long)(step % USEC_PER_SEC) * 1000;
         nanosleep(&ts, NULL);
         return true;
+}
+
+void format_local_time(uint64_t realtime_usec, char buf[static GH_LOCAL_TIME_MAX])
+{
+        time_t t = (time_t)(realtime_usec / USEC_PER_SEC);
+        struct tm tm;
+
+        if (!localtime_r(&t, &tm) || strftime(buf, GH_LOCAL_TIME_MAX, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+                snprintf(buf, GH_LOCAL_TIME_MAX, "an unknown time");
 }

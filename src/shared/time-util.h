@@ -21,3 +21,7 @@ static inline bool deadline_passed(usec_t deadline)
 }
 /* Sleeps min(step, time left); returns false once the deadline has passed. */
 bool deadline_sleep(usec_t deadline, usec_t step);
+
+#define GH_LOCAL_TIME_MAX 32
+/* A CLOCK_REALTIME time in usec as local "YYYY-MM-DD HH:MM:SS" ("an unknown time" if it cannot be). */
+void format_local_time(uint64_t realtime_usec, char buf[static GH_LOCAL_TIME_MAX]);

@@ -62,6 +62,21 @@ static void check_journal_round_trip(const gh_step *steps, size_t n)
         gh_steps_free(back, m);
 }
 
+/* The stuck records of a journal that reads whole: each written back is the line it came from. */
+static void check_stuck_round_trip(const char *text, size_t size)
+{
+        _cleanup_free_ gh_stuck *v = NULL;
+        size_t n = 0;
+
+        fuzz_check(gh_journal_parse_stuck(text, size, &v, &n) == 0);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *line = NULL;
+
+                fuzz_check(gh_journal_stuck_line(&v[i], &line) == 0);
+                fuzz_check(memmem(text, size, line, strlen(line)));
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         const char *text = (const char *)data;
@@ -85,8 +100,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fuzz_check(streq(err.msg, err_lenient.msg));
         STRV_FOREACH(s, skipped)
         fuzz_check(startswith(*s, PATH ":") && !strchr(*s, '\n'));
-        if (r == 0)
+        if (r == 0) {
                 check_journal_round_trip(strict, n_strict);
+                check_stuck_round_trip(text, size);
+        }
         if (r_lenient == 0)
                 check_journal_round_trip(lenient, n_lenient);
         gh_steps_free(strict, n_strict);

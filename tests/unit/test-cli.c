@@ -506,6 +506,10 @@ static void test_stuck_unbind_later_commands_return(void **state)
         assert_true(endswith(list, " bochs-drm"));
         assert_int_equal(stat(list_path, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0600);
+        /* The journal kept for the rollback names it too: which hand-over left it stuck. */
+        free(list);
+        list = fakesys_read_all(fs, "/run/gpu-handover/win11.journal");
+        assert_non_null(strstr(list, "\nstuck 0000:00:05.0 unbind "));
 
         r = tool_bounded(fs, domain_xml,
                          (const char *[]){"hook", "qemu", "win11", "release", "end", "-", NULL});
@@ -534,6 +538,9 @@ static void test_stuck_unbind_later_commands_return(void **state)
         assert_non_null(strstr(r.out,
                                "0000:00:05.0  1234:1111  driver bochs-drm  boot VGA\n"
                                "    driver_override: (unknown: the function is stuck, see below)\n"));
+        assert_non_null(strstr(r.out, "  win11: "));
+        assert_non_null(strstr(r.out, "\n    0000:00:05.0 got stuck during this hand-over: its unbind (driver "
+                                      "'bochs-drm') did not finish (since "));
         assert_non_null(strstr(r.out, "\nStuck functions (/run/gpu-handover/stuck):\n  "));
         assert_non_null(strstr(r.out, stuck_line));
         run_done(&r);
@@ -541,6 +548,8 @@ static void test_stuck_unbind_later_commands_return(void **state)
         r = tool_bounded(fs, NULL, (const char *[]){"status", "--json", NULL});
         assert_status(&r, 0);
         assert_non_null(strstr(r.out, "\"driver_override_error\":\"the function is stuck, see below\""));
+        assert_non_null(strstr(r.out, "\"domain\":\"win11\""));
+        assert_non_null(strstr(r.out, "],\"stuck\":[{\"address\":\"0000:00:05.0\",\"access\":\"unbind\""));
         assert_non_null(strstr(r.out, "\"stuck\":[{\"address\":\"0000:00:05.0\",\"access\":\"unbind\","
                                       "\"driver\":\"bochs-drm\",\"since_usec\":"));
         run_done(&r);

@@ -378,6 +378,45 @@ static void test_parse_stops_at_len(void **state)
         assert_string_equal(err.msg, "'j' contains a NUL byte");
 }
 
+/* A stuck record is kept apart from the steps, read as strictly as they are, and added to an existing
+ * journal by a later run (a release) that opens it to append. */
+static void test_stuck_records(void **state)
+{
+        const char *root = *state;
+        static const gh_stuck st = {.addr = "0000:01:00.0", .op = GH_STUCK_UNBIND, .since = 1700000000000000,
+                                    .waiter = 4242, .waiter_start = 99, .driver = "nvidia"};
+        _cleanup_free_ char *line = NULL;
+        _cleanup_free_ gh_stuck *v = NULL;
+        gh_journal *j = NULL;
+        gh_step *steps = NULL;
+        size_t n = 0, n_stuck = 0;
+        gh_error err = {};
+
+        assert_int_equal(gh_journal_stuck_line(&st, &line), 0);
+        assert_string_equal(line, "stuck 0000:01:00.0 unbind 1700000000000000 4242 99 nvidia");
+        write_raw(root, "win11", "gpu-handover-journal 1 domain=win11\nbind-vfio addr=0000:01:00.0 group=12\n");
+        assert_int_equal(gh_journal_open_append(root, "win11", getuid(), &j, &err), 0);
+        assert_int_equal(gh_journal_append(j, line), 0);
+        j = gh_journal_close(j);
+
+        assert_int_equal(gh_journal_read(root, "win11", getuid(), &steps, &n, &err), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(steps[0].kind, GH_STEP_BIND_VFIO);
+        gh_steps_free(steps, n);
+        assert_int_equal(gh_journal_read_stuck(root, "win11", getuid(), &v, &n_stuck, &err), 0);
+        assert_int_equal(n_stuck, 1);
+        assert_memory_equal(&v[0], &st, sizeof(st));
+
+        /* No journal, nothing to append to. */
+        assert_int_equal(gh_journal_open_append(root, "vm2", getuid(), &j, &err), -ENOENT);
+
+        /* A record that does not parse is a bad line like any other: named, or skipped when asked. */
+        write_raw(root, "vm3", "gpu-handover-journal 1 domain=vm3\nstuck 0000:01:00.0 unbind 12 x 0 nvidia\n");
+        assert_int_equal(gh_journal_read(root, "vm3", getuid(), &steps, &n, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "/run/gpu-handover/vm3.journal:2: bad stuck record"));
+        assert_int_equal(gh_journal_read_stuck(root, "vm3", getuid(), &v, &n_stuck, &err), -EBADMSG);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -395,6 +434,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_lenient_read_skips_bad_lines, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nul_byte_refused, setup, teardown),
                 cmocka_unit_test(test_parse_stops_at_len),
+                cmocka_unit_test_setup_teardown(test_stuck_records, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -248,15 +248,18 @@ static void test_json_handovers(void **state)
                              "handovers[0].error=\"%s/run/gpu-handover/broken.journal:1: not a gpu-handover "
                              "journal\"\n"
                              "handovers[0].steps=null\n"
+                             "handovers[0].stuck=null\n"
                              "handovers[1].devices=[]\n"
                              "handovers[1].domain=\"empty\"\n"
                              "handovers[1].error=null\n"
                              "handovers[1].steps=0\n"
+                             "handovers[1].stuck=[]\n"
                              "handovers[2].devices[0]=\"0000:00:05.0\"\n"
                              "handovers[2].devices[1]=\"0000:00:05.1\"\n"
                              "handovers[2].domain=\"win11\"\n"
                              "handovers[2].error=null\n"
                              "handovers[2].steps=4\n"
+                             "handovers[2].stuck=[]\n"
                              "stuck=[]\n",
                              fakesys_root(f->fs)) > 0);
         assert_flat(flat, want);

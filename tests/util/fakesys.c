@@ -458,7 +458,7 @@ char *fakesys_driver(const fakesys *fs, const char *addr)
         return name;
 }
 
-char *fakesys_read(const fakesys *fs, const char *rel)
+static char *read_raw(const fakesys *fs, const char *rel)
 {
         _cleanup_free_ char *p = pathf(fs, "%s", rel);
         _cleanup_close_ int fd = -1;
@@ -472,8 +472,21 @@ char *fakesys_read(const fakesys *fs, const char *rel)
                 return NULL;
         r = fd < 0 ? -errno : read_full_fd(fd, 1 << 16, &s, NULL);
         check(r, "read", p);
-        s[strcspn(s, "\n")] = 0;
         return s;
+}
+
+char *fakesys_read(const fakesys *fs, const char *rel)
+{
+        char *s = read_raw(fs, rel);
+
+        if (s)
+                s[strcspn(s, "\n")] = 0;
+        return s;
+}
+
+char *fakesys_read_all(const fakesys *fs, const char *rel)
+{
+        return read_raw(fs, rel);
 }
 
 bool fakesys_exists(const fakesys *fs, const char *rel)

@@ -98,4 +98,6 @@ char *fakesys_driver(const fakesys *fs, const char *addr);
 /* First line of ROOT/rel without its newline, NULL when the file is absent (newly allocated). Read behind
  * the fake kernel's back: a locked device's driver_override does not block it. */
 char *fakesys_read(const fakesys *fs, const char *rel);
+/* The whole of ROOT/rel, the same way. */
+char *fakesys_read_all(const fakesys *fs, const char *rel);
 bool fakesys_exists(const fakesys *fs, const char *rel);
