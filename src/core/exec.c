@@ -1,5 +1,5 @@
-/* The executor: write-ahead journal line, then the step; on failure, the undos of every step begun
- * (their undos are idempotent, so the one that failed half-way is undone too), newest first. */
+/* The executor: write-ahead journal line, then the step; on failure, the give-back of every step begun
+ * (its actions are idempotent, so the one that failed half-way is undone too), in the give-back order. */
 #include <errno.h>
 
 #include "exec.h"
@@ -40,32 +40,36 @@ static int step_do(const exec_env *e, const gh_step *s, usec_t deadline, gh_erro
         }
 }
 
-static bool step_has_undo(const gh_step *s)
-{
-        return s->kind == GH_STEP_STOP_UNIT || s->kind == GH_STEP_SET_OVERRIDE ||
-               s->kind == GH_STEP_UNLOAD_MODULE || s->kind == GH_STEP_BIND_VFIO;
-}
-
-static int step_undo(const exec_env *e, const gh_step *s, usec_t deadline, gh_error *err)
+static int giveback_do(const exec_env *e, const gh_giveback_action *a, const gh_step *s, usec_t deadline,
+                       gh_error *err)
 {
         const gh_host_ops *o = e->ops;
 
-        switch (s->kind) {
-        case GH_STEP_STOP_UNIT:
-                return o->unit_start(e->ctx, s->name, deadline, err);
-        case GH_STEP_SET_OVERRIDE:
-                return o->dev_give_back(e->ctx, s->addr, s->old_override, s->driver, deadline, err);
-        case GH_STEP_UNLOAD_MODULE:
-                return o->module_load(e->ctx, s->name, deadline, err);
-        case GH_STEP_BIND_VFIO:
+        switch (a->kind) {
+        case GH_GIVEBACK_UNBIND_VFIO:
                 return o->dev_unbind(e->ctx, s->addr, VFIO_DRIVER, deadline, err);
+        case GH_GIVEBACK_RESTORE_OVERRIDE: {
+                /* Loading vfio-pci binds every function whose override names it, begun BIND_VFIO or not:
+                 * a driver loaded again next must find the function free. */
+                int r = o->override_set(e->ctx, s->addr, s->old_override, deadline, err);
+
+                return r < 0 ? r : o->dev_unbind(e->ctx, s->addr, VFIO_DRIVER, deadline, err);
+        }
+        case GH_GIVEBACK_LOAD_MODULE:
+                return o->module_load(e->ctx, s->name, deadline, err);
+        case GH_GIVEBACK_PROBE:
+                return o->dev_give_back(e->ctx, s->addr, s->old_override, s->driver, deadline, err);
+        case GH_GIVEBACK_VERIFY_NODES:
+                return o->dev_verify_nodes(e->ctx, s->addr, s->nodes, deadline, err);
+        case GH_GIVEBACK_START_UNIT:
+                return o->unit_start(e->ctx, s->name, deadline, err);
         default:
-                return 0;
+                return -EINVAL;
         }
 }
 
-static void notify(const exec_env *e, size_t i, const gh_step *s, bool undo, int r, usec_t start,
-                   const gh_error *err)
+static void notify(const exec_env *e, size_t i, const gh_step *s, const gh_giveback_action *undo, int r,
+                   usec_t start, const gh_error *err)
 {
         if (e->obs && e->obs->step_done)
                 e->obs->step_done(e->obs->ctx, i, s, undo, r, now_usec() - start, err);
@@ -116,15 +120,6 @@ static int undo_failures_report(const undo_failures *f, gh_error *err)
         return gh_error_set(err, f->list.code, "%u undos failed: %s", f->n, f->list.msg);
 }
 
-static size_t count_undos(const gh_step *steps, size_t n)
-{
-        size_t k = 0;
-
-        for (size_t i = 0; i < n; i++)
-                k += step_has_undo(&steps[i]);
-        return k;
-}
-
 /* The deadline of one undo with later undos still to run: it leaves them GH_EXEC_UNDO_RESERVE each,
  * or, with less time left than that, a share as large as its own. */
 static usec_t undo_deadline(usec_t deadline, size_t later)
@@ -139,24 +134,42 @@ static usec_t undo_deadline(usec_t deadline, size_t later)
         return deadline - keep;
 }
 
+/* Names the action when the operation did not say more itself. */
+static int giveback_error(gh_error *err, const gh_giveback_action *a, const gh_step *s, int r)
+{
+        _cleanup_free_ char *what = NULL;
+
+        if (gh_giveback_describe(a, s, &what) < 0)
+                return gh_error_set(err, r, "%s", strerror(-r));
+        return gh_error_set(err, r, "%s failed: %s", what, strerror(-r));
+}
+
 static int undo_range(const exec_env *e, const gh_step *steps, size_t n, usec_t timeout, gh_error *err)
 {
         usec_t deadline = deadline_after(timeout);
-        size_t later = count_undos(steps, n);
+        _cleanup_free_ gh_giveback_action *order = NULL;
+        _cleanup_free_ bool *failed_step = calloc(n + 1, sizeof(bool));
         undo_failures failed = {};
+        size_t k = 0;
+        int r = failed_step ? gh_giveback_order(steps, n, &order, &k) : -ENOMEM;
 
-        for (size_t i = n; i-- > 0;) {
+        if (r < 0)
+                return gh_error_set(err, r, "cannot order the give-back: %s", strerror(-r));
+        for (size_t i = 0; i < k; i++) {
+                const gh_giveback_action *a = &order[i];
+                const gh_step *s = &steps[a->step];
                 gh_error step_err = {};
                 usec_t start = now_usec();
-                int r;
 
-                if (!step_has_undo(&steps[i]))
+                /* A device whose override could not go back would fail its probe and check the same way. */
+                if (failed_step[a->step])
                         continue;
-                r = step_undo(e, &steps[i], undo_deadline(deadline, --later), &step_err);
+                r = giveback_do(e, a, s, undo_deadline(deadline, k - i - 1), &step_err);
+                failed_step[a->step] = r < 0;
                 if (r < 0 && !gh_error_isset(&step_err))
-                        step_error(&step_err, &steps[i], r);
-                journal_stuck(e, &steps[i], r);
-                notify(e, i, &steps[i], true, r, start, &step_err);
+                        giveback_error(&step_err, a, s, r);
+                journal_stuck(e, s, r);
+                notify(e, a->step, s, a, r, start, &step_err);
                 if (r < 0)
                         undo_failure_add(&failed, r, step_err.msg);
         }
@@ -218,7 +231,7 @@ int gh_exec_prepare(const gh_plan *plan, usec_t deadline, const gh_host_ops *ops
                 if (r < 0)
                         step_error(err, s, r);
                 journal_stuck(&e, s, r);
-                notify(&e, i, s, false, r, start, err);
+                notify(&e, i, s, NULL, r, start, err);
                 if (r < 0)
                         break;
         }

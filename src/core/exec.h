@@ -3,6 +3,7 @@
 
 #include "shared/error.h"
 #include "shared/time-util.h"
+#include "giveback.h"
 #include "plan.h"
 #include "stuck.h"
 
@@ -26,6 +27,9 @@ typedef struct gh_host_ops {
          * reprobes, finds a driver by modalias if none bound, and verifies that driver (when not NULL). */
         int (*dev_give_back)(void *ctx, const char *addr, const char *old_override, const char *driver,
                              usec_t deadline, gh_error *err);
+        /* Waits until addr's nodes exist again: each path as it is, except that one under /dev/dri/ means
+         * a DRM card of addr's (its number may have changed). */
+        int (*dev_verify_nodes)(void *ctx, const char *addr, char *const *nodes, usec_t deadline, gh_error *err);
         int (*journal_append)(void *ctx, const char *line, gh_error *err);
         /* 1 and the record when addr is on the stuck list, 0 when not. */
         int (*dev_stuck)(void *ctx, const char *addr, gh_stuck *ret);
@@ -33,8 +37,9 @@ typedef struct gh_host_ops {
 
 /* Told of each step as it ends; the front logs from here (the core never logs). */
 typedef struct gh_exec_observer {
-        void (*step_done)(void *ctx, size_t index, const gh_step *s, bool undo, int r, usec_t duration,
-                          const gh_error *err);
+        /* undo: NULL for a step done, the give-back action for an undo */
+        void (*step_done)(void *ctx, size_t index, const gh_step *s, const gh_giveback_action *undo, int r,
+                          usec_t duration, const gh_error *err);
         void *ctx;
 } gh_exec_observer;
 
@@ -56,8 +61,8 @@ typedef struct gh_exec_observer {
 int gh_exec_prepare(const gh_plan *plan, usec_t deadline, const gh_host_ops *ops, void *ctx,
                     const gh_exec_observer *obs, int *ret_undo, gh_error *err);
 
-/* Runs the undos of steps[0..n) in reverse within timeout, going on past failures (each undo keeps
- * GH_EXEC_UNDO_RESERVE for every one after it); returns the first failure's code,
+/* Gives steps[0..n) back in the give-back order (gh_giveback_order()) within timeout, going on past
+ * failures (each action keeps GH_EXEC_UNDO_RESERVE for every one after it); returns the first failure's code,
  * and err names every undo that failed ("N undos failed: undo of ...; undo of ..."). */
 int gh_exec_undo(const gh_step *steps, size_t n, usec_t timeout, const gh_host_ops *ops, void *ctx,
                  const gh_exec_observer *obs, gh_error *err);

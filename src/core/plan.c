@@ -346,6 +346,30 @@ static bool on_vfio(const gh_pci_dev *d)
         return streq_ptr(d->driver, VFIO_DRIVER);
 }
 
+/* The nodes a give-back must bring back: the GPU's DRM card (as any card of the device: its number may
+ * change) and NVIDIA's character devices. Sound and fbdev nodes are left to the driver link's check. */
+static bool node_expected_back(const char *node, bool *card_seen)
+{
+        if (startswith(node, "/dev/dri/card")) {
+                bool first = !*card_seen;
+
+                *card_seen = true;
+                return first;
+        }
+        return startswith(node, "/dev/nvidia");
+}
+
+static int expect_nodes(const gh_pci_dev *d, gh_step *s)
+{
+        bool card_seen = false;
+        int r;
+
+        STRV_FOREACH(n, d->nodes)
+        if (node_expected_back(*n, &card_seen) && (r = strv_extend(&s->nodes, *n)) < 0)
+                return r;
+        return 0;
+}
+
 static int plan_overrides(planner *pl)
 {
         for (size_t i = 0; i < pl->n_sel; i++) {
@@ -361,6 +385,8 @@ static int plan_overrides(planner *pl)
                         return -ENOMEM;
                 if (d->override && !streq(d->override, VFIO_DRIVER) &&
                     !(s->old_override = strdup(d->override)))
+                        return -ENOMEM;
+                if (d->driver && !on_vfio(d) && expect_nodes(d, s) < 0)
                         return -ENOMEM;
         }
         return 0;

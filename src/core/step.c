@@ -128,7 +128,7 @@ enum {
 static const unsigned step_fields[_GH_STEP_KIND_MAX] = {
         [GH_STEP_STOP_UNIT] = F_NAME,
         [GH_STEP_END_HOLDERS] = F_NODES | F_HOLDERS,
-        [GH_STEP_SET_OVERRIDE] = F_ADDR | F_DRIVER | F_OLD,
+        [GH_STEP_SET_OVERRIDE] = F_ADDR | F_DRIVER | F_OLD | F_NODES,
         [GH_STEP_UNLOAD_MODULE] = F_NAME,
         [GH_STEP_UNBIND] = F_ADDR | F_DRIVER,
         [GH_STEP_LOAD_MODULE] = F_NAME,
@@ -136,11 +136,11 @@ static const unsigned step_fields[_GH_STEP_KIND_MAX] = {
         [GH_STEP_START_UNIT] = F_NAME,
 };
 
-/* Optional: holders mode and grace have defaults; an override may have no host driver or old value on
- * record. */
+/* Optional: holders mode and grace have defaults; an override may have no host driver, old value or
+ * nodes to see again on record. */
 static unsigned step_fields_optional(gh_step_kind k)
 {
-        return F_HOLDERS | (k == GH_STEP_SET_OVERRIDE ? F_DRIVER | F_OLD : 0);
+        return F_HOLDERS | (k == GH_STEP_SET_OVERRIDE ? F_DRIVER | F_OLD | F_NODES : 0);
 }
 
 static const char *field_name(unsigned f)
@@ -497,7 +497,7 @@ int gh_step_from_line(const char *line, gh_step *ret, gh_error *err)
         return 0;
 }
 
-static int describe_nodes(char *const *nodes, char **ret)
+int gh_step_describe_nodes(char *const *nodes, char **ret)
 {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
@@ -531,7 +531,7 @@ int gh_step_describe(const gh_step *s, char **ret)
                 r = asprintf(ret, "start unit '%s' again now: the host keeps another GPU", s->name);
                 break;
         case GH_STEP_END_HOLDERS:
-                if (describe_nodes(s->nodes, &nodes) < 0)
+                if (gh_step_describe_nodes(s->nodes, &nodes) < 0)
                         return -ENOMEM;
                 if (s->holders_mode == GH_HOLDERS_FAIL)
                         r = asprintf(ret, "refuse if any process still holds %s", nodes);

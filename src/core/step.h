@@ -9,7 +9,8 @@
 typedef enum gh_step_kind {
         GH_STEP_STOP_UNIT,     /* name=unit;            undo: start it */
         GH_STEP_END_HOLDERS,   /* nodes, mode, grace;   undo: none */
-        GH_STEP_SET_OVERRIDE,  /* addr, old, driver;    undo: restore old override, reprobe, verify driver */
+        GH_STEP_SET_OVERRIDE,  /* addr, old, driver, nodes; undo: restore old override, reprobe, verify driver
+                                * and the nodes (see giveback.h) */
         GH_STEP_UNLOAD_MODULE, /* name=module;          undo: load it */
         GH_STEP_UNBIND,        /* addr, driver;         undo: none (SET_OVERRIDE's undo reprobes) */
         GH_STEP_LOAD_MODULE,   /* name=module;          undo: none (vfio-pci stays, harmless) */
@@ -26,7 +27,8 @@ typedef struct gh_step {
         char *driver;               /* UNBIND: driver left; SET_OVERRIDE: host driver to give back (NULL: none) */
         char *old_override;         /* SET_OVERRIDE: value before, NULL for none */
         int group;                  /* BIND_VFIO: IOMMU group, for /dev/vfio/N; -1 otherwise */
-        char **nodes;               /* END_HOLDERS (strv) */
+        char **nodes;               /* END_HOLDERS: to free (strv); SET_OVERRIDE: to see again after the
+                                     * give-back (a DRM node under /dev/dri/ as any card of the device) */
         gh_holders_mode holders_mode;
         unsigned grace_sec;
 } gh_step;
@@ -43,6 +45,8 @@ int gh_step_check(const gh_step *s, gh_error *err);
 int gh_step_to_line(const gh_step *s, char **ret);
 /* -EINVAL on anything malformed, unknown or failing gh_step_check(), saying why in err (may be NULL). */
 int gh_step_from_line(const char *line, gh_step *ret, gh_error *err);
+/* "a, b, c" ("" for none). */
+int gh_step_describe_nodes(char *const *nodes, char **ret);
 /* Human form for `plan`, e.g. "stop unit gdm.service (undo: start it)". */
 int gh_step_describe(const gh_step *s, char **ret);
 void gh_step_done(gh_step *s);

@@ -4,6 +4,7 @@
 #include <getopt.h>
 
 #include "core/check.h"
+#include "core/giveback.h"
 #include "core/plan.h"
 #include "front.h"
 #include "host/conffile.h"
@@ -49,6 +50,25 @@ static void print_dev(const gh_facts *f, const gh_pci_addr *a)
         printf("  IOMMU group %d%s\n", d->iommu_group, d->boot_vga ? "  boot VGA" : "");
 }
 
+/* What release does, in its own order (giveback.h), with the step each action gives back. */
+static void print_giveback(const gh_plan *plan)
+{
+        _cleanup_free_ gh_giveback_action *order = NULL;
+        size_t n = 0;
+
+        if (gh_giveback_order(plan->steps, plan->n_steps, &order, &n) < 0)
+                return;
+        printf("\nGive-back (release, or the rollback of a failed prepare; each undoes the step numbered):\n");
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *what = NULL;
+
+                if (gh_giveback_describe(&order[i], &plan->steps[order[i].step], &what) >= 0)
+                        printf("  %2zu. %s (step %zu)\n", i + 1, what, order[i].step + 1);
+        }
+        if (n == 0)
+                printf("  (nothing to undo)\n");
+}
+
 static void print_plan(const char *domain, const gh_plan *plan, const gh_facts *f)
 {
         printf("Domain '%s'\n\nDevices to hand over:\n", domain);
@@ -67,13 +87,14 @@ static void print_plan(const char *domain, const gh_plan *plan, const gh_facts *
                 printf("  - %s\n", *n);
         if (!f->units_known)
                 printf("  - systemd could not be asked: display manager and unit states are unknown\n");
-        printf("\nSteps (prepare order; release undoes them in reverse), budget %us:\n", plan->timeout_sec);
+        printf("\nSteps (prepare order), budget %us:\n", plan->timeout_sec);
         for (size_t i = 0; i < plan->n_steps; i++) {
                 _cleanup_free_ char *what = NULL;
 
                 if (gh_step_describe(&plan->steps[i], &what) >= 0)
                         printf("  %2zu. %s\n", i + 1, what);
         }
+        print_giveback(plan);
         printf("\nThis was a dry run: nothing was changed.\n");
 }
 

@@ -58,15 +58,15 @@ static void test_pause(const step_log *l, size_t index, gh_log_fields *f)
 }
 #endif
 
-static void log_step(void *ctx, size_t index, const gh_step *s, bool undo, int r, usec_t duration,
-                     const gh_error *err)
+static void log_step(void *ctx, size_t index, const gh_step *s, const gh_giveback_action *undo, int r,
+                     usec_t duration, const gh_error *err)
 {
         step_log *l = ctx;
         _cleanup_free_ char *what = NULL;
         gh_log_fields f = {.domain = l->domain, .addr = s->addr[0] ? s->addr : NULL,
                            .step = gh_step_kind_to_string(s->kind), .duration = duration, .has_duration = true};
 
-        if (gh_step_describe(s, &what) < 0)
+        if ((undo ? gh_giveback_describe(undo, s, &what) : gh_step_describe(s, &what)) < 0)
                 return;
         if (r < 0)
                 gh_log_full(LOG_ERR, 0, &f, "%s%s: failed after %.1f ms: %s", undo ? "undo: " : "", what,

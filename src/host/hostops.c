@@ -201,6 +201,23 @@ static int op_dev_give_back(void *ctx, const char *addr, const char *old, const 
         return 0;
 }
 
+static int op_dev_verify_nodes(void *ctx, const char *addr, char *const *nodes, usec_t deadline, gh_error *err)
+{
+        gh_real_host *h = ctx;
+        usec_t d = min_deadline(deadline, BIND_TIMEOUT);
+        const char *missing;
+
+        /* udev makes the nodes after the driver is bound: a moment, not a step's whole time. */
+        while ((missing = gh_pci_missing_node(h->root, addr, nodes)) && deadline_sleep(d, 50 * USEC_PER_MSEC))
+                ;
+        if (!missing)
+                return 0;
+        if (startswith(missing, "/dev/dri/"))
+                return gh_error_set(err, -ENODEV, "%s is back on its driver but has no DRM card again (it had %s)",
+                                    addr, missing);
+        return gh_error_set(err, -ENODEV, "%s is back on its driver but %s did not come back", addr, missing);
+}
+
 static int op_journal_append(void *ctx, const char *line, gh_error *err)
 {
         gh_real_host *h = ctx;
@@ -230,6 +247,7 @@ const gh_host_ops gh_real_host_ops = {
         .dev_unbind = op_dev_unbind,
         .dev_bind_vfio = op_dev_bind_vfio,
         .dev_give_back = op_dev_give_back,
+        .dev_verify_nodes = op_dev_verify_nodes,
         .journal_append = op_journal_append,
         .dev_stuck = op_dev_stuck,
 };

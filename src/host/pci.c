@@ -196,6 +196,11 @@ static bool is_drm_node(const char *name)
         return name_is_numbered(name, "card") || name_is_numbered(name, "renderD");
 }
 
+static bool is_card_node(const char *name)
+{
+        return name_is_numbered(name, "card");
+}
+
 static bool is_fb_node(const char *name)
 {
         return name_is_numbered(name, "fb");
@@ -335,6 +340,31 @@ static int add_nvidia_nodes(const char *root, const char *addr, char ***nodes)
         if (asprintf(&node, "/dev/nvidia%u", minor) < 0)
                 return -ENOMEM;
         return strv_push(nodes, node);
+}
+
+/* Whether ROOT/node exists. */
+static bool node_exists(const char *root, const char *node)
+{
+        _cleanup_free_ char *p = path_join(root, node);
+
+        return p && access(p, F_OK) == 0;
+}
+
+/* A DRM card registered for addr (its sysfs entry; devtmpfs makes the node with it). Its number may
+ * change when its driver comes back. */
+static bool has_drm_card(const char *root, const char *addr)
+{
+        _cleanup_strv_free_ char **cards = NULL;
+
+        return add_nodes(root, addr, "drm", is_card_node, "/dev/dri", &cards) >= 0 && cards;
+}
+
+const char *gh_pci_missing_node(const char *root, const char *addr, char *const *nodes)
+{
+        STRV_FOREACH (n, nodes)
+                if (startswith(*n, "/dev/dri/") ? !has_drm_card(root, addr) : !node_exists(root, *n))
+                        return *n;
+        return NULL;
 }
 
 /* Device nodes as the host names them (never ROOT-prefixed): what a holder of this function has open. */

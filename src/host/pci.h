@@ -25,6 +25,9 @@ int gh_pci_unbind(const char *root, const char *addr, const char *driver, usec_t
 int gh_pci_probe(const char *root, const char *addr, usec_t deadline);
 /* Polls until driver is bound (driver NULL: any driver). -ETIMEDOUT when not by deadline. */
 int gh_pci_wait_driver(const char *root, const char *addr, const char *driver, usec_t deadline);
+/* The first of nodes that is missing, NULL when none: each as it is, except that a node under /dev/dri/
+ * stands for any DRM card registered for addr. */
+const char *gh_pci_missing_node(const char *root, const char *addr, char *const *nodes);
 int gh_pci_read_modalias(const char *root, const char *addr, char **ret);
 /* The function's VFIO cdev ("vfio0": /dev/vfio/devices/vfio0, for iommufd users), from its sysfs
  * vfio-dev/ directory. -ENOENT when it has none: not on vfio-pci, or a kernel without VFIO cdevs. */

@@ -75,8 +75,8 @@ static int teardown(void **state)
         return 0;
 }
 
-static void count_steps(void *ctx, size_t index, const gh_step *s, bool undo, int r, usec_t duration,
-                        const gh_error *err)
+static void count_steps(void *ctx, size_t index, const gh_step *s, const gh_giveback_action *undo, int r,
+                        usec_t duration, const gh_error *err)
 {
         fixture *fx = ctx;
 
@@ -308,8 +308,9 @@ static void test_observer_sees_rollback(void **state)
                                          &undo, &fx->err),
                          -EIO);
         assert_int_equal(fx->done, 9);
-        /* Undos of begun steps: two unit stops, two overrides, the unload, and the bind itself. */
-        assert_int_equal(fx->undone, 6);
+        /* Give-back actions of begun steps: two unit starts, two overrides restored and probed, the
+         * module loaded, and the bind itself undone. */
+        assert_int_equal(fx->undone, 8);
         assert_state(&fx->host, initial_state);
 }
 
@@ -341,9 +342,105 @@ static void test_holders_fail_mode(void **state)
         assert_state(&fx->host, initial_state);
 }
 
+/* An NVIDIA GPU's stack: nvidia.ko fails to load with -ENODEV while it can probe no GPU, and nvidia_drm
+ * sees only the GPUs bound when it loads. */
+static const char *const nvidia_lines[] = {
+        "stop-unit name=gdm.service",
+        "set-override addr=0000:01:00.0 driver=nvidia nodes=/dev/dri/card1,/dev/nvidia0,/dev/nvidiactl",
+        "set-override addr=0000:01:00.1 driver=snd_hda_intel",
+        "unload-module name=nvidia_drm",
+        "unload-module name=nvidia",
+        "unbind addr=0000:01:00.1 driver=snd_hda_intel",
+        "load-module name=vfio-pci",
+        "bind-vfio addr=0000:01:00.0 group=12",
+        "bind-vfio addr=0000:01:00.1 group=12",
+};
+
+static void nvidia_host_init(fake_host *h)
+{
+        *h = (fake_host){};
+        fake_host_add_dev(h, "0000:01:00.0", "nvidia", "nvidia");
+        fake_host_add_dev(h, "0000:01:00.1", "snd_hda_intel", "snd_hda_intel");
+        assert_int_equal(strv_split("nvidia nvidia_drm snd_hda_intel", " ", &h->modules), 0);
+        assert_int_equal(strv_split("gdm.service", " ", &h->active_units), 0);
+        assert_int_equal(strv_split("nvidia", " ", &h->need_device), 0);
+}
+
+/* The first such call from index from on. */
+static size_t call_index(const fake_host *h, size_t from, const char *call)
+{
+        for (size_t i = from; h->calls && h->calls[i]; i++)
+                if (streq(h->calls[i], call))
+                        return i;
+        fail_msg("no call '%s'", call);
+        return 0;
+}
+
+/* The give-back order: overrides back before any module loads (or nvidia would probe nothing and fail),
+ * nvidia before nvidia_drm, the nodes checked, and the display manager started last. */
+static void test_giveback_order_nvidia(void **state)
+{
+        static const char initial[] = "0000:01:00.0 driver=nvidia override=\n"
+                                      "0000:01:00.1 driver=snd_hda_intel override=\n"
+                                      "modules: nvidia nvidia_drm snd_hda_intel\n"
+                                      "units: gdm.service\n";
+        _cleanup_(gh_plan_done) gh_plan plan = {};
+        fake_host h;
+        gh_error err = {};
+        size_t calls;
+        int undo;
+
+        nvidia_host_init(&h);
+        plan_from_lines(&plan, nvidia_lines, ELEMENTSOF(nvidia_lines));
+        assert_int_equal(gh_exec_prepare(&plan, budget(&plan), &fake_host_ops, &h, NULL, &undo, &err), 0);
+        calls = h.n_calls;
+        assert_int_equal(undo_journal(&h, h.journal, &err), 0);
+        assert_state(&h, initial);
+        assert_true(call_index(&h, calls, "override_set 0000:01:00.0") < call_index(&h, calls, "module_load nvidia"));
+        assert_true(call_index(&h, calls, "module_load nvidia") < call_index(&h, calls, "module_load nvidia_drm"));
+        assert_true(call_index(&h, calls, "module_load nvidia_drm") <
+                    call_index(&h, calls, "dev_verify_nodes 0000:01:00.0"));
+        assert_true(call_index(&h, calls, "dev_verify_nodes 0000:01:00.0") <
+                    call_index(&h, calls, "unit_start gdm.service"));
+        fake_host_done(&h);
+
+        /* Its rollback, failed at every call, gives back the same way. */
+        for (unsigned k = 1; k <= calls; k++) {
+                nvidia_host_init(&h);
+                h.fail_call = k;
+                assert_int_equal(gh_exec_prepare(&plan, budget(&plan), &fake_host_ops, &h, NULL, &undo, &err),
+                                 -EIO);
+                assert_int_equal(undo, 0);
+                _cleanup_free_ char *st = fake_host_state(&h);
+                if (!streq(st, initial))
+                        fail_msg("failing call %u (%s) left:\n%s", k, h.calls[k - 1], st);
+                fake_host_done(&h);
+        }
+}
+
+/* A node that does not come back fails the give-back, naming it; the units are still started. */
+static void test_giveback_verifies_nodes(void **state)
+{
+        _cleanup_(gh_plan_done) gh_plan plan = {};
+        fake_host h;
+        gh_error err = {};
+        int undo;
+
+        nvidia_host_init(&h);
+        plan_from_lines(&plan, nvidia_lines, ELEMENTSOF(nvidia_lines));
+        assert_int_equal(gh_exec_prepare(&plan, budget(&plan), &fake_host_ops, &h, NULL, &undo, &err), 0);
+        assert_int_equal(strv_split("/dev/nvidiactl", " ", &h.absent_nodes), 0);
+        assert_int_equal(undo_journal(&h, h.journal, &err), -ENODEV);
+        assert_non_null(strstr(err.msg, "/dev/nvidiactl did not come back"));
+        assert_true(strv_contains(h.active_units, "gdm.service"));
+        fake_host_done(&h);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_giveback_order_nvidia),
+                cmocka_unit_test(test_giveback_verifies_nodes),
                 cmocka_unit_test_setup_teardown(test_prepare_then_release, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rollback_at_every_call, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_step_is_named, setup, teardown),

@@ -92,7 +92,7 @@ static void test_single_gpu_boot_vga(void **state)
         text = plan_text(&w->plan);
         assert_string_equal(text, "stop-unit name=gdm.service\n"
                                   "end-holders nodes=/dev/dri/card0,/dev/fb0,/dev/snd/controlC0 mode=terminate grace=5\n"
-                                  "set-override addr=0000:00:05.0 driver=bochs-drm\n"
+                                  "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
                                   "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
                                   "unload-module name=bochs\n"
                                   "unbind addr=0000:00:05.1 driver=snd_hda_intel\n"
@@ -120,7 +120,7 @@ static void test_dual_gpu_shared_module(void **state)
         /* bochs also drives the boot GPU: it stays loaded and 06.0 is unbound alone. */
         assert_string_equal(text, "stop-unit name=gdm.service\n"
                                   "end-holders nodes=/dev/dri/card1,/dev/snd/controlC1 mode=terminate grace=5\n"
-                                  "set-override addr=0000:00:06.0 driver=bochs-drm\n"
+                                  "set-override addr=0000:00:06.0 driver=bochs-drm nodes=/dev/dri/card1\n"
                                   "set-override addr=0000:00:06.1 driver=snd_hda_intel\n"
                                   "unbind addr=0000:00:06.0 driver=bochs-drm\n"
                                   "unbind addr=0000:00:06.1 driver=snd_hda_intel\n"

@@ -178,6 +178,7 @@ static int f_module_load(void *ctx, const char *module, usec_t deadline, gh_erro
 {
         fake_host *h = ctx;
         int r = call(h, "module_load", module);
+        size_t probed = 0;
 
         if (r < 0 || module_loaded(h, module))
                 return r;
@@ -187,8 +188,15 @@ static int f_module_load(void *ctx, const char *module, usec_t deadline, gh_erro
                 fake_dev *d = &h->devs[i];
                 const char *want = d->override ? d->override : d->native;
 
-                if (want && gh_module_name_eq(strempty(fake_driver_module(want)), module))
+                if (want && gh_module_name_eq(strempty(fake_driver_module(want)), module)) {
                         probe(h, d);
+                        probed += streq_ptr(d->driver, want);
+                }
+        }
+        /* nvidia.ko: "No NVIDIA devices probed", and the module is gone again. */
+        if (r >= 0 && probed == 0 && strv_contains(h->need_device, module)) {
+                strv_remove(h->modules, module);
+                return gh_error_set(err, -ENODEV, "module '%s' probed no device", module);
         }
         return r;
 }
@@ -236,6 +244,19 @@ static int f_dev_give_back(void *ctx, const char *addr, const char *old, const c
         return 0;
 }
 
+static int f_dev_verify_nodes(void *ctx, const char *addr, char *const *nodes, usec_t deadline, gh_error *err)
+{
+        fake_host *h = ctx;
+        int r = call(h, "dev_verify_nodes", addr);
+
+        if (r < 0)
+                return r;
+        STRV_FOREACH (n, nodes)
+                if (strv_contains(h->absent_nodes, *n))
+                        return gh_error_set(err, -ENODEV, "%s did not come back", *n);
+        return 0;
+}
+
 static int f_journal_append(void *ctx, const char *line, gh_error *err)
 {
         fake_host *h = ctx;
@@ -254,6 +275,7 @@ const gh_host_ops fake_host_ops = {
         .dev_unbind = f_dev_unbind,
         .dev_bind_vfio = f_dev_bind_vfio,
         .dev_give_back = f_dev_give_back,
+        .dev_verify_nodes = f_dev_verify_nodes,
         .journal_append = f_journal_append,
 };
 
@@ -308,5 +330,7 @@ void fake_host_done(fake_host *h)
         strv_free(h->calls);
         strv_free(h->fail_ops);
         strv_free(h->hang_ops);
+        strv_free(h->need_device);
+        strv_free(h->absent_nodes);
         *h = (fake_host){};
 }

@@ -27,6 +27,8 @@ typedef struct fake_host {
         char **fail_ops; /* "op arg" of calls that fail with -EIO, every time (strv) */
         char **hang_ops; /* "unit_stop UNIT", "unit_start UNIT": a job that never ends, waited out */
         usec_t start_left; /* time its deadline left the latest unit_start */
+        char **need_device;  /* modules whose load fails with -ENODEV when it probes no device, as nvidia's */
+        char **absent_nodes; /* nodes dev_verify_nodes finds missing (strv) */
 } fake_host;
 
 extern const gh_host_ops fake_host_ops;
