@@ -470,10 +470,11 @@ static int plan_listed_unload(planner *pl, char ***unload)
                 int r;
 
                 if (under)
-                        return gh_error_set(pl->err, -EBUSY,
-                                            "domain '%s': unload_modules lists '%s', which sits on '%s', still "
-                                            "driving %s that stays on the host",
-                                            pl->domain, *m, under->module, GH_PCI_ADDR_STR(&under->addr));
+                        return gh_error_set(
+                                pl->err, -EBUSY,
+                                "domain '%s': unload_modules lists '%s', which sits on '%s', still "
+                                "driving %s that stays on the host",
+                                pl->domain, *m, under->module, GH_PCI_ADDR_STR(&under->addr));
                 if (other)
                         r = add_note(pl,
                                      "module '%s' also drives %s, which stays on the host: not unloading it",
@@ -618,9 +619,8 @@ static int plan_steps(planner *pl)
         int r;
 
         if ((r = decide_modules(pl)) < 0 || (r = check_modules(pl)) < 0 || (r = decide_dm(pl)) < 0 ||
-            (r = plan_stop_units(pl)) < 0 ||
-            (r = plan_end_holders(pl)) < 0 || (r = plan_overrides(pl)) < 0 || (r = plan_modules(pl)) < 0 ||
-            (r = plan_binds(pl)) < 0)
+            (r = plan_stop_units(pl)) < 0 || (r = plan_end_holders(pl)) < 0 ||
+            (r = plan_overrides(pl)) < 0 || (r = plan_modules(pl)) < 0 || (r = plan_binds(pl)) < 0)
                 return r;
         return plan_dm_restart(pl);
 }

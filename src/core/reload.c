@@ -29,9 +29,9 @@ int gh_module_check_reload(const gh_facts *f, const char *domain, const char *na
                 return 0;
         if (streq_ptr(m->file_srcversion, m->loaded_srcversion))
                 return 0;
-        return gh_error_set(err, -ESTALE,
-                            "domain '%s': " WHY ": %s has srcversion %s, the loaded module %s (was it rebuilt "
-                            "by DKMS?)",
-                            domain, name, m->path, or_none(m->file_srcversion),
-                            or_none(m->loaded_srcversion));
+        return gh_error_set(
+                err, -ESTALE,
+                "domain '%s': " WHY ": %s has srcversion %s, the loaded module %s (was it rebuilt "
+                "by DKMS?)",
+                domain, name, m->path, or_none(m->file_srcversion), or_none(m->loaded_srcversion));
 }

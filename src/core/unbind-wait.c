@@ -50,11 +50,12 @@ int gh_unbind_check_wait(const gh_facts *f, const char *domain, const gh_pci_dev
         if (!user || !d->module || !gh_facts_module_sits_on(f, w->user, d->module) ||
             !user_holds(user, w->param, &value))
                 return 0;
-        return gh_error_set(err, -EDEADLK,
-                            "domain '%s': unbinding %s alone from '%s' would never finish: its remove waits "
-                            "until nothing uses the GPU, and '%s' (%s=%s) uses every GPU '%s' drives while it "
-                            "is loaded; hand over every GPU '%s' drives%s%s%s, or claim this one at boot "
-                            "(claim_at_boot = yes) before '%s' loads",
-                            domain, GH_PCI_ADDR_STR(&d->addr), d->driver, w->user, w->param, value, d->driver, d->driver, other_addr ? " (" : "", strempty(other_addr),
-                            other_addr ? " too)" : "", w->user);
+        return gh_error_set(
+                err, -EDEADLK,
+                "domain '%s': unbinding %s alone from '%s' would never finish: its remove waits "
+                "until nothing uses the GPU, and '%s' (%s=%s) uses every GPU '%s' drives while it "
+                "is loaded; hand over every GPU '%s' drives%s%s%s, or claim this one at boot "
+                "(claim_at_boot = yes) before '%s' loads",
+                domain, GH_PCI_ADDR_STR(&d->addr), d->driver, w->user, w->param, value, d->driver, d->driver,
+                other_addr ? " (" : "", strempty(other_addr), other_addr ? " too)" : "", w->user);
 }

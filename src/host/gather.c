@@ -112,7 +112,8 @@ static int gather_module_file(gh_kmod *k, const char *root, gh_module *m, gh_err
                 return 0;
         r = gh_kmod_module_file(k, m->name, &m->path, &m->file_srcversion);
         if (r < 0)
-                return gh_error_set(err, r, "cannot read the file of module '%s': %s", m->name, strerror(-r));
+                return gh_error_set(err, r, "cannot read the file of module '%s': %s", m->name,
+                                    strerror(-r));
         return 0;
 }
 

@@ -136,7 +136,10 @@ static int strv_cmp(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int gh_module_read_holders(const char *root, const char *name, char ***ret)
+/* The entries of ROOT/sys/module/NAME/SUBDIR, sorted (an empty strv when it does not exist); ret_dir
+ * gets the directory's path. */
+static int module_dir_list(const char *root, const char *name, const char *subdir, char **ret_dir,
+                           char ***ret)
 {
         _cleanup_free_ char *path = NULL;
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
@@ -146,7 +149,7 @@ int gh_module_read_holders(const char *root, const char *name, char ***ret)
 
         if (!l)
                 return -ENOMEM;
-        r = module_sysfs_path(root, name, "/holders", &path);
+        r = module_sysfs_path(root, name, subdir, &path);
         if (r < 0)
                 return r;
         d = opendir(path);
@@ -162,8 +165,15 @@ int gh_module_read_holders(const char *root, const char *name, char ***ret)
         if (d && errno != 0)
                 return -errno;
         qsort(l, strv_length(l), sizeof(char *), strv_cmp);
+        if (ret_dir)
+                *ret_dir = TAKE_PTR(path);
         *ret = TAKE_PTR(l);
         return 0;
+}
+
+int gh_module_read_holders(const char *root, const char *name, char ***ret)
+{
+        return module_dir_list(root, name, "/holders", NULL, ret);
 }
 
 int gh_module_read_srcversion(const char *root, const char *name, char **ret)
@@ -182,13 +192,14 @@ int gh_module_read_srcversion(const char *root, const char *name, char **ret)
         return 0;
 }
 
+/* "PARAM=VALUE" onto l; nothing when it cannot be read: some are root's only (0400), and check runs as
+ * anyone. */
 static int param_add(const char *dir, const char *param, char ***l)
 {
         _cleanup_free_ char *path = NULL, *value = NULL, *entry = NULL;
 
         if (asprintf(&path, "%s/%s", dir, param) < 0)
                 return -ENOMEM;
-        /* Some are root's only (0400), and check runs as anyone. */
         if (read_one_line_file(path, &value) < 0)
                 return 0;
         if (asprintf(&entry, "%s=%s", param, value) < 0)
@@ -199,24 +210,17 @@ static int param_add(const char *dir, const char *param, char ***l)
 int gh_module_read_params(const char *root, const char *name, char ***ret)
 {
         _cleanup_free_ char *dir = NULL;
-        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
-        _cleanup_(closedirp) DIR *d = NULL;
-        struct dirent *de;
+        _cleanup_strv_free_ char **names = NULL, **l = calloc(1, sizeof(char *));
         int r;
 
         if (!l)
                 return -ENOMEM;
-        r = module_sysfs_path(root, name, "/parameters", &dir);
+        r = module_dir_list(root, name, "/parameters", &dir, &names);
         if (r < 0)
                 return r;
-        d = opendir(dir);
-        if (!d && errno != ENOENT)
-                return -errno;
-        while (d && (errno = 0, de = readdir(d)))
-                if (de->d_name[0] != '.' && (r = param_add(dir, de->d_name, &l)) < 0)
-                        return r;
-        if (d && errno != 0)
-                return -errno;
+        STRV_FOREACH(p, names)
+        if ((r = param_add(dir, *p, &l)) < 0)
+                return r;
         *ret = TAKE_PTR(l);
         return 0;
 }

@@ -288,8 +288,9 @@ static void test_module_not_reloadable(void **state)
         fakesys_add_driver(fs, "bochs-drm", "bochs");
         r = tool(fs, "check", "win11", "--xml", xml);
         assert_status(&r, 1);
-        assert_out(&r, "FAIL  hand-over: the hook would refuse to start the VM: domain 'win11': module 'bochs' "
-                       "cannot be loaded again after the hand-over: no file for the running kernel ");
+        assert_out(&r,
+                   "FAIL  hand-over: the hook would refuse to start the VM: domain 'win11': module 'bochs' "
+                   "cannot be loaded again after the hand-over: no file for the running kernel ");
 }
 
 static void test_no_iommu(void **state)

@@ -351,8 +351,9 @@ static void test_unbind_that_would_hang_left_alone(void **state)
 
         r = tool(fs, NULL, "claim-boot", NULL);
         assert_status(&r, 0);
-        assert_out_has(&r, "0000:00:01.0 left alone (domain 'win11': unbinding 0000:00:01.0 alone from 'nvidia' "
-                           "would never finish");
+        assert_out_has(&r,
+                       "0000:00:01.0 left alone (domain 'win11': unbinding 0000:00:01.0 alone from 'nvidia' "
+                       "would never finish");
         assert_on_host(fs, "0000:00:01.0", "nvidia");
         run_done(&r);
 }

@@ -293,8 +293,9 @@ static void test_plan_refuses_module_not_reloadable(void **state)
         write_file(fs, "/win11.xml", domain_xml, 0644);
         r = tool(fs, NULL, "plan", "win11", "--xml", xml, NULL);
         assert_status(&r, 1);
-        assert_non_null(strstr(r.err, "module 'bochs' cannot be loaded again after the hand-over: no file for "
-                                      "the running kernel "));
+        assert_non_null(strstr(r.err,
+                               "module 'bochs' cannot be loaded again after the hand-over: no file for "
+                               "the running kernel "));
         assert_string_equal(r.out, "");
         run_done(&r);
 }

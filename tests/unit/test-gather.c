@@ -73,7 +73,8 @@ static int gather_plan(world *w)
         gh_facts_done(&w->f);
         gh_plan_done(&w->plan);
         w->err = (gh_error){};
-        assert_int_equal(gh_facts_gather(fakesys_root(w->fs), "win11", &w->p, &w->dom, NULL, &w->f, &w->err), 0);
+        assert_int_equal(gh_facts_gather(fakesys_root(w->fs), "win11", &w->p, &w->dom, NULL, &w->f, &w->err),
+                         0);
         return gh_plan_build("win11", &w->p, &w->dom, &w->f, &w->plan, &w->err);
 }
 
@@ -82,20 +83,10 @@ static void take_both(world *w)
         tf_domain_add(&w->dom, "0000:07:00.0", GH_HOSTDEV_PCI);
 }
 
-static char *expected_path(const char *name)
-{
-        struct utsname u;
-        char *p;
-
-        assert_int_equal(uname(&u), 0);
-        assert_true(asprintf(&p, "/lib/modules/%s/kernel/drivers/%s.ko", u.release, name) > 0);
-        return p;
-}
-
 static void test_module_facts(void **state)
 {
         world *w = *state;
-        _cleanup_free_ char *want = expected_path("nvidia");
+        _cleanup_free_ char *want = fake_modfile_path("nvidia");
         const gh_module *m, *drm;
         struct utsname u;
 
@@ -158,7 +149,7 @@ static void test_file_removed(void **state)
 static void test_modules_dir_removed(void **state)
 {
         world *w = *state;
-        _cleanup_free_ char *dir = expected_path("nvidia");
+        _cleanup_free_ char *dir = fake_modfile_path("nvidia");
 
         take_both(w);
         *strstr(dir, "/kernel/") = 0;
@@ -171,7 +162,7 @@ static void test_modules_dir_removed(void **state)
 static void test_file_rebuilt(void **state)
 {
         world *w = *state;
-        _cleanup_free_ char *path = expected_path("nvidia"), *want = NULL;
+        _cleanup_free_ char *path = fake_modfile_path("nvidia"), *want = NULL;
 
         take_both(w);
         fake_modfile_add(w->fs, "nvidia", "FFEEDDCCBBAA998877665544");
@@ -185,7 +176,8 @@ static void test_file_rebuilt(void **state)
         /* A file without srcversion is another build too. */
         fake_modfile_add(w->fs, "nvidia", NULL);
         assert_int_equal(gather_plan(w), -ESTALE);
-        assert_non_null(strstr(w->err.msg, "has srcversion none, the loaded module A1B2C3D4E5F60718293A4B5"));
+        assert_non_null(
+                strstr(w->err.msg, "has srcversion none, the loaded module A1B2C3D4E5F60718293A4B5"));
 }
 
 /* The shipped example's unload_modules, with the second GPU staying on the host; `check` says the same. */
@@ -197,15 +189,17 @@ static void test_listed_stack_refused(void **state)
         int r;
 
         w->p.unload_auto = false;
-        assert_int_equal(strv_split("nvidia_drm nvidia_modeset nvidia_uvm nvidia", " ", &w->p.unload_modules), 0);
+        assert_int_equal(
+                strv_split("nvidia_drm nvidia_modeset nvidia_uvm nvidia", " ", &w->p.unload_modules), 0);
         r = gather_plan(w);
         assert_int_equal(r, -EBUSY);
         assert_string_equal(w->err.msg, "domain 'win11': unload_modules lists 'nvidia_drm', which sits on "
                                         "'nvidia', still driving 0000:07:00.0 that stays on the host");
         assert_int_equal(gh_check_plan(&c, &cd, r, &w->err), 0);
         assert_int_equal(c.items[c.n - 1].level, GH_CHECK_FAIL);
-        assert_non_null(strstr(c.items[c.n - 1].detail, "the hook would refuse to start the VM: domain 'win11': "
-                                                        "unload_modules lists 'nvidia_drm'"));
+        assert_non_null(strstr(c.items[c.n - 1].detail,
+                               "the hook would refuse to start the VM: domain 'win11': "
+                               "unload_modules lists 'nvidia_drm'"));
 }
 
 /* nvidia_drm with modeset=Y uses both GPUs: unbinding one alone from nvidia would never return. */
@@ -219,8 +213,9 @@ static void test_unbind_hang_refused(void **state)
         fake_module_set_param(w->fs, "nvidia_drm", "modeset", "Y");
         r = gather_plan(w);
         assert_int_equal(r, -EDEADLK);
-        assert_non_null(strstr(w->err.msg, "domain 'win11': unbinding 0000:01:00.0 alone from 'nvidia' would "
-                                           "never finish"));
+        assert_non_null(strstr(w->err.msg,
+                               "domain 'win11': unbinding 0000:01:00.0 alone from 'nvidia' would "
+                               "never finish"));
         assert_non_null(strstr(w->err.msg, "'nvidia_drm' (modeset=Y)"));
         assert_non_null(strstr(w->err.msg, "(0000:07:00.0 too)"));
         assert_int_equal(gh_check_plan(&c, &cd, r, &w->err), 0);

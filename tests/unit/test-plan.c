@@ -259,6 +259,15 @@ static void test_stop_units_only_active(void **state)
         assert_true(notes_mention(&w->plan, "'idle.service' is not active"));
 }
 
+/* nvidia, with nvidia_modeset and nvidia_uvm on it, and nvidia_drm on nvidia_modeset. */
+static void nvidia_stack(world *w)
+{
+        tf_add_module(&w->f, "nvidia", "nvidia_modeset nvidia_uvm", false);
+        tf_add_module(&w->f, "nvidia_modeset", "nvidia_drm", false);
+        tf_add_module(&w->f, "nvidia_drm", NULL, false);
+        tf_add_module(&w->f, "nvidia_uvm", NULL, false);
+}
+
 static void test_nvidia_stack_order(void **state)
 {
         world *w = *state;
@@ -269,10 +278,7 @@ static void test_nvidia_stack_order(void **state)
         tf_add_dev(&w->f, "0000:01:00.1", 0x040300, "snd_hda_intel", "snd_hda_intel", 12, NULL);
         tf_add_dev(&w->f, "0000:00:1f.3", 0x040300, "snd_hda_intel", "snd_hda_intel", 9, NULL);
         tf_add_dev(&w->f, "0000:00:02.0", 0x030000, "i915", "i915", 1, "/dev/dri/card0");
-        tf_add_module(&w->f, "nvidia", "nvidia_modeset nvidia_uvm", false);
-        tf_add_module(&w->f, "nvidia_modeset", "nvidia_drm", false);
-        tf_add_module(&w->f, "nvidia_drm", NULL, false);
-        tf_add_module(&w->f, "nvidia_uvm", NULL, false);
+        nvidia_stack(w);
         tf_domain(&w->dom, "0000:01:00.0 0000:01:00.1");
         assert_int_equal(build(w), 0);
         for (size_t i = 0; i < w->plan.n_steps; i++)
@@ -409,10 +415,7 @@ static void two_nvidia_gpus(world *w)
 {
         tf_add_dev(&w->f, "0000:01:00.0", 0x030000, "nvidia", "nvidia", 12, "/dev/dri/card1 /dev/nvidia0");
         tf_add_dev(&w->f, "0000:07:00.0", 0x030000, "nvidia", "nvidia", 13, "/dev/dri/card2 /dev/nvidia1");
-        tf_add_module(&w->f, "nvidia", "nvidia_modeset nvidia_uvm", false);
-        tf_add_module(&w->f, "nvidia_modeset", "nvidia_drm", false);
-        tf_add_module(&w->f, "nvidia_drm", NULL, false);
-        tf_add_module(&w->f, "nvidia_uvm", NULL, false);
+        nvidia_stack(w);
         tf_domain(&w->dom, "0000:01:00.0");
 }
 
@@ -423,7 +426,8 @@ static void test_listed_module_on_kept_driver(void **state)
 
         two_nvidia_gpus(w);
         w->p.unload_auto = false;
-        assert_int_equal(strv_split("nvidia_drm nvidia_modeset nvidia_uvm nvidia", " ", &w->p.unload_modules), 0);
+        assert_int_equal(
+                strv_split("nvidia_drm nvidia_modeset nvidia_uvm nvidia", " ", &w->p.unload_modules), 0);
         assert_int_equal(build(w), -EBUSY);
         assert_string_equal(w->err.msg, "domain 'win11': unload_modules lists 'nvidia_drm', which sits on "
                                         "'nvidia', still driving 0000:07:00.0 that stays on the host");
@@ -435,7 +439,8 @@ static void test_listed_module_on_kept_driver(void **state)
         assert_non_null(strstr(w->err.msg, "lists 'nvidia_uvm', which sits on 'nvidia'"));
         /* The whole stack goes when the other GPU is handed over too. */
         strv_free(w->p.unload_modules);
-        assert_int_equal(strv_split("nvidia_drm nvidia_modeset nvidia_uvm nvidia", " ", &w->p.unload_modules), 0);
+        assert_int_equal(
+                strv_split("nvidia_drm nvidia_modeset nvidia_uvm nvidia", " ", &w->p.unload_modules), 0);
         tf_domain_add(&w->dom, "0000:07:00.0", GH_HOSTDEV_PCI);
         assert_int_equal(build(w), 0);
         assert_non_null(find_step(&w->plan, GH_STEP_UNLOAD_MODULE));
@@ -449,12 +454,13 @@ static void test_unbind_that_would_hang(void **state)
         two_nvidia_gpus(w);
         tf_module_param(&w->f, "nvidia_drm", "modeset=Y");
         assert_int_equal(build(w), -EDEADLK);
-        assert_string_equal(w->err.msg,
-                            "domain 'win11': unbinding 0000:01:00.0 alone from 'nvidia' would never finish: its "
-                            "remove waits until nothing uses the GPU, and 'nvidia_drm' (modeset=Y) uses every "
-                            "GPU 'nvidia' drives while it is loaded; hand over every GPU 'nvidia' drives "
-                            "(0000:07:00.0 too), or claim this one at boot (claim_at_boot = yes) before "
-                            "'nvidia_drm' loads");
+        assert_string_equal(
+                w->err.msg,
+                "domain 'win11': unbinding 0000:01:00.0 alone from 'nvidia' would never finish: its "
+                "remove waits until nothing uses the GPU, and 'nvidia_drm' (modeset=Y) uses every "
+                "GPU 'nvidia' drives while it is loaded; hand over every GPU 'nvidia' drives "
+                "(0000:07:00.0 too), or claim this one at boot (claim_at_boot = yes) before "
+                "'nvidia_drm' loads");
         assert_int_equal(w->plan.n_steps, 0);
 }
 

@@ -14,13 +14,13 @@
 
 #define PLACEHOLDER "srcversion=@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"
 
-static char *modfile_rel(const char *name)
+char *fake_modfile_path(const char *name)
 {
         struct utsname u;
         char *p;
 
         assert_int_equal(uname(&u), 0);
-        assert_true(asprintf(&p, "lib/modules/%s/kernel/drivers/%s.ko", u.release, name) > 0);
+        assert_true(asprintf(&p, "/lib/modules/%s/kernel/drivers/%s.ko", u.release, name) > 0);
         return p;
 }
 
@@ -31,7 +31,8 @@ static const char *find_depmod(void)
         for (size_t i = 0; i < ELEMENTSOF(paths); i++)
                 if (access(paths[i], X_OK) == 0)
                         return paths[i];
-        fail_msg("no depmod here (package kmod, which scripts/test installs): module files cannot be indexed");
+        fail_msg("no depmod here (package kmod, which scripts/test installs): module files cannot be "
+                 "indexed");
         return NULL;
 }
 
@@ -75,7 +76,7 @@ static void patch_srcversion(char *buf, size_t n, const char *srcversion)
 
 void fake_modfile_add(fakesys *fs, const char *name, const char *srcversion)
 {
-        _cleanup_free_ char *buf = NULL, *rel = modfile_rel(name), *path = fakesys_path(fs, rel);
+        _cleanup_free_ char *buf = NULL, *rel = fake_modfile_path(name), *path = fakesys_path(fs, rel);
         _cleanup_free_ char *dir = strdup(path);
         _cleanup_close_ int fd = -EBADF;
         size_t n;
@@ -92,7 +93,7 @@ void fake_modfile_add(fakesys *fs, const char *name, const char *srcversion)
 
 void fake_modfile_remove(fakesys *fs, const char *name)
 {
-        _cleanup_free_ char *rel = modfile_rel(name), *path = fakesys_path(fs, rel);
+        _cleanup_free_ char *rel = fake_modfile_path(name), *path = fakesys_path(fs, rel);
 
         assert_int_equal(unlink(path), 0);
 }

@@ -8,6 +8,8 @@
  * srcversion in its modinfo (NULL: none, at most 32 characters), then depmod. Fails the test when depmod
  * is missing (package kmod, which scripts/test installs). */
 void fake_modfile_add(fakesys *fs, const char *name, const char *srcversion);
+/* Its path below ROOT: /lib/modules/RELEASE/kernel/drivers/NAME.ko (newly allocated). */
+char *fake_modfile_path(const char *name);
 /* Removes that file, as a kernel upgrade does (the index still lists it). */
 void fake_modfile_remove(fakesys *fs, const char *name);
 /* depmod -b ROOT RELEASE: writes the indexes libkmod reads, under the fake root only. */
