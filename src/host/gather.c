@@ -13,8 +13,6 @@
 #include "shared/strv.h"
 
 #define DM_UNIT "display-manager.service"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(gh_kmod *, gh_kmod_free)
 /* Reading driver_override takes the device's lock; one that does not answer in this time never will. */
 #define OVERRIDE_TIMEOUT (2 * USEC_PER_SEC)
 

@@ -24,7 +24,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_ctx *, kmod_unref)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_module *, kmod_module_unref)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_list *, kmod_module_unref_list)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_list *, kmod_module_info_free_list)
-DEFINE_TRIVIAL_CLEANUP_FUNC(gh_kmod *, gh_kmod_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
 
 /* The kernel names modules with '_'; users and modules.builtin may write '-'. */

@@ -27,6 +27,7 @@ typedef struct gh_kmod gh_kmod;
 /* libkmod context for ROOT/lib/modules/$(uname -r), its log routed to ours. */
 int gh_kmod_new(const char *root, gh_kmod **ret);
 gh_kmod *gh_kmod_free(gh_kmod *k);
+DEFINE_TRIVIAL_CLEANUP_FUNC(gh_kmod *, gh_kmod_free)
 /* The file a load of NAME would use (libkmod's index of this kernel's modules), and the srcversion in its
  * modinfo. Both NULL when there is none, or the index lists one that is gone; ret_srcversion NULL when
  * the file has none. */
