@@ -44,6 +44,33 @@ const gh_module *gh_facts_find_module(const gh_facts *f, const char *name)
         return NULL;
 }
 
+static bool sits_on(const gh_facts *f, const char *module, const char *base, unsigned depth)
+{
+        const gh_module *b = gh_facts_find_module(f, base);
+
+        if (!b || depth > 16)
+                return false;
+        STRV_FOREACH(h, b->holders)
+        if (gh_module_name_eq(*h, module) || sits_on(f, module, *h, depth + 1))
+                return true;
+        return false;
+}
+
+bool gh_facts_module_sits_on(const gh_facts *f, const char *module, const char *base)
+{
+        return sits_on(f, module, base, 0);
+}
+
+const char *gh_module_param(const gh_module *m, const char *param)
+{
+        size_t n = strlen(param);
+
+        STRV_FOREACH(p, m->params)
+        if (strncmp(*p, param, n) == 0 && (*p)[n] == '=')
+                return *p + n + 1;
+        return NULL;
+}
+
 const gh_unit_state *gh_facts_find_unit(const gh_facts *f, const char *name)
 {
         for (size_t i = 0; i < f->n_units; i++)
@@ -65,6 +92,10 @@ void gh_module_done(gh_module *m)
 {
         free(m->name);
         strv_free(m->holders);
+        strv_free(m->params);
+        free(m->path);
+        free(m->file_srcversion);
+        free(m->loaded_srcversion);
         *m = (gh_module){};
 }
 
@@ -98,6 +129,7 @@ void gh_facts_done(gh_facts *f)
         for (size_t i = 0; i < f->n_units; i++)
                 free(f->units[i].name);
         free(f->units);
+        free(f->kernel_release);
         free(f->dm_unit);
         *f = (gh_facts){};
 }

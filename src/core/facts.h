@@ -25,6 +25,14 @@ typedef struct gh_module {
         char *name;
         char **holders; /* modules using this one, from /sys/module/NAME/holders (strv) */
         bool builtin;
+        char **params; /* its readable /sys/module/NAME/parameters, "NAME=VALUE" each (strv) */
+        /* What loading it again would find, for the modules a hand-over may unload (the domain's drivers'
+         * stacks and unload_modules): the file libkmod finds for the running kernel (NULL when none, or
+         * listed but gone), that file's modinfo srcversion and the loaded module's (NULL when it has
+         * none). */
+        char *path;
+        char *file_srcversion;
+        char *loaded_srcversion;
 } gh_module;
 
 typedef struct gh_holder {
@@ -61,6 +69,7 @@ typedef struct gh_facts {
         size_t n_claims;
         gh_unit_state *units; /* the policy's stop_units */
         size_t n_units;
+        char *kernel_release; /* uname -r: whose modules directory module files are looked up in */
         char *dm_unit; /* what display-manager.service resolves to; NULL when there is none */
         bool dm_active;
         bool units_known; /* false when no system bus could be reached */
@@ -75,6 +84,10 @@ bool gh_pci_dev_may_stay_in_vfio_group(const gh_pci_dev *d);
 bool gh_module_name_eq(const char *a, const char *b);
 const gh_pci_dev *gh_facts_find_dev(const gh_facts *f, const gh_pci_addr *a);
 const gh_module *gh_facts_find_module(const gh_facts *f, const char *name);
+/* Whether module uses base, directly or through other modules (it is in base's holders, recursively). */
+bool gh_facts_module_sits_on(const gh_facts *f, const char *module, const char *base);
+/* The value of a module's parameter, NULL when it has none or it could not be read. */
+const char *gh_module_param(const gh_module *m, const char *param);
 const gh_unit_state *gh_facts_find_unit(const gh_facts *f, const char *name);
 void gh_pci_dev_done(gh_pci_dev *d);
 void gh_module_done(gh_module *m);

@@ -5,6 +5,8 @@
 
 #include "identity.h"
 #include "plan.h"
+#include "reload.h"
+#include "unbind-wait.h"
 
 #define VFIO_DRIVER "vfio-pci"
 #define VFIO_MODULE "vfio-pci"
@@ -470,14 +472,35 @@ static int plan_auto_unload(planner *pl, char ***unload)
         return 0;
 }
 
+/* A device that stays on the host, driven by a module that module uses: nvidia_drm sits on nvidia, whose
+ * PCI driver links name no nvidia_drm. */
+static const gh_pci_dev *module_sits_on_kept(const planner *pl, const char *module)
+{
+        for (size_t i = 0; i < pl->f->n_devs; i++) {
+                const gh_pci_dev *d = &pl->f->devs[i];
+
+                if (d->module && !is_selected(pl, &d->addr) &&
+                    gh_facts_module_sits_on(pl->f, module, d->module))
+                        return d;
+        }
+        return NULL;
+}
+
 static int plan_listed_unload(planner *pl, char ***unload)
 {
         STRV_FOREACH(m, pl->p->unload_modules)
         {
                 const gh_pci_dev *other = module_drives_other(pl, *m);
+                const gh_pci_dev *under = module_sits_on_kept(pl, *m);
                 const gh_module *info = gh_facts_find_module(pl->f, *m);
                 int r;
 
+                if (under)
+                        return gh_error_set(
+                                pl->err, -EBUSY,
+                                "domain '%s': unload_modules lists '%s', which sits on '%s', still "
+                                "driving %s that stays on the host",
+                                pl->domain, *m, under->module, GH_PCI_ADDR_STR(&under->addr));
                 if (other)
                         r = add_note(pl,
                                      "module '%s' also drives %s, which stays on the host: not unloading it",
@@ -503,6 +526,29 @@ static bool unload_frees(char *const *unload, const gh_pci_dev *d)
 static int decide_modules(planner *pl)
 {
         return pl->p->unload_auto ? plan_auto_unload(pl, &pl->unload) : plan_listed_unload(pl, &pl->unload);
+}
+
+/* Before anything changes: each module unloaded can come back, and no function is unbound alone from a
+ * driver whose remove would wait for good. */
+static int check_modules(planner *pl)
+{
+        int r;
+
+        STRV_FOREACH(m, pl->unload)
+        if ((r = gh_module_check_reload(pl->f, pl->domain, *m, pl->err)) < 0)
+                return r;
+        for (size_t i = 0; i < pl->n_sel; i++) {
+                const gh_pci_dev *d = pl->sel[i];
+                const gh_pci_dev *other = d->module ? module_drives_other(pl, d->module) : NULL;
+
+                if (!d->driver || on_vfio(d) || unload_frees(pl->unload, d))
+                        continue;
+                r = gh_unbind_check_wait(pl->f, pl->domain, d, other ? GH_PCI_ADDR_STR(&other->addr) : NULL,
+                                         pl->err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int plan_modules(planner *pl)
@@ -598,9 +644,9 @@ static int plan_steps(planner *pl)
 {
         int r;
 
-        if ((r = decide_modules(pl)) < 0 || (r = decide_dm(pl)) < 0 || (r = plan_stop_units(pl)) < 0 ||
-            (r = plan_end_holders(pl)) < 0 || (r = plan_overrides(pl)) < 0 || (r = plan_modules(pl)) < 0 ||
-            (r = plan_binds(pl)) < 0)
+        if ((r = decide_modules(pl)) < 0 || (r = check_modules(pl)) < 0 || (r = decide_dm(pl)) < 0 ||
+            (r = plan_stop_units(pl)) < 0 || (r = plan_end_holders(pl)) < 0 ||
+            (r = plan_overrides(pl)) < 0 || (r = plan_modules(pl)) < 0 || (r = plan_binds(pl)) < 0)
                 return r;
         return plan_dm_restart(pl);
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include "core/plan.h"
+#include "core/unbind-wait.h"
 #include "front.h"
 #include "host/conffile.h"
 #include "host/gather.h"
@@ -134,6 +135,9 @@ static int dev_init(claim *c, claim_dev *cd, const gh_pci_dev *d, const gh_facts
                 gh_error_set(&e, -EBUSY, "pid %d (%s) holds %s, and claim-boot ends no process", (int)h->pid,
                              strempty(h->comm), h->node);
                 leave(c, cd, NULL, &e, -EBUSY);
+        } else if (gh_unbind_check_wait(f, c->domain, d, NULL, &e) < 0) {
+                /* claim-boot unbinds even where a hand-over would unload the driver's modules. */
+                leave(c, cd, NULL, &e, e.code);
         }
         return 0;
 }

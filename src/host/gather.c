@@ -2,6 +2,7 @@
  * stacks of the domain's devices, who holds their nodes, which devices other domains' journals hold, and
  * the state of the units involved. */
 #include <errno.h>
+#include <sys/utsname.h>
 
 #include "devlock.h"
 #include "gather.h"
@@ -84,26 +85,82 @@ static int add_module(const char *root, gh_facts *f, const char *name, unsigned 
         *m = (gh_module){.name = strdup(name), .holders = holders, .builtin = st == GH_MODULE_BUILTIN};
         if (!m->name)
                 return -ENOMEM;
+        r = gh_module_read_params(root, name, &m->params);
+        if (r < 0)
+                return r;
         STRV_FOREACH (h, holders)
                 if ((r = add_module(root, f, *h, depth + 1)) < 0)
                         return r;
         return 0;
 }
 
-static int gather_modules(const char *root, const gh_policy *p, const gh_domain *dom, gh_facts *f)
+/* What loading m again would find: the file for the running kernel, and both srcversions. */
+static int gather_module_file(gh_kmod *k, const char *root, gh_module *m, gh_error *err)
 {
+        int r;
+
+        if (m->builtin)
+                return 0;
+        r = gh_module_read_srcversion(root, m->name, &m->loaded_srcversion);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot read the srcversion of module '%s': %s", m->name,
+                                    strerror(-r));
+        /* No modules directory for the running kernel (a kernel upgrade removed it): no file. */
+        if (!k)
+                return 0;
+        r = gh_kmod_module_file(k, m->name, &m->path, &m->file_srcversion);
+        if (r < 0)
+                return gh_error_set(err, r, "cannot read the file of module '%s': %s", m->name,
+                                    strerror(-r));
+        return 0;
+}
+
+/* For the first n modules: those a hand-over may unload. */
+static int gather_module_files(const char *root, gh_facts *f, size_t n, gh_error *err)
+{
+        _cleanup_(gh_kmod_freep) gh_kmod *k = NULL;
+        struct utsname u;
+        int r;
+
+        if (uname(&u) < 0)
+                return gh_error_set(err, -errno, "cannot tell the running kernel: %s", strerror(errno));
+        f->kernel_release = strdup(u.release);
+        if (!f->kernel_release)
+                return -ENOMEM;
+        r = n > 0 ? gh_kmod_new(root, &k) : 0;
+        if (r < 0 && r != -ENOENT)
+                return gh_error_set(err, r, "cannot read the modules of kernel %s: %s", u.release,
+                                    strerror(-r));
+        for (size_t i = 0; i < n; i++)
+                if ((r = gather_module_file(k, root, &f->modules[i], err)) < 0)
+                        return r;
+        return 0;
+}
+
+/* The stacks of the domain's drivers and unload_modules, which a hand-over may unload; then the other
+ * devices' driver modules and what sits on them, which must stay. */
+static int gather_modules(const char *root, const gh_policy *p, const gh_domain *dom, gh_facts *f,
+                          gh_error *err)
+{
+        size_t n_candidates;
         int r;
 
         for (size_t i = 0; i < f->n_devs; i++) {
                 const gh_pci_dev *d = &f->devs[i];
 
                 if (d->module && is_hostdev(dom, &d->addr) && (r = add_module(root, f, d->module, 0)) < 0)
-                        return r;
+                        goto fail;
         }
         STRV_FOREACH (m, p->unload_modules)
                 if ((r = add_module(root, f, *m, 0)) < 0)
-                        return r;
-        return 0;
+                        goto fail;
+        n_candidates = f->n_modules;
+        for (size_t i = 0; i < f->n_devs; i++)
+                if (f->devs[i].module && (r = add_module(root, f, f->devs[i].module, 0)) < 0)
+                        goto fail;
+        return gather_module_files(root, f, n_candidates, err);
+fail:
+        return gh_error_set(err, r, "cannot read kernel module state: %s", strerror(-r));
 }
 
 static int gather_holders(const char *root, const gh_domain *dom, gh_facts *f)
@@ -204,9 +261,9 @@ int gh_facts_gather(const char *root, const char *domain, const gh_policy *p, co
         r = gather_overrides(root, dom, &f, err);
         if (r < 0)
                 return r;
-        r = gather_modules(root, p, dom, &f);
+        r = gather_modules(root, p, dom, &f, err);
         if (r < 0)
-                return gh_error_set(err, r, "cannot read kernel module state: %s", strerror(-r));
+                return r;
         r = gather_holders(root, dom, &f);
         if (r < 0)
                 return gh_error_set(err, r, "cannot scan processes for device holders: %s", strerror(-r));

@@ -23,7 +23,7 @@ struct gh_kmod {
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_ctx *, kmod_unref)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_module *, kmod_module_unref)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_list *, kmod_module_unref_list)
-DEFINE_TRIVIAL_CLEANUP_FUNC(gh_kmod *, gh_kmod_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_list *, kmod_module_info_free_list)
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
 
 /* The kernel names modules with '_'; users and modules.builtin may write '-'. */
@@ -135,7 +135,10 @@ static int strv_cmp(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int gh_module_read_holders(const char *root, const char *name, char ***ret)
+/* The entries of ROOT/sys/module/NAME/SUBDIR, sorted (an empty strv when it does not exist); ret_dir
+ * gets the directory's path. */
+static int module_dir_list(const char *root, const char *name, const char *subdir, char **ret_dir,
+                           char ***ret)
 {
         _cleanup_free_ char *path = NULL;
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
@@ -145,7 +148,7 @@ int gh_module_read_holders(const char *root, const char *name, char ***ret)
 
         if (!l)
                 return -ENOMEM;
-        r = module_sysfs_path(root, name, "/holders", &path);
+        r = module_sysfs_path(root, name, subdir, &path);
         if (r < 0)
                 return r;
         d = opendir(path);
@@ -161,6 +164,62 @@ int gh_module_read_holders(const char *root, const char *name, char ***ret)
         if (d && errno != 0)
                 return -errno;
         qsort(l, strv_length(l), sizeof(char *), strv_cmp);
+        if (ret_dir)
+                *ret_dir = TAKE_PTR(path);
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int gh_module_read_holders(const char *root, const char *name, char ***ret)
+{
+        return module_dir_list(root, name, "/holders", NULL, ret);
+}
+
+int gh_module_read_srcversion(const char *root, const char *name, char **ret)
+{
+        _cleanup_free_ char *path = NULL;
+        char *v = NULL;
+        int r;
+
+        r = module_sysfs_path(root, name, "/srcversion", &path);
+        if (r < 0)
+                return r;
+        r = read_one_line_file(path, &v);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        *ret = v;
+        return 0;
+}
+
+/* "PARAM=VALUE" onto l; nothing when it cannot be read: some are root's only (0400), and check runs as
+ * anyone. */
+static int param_add(const char *dir, const char *param, char ***l)
+{
+        _cleanup_free_ char *path = NULL, *value = NULL, *entry = NULL;
+
+        if (asprintf(&path, "%s/%s", dir, param) < 0)
+                return -ENOMEM;
+        if (read_one_line_file(path, &value) < 0)
+                return 0;
+        if (asprintf(&entry, "%s=%s", param, value) < 0)
+                return -ENOMEM;
+        return strv_push(l, TAKE_PTR(entry));
+}
+
+int gh_module_read_params(const char *root, const char *name, char ***ret)
+{
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL, **l = calloc(1, sizeof(char *));
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        r = module_dir_list(root, name, "/parameters", &dir, &names);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(p, names)
+        if ((r = param_add(dir, *p, &l)) < 0)
+                return r;
         *ret = TAKE_PTR(l);
         return 0;
 }
@@ -328,6 +387,50 @@ int gh_kmod_unload(gh_kmod *k, const char *name, usec_t deadline, gh_error *err)
         if (r < 0)
                 return gh_error_set(err, r, "cannot look up module '%s': %s", name, kmod_reason(k, r));
         return unload_retry(k, mod, name, deadline, err);
+}
+
+static int modinfo_srcversion(struct kmod_module *mod, char **ret)
+{
+        _cleanup_(kmod_module_info_free_listp) struct kmod_list *info = NULL;
+        struct kmod_list *i;
+        int r = kmod_module_get_info(mod, &info);
+
+        if (r < 0)
+                return r;
+        *ret = NULL;
+        kmod_list_foreach(i, info)
+        {
+                if (!streq(kmod_module_info_get_key(i), "srcversion"))
+                        continue;
+                *ret = strdup(kmod_module_info_get_value(i));
+                return *ret ? 0 : -ENOMEM;
+        }
+        return 0;
+}
+
+int gh_kmod_module_file(gh_kmod *k, const char *name, char **ret_path, char **ret_srcversion)
+{
+        _cleanup_(kmod_module_unrefp) struct kmod_module *mod = NULL;
+        _cleanup_free_ char *path = NULL, *srcversion = NULL;
+        const char *p;
+        int r;
+
+        k->last_error[0] = 0;
+        r = kmod_module_new_from_name(k->ctx, name, &mod);
+        if (r < 0)
+                return r;
+        p = kmod_module_get_path(mod);
+        if (p && access(p, F_OK) == 0) {
+                path = strdup(p);
+                if (!path)
+                        return -ENOMEM;
+                r = modinfo_srcversion(mod, &srcversion);
+                if (r < 0)
+                        return r;
+        }
+        *ret_path = TAKE_PTR(path);
+        *ret_srcversion = TAKE_PTR(srcversion);
+        return 0;
 }
 
 static int lookup(gh_kmod *k, const char *what, struct kmod_list **ret, gh_error *err)

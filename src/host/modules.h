@@ -17,11 +17,21 @@ gh_module_state gh_module_get_state(const char *root, const char *name);
 /* ROOT/sys/module/NAME/holders, as a strv (empty when none). */
 int gh_module_read_holders(const char *root, const char *name, char ***ret);
 
+/* ROOT/sys/module/NAME/srcversion into *ret; NULL when the module has none. */
+int gh_module_read_srcversion(const char *root, const char *name, char **ret);
+/* ROOT/sys/module/NAME/parameters as "PARAM=VALUE" (strv, empty when none); unreadable ones are left out. */
+int gh_module_read_params(const char *root, const char *name, char ***ret);
+
 typedef struct gh_kmod gh_kmod;
 
 /* libkmod context for ROOT/lib/modules/$(uname -r), its log routed to ours. */
 int gh_kmod_new(const char *root, gh_kmod **ret);
 gh_kmod *gh_kmod_free(gh_kmod *k);
+DEFINE_TRIVIAL_CLEANUP_FUNC(gh_kmod *, gh_kmod_free)
+/* The file a load of NAME would use (libkmod's index of this kernel's modules), and the srcversion in its
+ * modinfo. Both NULL when there is none, or the index lists one that is gone; ret_srcversion NULL when
+ * the file has none. */
+int gh_kmod_module_file(gh_kmod *k, const char *name, char **ret_path, char **ret_srcversion);
 /* Not loaded is success. Builtin is -EOPNOTSUPP. Busy (EAGAIN/EBUSY) is retried until deadline. Each try
  * runs in a child: -ETIMEDOUT when one has not returned by the deadline. */
 int gh_kmod_unload(gh_kmod *k, const char *name, usec_t deadline, gh_error *err);

@@ -277,6 +277,22 @@ static void test_broken_domain(void **state)
         assert_no_out(&r, "hand-over:");
 }
 
+/* bochs is a module here, loaded, with no file for the running kernel: it could be unloaded, never loaded
+ * again. */
+static void test_module_not_reloadable(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *xml = fakesys_path(fs, "/win11.xml");
+        _cleanup_(run_done) run r = {};
+
+        fakesys_add_driver(fs, "bochs-drm", "bochs");
+        r = tool(fs, "check", "win11", "--xml", xml);
+        assert_status(&r, 1);
+        assert_out(&r,
+                   "FAIL  hand-over: the hook would refuse to start the VM: domain 'win11': module 'bochs' "
+                   "cannot be loaded again after the hand-over: no file for the running kernel ");
+}
+
 static void test_no_iommu(void **state)
 {
         fakesys *fs = *state;
@@ -389,6 +405,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_good_domain_from_libvirt, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broken_domain, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_module_not_reloadable, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_iommu, setup_no_iommu, teardown),
                 cmocka_unit_test_setup_teardown(test_libvirt_unreachable, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_xml_on_stdin_and_usage, setup, teardown),

@@ -10,6 +10,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
+#include "fake-modfile.h"
 #include "fakesys.h"
 #include "host/hostcheck.h"
 #include "proc-fake.h"
@@ -84,16 +85,6 @@ static void test_iommu(void **state)
         assert_int_equal(h.n_iommu_groups, 2);
 }
 
-static const char *find_depmod(void)
-{
-        static const char *const paths[] = {"/usr/sbin/depmod", "/sbin/depmod", "/usr/bin/depmod"};
-
-        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
-                if (access(paths[i], X_OK) == 0)
-                        return paths[i];
-        return NULL;
-}
-
 static void copy_file(const char *from, const char *root, const char *to)
 {
         _cleanup_free_ char *buf = NULL, *dest = NULL;
@@ -107,31 +98,10 @@ static void copy_file(const char *from, const char *root, const char *to)
         assert_int_equal(write(fd, buf, n), (ssize_t)n);
 }
 
-/* depmod -b ROOT RELEASE: writes the indexes libkmod reads, under the fake root only. */
-static void run_depmod(const char *depmod, const char *root, const char *release)
-{
-        int status;
-        pid_t pid = fork();
-
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-                if (null < 0 || dup2(null, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0)
-                        _exit(126);
-                execl(depmod, "depmod", "-b", root, release, (char *)NULL);
-                _exit(127);
-        }
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 0);
-}
-
 static void test_modules(void **state)
 {
         const char *root = root_of(state);
         _cleanup_free_ char *dir = NULL, *ko = NULL, *ko_path = NULL;
-        const char *depmod = find_depmod();
         struct utsname u;
 
         assert_int_equal(uname(&u), 0);
@@ -143,11 +113,8 @@ static void test_modules(void **state)
         /* Built in with parameters: a directory without initstate. */
         pf_mkdir(root, "/sys/module/vfio_iommu_type1/parameters");
         assert_int_equal(gh_hostcheck_module(root, "vfio_iommu_type1"), GH_MODULE_AVAIL_BUILTIN);
-        if (!depmod)
-                fail_msg("no depmod here (package kmod, which scripts/test installs): the loadable case "
-                         "cannot be checked");
         copy_file(GH_FAKE_MODULE, root, ko);
-        run_depmod(depmod, root, u.release);
+        fake_modfile_depmod(*state);
         assert_int_equal(gh_hostcheck_module(root, "vfio-pci"), GH_MODULE_AVAIL_LOADABLE);
         assert_int_equal(gh_hostcheck_module(root, "vfio_pci"), GH_MODULE_AVAIL_LOADABLE);
         assert_int_equal(gh_hostcheck_module(root, "vfio-pci-core"), GH_MODULE_AVAIL_MISSING);

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "capture.h"
+#include "fake-modfile.h"
 #include "fakesys.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
@@ -327,6 +328,36 @@ static void test_stuck_unbind_left_alone(void **state)
         run_done(&r);
 }
 
+/* nvidia drives only this GPU, so a hand-over would unload its stack; claim-boot unbinds instead, and with
+ * nvidia_drm (modeset=Y) loaded that unbind would never return: the device is left on the host. */
+static void test_unbind_that_would_hang_left_alone(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *xml = domain_xml("win11", "01.0", NULL);
+        run r;
+
+        fakesys_add_dev(fs, "0000:00:01.0", 0x030000, 0x10de, 0x2684, 4);
+        fakesys_add_driver(fs, "nvidia", "nvidia");
+        fakesys_bind(fs, "0000:00:01.0", "nvidia");
+        fakesys_add_module_holder(fs, "nvidia", "nvidia_modeset");
+        fakesys_add_module_holder(fs, "nvidia_modeset", "nvidia_drm");
+        fake_module_set_param(fs, "nvidia_drm", "modeset", "Y");
+        fake_modfile_add(fs, "nvidia", NULL);
+        fake_modfile_add(fs, "nvidia_modeset", NULL);
+        fake_modfile_add(fs, "nvidia_drm", NULL);
+        define(fs, "win11", xml);
+        autostart(fs, "win11", true);
+        configure(fs, "win11", "claim_at_boot = yes\n");
+
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_status(&r, 0);
+        assert_out_has(&r,
+                       "0000:00:01.0 left alone (domain 'win11': unbinding 0000:00:01.0 alone from 'nvidia' "
+                       "would never finish");
+        assert_on_host(fs, "0000:00:01.0", "nvidia");
+        run_done(&r);
+}
+
 static void test_held_device_left_alone(void **state)
 {
         fakesys *fs = *state;
@@ -478,6 +509,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_claims_only_opted_in_autostart, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stuck_unbind_left_alone, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unbind_that_would_hang_left_alone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_held_device_left_alone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_vfio_module_gives_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nothing_autostarted, setup, teardown),

@@ -281,6 +281,25 @@ static void test_plan_lists_and_changes_nothing(void **state)
         run_done(&r);
 }
 
+/* bochs a loaded module whose file for the running kernel is gone: plan says why the hook would refuse. */
+static void test_plan_refuses_module_not_reloadable(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *xml = fakesys_path(fs, "/win11.xml");
+        run r;
+
+        fakesys_add_driver(fs, "bochs-drm", "bochs");
+        opt_in(fs, "");
+        write_file(fs, "/win11.xml", domain_xml, 0644);
+        r = tool(fs, NULL, "plan", "win11", "--xml", xml, NULL);
+        assert_status(&r, 1);
+        assert_non_null(strstr(r.err,
+                               "module 'bochs' cannot be loaded again after the hand-over: no file for "
+                               "the running kernel "));
+        assert_string_equal(r.out, "");
+        run_done(&r);
+}
+
 static void test_hook_hands_over_and_back(void **state)
 {
         fakesys *fs = *state;
@@ -893,6 +912,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_plan_lists_and_changes_nothing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_plan_refuses_module_not_reloadable, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_hands_over_and_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_refuses_vm_holder_before_any_step, setup,
                                                 teardown),

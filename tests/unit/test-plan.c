@@ -55,6 +55,7 @@ static int teardown(void **state)
 
 static int build(world *w)
 {
+        w->err = (gh_error){};
         return gh_plan_build("win11", &w->p, &w->dom, &w->f, &w->plan, &w->err);
 }
 
@@ -258,6 +259,15 @@ static void test_stop_units_only_active(void **state)
         assert_true(notes_mention(&w->plan, "'idle.service' is not active"));
 }
 
+/* nvidia, with nvidia_modeset and nvidia_uvm on it, and nvidia_drm on nvidia_modeset. */
+static void nvidia_stack(world *w)
+{
+        tf_add_module(&w->f, "nvidia", "nvidia_modeset nvidia_uvm", false);
+        tf_add_module(&w->f, "nvidia_modeset", "nvidia_drm", false);
+        tf_add_module(&w->f, "nvidia_drm", NULL, false);
+        tf_add_module(&w->f, "nvidia_uvm", NULL, false);
+}
+
 static void test_nvidia_stack_order(void **state)
 {
         world *w = *state;
@@ -268,10 +278,7 @@ static void test_nvidia_stack_order(void **state)
         tf_add_dev(&w->f, "0000:01:00.1", 0x040300, "snd_hda_intel", "snd_hda_intel", 12, NULL);
         tf_add_dev(&w->f, "0000:00:1f.3", 0x040300, "snd_hda_intel", "snd_hda_intel", 9, NULL);
         tf_add_dev(&w->f, "0000:00:02.0", 0x030000, "i915", "i915", 1, "/dev/dri/card0");
-        tf_add_module(&w->f, "nvidia", "nvidia_modeset nvidia_uvm", false);
-        tf_add_module(&w->f, "nvidia_modeset", "nvidia_drm", false);
-        tf_add_module(&w->f, "nvidia_drm", NULL, false);
-        tf_add_module(&w->f, "nvidia_uvm", NULL, false);
+        nvidia_stack(w);
         tf_domain(&w->dom, "0000:01:00.0 0000:01:00.1");
         assert_int_equal(build(w), 0);
         for (size_t i = 0; i < w->plan.n_steps; i++)
@@ -354,6 +361,133 @@ static void test_listed_modules(void **state)
         for (size_t i = 0; i < w->plan.n_steps; i++)
                 if (w->plan.steps[i].kind == GH_STEP_UNLOAD_MODULE)
                         assert_string_equal(w->plan.steps[i].name, "bochs");
+}
+
+/* Arch removes the running kernel's modules on an upgrade: bochs could go, but never come back. */
+static void test_reload_file_missing(void **state)
+{
+        world *w = *state;
+        gh_module *m;
+
+        single_gpu(w);
+        w->f.kernel_release = strdup(TF_KERNEL);
+        m = (gh_module *)gh_facts_find_module(&w->f, "bochs");
+        free(m->path);
+        m->path = NULL;
+        assert_int_equal(build(w), -ENOENT);
+        assert_string_equal(w->err.msg, "domain 'win11': module 'bochs' cannot be loaded again after the "
+                                        "hand-over: no file for the running kernel 6.1.0-test (removed by a "
+                                        "kernel upgrade?)");
+        assert_int_equal(w->plan.n_steps, 0);
+}
+
+static void set_str(char **p, const char *v)
+{
+        free(*p);
+        *p = v ? strdup(v) : NULL;
+}
+
+/* DKMS rebuilt the module: what would load is not what was unloaded. */
+static void test_reload_other_build(void **state)
+{
+        world *w = *state;
+        gh_module *m;
+
+        single_gpu(w);
+        m = (gh_module *)gh_facts_find_module(&w->f, "bochs");
+        set_str(&m->file_srcversion, "ABC");
+        set_str(&m->loaded_srcversion, "DEF");
+        assert_int_equal(build(w), -ESTALE);
+        assert_string_equal(w->err.msg, "domain 'win11': module 'bochs' cannot be loaded again after the "
+                                        "hand-over: /lib/modules/6.1.0-test/kernel/bochs.ko has srcversion "
+                                        "ABC, the loaded module DEF (was it rebuilt by DKMS?)");
+        /* Only one of them has one: another build too. */
+        set_str(&m->loaded_srcversion, NULL);
+        assert_int_equal(build(w), -ESTALE);
+        assert_non_null(strstr(w->err.msg, "the loaded module none"));
+        /* Neither: nothing to compare, the file is there. */
+        set_str(&m->file_srcversion, NULL);
+        assert_int_equal(build(w), 0);
+}
+
+/* Two NVIDIA GPUs, one handed over: nvidia's whole stack also serves the one that stays. */
+static void two_nvidia_gpus(world *w)
+{
+        tf_add_dev(&w->f, "0000:01:00.0", 0x030000, "nvidia", "nvidia", 12, "/dev/dri/card1 /dev/nvidia0");
+        tf_add_dev(&w->f, "0000:07:00.0", 0x030000, "nvidia", "nvidia", 13, "/dev/dri/card2 /dev/nvidia1");
+        nvidia_stack(w);
+        tf_domain(&w->dom, "0000:01:00.0");
+}
+
+/* The shipped example's list: nvidia has PCI driver links, the modules on it have none. */
+static void test_listed_module_on_kept_driver(void **state)
+{
+        world *w = *state;
+
+        two_nvidia_gpus(w);
+        w->p.unload_auto = false;
+        assert_int_equal(
+                strv_split("nvidia_drm nvidia_modeset nvidia_uvm nvidia", " ", &w->p.unload_modules), 0);
+        assert_int_equal(build(w), -EBUSY);
+        assert_string_equal(w->err.msg, "domain 'win11': unload_modules lists 'nvidia_drm', which sits on "
+                                        "'nvidia', still driving 0000:07:00.0 that stays on the host");
+        assert_int_equal(w->plan.n_steps, 0);
+        /* Directly on it too. */
+        strv_free(w->p.unload_modules);
+        assert_int_equal(strv_split("nvidia_uvm", " ", &w->p.unload_modules), 0);
+        assert_int_equal(build(w), -EBUSY);
+        assert_non_null(strstr(w->err.msg, "lists 'nvidia_uvm', which sits on 'nvidia'"));
+        /* The whole stack goes when the other GPU is handed over too. */
+        strv_free(w->p.unload_modules);
+        assert_int_equal(
+                strv_split("nvidia_drm nvidia_modeset nvidia_uvm nvidia", " ", &w->p.unload_modules), 0);
+        tf_domain_add(&w->dom, "0000:07:00.0", GH_HOSTDEV_PCI);
+        assert_int_equal(build(w), 0);
+        assert_non_null(find_step(&w->plan, GH_STEP_UNLOAD_MODULE));
+}
+
+/* nvidia's remove waits while nvidia_drm (modeset=Y) uses the GPU: an unbind alone would never return. */
+static void test_unbind_that_would_hang(void **state)
+{
+        world *w = *state;
+
+        two_nvidia_gpus(w);
+        tf_module_param(&w->f, "nvidia_drm", "modeset=Y");
+        assert_int_equal(build(w), -EDEADLK);
+        assert_string_equal(
+                w->err.msg,
+                "domain 'win11': unbinding 0000:01:00.0 alone from 'nvidia' would never finish: its "
+                "remove waits until nothing uses the GPU, and 'nvidia_drm' (modeset=Y) uses every "
+                "GPU 'nvidia' drives while it is loaded; hand over every GPU 'nvidia' drives "
+                "(0000:07:00.0 too), or claim this one at boot (claim_at_boot = yes) before "
+                "'nvidia_drm' loads");
+        assert_int_equal(w->plan.n_steps, 0);
+}
+
+static void test_unbind_that_finishes(void **state)
+{
+        world *w = *state;
+        gh_module *modeset;
+
+        two_nvidia_gpus(w);
+        /* Unreadable (it is root's only): taken as Y. */
+        assert_int_equal(build(w), -EDEADLK);
+        assert_non_null(strstr(w->err.msg, "(modeset=unknown)"));
+        /* modeset=N: nvidia_drm holds no GPU, and the unbind waits only for processes, ended before. */
+        tf_module_param(&w->f, "nvidia_drm", "modeset=N");
+        assert_int_equal(build(w), 0);
+        assert_non_null(find_step(&w->plan, GH_STEP_UNBIND));
+        gh_plan_done(&w->plan);
+        /* Not loaded at all: nothing sits on nvidia_modeset. */
+        modeset = (gh_module *)gh_facts_find_module(&w->f, "nvidia_modeset");
+        strv_free(modeset->holders);
+        modeset->holders = NULL;
+        assert_int_equal(build(w), 0);
+        gh_plan_done(&w->plan);
+        /* Every GPU nvidia drives handed over: the stack is unloaded, nothing is unbound alone. */
+        tf_domain_add(&w->dom, "0000:07:00.0", GH_HOSTDEV_PCI);
+        assert_int_equal(build(w), 0);
+        assert_null(find_step(&w->plan, GH_STEP_UNBIND));
 }
 
 static void test_builtin_driver_unbinds(void **state)
@@ -517,6 +651,11 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_nvidia_control_nodes_when_module_stays, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_listed_modules, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reload_file_missing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reload_other_build, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_listed_module_on_kept_driver, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unbind_that_would_hang, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unbind_that_finishes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builtin_driver_unbinds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_allowlist_refuses_other_hostdev, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_auto_ignores_unrelated_hostdevs, setup, teardown),

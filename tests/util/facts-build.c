@@ -26,13 +26,26 @@ gh_pci_dev *tf_add_dev(gh_facts *f, const char *addr, unsigned class, const char
         return d;
 }
 
-void tf_add_module(gh_facts *f, const char *name, const char *holders, bool builtin)
+gh_module *tf_add_module(gh_facts *f, const char *name, const char *holders, bool builtin)
 {
         gh_module *m = GROW(f->modules, f->n_modules);
 
         *m = (gh_module){.name = strdup(name), .builtin = builtin};
         if (holders)
                 MUST(strv_split(holders, " ", &m->holders) == 0);
+        if (!builtin) {
+                MUST(asprintf(&m->path, "/lib/modules/" TF_KERNEL "/kernel/%s.ko", name) > 0);
+                MUST(asprintf(&m->file_srcversion, "SRC%s", name) > 0);
+                m->loaded_srcversion = strdup(m->file_srcversion);
+        }
+        return m;
+}
+
+void tf_module_param(gh_facts *f, const char *module, const char *param)
+{
+        gh_module *m = (gh_module *)gh_facts_find_module(f, module);
+
+        MUST(m && strv_extend(&m->params, param) == 0);
 }
 
 void tf_add_holder(gh_facts *f, pid_t pid, const char *comm, const char *node, const char *unit,

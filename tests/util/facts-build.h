@@ -7,8 +7,14 @@
 /* nodes: space-separated device nodes, or NULL. */
 gh_pci_dev *tf_add_dev(gh_facts *f, const char *addr, unsigned class, const char *driver, const char *module,
                        int group, const char *nodes);
-/* holders: space-separated module names, or NULL. */
-void tf_add_module(gh_facts *f, const char *name, const char *holders, bool builtin);
+/* The running kernel of the facts built here. */
+#define TF_KERNEL "6.1.0-test"
+
+/* holders: space-separated module names, or NULL. A loadable one can be loaded again: it has a file for
+ * the running kernel, with the loaded module's srcversion. */
+gh_module *tf_add_module(gh_facts *f, const char *name, const char *holders, bool builtin);
+/* Adds "PARAM=VALUE" to a module's readable parameters. */
+void tf_module_param(gh_facts *f, const char *module, const char *param);
 void tf_add_holder(gh_facts *f, pid_t pid, const char *comm, const char *node, const char *unit,
                    const char *session_type, const char *session_class);
 /* Who the last holder added is: its cgroup path and exe (either may be NULL). */

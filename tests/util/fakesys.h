@@ -26,7 +26,9 @@
  *                                      module -> ../../../../module/MOD   (absent: built in)
  *   ROOT/sys/bus/pci/drivers_probe, drivers_autoprobe, rescan
  *   ROOT/sys/kernel/iommu_groups/N/devices/ADDR -> the device
- *   ROOT/sys/module/MOD/               initstate ("live"), refcnt, holders/HOLDER -> ../../HOLDER
+ *   ROOT/sys/module/MOD/               initstate ("live"), refcnt, holders/HOLDER -> ../../HOLDER,
+ *                                      srcversion, parameters/PARAM               (fake-modfile.h)
+ *   ROOT/lib/modules/RELEASE/          module files and depmod's indexes of them  (fake-modfile.h)
  *   ROOT/proc/driver/nvidia/gpus/ADDR/information   (fakesys_set_nvidia_minor)
  *   ROOT/dev/vfio/N                    while a function of group N is bound to vfio-pci
  *   ROOT/dev/vfio/devices/vfioN        a function's VFIO cdev (fakesys_add_vfio_cdev)
