@@ -12,7 +12,6 @@
 #include <drm/drm_ioctl.h>
 #include <drm/drm_mode_config.h>
 
-#include "nvsim.h"
 #include "nvidia-modeset.h"
 
 static bool modeset;
@@ -123,10 +122,10 @@ static int __init nvdrm_init(void)
         if (modeset)
                 nvdrm_driver.driver_features |= DRIVER_MODESET | DRIVER_ATOMIC;
         if (nvsim_hotplug)
-                return nvsim_register_gpu_listener(&nvdrm_listener);
+                return nvsim_kms_register_gpu_listener(&nvdrm_listener);
         /* Before 580.105, the GPUs nvidia.ko drives at this moment are all nvidia-drm ever sees. */
         for (i = 0; i < NVSIM_MAX_GPUS; i++) {
-                pdev = nvsim_gpu_pci_dev(i);
+                pdev = nvsim_kms_gpu_pci_dev(i);
                 if (pdev)
                         nvdrm_gpu_added(pdev, i);
         }
@@ -138,7 +137,7 @@ static void __exit nvdrm_exit(void)
         unsigned int i;
 
         if (nvsim_hotplug)
-                nvsim_unregister_gpu_listener();
+                nvsim_kms_unregister_gpu_listener();
         mutex_lock(&nvdrm_lock);
         for (i = 0; i < NVSIM_MAX_GPUS; i++)
                 nvdrm_remove(i);

@@ -10,6 +10,24 @@
 
 static struct class *nvkms_class;
 
+struct pci_dev *nvsim_kms_gpu_pci_dev(unsigned int index)
+{
+        return nvsim_gpu_pci_dev(index);
+}
+EXPORT_SYMBOL(nvsim_kms_gpu_pci_dev);
+
+int nvsim_kms_register_gpu_listener(const struct nvsim_gpu_listener *l)
+{
+        return nvsim_register_gpu_listener(l);
+}
+EXPORT_SYMBOL(nvsim_kms_register_gpu_listener);
+
+void nvsim_kms_unregister_gpu_listener(void)
+{
+        nvsim_unregister_gpu_listener();
+}
+EXPORT_SYMBOL(nvsim_kms_unregister_gpu_listener);
+
 /* What nvidia-drm asks of the mode setting core for each GPU it drives with modeset=1. */
 int nvsim_kms_grab_gpu(unsigned int index)
 {

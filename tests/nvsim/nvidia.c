@@ -257,6 +257,23 @@ static struct pci_driver nvsim_pci_driver = {
         .remove = nvsim_remove,
 };
 
+/* With no GPU probed, the real module names the matching devices it was not called for, and those that
+ * vfio-pci has, before it gives up. */
+static void nvsim_report_unprobed(void)
+{
+        struct pci_dev *pdev = NULL;
+        unsigned int n = 0;
+
+        while ((pdev = pci_get_device(0x1b36, 0x0100, pdev))) {
+                n++;
+                if (pdev->dev.driver && !strcmp(pdev->dev.driver->name, "vfio-pci"))
+                        pr_info("NVRM: GPU %s is already bound to vfio-pci.\n", pci_name(pdev));
+        }
+        if (n)
+                pr_info("NVRM: The NVIDIA probe routine was not called for %u device(s).\n", n);
+        pr_info("NVRM: No NVIDIA devices probed.\n");
+}
+
 static void nvsim_chrdev_unregister(void)
 {
         __unregister_chrdev(NVSIM_MAJOR, NVSIM_CTL_MINOR, 1, "nvidiactl");
@@ -287,7 +304,7 @@ static int __init nvsim_init(void)
                 goto fail_node;
         /* The probes ran synchronously in pci_register_driver. */
         if (nvsim_probed == 0) {
-                pr_info("NVRM: No NVIDIA devices probed.\n");
+                nvsim_report_unprobed();
                 pci_unregister_driver(&nvsim_pci_driver);
                 r = -ENODEV;
                 goto fail_node;
