@@ -125,6 +125,11 @@ i2c_dev_loaded=0
 gh_module_loaded i2c_dev && i2c_dev_loaded=1
 modprobe i2c-dev
 wait_for 20 test -c "/dev/${i2c##*/}"
+# The adapter belongs to nvidia.ko: an open /dev/i2c-N (ddcutil, a monitor daemon) pins the module.
+refcnt=$(</sys/module/nvidia/refcnt)
+exec 5<"/dev/${i2c##*/}"
+assert_eq $((refcnt + 1)) "$(</sys/module/nvidia/refcnt)" "nvidia's refcnt with /dev/${i2c##*/} open"
+exec 5<&-
 gh_log "card $card, ${i2c##*/} '$(<"$i2c/name")', nvidia refcnt $(</sys/module/nvidia/refcnt)"
 
 gh_log "--- stand-ins: nvidia-persistenced, a CUDA service that comes back"
@@ -160,6 +165,15 @@ fi
 assert_fails rmmod nvidia_drm
 systemctl kill --quiet -s KILL "${GH_HOLDER_UNIT_PREFIX}dmabuf.service"
 wait_for 20 _gh_not_alive "$pid"
+
+gh_log "--- the second GPU: parked at boot, binds on request as /dev/nvidia1, no card from nvidia_drm"
+gh_nv_gpu2_bind
+assert_chrdev /dev/nvidia1 195 1
+if compgen -G "/sys/bus/pci/devices/$GH_NV_GPU2/drm/card*" >/dev/null; then
+        gh_fail "nvidia_drm (no hot-plug) made a card for $GH_NV_GPU2, bound after it loaded"
+fi
+gh_nv_gpu2_park
+wait_for 20 test ! -e /dev/nvidia1
 
 gh_log "--- nvidia_drm with modeset=1 keeps the GPU: the unbind waits, SIGKILL or not, until it unloads"
 unbind_bg
