@@ -72,7 +72,8 @@ static int __init nvkms_init(void)
         if (r)
                 goto fail_chrdev;
         nvkms_class->devnode = nvkms_devnode;
-        node = device_create(nvkms_class, NULL, MKDEV(NVSIM_MAJOR, NVSIM_MODESET_MINOR), NULL, "nvidia-modeset");
+        node = device_create(nvkms_class, NULL, MKDEV(NVSIM_MAJOR, NVSIM_MODESET_MINOR), NULL,
+                             "nvidia-modeset");
         r = PTR_ERR_OR_ZERO(node);
         if (r)
                 goto fail_class;

@@ -17,7 +17,8 @@
 /* Writable at run time, so that a test can end a remove it left hanging. */
 static bool nvsim_remove_hangs;
 module_param(nvsim_remove_hangs, bool, 0644);
-MODULE_PARM_DESC(nvsim_remove_hangs, "Simulator: PCI remove waits while this is set, even when the GPU is unused");
+MODULE_PARM_DESC(nvsim_remove_hangs,
+                 "Simulator: PCI remove waits while this is set, even when the GPU is unused");
 
 struct nvsim_gpu {
         struct pci_dev *pdev;
@@ -165,8 +166,8 @@ static int nvsim_ddc_add(struct nvsim_gpu *gpu)
         gpu->ddc.owner = THIS_MODULE;
         gpu->ddc.algo = &nvsim_ddc_algo;
         gpu->ddc.dev.parent = &pdev->dev;
-        snprintf(gpu->ddc.name, sizeof(gpu->ddc.name), "NVIDIA i2c adapter 1 at %x:%02x.%u", pdev->bus->number,
-                 PCI_SLOT(pdev->devfn), PCI_FUNC(pdev->devfn));
+        snprintf(gpu->ddc.name, sizeof(gpu->ddc.name), "NVIDIA i2c adapter 1 at %x:%02x.%u",
+                 pdev->bus->number, PCI_SLOT(pdev->devfn), PCI_FUNC(pdev->devfn));
         return i2c_add_adapter(&gpu->ddc);
 }
 
@@ -295,7 +296,8 @@ static int __init nvsim_init(void)
         if (r)
                 goto fail_ctl;
         nvsim_class->devnode = nvsim_devnode;
-        nvsim_ctl_node = device_create(nvsim_class, NULL, MKDEV(NVSIM_MAJOR, NVSIM_CTL_MINOR), NULL, "nvidiactl");
+        nvsim_ctl_node =
+                device_create(nvsim_class, NULL, MKDEV(NVSIM_MAJOR, NVSIM_CTL_MINOR), NULL, "nvidiactl");
         r = PTR_ERR_OR_ZERO(nvsim_ctl_node);
         if (r)
                 goto fail_class;
