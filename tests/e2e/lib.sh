@@ -659,6 +659,9 @@ _gh_reprobe() {
 # main process's end runs ExecStop).
 _gh_unit_end() {
         local i state
+        # A stop job, so that Restart= (the nvidia machine's CUDA stand-in has Restart=always) does not
+        # bring the killed process back; the kills below end its ExecStop if that hangs.
+        systemctl stop --no-block --quiet "$1" 2>/dev/null || true
         for ((i = 0; i < 50; i++)); do
                 systemctl kill --quiet -s KILL "$1" 2>/dev/null || true
                 state=$(systemctl show -P ActiveState "$1" 2>/dev/null) || true
@@ -699,6 +702,11 @@ gh_e2e_reset() {
         done
         rm -f /etc/gpu-handover/domains/*.conf
         if [[ -e $GH_E2E_RUN/nvidia-machine ]]; then
+                # A remove left waiting for good would keep the guest from powering off.
+                if [[ $(cat /sys/module/nvidia/parameters/nvsim_remove_hangs 2>/dev/null) == Y ]]; then
+                        echo "nvidia's nvsim_remove_hangs was still set"
+                        echo 0 >/sys/module/nvidia/parameters/nvsim_remove_hangs
+                fi
                 _gh_override "$GH_NV_GPU2"
                 if [[ $REPLY != "$GH_NV_PARKED" ]]; then
                         echo "$GH_NV_GPU2 was not parked (driver_override '$REPLY')"

@@ -138,6 +138,11 @@ assert_ok gh_holds "$(gh_unit_pid "$GH_NV_PERSISTENCED_UNIT")" /dev/nvidia0
 gh_install_cuda_standin
 cuda_pid=$(gh_unit_pid "$GH_NV_CUDA_UNIT")
 assert_ok gh_holds "$cuda_pid" /dev/nvidiactl
+# An open of /dev/nvidia-uvm pins nvidia itself, not only nvidia_uvm (the node's owner).
+refcnt=$(</sys/module/nvidia/refcnt)
+exec 5</dev/nvidia-uvm
+assert_eq $((refcnt + 1)) "$(</sys/module/nvidia/refcnt)" "nvidia's refcnt with /dev/nvidia-uvm open"
+exec 5<&-
 assert_fails rmmod nvidia_uvm
 systemctl kill --quiet -s KILL "$GH_NV_CUDA_UNIT"
 _cuda_back() {
