@@ -1,4 +1,6 @@
 /* Look-ups in, and release of, the host facts. */
+#include <errno.h>
+
 #include "facts.h"
 #include "shared/strv.h"
 
@@ -52,6 +54,77 @@ const gh_unit_state *gh_facts_find_unit(const gh_facts *f, const char *name)
         return NULL;
 }
 
+static bool module_listed(char *const *modules, const char *name)
+{
+        STRV_FOREACH (m, modules)
+                if (name && gh_module_name_eq(*m, name))
+                        return true;
+        return false;
+}
+
+static bool dev_has_drm_node(const gh_pci_dev *d)
+{
+        STRV_FOREACH (n, d->nodes)
+                if (startswith(*n, "/dev/dri/"))
+                        return true;
+        return false;
+}
+
+/* Some module of the list drives a DRM device, and every DRM device is driven by one of them. */
+static bool drm_exports_ours(const gh_facts *f, char *const *modules)
+{
+        bool ours = false;
+
+        for (size_t i = 0; i < f->n_devs; i++) {
+                const gh_pci_dev *d = &f->devs[i];
+
+                if (!dev_has_drm_node(d))
+                        continue;
+                if (!module_listed(modules, d->module))
+                        return false;
+                ours = true;
+        }
+        return ours;
+}
+
+/* Kernel module names, as KBUILD_MODNAME spells them: with '_'. */
+static int exporter_add(char ***l, const char *name)
+{
+        char *s = strdup(name);
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        for (char *p = s; *p; p++)
+                if (*p == '-')
+                        *p = '_';
+        r = strv_extend_unique(l, s);
+        free(s);
+        return r;
+}
+
+int gh_dmabuf_exporters(const gh_facts *f, char *const *modules, char ***ret)
+{
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        STRV_FOREACH (m, modules) {
+                if ((r = exporter_add(&l, *m)) < 0)
+                        return r;
+                if (gh_module_name_eq(*m, "nvidia") && (r = exporter_add(&l, "nv_dmabuf")) < 0)
+                        return r;
+        }
+        if (drm_exports_ours(f, modules) && (r = exporter_add(&l, "drm")) < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+const char *gh_holder_what(const gh_holder *h)
+{
+        return h->what ? h->what : h->node;
+}
+
 void gh_pci_dev_done(gh_pci_dev *d)
 {
         free(d->driver);
@@ -72,6 +145,7 @@ void gh_holder_done(gh_holder *h)
 {
         free(h->comm);
         free(h->node);
+        free(h->what);
         free(h->unit);
         free(h->session);
         free(h->session_type);

@@ -30,7 +30,8 @@ typedef struct gh_module {
 typedef struct gh_holder {
         pid_t pid;
         char *comm;
-        char *node;          /* the device node it has open or mapped */
+        char *node;          /* the device node it has open or mapped, or GH_DMABUF_PREFIX + exporter */
+        char *what;          /* how messages name it ("/dev/i2c-5 (DDC of 0000:01:00.0)"); NULL: node */
         char *unit;          /* systemd unit, NULL when unknown */
         char *session;       /* logind session, NULL when none */
         char *session_type;  /* x11, wayland, tty, ... */
@@ -39,6 +40,10 @@ typedef struct gh_holder {
         char *exe;           /* what /proc/PID/exe points to, NULL when unreadable */
         uint64_t start_time; /* /proc/PID/stat field 22, clock ticks after boot; 0 when unknown */
 } gh_holder;
+
+/* Not a device node but a dma-buf, named by the exp_name its fdinfo shows: it pins the exporter's module
+ * as an open node does. Holder lists and END_HOLDERS steps carry it as "dma-buf:EXPORTER". */
+#define GH_DMABUF_PREFIX "dma-buf:"
 
 typedef struct gh_claim {
         gh_pci_addr addr;
@@ -76,6 +81,14 @@ bool gh_module_name_eq(const char *a, const char *b);
 const gh_pci_dev *gh_facts_find_dev(const gh_facts *f, const gh_pci_addr *a);
 const gh_module *gh_facts_find_module(const gh_facts *f, const char *name);
 const gh_unit_state *gh_facts_find_unit(const gh_facts *f, const char *name);
+/* The exp_names of dma-bufs that pin one of modules (all of them to be unloaded): each module's own name
+ * (DEFINE_DMA_BUF_EXPORT_INFO's KBUILD_MODNAME, as i915 uses), "nv_dmabuf" for nvidia (nv-dmabuf.c), and
+ * "drm" (drm_gem_prime_export()'s, which nvidia_drm, amdgpu, nouveau and most DRM drivers use) when one
+ * of modules drives a DRM device and no other PCI function with a DRM node stays on the host: "drm" does
+ * not say which device, so only then is such a buffer surely one of ours. NULL in *ret when none. */
+int gh_dmabuf_exporters(const gh_facts *f, char *const *modules, char ***ret);
+/* How messages name what h holds: its what, or its node. */
+const char *gh_holder_what(const gh_holder *h);
 void gh_pci_dev_done(gh_pci_dev *d);
 void gh_module_done(gh_module *m);
 void gh_holder_done(gh_holder *h);

@@ -198,13 +198,14 @@ static int check_group(planner *pl, const gh_pci_dev *d)
         return 0;
 }
 
-/* nvidia's control nodes serve every NVIDIA GPU: their holders hold this one only when nvidia goes. */
+/* nvidia's control and capability nodes serve every NVIDIA GPU: their holders hold this one only when
+ * nvidia goes. */
 static bool node_shared_by_driver(const char *node)
 {
         static const char *const shared[] = {"/dev/nvidiactl", "/dev/nvidia-modeset", "/dev/nvidia-uvm",
                                              "/dev/nvidia-uvm-tools", NULL};
 
-        return strv_contains((char **)shared, node);
+        return strv_contains((char **)shared, node) || startswith(node, "/dev/nvidia-caps/");
 }
 
 static bool unloads(const planner *pl, const char *module)
@@ -268,7 +269,8 @@ static int decide_dm(planner *pl)
                         pl->f->dm_unit);
         pl->dm_stop = true;
         return add_note(pl, "pid %d (%s) of %s holds %s: stopping '%s'", (int)h->pid, strempty(h->comm),
-                        h->session ? "a graphical session" : "the display manager", h->node, pl->f->dm_unit);
+                        h->session ? "a graphical session" : "the display manager", gh_holder_what(h),
+                        pl->f->dm_unit);
 }
 
 static bool unit_should_stop(const planner *pl, const char *unit)
@@ -314,9 +316,43 @@ static int note_protected_holders(planner *pl, char *const *nodes)
                 if (why && (r = add_note(pl,
                                          "pid %d (%s) holds %s and is protected: %s; the hand-over will be "
                                          "refused while it does",
-                                         (int)h->pid, strempty(h->comm), h->node, why)) < 0)
+                                         (int)h->pid, strempty(h->comm), gh_holder_what(h), why)) < 0)
                         return r;
         }
+        return 0;
+}
+
+/* dma-bufs pin the module that exported them, not the device: they count when it is unloaded. */
+static int holder_dmabufs(const planner *pl, char ***nodes)
+{
+        _cleanup_strv_free_ char **exporters = NULL;
+        int r = gh_dmabuf_exporters(pl->f, pl->unload, &exporters);
+
+        STRV_FOREACH(e, exporters)
+        {
+                _cleanup_free_ char *n = NULL;
+
+                if (asprintf(&n, "%s%s", GH_DMABUF_PREFIX, *e) < 0)
+                        return -ENOMEM;
+                if ((r = strv_extend_unique(nodes, n)) < 0)
+                        return r;
+        }
+        return r;
+}
+
+/* What the hand-over ends the holders of: the relevant nodes of the selected devices, and dma-bufs. */
+static int holder_targets(const planner *pl, char ***ret)
+{
+        _cleanup_strv_free_ char **nodes = NULL;
+        int r;
+
+        for (size_t i = 0; i < pl->n_sel; i++)
+                STRV_FOREACH(n, pl->sel[i]->nodes)
+        if (node_relevant(pl, *n) && (r = strv_extend_unique(&nodes, *n)) < 0)
+                return r;
+        if ((r = holder_dmabufs(pl, &nodes)) < 0)
+                return r;
+        *ret = TAKE_PTR(nodes);
         return 0;
 }
 
@@ -326,9 +362,8 @@ static int plan_end_holders(planner *pl)
         gh_step *s;
         int r;
 
-        for (size_t i = 0; i < pl->n_sel; i++)
-                STRV_FOREACH(n, pl->sel[i]->nodes)
-        if (node_relevant(pl, *n) && (r = strv_extend_unique(&nodes, *n)) < 0)
+        r = holder_targets(pl, &nodes);
+        if (r < 0)
                 return r;
         if (!nodes)
                 return 0;

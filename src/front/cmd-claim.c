@@ -132,7 +132,7 @@ static int dev_init(claim *c, claim_dev *cd, const gh_pci_dev *d, const gh_facts
                 gh_log_full(LOG_INFO, 0, &lf, "claim at boot: %s is on vfio-pci already", cd->addr);
         } else if (h) {
                 gh_error_set(&e, -EBUSY, "pid %d (%s) holds %s, and claim-boot ends no process", (int)h->pid,
-                             strempty(h->comm), h->node);
+                             strempty(h->comm), gh_holder_what(h));
                 leave(c, cd, NULL, &e, -EBUSY);
         }
         return 0;

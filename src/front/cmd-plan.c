@@ -59,7 +59,8 @@ static void print_plan(const char *domain, const gh_plan *plan, const gh_facts *
         printf("\nProcesses holding the domain's devices now:\n");
         for (size_t i = 0; i < f->n_holders; i++)
                 printf("  pid %d (%s) holds %s%s%s\n", (int)f->holders[i].pid, strempty(f->holders[i].comm),
-                       f->holders[i].node, f->holders[i].unit ? ", unit " : "", strempty(f->holders[i].unit));
+                       gh_holder_what(&f->holders[i]), f->holders[i].unit ? ", unit " : "",
+                       strempty(f->holders[i].unit));
         if (f->n_holders == 0)
                 printf("  (none)\n");
         printf("\nWhy:\n");
