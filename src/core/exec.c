@@ -49,9 +49,19 @@ static int step_undo(const exec_env *e, const gh_step *s, usec_t deadline, gh_er
 {
         const gh_host_ops *o = e->ops;
 
+        int r;
+
         switch (s->kind) {
         case GH_STEP_STOP_UNIT:
-                return o->unit_start(e->ctx, s->name, deadline, err);
+                r = o->unit_start(e->ctx, s->name, deadline, err);
+                /* No such unit any more: a transient one (systemd-run, stopped as a holder's unit) is gone
+                 * once stopped, and an uninstalled one cannot start. There is nothing to give back. */
+                if (r == -ENOENT) {
+                        if (err)
+                                *err = (gh_error){};
+                        return 0;
+                }
+                return r;
         case GH_STEP_SET_OVERRIDE:
                 return o->dev_give_back(e->ctx, s->addr, s->old_override, s->driver, deadline, err);
         case GH_STEP_UNLOAD_MODULE:

@@ -384,6 +384,85 @@ static void test_pins_when_unloading(void **state)
         assert_true(strv_contains(holder_nodes(&w->plan), GH_DMABUF_PREFIX "drm"));
 }
 
+#define SESSION "/user.slice/user-1000.slice/session-3.scope"
+
+static void add_holder_in(world *w, pid_t pid, const char *comm, const char *node, const char *cgroup)
+{
+        tf_add_holder(&w->f, pid, comm, node, NULL, NULL, NULL);
+        tf_holder_identity(&w->f, cgroup, NULL);
+}
+
+/* A holder in a system service is stopped as its unit (a signal would be undone by its Restart=), once
+ * however many of its processes hold what; the others are signalled, and `plan` says which is which. */
+static void test_holder_services_stopped_as_units(void **state)
+{
+        world *w = *state;
+        _cleanup_free_ char *text = NULL;
+
+        single_gpu(w);
+        w->f.units_known = true;
+        add_holder_in(w, 1500, "ollama", "/dev/dri/card0", "/system.slice/ollama.service");
+        add_holder_in(w, 1501, "ollama-runner", "/dev/fb0", "/system.slice/ollama.service");
+        add_holder_in(w, 1502, "bash", "/dev/dri/card0", "/system.slice/run-u42.service");
+        add_holder_in(w, 1600, "blender", "/dev/dri/card0", SESSION);
+        add_holder_in(w, 1700, "foo", "/dev/dri/card0",
+                      "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service");
+        add_holder_in(w, 1800, "runner", "/dev/dri/card0", "/system.slice/run-u7.scope");
+        assert_int_equal(build(w), 0);
+        text = plan_text(&w->plan);
+        assert_non_null(strstr(text, "stop-unit name=gdm.service\n"
+                                     "stop-unit name=ollama.service\n"
+                                     "stop-unit name=run-u42.service\n"
+                                     "end-holders "));
+        assert_true(has_note(&w->plan,
+                             "pid 1500 (ollama) holds /dev/dri/card0: stopping its unit 'ollama.service'"));
+        assert_true(has_note(&w->plan,
+                             "pid 1501 (ollama-runner) holds /dev/fb0: stopping its unit 'ollama.service'"));
+        assert_true(has_note(
+                &w->plan, "pid 1600 (blender) holds /dev/dri/card0: no unit of its own, will be signalled"));
+        assert_true(has_note(&w->plan,
+                             "pid 1700 (foo) holds /dev/dri/card0: no unit of its own, will be signalled"));
+        assert_true(has_note(
+                &w->plan, "pid 1800 (runner) holds /dev/dri/card0: no unit of its own, will be signalled"));
+        /* The display manager's own holder: decide_dm() spoke for it. */
+        assert_false(has_note(&w->plan, "pid 900 (gdm-stand-in) holds /dev/dri/card0: "));
+}
+
+/* No unit is stopped for a holder with holders = fail (which ends nothing), without systemd's bus, for a
+ * protected one, or for the display manager that keeps running. */
+static void test_holder_services_left_alone(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        add_holder_in(w, 1500, "ollama", "/dev/dri/card0", "/system.slice/ollama.service");
+        add_holder_in(w, 1510, "worker", "/dev/dri/card0", "/system.slice/virtqemud.service");
+        add_holder_in(w, 1520, "x", "/dev/dri/card0", "/system.slice/systemd-logind.service");
+        assert_int_equal(build(w), 0);
+        assert_true(has_note(&w->plan,
+                             "pid 1500 (ollama) holds /dev/dri/card0: systemd could not be asked to "
+                             "stop its unit 'ollama.service', will be signalled"));
+        assert_false(has_note(&w->plan, "pid 1510 (worker) holds /dev/dri/card0: "));
+        assert_false(has_note(&w->plan, "pid 1520 (x) holds /dev/dri/card0: "));
+
+        w->f.units_known = true;
+        w->p.holders = GH_HOLDERS_FAIL;
+        gh_plan_done(&w->plan);
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
+        assert_false(has_note(&w->plan, "pid 1500"));
+
+        w->p.holders = GH_HOLDERS_TERMINATE;
+        w->p.display_manager = GH_DM_KEEP;
+        gh_plan_done(&w->plan);
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
+        assert_string_equal(w->plan.steps[0].name, "ollama.service");
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
+        assert_true(
+                has_note(&w->plan, "pid 900 (gdm-stand-in) holds /dev/dri/card0: of the display manager"));
+}
+
 static void test_listed_modules(void **state)
 {
         world *w = *state;
@@ -560,6 +639,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_nvidia_control_nodes_when_module_stays, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_pins_when_unloading, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_holder_services_stopped_as_units, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_holder_services_left_alone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_listed_modules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_builtin_driver_unbinds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_allowlist_refuses_other_hostdev, setup, teardown),
