@@ -87,36 +87,31 @@ static bool drm_exports_ours(const gh_facts *f, char *const *modules)
         return ours;
 }
 
-/* Kernel module names, as KBUILD_MODNAME spells them: with '_'. */
-static int exporter_add(char ***l, const char *name)
+/* "dma-buf:NAME", NAME with '_' as KBUILD_MODNAME spells module names. */
+static int target_add(char ***nodes, const char *name)
 {
-        char *s = strdup(name);
-        int r;
+        _cleanup_free_ char *s = NULL;
 
-        if (!s)
+        if (asprintf(&s, "%s%s", GH_DMABUF_PREFIX, name) < 0)
                 return -ENOMEM;
-        for (char *p = s; *p; p++)
+        for (char *p = s + strlen(GH_DMABUF_PREFIX); *p; p++)
                 if (*p == '-')
                         *p = '_';
-        r = strv_extend_unique(l, s);
-        free(s);
-        return r;
+        return strv_extend_unique(nodes, s);
 }
 
-int gh_dmabuf_exporters(const gh_facts *f, char *const *modules, char ***ret)
+int gh_dmabuf_targets(const gh_facts *f, char *const *modules, char ***nodes)
 {
-        _cleanup_strv_free_ char **l = NULL;
         int r;
 
         STRV_FOREACH (m, modules) {
-                if ((r = exporter_add(&l, *m)) < 0)
+                if ((r = target_add(nodes, *m)) < 0)
                         return r;
-                if (gh_module_name_eq(*m, "nvidia") && (r = exporter_add(&l, "nv_dmabuf")) < 0)
+                if (gh_module_name_eq(*m, "nvidia") && (r = target_add(nodes, "nv_dmabuf")) < 0)
                         return r;
         }
-        if (drm_exports_ours(f, modules) && (r = exporter_add(&l, "drm")) < 0)
+        if (drm_exports_ours(f, modules) && (r = target_add(nodes, "drm")) < 0)
                 return r;
-        *ret = TAKE_PTR(l);
         return 0;
 }
 

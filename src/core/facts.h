@@ -81,12 +81,13 @@ bool gh_module_name_eq(const char *a, const char *b);
 const gh_pci_dev *gh_facts_find_dev(const gh_facts *f, const gh_pci_addr *a);
 const gh_module *gh_facts_find_module(const gh_facts *f, const char *name);
 const gh_unit_state *gh_facts_find_unit(const gh_facts *f, const char *name);
-/* The exp_names of dma-bufs that pin one of modules (all of them to be unloaded): each module's own name
- * (DEFINE_DMA_BUF_EXPORT_INFO's KBUILD_MODNAME, as i915 uses), "nv_dmabuf" for nvidia (nv-dmabuf.c), and
- * "drm" (drm_gem_prime_export()'s, which nvidia_drm, amdgpu, nouveau and most DRM drivers use) when one
- * of modules drives a DRM device and no other PCI function with a DRM node stays on the host: "drm" does
- * not say which device, so only then is such a buffer surely one of ours. NULL in *ret when none. */
-int gh_dmabuf_exporters(const gh_facts *f, char *const *modules, char ***ret);
+/* Adds to *nodes, as GH_DMABUF_PREFIX + exp_name, the dma-bufs that pin one of modules (all of them to
+ * be unloaded): each module's own name (DEFINE_DMA_BUF_EXPORT_INFO's KBUILD_MODNAME, as i915 uses),
+ * "nv_dmabuf" for nvidia (nv-dmabuf.c), and "drm" (drm_gem_prime_export()'s, which nvidia_drm, amdgpu,
+ * nouveau and most DRM drivers use) when one of modules drives a DRM device and no other PCI function
+ * with a DRM node stays on the host: "drm" does not say which device, so only then is such a buffer
+ * surely one of ours. */
+int gh_dmabuf_targets(const gh_facts *f, char *const *modules, char ***nodes);
 /* How messages name what h holds: its what, or its node. */
 const char *gh_holder_what(const gh_holder *h);
 void gh_pci_dev_done(gh_pci_dev *d);

@@ -322,24 +322,6 @@ static int note_protected_holders(planner *pl, char *const *nodes)
         return 0;
 }
 
-/* dma-bufs pin the module that exported them, not the device: they count when it is unloaded. */
-static int holder_dmabufs(const planner *pl, char ***nodes)
-{
-        _cleanup_strv_free_ char **exporters = NULL;
-        int r = gh_dmabuf_exporters(pl->f, pl->unload, &exporters);
-
-        STRV_FOREACH(e, exporters)
-        {
-                _cleanup_free_ char *n = NULL;
-
-                if (asprintf(&n, "%s%s", GH_DMABUF_PREFIX, *e) < 0)
-                        return -ENOMEM;
-                if ((r = strv_extend_unique(nodes, n)) < 0)
-                        return r;
-        }
-        return r;
-}
-
 /* What the hand-over ends the holders of: the relevant nodes of the selected devices, and dma-bufs. */
 static int holder_targets(const planner *pl, char ***ret)
 {
@@ -350,7 +332,8 @@ static int holder_targets(const planner *pl, char ***ret)
                 STRV_FOREACH(n, pl->sel[i]->nodes)
         if (node_relevant(pl, *n) && (r = strv_extend_unique(&nodes, *n)) < 0)
                 return r;
-        if ((r = holder_dmabufs(pl, &nodes)) < 0)
+        /* dma-bufs pin the module that exported them, not the device: they count when it is unloaded. */
+        if ((r = gh_dmabuf_targets(pl->f, pl->unload, &nodes)) < 0)
                 return r;
         *ret = TAKE_PTR(nodes);
         return 0;

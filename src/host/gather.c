@@ -109,22 +109,13 @@ static int gather_modules(const char *root, const gh_policy *p, const gh_domain 
 /* dma-bufs that would pin a module of the stacks, if the planner unloads it: it picks its own from these. */
 static int add_dmabuf_targets(const gh_facts *f, char ***nodes)
 {
-        _cleanup_strv_free_ char **modules = NULL, **exporters = NULL;
+        _cleanup_strv_free_ char **modules = NULL;
         int r;
 
         for (size_t i = 0; i < f->n_modules; i++)
                 if ((r = strv_extend(&modules, f->modules[i].name)) < 0)
                         return r;
-        r = gh_dmabuf_exporters(f, modules, &exporters);
-        STRV_FOREACH (e, exporters) {
-                _cleanup_free_ char *n = NULL;
-
-                if (asprintf(&n, "%s%s", GH_DMABUF_PREFIX, *e) < 0)
-                        return -ENOMEM;
-                if ((r = strv_extend_unique(nodes, n)) < 0)
-                        return r;
-        }
-        return r;
+        return gh_dmabuf_targets(f, modules, nodes);
 }
 
 static int gather_holders(const char *root, const gh_domain *dom, gh_facts *f)

