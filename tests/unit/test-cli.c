@@ -312,6 +312,32 @@ static void test_plan_names_pins(void **state)
         run_done(&r);
 }
 
+/* bochs-drm as a module: its unload makes the dma-bufs of bochs, and drm's (the GPU is the host's only
+ * one), pins that `plan` names. */
+static void test_plan_names_dmabuf_holders(void **state)
+{
+        fakesys *fs = *state;
+        const char *root = fakesys_root(fs);
+        _cleanup_free_ char *xml = fakesys_path(fs, "/win11.xml");
+        run r;
+
+        opt_in(fs, "");
+        write_file(fs, "/win11.xml", domain_xml, 0644);
+        fakesys_add_driver(fs, "bochs-drm", "bochs");
+        pf_proc_pid(root, 4242, "obs", "/user.slice/user-1000.slice/session-3.scope", "/usr/bin/obs", 100);
+        pf_proc_dmabuf(root, 4242, 7, "", "drm");
+        pf_proc_pid(root, 4343, "other", "/user.slice/user-1000.slice/session-3.scope", "/usr/bin/x", 100);
+        pf_proc_dmabuf(root, 4343, 7, "", "system");
+        r = tool(fs, NULL, "plan", "win11", "--xml", xml, NULL);
+        assert_status(&r, 0);
+        assert_non_null(strstr(r.out, "unload module 'bochs'"));
+        assert_non_null(
+                strstr(r.out, "pid 4242 (obs) holds a dma-buf exported by drm, unit session-3.scope\n"));
+        assert_null(strstr(r.out, "pid 4343"));
+        assert_non_null(strstr(r.out, "dma-bufs exported by bochs, dma-bufs exported by drm"));
+        run_done(&r);
+}
+
 static void test_hook_hands_over_and_back(void **state)
 {
         fakesys *fs = *state;
@@ -916,6 +942,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_plan_lists_and_changes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_names_pins, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_plan_names_dmabuf_holders, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_hands_over_and_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_refuses_vm_holder_before_any_step, setup,
                                                 teardown),
