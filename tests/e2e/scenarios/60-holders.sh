@@ -6,6 +6,7 @@
 # (systemd-run) is gone once stopped, and the release gives everything else back all the same. With
 # holders = fail the start is refused, naming the holder, and the host is untouched.
 # e2e-machine: single
+# e2e-timeout: 540
 
 DOM=gh-e2e-holders
 JOURNAL=/run/gpu-handover/$DOM.journal
