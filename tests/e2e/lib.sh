@@ -613,8 +613,6 @@ _gh_reprobe() {
 # main process's end runs ExecStop).
 _gh_unit_end() {
         local i state
-        # A stop job first: a Restart=always unit killed without one is started again, over and over.
-        systemctl stop --quiet --no-block "$1" 2>/dev/null || true
         for ((i = 0; i < 50; i++)); do
                 systemctl kill --quiet -s KILL "$1" 2>/dev/null || true
                 state=$(systemctl show -P ActiveState "$1" 2>/dev/null) || true
