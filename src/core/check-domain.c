@@ -490,7 +490,7 @@ static int check_protected_holder(gh_checks *c, const gh_check_domain *d, const 
                     "stop what it names, or keep it off this GPU (another VM's virgl or SPICE GL uses the "
                     "render node): gpu-handover never signals other VMs, libvirt or systemd",
                     "the hook would refuse to start the VM: pid %d (%s) holds %s and is protected: %s",
-                    (int)h->pid, strempty(h->comm), h->node, strempty(why));
+                    (int)h->pid, strempty(h->comm), gh_holder_what(h), strempty(why));
 }
 
 int gh_check_plan(gh_checks *c, const gh_check_domain *d, int r, const gh_error *err)

@@ -40,6 +40,17 @@ static int step_do(const exec_env *e, const gh_step *s, usec_t deadline, gh_erro
         }
 }
 
+static int start_unit_again(const exec_env *e, const gh_step *s, usec_t deadline, gh_error *err)
+{
+        int r = e->ops->unit_start(e->ctx, s->name, deadline, err);
+
+        /* No such unit any more: a transient one (systemd-run, stopped as a holder's unit) is gone once
+         * stopped, and an uninstalled one cannot start. There is nothing to give back. */
+        if (r == -ENOENT && err)
+                *err = (gh_error){};
+        return r == -ENOENT ? 0 : r;
+}
+
 static int giveback_do(const exec_env *e, const gh_giveback_action *a, const gh_step *s, usec_t deadline,
                        gh_error *err)
 {
@@ -62,7 +73,7 @@ static int giveback_do(const exec_env *e, const gh_giveback_action *a, const gh_
         case GH_GIVEBACK_VERIFY_NODES:
                 return o->dev_verify_nodes(e->ctx, s->addr, s->nodes, deadline, err);
         case GH_GIVEBACK_START_UNIT:
-                return o->unit_start(e->ctx, s->name, deadline, err);
+                return start_unit_again(e, s, deadline, err);
         default:
                 return -EINVAL;
         }

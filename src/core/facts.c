@@ -1,4 +1,6 @@
 /* Look-ups in, and release of, the host facts. */
+#include <errno.h>
+
 #include "facts.h"
 #include "shared/strv.h"
 
@@ -79,6 +81,72 @@ const gh_unit_state *gh_facts_find_unit(const gh_facts *f, const char *name)
         return NULL;
 }
 
+static bool module_listed(char *const *modules, const char *name)
+{
+        STRV_FOREACH (m, modules)
+                if (name && gh_module_name_eq(*m, name))
+                        return true;
+        return false;
+}
+
+static bool dev_has_drm_node(const gh_pci_dev *d)
+{
+        STRV_FOREACH (n, d->nodes)
+                if (startswith(*n, "/dev/dri/"))
+                        return true;
+        return false;
+}
+
+/* Some module of the list drives a DRM device, and every DRM device is driven by one of them. */
+static bool drm_exports_ours(const gh_facts *f, char *const *modules)
+{
+        bool ours = false;
+
+        for (size_t i = 0; i < f->n_devs; i++) {
+                const gh_pci_dev *d = &f->devs[i];
+
+                if (!dev_has_drm_node(d))
+                        continue;
+                if (!module_listed(modules, d->module))
+                        return false;
+                ours = true;
+        }
+        return ours;
+}
+
+/* "dma-buf:NAME", NAME with '_' as KBUILD_MODNAME spells module names. */
+static int target_add(char ***nodes, const char *name)
+{
+        _cleanup_free_ char *s = NULL;
+
+        if (asprintf(&s, "%s%s", GH_DMABUF_PREFIX, name) < 0)
+                return -ENOMEM;
+        for (char *p = s + strlen(GH_DMABUF_PREFIX); *p; p++)
+                if (*p == '-')
+                        *p = '_';
+        return strv_extend_unique(nodes, s);
+}
+
+int gh_dmabuf_targets(const gh_facts *f, char *const *modules, char ***nodes)
+{
+        int r;
+
+        STRV_FOREACH (m, modules) {
+                if ((r = target_add(nodes, *m)) < 0)
+                        return r;
+                if (gh_module_name_eq(*m, "nvidia") && (r = target_add(nodes, "nv_dmabuf")) < 0)
+                        return r;
+        }
+        if (drm_exports_ours(f, modules) && (r = target_add(nodes, "drm")) < 0)
+                return r;
+        return 0;
+}
+
+const char *gh_holder_what(const gh_holder *h)
+{
+        return h->what ? h->what : h->node;
+}
+
 void gh_pci_dev_done(gh_pci_dev *d)
 {
         free(d->driver);
@@ -103,6 +171,7 @@ void gh_holder_done(gh_holder *h)
 {
         free(h->comm);
         free(h->node);
+        free(h->what);
         free(h->unit);
         free(h->session);
         free(h->session_type);

@@ -38,7 +38,8 @@ typedef struct gh_module {
 typedef struct gh_holder {
         pid_t pid;
         char *comm;
-        char *node;          /* the device node it has open or mapped */
+        char *node;          /* the device node it has open or mapped, or GH_DMABUF_PREFIX + exporter */
+        char *what;          /* how messages name it ("/dev/i2c-5 (DDC of 0000:01:00.0)"); NULL: node */
         char *unit;          /* systemd unit, NULL when unknown */
         char *session;       /* logind session, NULL when none */
         char *session_type;  /* x11, wayland, tty, ... */
@@ -47,6 +48,10 @@ typedef struct gh_holder {
         char *exe;           /* what /proc/PID/exe points to, NULL when unreadable */
         uint64_t start_time; /* /proc/PID/stat field 22, clock ticks after boot; 0 when unknown */
 } gh_holder;
+
+/* Not a device node but a dma-buf, named by the exp_name its fdinfo shows: it pins the exporter's module
+ * as an open node does. Holder lists and END_HOLDERS steps carry it as "dma-buf:EXPORTER". */
+#define GH_DMABUF_PREFIX "dma-buf:"
 
 typedef struct gh_claim {
         gh_pci_addr addr;
@@ -89,6 +94,15 @@ bool gh_facts_module_sits_on(const gh_facts *f, const char *module, const char *
 /* The value of a module's parameter, NULL when it has none or it could not be read. */
 const char *gh_module_param(const gh_module *m, const char *param);
 const gh_unit_state *gh_facts_find_unit(const gh_facts *f, const char *name);
+/* Adds to *nodes, as GH_DMABUF_PREFIX + exp_name, the dma-bufs that pin one of modules (all of them to
+ * be unloaded): each module's own name (DEFINE_DMA_BUF_EXPORT_INFO's KBUILD_MODNAME, as i915 uses),
+ * "nv_dmabuf" for nvidia (nv-dmabuf.c), and "drm" (drm_gem_prime_export()'s, which nvidia_drm, amdgpu,
+ * nouveau and most DRM drivers use) when one of modules drives a DRM device and no other PCI function
+ * with a DRM node stays on the host: "drm" does not say which device, so only then is such a buffer
+ * surely one of ours. */
+int gh_dmabuf_targets(const gh_facts *f, char *const *modules, char ***nodes);
+/* How messages name what h holds: its what, or its node. */
+const char *gh_holder_what(const gh_holder *h);
 void gh_pci_dev_done(gh_pci_dev *d);
 void gh_module_done(gh_module *m);
 void gh_holder_done(gh_holder *h);

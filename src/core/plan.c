@@ -200,13 +200,14 @@ static int check_group(planner *pl, const gh_pci_dev *d)
         return 0;
 }
 
-/* nvidia's control nodes serve every NVIDIA GPU: their holders hold this one only when nvidia goes. */
+/* nvidia's control and capability nodes serve every NVIDIA GPU: their holders hold this one only when
+ * nvidia goes. */
 static bool node_shared_by_driver(const char *node)
 {
         static const char *const shared[] = {"/dev/nvidiactl", "/dev/nvidia-modeset", "/dev/nvidia-uvm",
                                              "/dev/nvidia-uvm-tools", NULL};
 
-        return strv_contains((char **)shared, node);
+        return strv_contains((char **)shared, node) || startswith(node, "/dev/nvidia-caps/");
 }
 
 static bool unloads(const planner *pl, const char *module)
@@ -270,7 +271,8 @@ static int decide_dm(planner *pl)
                         pl->f->dm_unit);
         pl->dm_stop = true;
         return add_note(pl, "pid %d (%s) of %s holds %s: stopping '%s'", (int)h->pid, strempty(h->comm),
-                        h->session ? "a graphical session" : "the display manager", h->node, pl->f->dm_unit);
+                        h->session ? "a graphical session" : "the display manager", gh_holder_what(h),
+                        pl->f->dm_unit);
 }
 
 static bool unit_should_stop(const planner *pl, const char *unit)
@@ -316,10 +318,105 @@ static int note_protected_holders(planner *pl, char *const *nodes)
                 if (why && (r = add_note(pl,
                                          "pid %d (%s) holds %s and is protected: %s; the hand-over will be "
                                          "refused while it does",
-                                         (int)h->pid, strempty(h->comm), h->node, why)) < 0)
+                                         (int)h->pid, strempty(h->comm), gh_holder_what(h), why)) < 0)
                         return r;
         }
         return 0;
+}
+
+/* What the hand-over ends the holders of: the relevant nodes of the selected devices, and dma-bufs. */
+static int holder_targets(const planner *pl, char ***ret)
+{
+        _cleanup_strv_free_ char **nodes = NULL;
+        int r;
+
+        for (size_t i = 0; i < pl->n_sel; i++)
+                STRV_FOREACH(n, pl->sel[i]->nodes)
+        if (node_relevant(pl, *n) && (r = strv_extend_unique(&nodes, *n)) < 0)
+                return r;
+        /* dma-bufs pin the module that exported them, not the device: they count when it is unloaded. */
+        if ((r = gh_dmabuf_targets(pl->f, pl->unload, &nodes)) < 0)
+                return r;
+        *ret = TAKE_PTR(nodes);
+        return 0;
+}
+
+/* The system service h runs in, to stop as a unit (its Restart= would bring a signalled process back):
+ * not a scope (a session, systemd-run --scope), not a user manager (its children are the user's),
+ * not the display manager (decide_dm() has its own say), not protected. -ENXIO when it has none. */
+static int holder_service(const planner *pl, const gh_holder *h, char **ret)
+{
+        _cleanup_free_ char *unit = NULL;
+        int r;
+
+        if (gh_holder_guard(h, 0, 0) != GH_GUARD_NONE)
+                return -ENXIO;
+        r = gh_cgroup_unit(h->cgroup, &unit);
+        if (r < 0)
+                return r;
+        if (!endswith(unit, ".service") || startswith(unit, "user@") || streq_ptr(unit, pl->f->dm_unit))
+                return -ENXIO;
+        *ret = TAKE_PTR(unit);
+        return 0;
+}
+
+static bool plan_stops_unit(const planner *pl, const char *unit)
+{
+        for (size_t i = 0; i < pl->plan->n_steps; i++)
+                if (pl->plan->steps[i].kind == GH_STEP_STOP_UNIT && streq(pl->plan->steps[i].name, unit))
+                        return true;
+        return false;
+}
+
+/* One holder, said in `plan`: stopped as its unit, or signalled by END_HOLDERS. */
+static int plan_holder_unit(planner *pl, const gh_holder *h)
+{
+        _cleanup_free_ char *unit = NULL;
+        int r = holder_service(pl, h, &unit);
+
+        if (holder_is_graphical(pl, h))
+                return add_note(pl,
+                                "pid %d (%s) holds %s: of the display manager or a graphical session, which "
+                                "keeps running: will be signalled",
+                                (int)h->pid, strempty(h->comm), gh_holder_what(h));
+        if (r == -ENXIO)
+                return add_note(pl, "pid %d (%s) holds %s: no unit of its own, will be signalled",
+                                (int)h->pid, strempty(h->comm), gh_holder_what(h));
+        if (r < 0)
+                return r;
+        if (!pl->f->units_known)
+                return add_note(
+                        pl,
+                        "pid %d (%s) holds %s: systemd could not be asked to stop its unit '%s', will "
+                        "be signalled",
+                        (int)h->pid, strempty(h->comm), gh_holder_what(h), unit);
+        if (!plan_stops_unit(pl, unit) && (r = add_named_step(pl, GH_STEP_STOP_UNIT, unit)) < 0)
+                return r;
+        return add_note(pl, "pid %d (%s) holds %s: stopping its unit '%s'", (int)h->pid, strempty(h->comm),
+                        gh_holder_what(h), unit);
+}
+
+/* With holders = terminate, a holder in a system service is stopped as that unit, before END_HOLDERS, and
+ * started again at release (STOP_UNIT's undo); the others are signalled. holders = fail stops nothing. */
+static int plan_holder_units(planner *pl)
+{
+        _cleanup_strv_free_ char **targets = NULL;
+        int r;
+
+        if (pl->p->holders != GH_HOLDERS_TERMINATE)
+                return 0;
+        r = holder_targets(pl, &targets);
+        for (size_t i = 0; r >= 0 && i < pl->f->n_holders; i++) {
+                const gh_holder *h = &pl->f->holders[i];
+
+                if (!strv_contains(targets, h->node) || gh_holder_guard(h, 0, 0) != GH_GUARD_NONE)
+                        continue;
+                /* Stopped with the display manager, or a graphical session's: decide_dm() said so. */
+                if (pl->dm_stop && holder_is_graphical(pl, h))
+                        continue;
+                r = plan_holder_unit(pl, h);
+        }
+        return r;
 }
 
 static int plan_end_holders(planner *pl)
@@ -328,9 +425,8 @@ static int plan_end_holders(planner *pl)
         gh_step *s;
         int r;
 
-        for (size_t i = 0; i < pl->n_sel; i++)
-                STRV_FOREACH(n, pl->sel[i]->nodes)
-        if (node_relevant(pl, *n) && (r = strv_extend_unique(&nodes, *n)) < 0)
+        r = holder_targets(pl, &nodes);
+        if (r < 0)
                 return r;
         if (!nodes)
                 return 0;
@@ -645,7 +741,7 @@ static int plan_steps(planner *pl)
         int r;
 
         if ((r = decide_modules(pl)) < 0 || (r = check_modules(pl)) < 0 || (r = decide_dm(pl)) < 0 ||
-            (r = plan_stop_units(pl)) < 0 || (r = plan_end_holders(pl)) < 0 ||
+            (r = plan_stop_units(pl)) < 0 || (r = plan_holder_units(pl)) < 0 || (r = plan_end_holders(pl)) < 0 ||
             (r = plan_overrides(pl)) < 0 || (r = plan_modules(pl)) < 0 || (r = plan_binds(pl)) < 0)
                 return r;
         return plan_dm_restart(pl);

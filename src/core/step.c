@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 
+#include "facts.h"
 #include "shared/strv.h"
 #include "step.h"
 
@@ -213,13 +214,21 @@ static int check_name(const gh_step *s, gh_error *err)
         return bad_value(err, unit ? "unit name" : "module name", s->name);
 }
 
-/* Device nodes: absolute paths, at least one. */
+/* An absolute path, or a dma-buf's exporter: "dma-buf:NAME", named as kernel modules are. */
+static bool node_valid(const char *n)
+{
+        if (startswith(n, GH_DMABUF_PREFIX))
+                return gh_module_name_valid(n + strlen(GH_DMABUF_PREFIX));
+        return n[0] == '/';
+}
+
+/* Device nodes (or dma-buf exporters), at least one. */
 static int check_nodes(char *const *nodes, gh_error *err)
 {
         if (!nodes[0])
                 return gh_error_set(err, -EINVAL, "an empty list of device nodes");
         STRV_FOREACH(n, nodes)
-        if ((*n)[0] != '/')
+        if (!node_valid(*n))
                 return bad_value(err, "device node", *n);
         return 0;
 }
@@ -504,10 +513,15 @@ int gh_step_describe_nodes(char *const *nodes, char **ret)
         int r = 0;
 
         STRV_FOREACH (n, nodes) {
+                bool dmabuf = startswith(*n, GH_DMABUF_PREFIX);
+                const char *v = dmabuf ? *n + strlen(GH_DMABUF_PREFIX) : *n;
+
                 if (n != nodes)
                         r = buf_append(&buf, &len, ", ", 2);
+                if (r >= 0 && dmabuf)
+                        r = buf_append(&buf, &len, "dma-bufs exported by ", strlen("dma-bufs exported by "));
                 if (r >= 0)
-                        r = buf_append(&buf, &len, *n, strlen(*n));
+                        r = buf_append(&buf, &len, v, strlen(v));
                 if (r < 0)
                         return r;
         }

@@ -133,7 +133,7 @@ static int dev_init(claim *c, claim_dev *cd, const gh_pci_dev *d, const gh_facts
                 gh_log_full(LOG_INFO, 0, &lf, "claim at boot: %s is on vfio-pci already", cd->addr);
         } else if (h) {
                 gh_error_set(&e, -EBUSY, "pid %d (%s) holds %s, and claim-boot ends no process", (int)h->pid,
-                             strempty(h->comm), h->node);
+                             strempty(h->comm), gh_holder_what(h));
                 leave(c, cd, NULL, &e, -EBUSY);
         } else if (gh_unbind_check_wait(f, c->domain, d, NULL, &e) < 0) {
                 /* claim-boot unbinds even where a hand-over would unload the driver's modules. */

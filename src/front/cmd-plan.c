@@ -79,7 +79,8 @@ static void print_plan(const char *domain, const gh_plan *plan, const gh_facts *
         printf("\nProcesses holding the domain's devices now:\n");
         for (size_t i = 0; i < f->n_holders; i++)
                 printf("  pid %d (%s) holds %s%s%s\n", (int)f->holders[i].pid, strempty(f->holders[i].comm),
-                       f->holders[i].node, f->holders[i].unit ? ", unit " : "", strempty(f->holders[i].unit));
+                       gh_holder_what(&f->holders[i]), f->holders[i].unit ? ", unit " : "",
+                       strempty(f->holders[i].unit));
         if (f->n_holders == 0)
                 printf("  (none)\n");
         printf("\nWhy:\n");
@@ -121,7 +122,13 @@ static int plan_domain(gh_context *ctx, const char *domain, const char *xml, siz
         if (r >= 0)
                 r = gh_plan_build(domain, &p, &dom, &f, &plan, &err);
         if (r < 0) {
-                fprintf(stderr, "gpu-handover: domain '%s': %s\n", domain, err.msg[0] ? err.msg : strerror(-r));
+                /* The planner's refusals name the domain themselves, as the hook prints them. */
+                const char *msg = err.msg[0] ? err.msg : strerror(-r);
+
+                if (startswith(msg, "domain '"))
+                        fprintf(stderr, "gpu-handover: %s\n", msg);
+                else
+                        fprintf(stderr, "gpu-handover: domain '%s': %s\n", domain, msg);
                 return GH_EXIT_FAILURE;
         }
         print_plan(domain, &plan, &f);

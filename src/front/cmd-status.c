@@ -72,7 +72,7 @@ static void print_holders(const char *root, const gh_pci_dev *d)
                 return;
         for (size_t i = 0; i < n; i++)
                 printf("    held by pid %d (%s): %s%s%s%s%s\n", (int)h[i].pid, strempty(h[i].comm),
-                       h[i].node, h[i].unit ? ", unit " : "", strempty(h[i].unit),
+                       gh_holder_what(&h[i]), h[i].unit ? ", unit " : "", strempty(h[i].unit),
                        h[i].session ? ", session " : "", strempty(h[i].session));
         gh_holders_free(h, n);
 }

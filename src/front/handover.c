@@ -133,7 +133,7 @@ static int refuse_vm_holder(const char *domain, const gh_holder *h, gh_error *er
                 return gh_error_set(err, -ENOMEM, "domain '%s': out of memory", domain);
         return gh_error_set(err, -EBUSY,
                             "domain '%s': pid %d (%s) holds %s and is protected: %s; nothing was changed",
-                            domain, (int)h->pid, strempty(h->comm), h->node, strempty(why));
+                            domain, (int)h->pid, strempty(h->comm), gh_holder_what(h), strempty(why));
 }
 
 static int plan_for(const char *root, const char *domain, const gh_policy *p, const gh_domain *dom,

@@ -1,6 +1,6 @@
 /* Gathers host facts: every PCI function (with driver_override for those the domain involves), the module
- * stacks of the domain's devices, who holds their nodes, which devices other domains' journals hold, and
- * the state of the units involved. */
+ * stacks of the domain's devices, who holds their nodes or dma-bufs of their modules, which devices other
+ * domains' journals hold, and the state of the units involved. */
 #include <errno.h>
 #include <sys/utsname.h>
 
@@ -163,6 +163,18 @@ fail:
         return gh_error_set(err, r, "cannot read kernel module state: %s", strerror(-r));
 }
 
+/* dma-bufs that would pin a module of the stacks, if the planner unloads it: it picks its own from these. */
+static int add_dmabuf_targets(const gh_facts *f, char ***nodes)
+{
+        _cleanup_strv_free_ char **modules = NULL;
+        int r;
+
+        for (size_t i = 0; i < f->n_modules; i++)
+                if ((r = strv_extend(&modules, f->modules[i].name)) < 0)
+                        return r;
+        return gh_dmabuf_targets(f, modules, nodes);
+}
+
 static int gather_holders(const char *root, const gh_domain *dom, gh_facts *f)
 {
         _cleanup_strv_free_ char **nodes = NULL;
@@ -173,6 +185,8 @@ static int gather_holders(const char *root, const gh_domain *dom, gh_facts *f)
                         STRV_FOREACH (n, f->devs[i].nodes)
                                 if ((r = strv_extend_unique(&nodes, *n)) < 0)
                                         return r;
+        if ((r = add_dmabuf_targets(f, &nodes)) < 0)
+                return r;
         if (!nodes)
                 return 0;
         return gh_holders_scan(root, nodes, &f->holders, &f->n_holders);

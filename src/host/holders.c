@@ -106,10 +106,48 @@ static const char *node_match(char *const *nodes, const char *path)
         return NULL;
 }
 
+static bool wants_dmabufs(char *const *nodes)
+{
+        for (char *const *n = nodes; n && *n; n++)
+                if (startswith(*n, GH_DMABUF_PREFIX))
+                        return true;
+        return false;
+}
+
+/* The fdinfo of a dma-buf names its exporter ("exp_name:\tnv_dmabuf", dma_buf_show_fdinfo()); the entry
+ * of nodes for it, NULL when none. */
+static int dmabuf_match(const char *pid_dir, const char *fd, char *const *nodes, const char **ret)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL, *want = NULL;
+        char *save = NULL;
+        int r;
+
+        *ret = NULL;
+        if (asprintf(&path, "%s/fdinfo/%s", pid_dir, fd) < 0)
+                return -ENOMEM;
+        r = read_full_file(path, 64 * 1024, &text, NULL);
+        /* Closed meanwhile: not held. */
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                const char *v = l + strlen("exp_name:");
+
+                if (!startswith(l, "exp_name:"))
+                        continue;
+                v += strspn(v, " \t");
+                if (asprintf(&want, "%s%s", GH_DMABUF_PREFIX, v) < 0)
+                        return -ENOMEM;
+                *ret = node_match(nodes, want);
+                return 0;
+        }
+        return 0;
+}
+
 static int scan_fds(const char *pid_dir, char *const *nodes, char ***held)
 {
         _cleanup_free_ char *path = NULL;
         _cleanup_(closedirp) DIR *d = NULL;
+        bool dmabufs = wants_dmabufs(nodes);
         struct dirent *de;
         int r;
 
@@ -131,6 +169,10 @@ static int scan_fds(const char *pid_dir, char *const *nodes, char ***held)
                         continue;
                 buf[k] = 0;
                 n = node_match(nodes, buf);
+                /* "/dmabuf:NAME": NAME is the buffer's own name, anyone's to set; its exporter is not. */
+                if (!n && dmabufs && startswith(buf, "/dmabuf:") &&
+                    (r = dmabuf_match(pid_dir, de->d_name, nodes, &n)) < 0)
+                        return r;
                 if (n && (r = strv_extend_unique(held, n)) < 0)
                         return r;
         }
@@ -274,11 +316,58 @@ static int strdup_or_null(const char *s, char **ret)
         return s && !*ret ? -ENOMEM : 0;
 }
 
-static int holder_init(gh_holder *h, pid_t pid, const ident *id, const char *node, bool host)
+/* The PCI function an i2c adapter belongs to: the last address on its sysfs path (…/0000:01:00.0/i2c-5,
+ * …/0000:01:00.0/drm/card1/card1-DP-1/i2c-7). -ENOENT when none. */
+static int i2c_adapter_function(const char *root, const char *adapter, gh_pci_addr *ret)
 {
+        _cleanup_free_ char *dir = path_join(root, "/sys/bus/i2c/devices"), *link = NULL, *real = NULL;
+        char *save = NULL;
+        bool found = false;
+        gh_pci_addr a;
+
+        if (!dir || asprintf(&link, "%s/%s", dir, adapter) < 0)
+                return -ENOMEM;
+        real = realpath(link, NULL);
+        if (!real)
+                return errno == ENOMEM ? -ENOMEM : -ENOENT;
+        for (char *c = strtok_r(real, "/", &save); c; c = strtok_r(NULL, "/", &save))
+                if (gh_pci_addr_parse(c, &a) >= 0) {
+                        *ret = a;
+                        found = true;
+                }
+        return found ? 0 : -ENOENT;
+}
+
+/* How messages name what is held: "/dev/i2c-5 (DDC of 0000:01:00.0)", "a dma-buf exported by drm". NULL
+ * when the node says it all. */
+static int held_what(const char *root, const char *node, char **ret)
+{
+        gh_pci_addr a;
+        int r;
+
+        *ret = NULL;
+        if (startswith(node, GH_DMABUF_PREFIX))
+                return asprintf(ret, "a dma-buf exported by %s", node + strlen(GH_DMABUF_PREFIX)) < 0
+                               ? -ENOMEM
+                               : 0;
+        if (!startswith(node, "/dev/i2c-"))
+                return 0;
+        r = i2c_adapter_function(root, node + strlen("/dev/"), &a);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        return asprintf(ret, "%s (DDC of %s)", node, GH_PCI_ADDR_STR(&a)) < 0 ? -ENOMEM : 0;
+}
+
+static int holder_init(gh_holder *h, pid_t pid, const ident *id, const char *node, const char *root)
+{
+        bool host = root_is_host(root);
         int r;
 
         *h = (gh_holder){.pid = pid, .start_time = id->start_time};
+        if ((r = held_what(root, node, &h->what)) < 0)
+                return r;
         if ((r = strdup_or_null(id->comm, &h->comm)) < 0 || (r = strdup_or_null(node, &h->node)) < 0 ||
             (r = strdup_or_null(id->cgroup, &h->cgroup)) < 0 || (r = strdup_or_null(id->exe, &h->exe)) < 0)
                 return r;
@@ -290,7 +379,7 @@ static int holder_init(gh_holder *h, pid_t pid, const ident *id, const char *nod
         return 0;
 }
 
-static int holders_append(holder_list *l, pid_t pid, const ident *id, const char *node, bool host)
+static int holders_append(holder_list *l, pid_t pid, const ident *id, const char *node, const char *root)
 {
         gh_holder *m = realloc(l->h, (l->n + 1) * sizeof(gh_holder));
         int r;
@@ -298,7 +387,7 @@ static int holders_append(holder_list *l, pid_t pid, const ident *id, const char
         if (!m)
                 return -ENOMEM;
         l->h = m;
-        r = holder_init(&m[l->n], pid, id, node, host);
+        r = holder_init(&m[l->n], pid, id, node, root);
         if (r < 0) {
                 gh_holder_done(&m[l->n]);
                 return r;
@@ -307,7 +396,7 @@ static int holders_append(holder_list *l, pid_t pid, const ident *id, const char
         return 0;
 }
 
-static int scan_pid(const char *proc, pid_t pid, char *const *nodes, bool host, holder_list *l)
+static int scan_pid(const char *root, const char *proc, pid_t pid, char *const *nodes, holder_list *l)
 {
         _cleanup_strv_free_ char **held = NULL;
         _cleanup_(ident_done) ident id = {};
@@ -320,7 +409,7 @@ static int scan_pid(const char *proc, pid_t pid, char *const *nodes, bool host, 
         if (r < 0)
                 return r;
         for (char **n = held; *n; n++) {
-                r = holders_append(l, pid, &id, *n, host);
+                r = holders_append(l, pid, &id, *n, root);
                 if (r < 0)
                         return r;
         }
@@ -348,7 +437,7 @@ int gh_holders_scan(const char *root, char *const *nodes, gh_holder **ret, size_
         while ((de = readdir(d))) {
                 if (!pid_name(de->d_name))
                         continue;
-                r = scan_pid(proc, (pid_t)atoi(de->d_name), nodes, root_is_host(root), &l);
+                r = scan_pid(root, proc, (pid_t)atoi(de->d_name), nodes, &l);
                 if (r < 0 && !skippable(r))
                         return r;
         }
@@ -379,9 +468,9 @@ static int protected_error(gh_error *err, const gh_holder *h)
         r = gh_holder_guard_describe(h, gh_holder_guard(h, getpid(), getppid()), &why);
         if (r < 0)
                 return gh_error_set(err, r, "pid %d (%s) holds %s and is protected: not ending any holder",
-                                    (int)h->pid, strempty(h->comm), h->node);
+                                    (int)h->pid, strempty(h->comm), gh_holder_what(h));
         return gh_error_set(err, -EBUSY, "pid %d (%s) holds %s and is protected: %s; not ending any holder",
-                            (int)h->pid, strempty(h->comm), h->node, strempty(why));
+                            (int)h->pid, strempty(h->comm), gh_holder_what(h), strempty(why));
 }
 
 /* "pid 1234 (gnome-shell) holds /dev/dri/card0; ..." for holders, or for victims not gone. */
@@ -396,11 +485,11 @@ static int holders_error(gh_error *err, int r, const char *what, const holder_li
         fputs(what, f);
         for (size_t i = 0; l && i < l->n; i++, k++)
                 fprintf(f, "%spid %d (%s) holds %s", k ? "; " : ": ", (int)l->h[i].pid, l->h[i].comm,
-                        l->h[i].node);
+                        gh_holder_what(&l->h[i]));
         for (size_t i = 0; v && i < v->n; i++)
                 if (!v->v[i].gone)
                         fprintf(f, "%spid %d (%s) holds %s", k++ ? "; " : ": ", (int)v->v[i].pid,
-                                v->v[i].h->comm, v->v[i].h->node);
+                                v->v[i].h->comm, gh_holder_what(v->v[i].h));
         if (fclose(f) != 0)
                 return gh_error_set(err, r, "%s", what);
         return gh_error_set(err, r, "%s", text);
@@ -432,8 +521,12 @@ static bool pidfd_is_scanned(int pidfd, const gh_holder *h, const ident *now)
 /* The same process may have exec()ed or moved since the scan: judged again on what it is now. */
 static int recheck_protected(const gh_holder *h, const ident *now, gh_error *err)
 {
-        gh_holder cur = {
-                .pid = h->pid, .comm = now->comm, .node = h->node, .cgroup = now->cgroup, .exe = now->exe};
+        gh_holder cur = {.pid = h->pid,
+                         .comm = now->comm,
+                         .node = h->node,
+                         .what = h->what,
+                         .cgroup = now->cgroup,
+                         .exe = now->exe};
 
         return gh_holder_is_protected(&cur) ? protected_error(err, &cur) : 0;
 }

@@ -17,6 +17,7 @@
 #define PCI_DRIVERS "/sys/bus/pci/drivers"
 #define PCI_PROBE "/sys/bus/pci/drivers_probe"
 #define NVIDIA_GPUS "/proc/driver/nvidia/gpus"
+#define NVIDIA_CAPS "/dev/nvidia-caps"
 #define WAIT_STEP_USEC (10 * USEC_PER_MSEC)
 /* More than any driver name: a longer value is not an override we could have set. */
 #define OVERRIDE_MAX 4096
@@ -206,7 +207,24 @@ static bool is_fb_node(const char *name)
         return name_is_numbered(name, "fb");
 }
 
-static bool is_sound_card(const char *name)
+/* card0-HDMI-A-1, card0-DP-2: a connector of card0. */
+static bool is_drm_connector(const char *name)
+{
+        return startswith(name, "card") && strchr(name, '-');
+}
+
+static bool is_i2c_adapter(const char *name)
+{
+        return name_is_numbered(name, "i2c-");
+}
+
+static bool is_nvidia_cap(const char *name)
+{
+        return name_is_numbered(name, "nvidia-cap");
+}
+
+/* drm/card0, sound/card1 */
+static bool is_card(const char *name)
 {
         return name_is_numbered(name, "card");
 }
@@ -276,7 +294,7 @@ static int add_sound_nodes(const char *root, const char *addr, char ***nodes)
         _cleanup_strv_free_ char **cards = NULL;
         int r;
 
-        r = list_dir(dir, is_sound_card, &cards);
+        r = list_dir(dir, is_card, &cards);
         if (r < 0)
                 return r;
         STRV_FOREACH (c, cards) {
@@ -289,6 +307,66 @@ static int add_sound_nodes(const char *root, const char *addr, char ***nodes)
                         return r;
         }
         return 0;
+}
+
+/* The i2c adapters of a GPU's connectors: drm_dp_aux_register() puts DP AUX adapters there, some drivers
+ * their DDC buses too. */
+static int add_connector_i2c_nodes(const char *root, const char *addr, char ***nodes)
+{
+        _cleanup_free_ char *drm = dev_path(root, addr, "drm");
+        _cleanup_strv_free_ char **cards = NULL;
+        int r;
+
+        r = list_dir(drm, is_card, &cards);
+        STRV_FOREACH (c, cards) {
+                _cleanup_free_ char *dir = NULL;
+                _cleanup_strv_free_ char **conns = NULL;
+
+                if (asprintf(&dir, "%s/%s", drm, *c) < 0)
+                        return -ENOMEM;
+                r = list_dir(dir, is_drm_connector, &conns);
+                STRV_FOREACH (k, conns) {
+                        _cleanup_free_ char *sub = NULL;
+
+                        if (asprintf(&sub, "drm/%s/%s", *c, *k) < 0)
+                                return -ENOMEM;
+                        if ((r = add_nodes(root, addr, sub, is_i2c_adapter, "/dev", nodes)) < 0)
+                                return r;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return r;
+}
+
+/* /dev/i2c-N of each i2c adapter the GPU's driver registers (i2c-dev's nodes: ddcutil, powerdevil): an
+ * open one pins the driver's module. Under the function itself (DDC buses of amdgpu, i915, nvidia), or
+ * under a connector. */
+static int add_i2c_nodes(const char *root, const char *addr, char ***nodes)
+{
+        int r = add_nodes(root, addr, NULL, is_i2c_adapter, "/dev", nodes);
+
+        return r < 0 ? r : add_connector_i2c_nodes(root, addr, nodes);
+}
+
+/* /dev/nvidia-caps/nvidia-capN (MIG and other capabilities, made by nvidia-modprobe): like nvidiactl,
+ * they serve every NVIDIA GPU and pin nvidia. */
+static int add_nvidia_cap_nodes(const char *root, char ***nodes)
+{
+        _cleanup_free_ char *dir = path_join(root, NVIDIA_CAPS);
+        _cleanup_strv_free_ char **caps = NULL;
+        int r;
+
+        r = list_dir(dir, is_nvidia_cap, &caps);
+        STRV_FOREACH (c, caps) {
+                char *node;
+
+                if (asprintf(&node, "%s/%s", NVIDIA_CAPS, *c) < 0)
+                        return -ENOMEM;
+                if ((r = strv_push(nodes, node)) < 0)
+                        return r;
+        }
+        return r;
 }
 
 /* The GPU's own /dev/nvidiaN, from the "Device Minor:" the driver reports; -ENOENT when it does not. */
@@ -334,6 +412,9 @@ static int add_nvidia_nodes(const char *root, const char *addr, char ***nodes)
                 if (r < 0)
                         return r;
         }
+        r = add_nvidia_cap_nodes(root, nodes);
+        if (r < 0)
+                return r;
         /* Unreadable when the driver is not fully up: the shared nodes are what holders use anyway. */
         if (read_nvidia_minor(root, addr, &minor) < 0)
                 return 0;
@@ -378,6 +459,8 @@ static int read_nodes(const char *root, const char *addr, const char *driver, ch
                 r = add_nodes(root, addr, "graphics", is_fb_node, "/dev", &nodes);
         if (r >= 0)
                 r = add_sound_nodes(root, addr, &nodes);
+        if (r >= 0)
+                r = add_i2c_nodes(root, addr, &nodes);
         if (r >= 0 && streq_ptr(driver, "nvidia"))
                 r = add_nvidia_nodes(root, addr, &nodes);
         if (r < 0)

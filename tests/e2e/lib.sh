@@ -432,21 +432,35 @@ gh_install_unit() {
         systemctl daemon-reload
 }
 
-# gh_start_holder [--ignore-term] [--vm VM] NAME NODE: a bash that keeps NODE open, with SIGTERM ignored if
-# asked, in a transient unit of its own (so that it belongs to no display manager and the runner can clean
-# it up): gh-e2e-holder-NAME.service, or with --vm the scope libvirt gives a running VM named VM
-# (gh_vm_scope; VM must start with gh-e2e-). Sets GH_HOLDER_PID and GH_HOLDER_UNIT once it holds NODE.
+# gh_start_holder [--ignore-term] [--scope | --vm VM] NAME NODE: a bash that keeps NODE open, with SIGTERM
+# ignored if asked, in a transient unit of its own (so that it belongs to no display manager and the
+# runner can clean it up): the service gh-e2e-holder-NAME.service (which the hand-over stops as a unit);
+# with --scope the scope gh-e2e-holder-NAME.scope (no service of its own: the hand-over signals it); with
+# --vm the scope libvirt gives a running VM named VM (gh_vm_scope; VM must start with gh-e2e-). Sets
+# GH_HOLDER_PID and GH_HOLDER_UNIT once it holds NODE.
 gh_start_holder() {
-        local trap='' vm='' pid
+        local trap='' vm='' scope='' pid
         while [[ $1 == --* ]]; do
                 case $1 in
                 --ignore-term) trap="trap '' TERM;" && shift ;;
+                --scope) scope=1 && shift ;;
                 --vm) vm=$2 && shift 2 ;;
                 *) gh_fail "gh_start_holder: unknown option '$1'" ;;
                 esac
         done
         # The sleeps do not inherit the node: only the bash holds it.
         local script="$trap exec 3<$2; while :; do sleep 0.2 3<&-; done"
+        if [[ -n $scope ]]; then
+                GH_HOLDER_UNIT=$GH_HOLDER_UNIT_PREFIX$1.scope
+                # As with --vm: $! is the bash.
+                systemd-run --quiet --collect --scope --unit="$GH_HOLDER_UNIT" \
+                        /bin/bash -c "$script" </dev/null >/dev/null 2>&1 &
+                pid=$!
+                wait_for 30 gh_holds "$pid" "$2"
+                assert_contains "$(<"/proc/$pid/cgroup")" "/$GH_HOLDER_UNIT" "the cgroup of pid $pid"
+                GH_HOLDER_PID=$pid
+                return 0
+        fi
         if [[ -z $vm ]]; then
                 GH_HOLDER_UNIT=$GH_HOLDER_UNIT_PREFIX$1.service
                 systemd-run --quiet --collect --unit="$GH_HOLDER_UNIT" /bin/bash -c "$script" ||

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "fake-modfile.h"
 #include "fakesys.h"
 #include "proc-fake.h"
 #include "shared/fileio.h"
@@ -294,9 +295,67 @@ static void test_plan_refuses_module_not_reloadable(void **state)
         r = tool(fs, NULL, "plan", "win11", "--xml", xml, NULL);
         assert_status(&r, 1);
         assert_non_null(strstr(r.err,
-                               "module 'bochs' cannot be loaded again after the hand-over: no file for "
-                               "the running kernel "));
+                               "gpu-handover: domain 'win11': module 'bochs' cannot be loaded again after "
+                               "the hand-over: no file for the running kernel "));
         assert_string_equal(r.out, "");
+        run_done(&r);
+}
+
+/* `plan` names what is held and by whom, and who will be stopped as a unit or signalled. */
+static void test_plan_names_pins(void **state)
+{
+        fakesys *fs = *state;
+        const char *root = fakesys_root(fs);
+        _cleanup_free_ char *xml = fakesys_path(fs, "/win11.xml");
+        run r;
+
+        opt_in(fs, "");
+        write_file(fs, "/win11.xml", domain_xml, 0644);
+        fakesys_add_i2c(fs, "0000:00:05.0", NULL, 5);
+        pf_proc_pid(root, 4242, "ddcutil", "/user.slice/user-1000.slice/session-3.scope", "/usr/bin/ddcutil",
+                    100);
+        pf_proc_hold(root, 4242, 3, "/dev/i2c-5");
+        pf_proc_pid(root, 4343, "ollama", "/system.slice/ollama.service", "/usr/bin/ollama", 100);
+        pf_proc_hold(root, 4343, 3, "/dev/dri/card0");
+        r = tool(fs, NULL, "plan", "win11", "--xml", xml, NULL);
+        assert_status(&r, 0);
+        assert_non_null(strstr(
+                r.out, "pid 4242 (ddcutil) holds /dev/i2c-5 (DDC of 0000:00:05.0), unit session-3.scope\n"));
+        assert_non_null(strstr(
+                r.out, "pid 4242 (ddcutil) holds /dev/i2c-5 (DDC of 0000:00:05.0): no unit of its own, will "
+                       "be signalled"));
+        /* No system bus under a fake root: its unit cannot be stopped. */
+        assert_non_null(strstr(r.out,
+                               "pid 4343 (ollama) holds /dev/dri/card0: systemd could not be asked to stop "
+                               "its unit 'ollama.service', will be signalled"));
+        assert_non_null(strstr(r.out, "end processes still holding /dev/dri/card0, /dev/i2c-5, "));
+        run_done(&r);
+}
+
+/* bochs-drm as a module: its unload makes the dma-bufs of bochs, and drm's (the GPU is the host's only
+ * one), pins that `plan` names. */
+static void test_plan_names_dmabuf_holders(void **state)
+{
+        fakesys *fs = *state;
+        const char *root = fakesys_root(fs);
+        _cleanup_free_ char *xml = fakesys_path(fs, "/win11.xml");
+        run r;
+
+        opt_in(fs, "");
+        write_file(fs, "/win11.xml", domain_xml, 0644);
+        fakesys_add_driver(fs, "bochs-drm", "bochs");
+        fake_modfile_add(fs, "bochs", NULL);
+        pf_proc_pid(root, 4242, "obs", "/user.slice/user-1000.slice/session-3.scope", "/usr/bin/obs", 100);
+        pf_proc_dmabuf(root, 4242, 7, "", "drm");
+        pf_proc_pid(root, 4343, "other", "/user.slice/user-1000.slice/session-3.scope", "/usr/bin/x", 100);
+        pf_proc_dmabuf(root, 4343, 7, "", "system");
+        r = tool(fs, NULL, "plan", "win11", "--xml", xml, NULL);
+        assert_status(&r, 0);
+        assert_non_null(strstr(r.out, "unload module 'bochs'"));
+        assert_non_null(
+                strstr(r.out, "pid 4242 (obs) holds a dma-buf exported by drm, unit session-3.scope\n"));
+        assert_null(strstr(r.out, "pid 4343"));
+        assert_non_null(strstr(r.out, "dma-bufs exported by bochs, dma-bufs exported by drm"));
         run_done(&r);
 }
 
@@ -913,6 +972,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_plan_lists_and_changes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_refuses_module_not_reloadable, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_plan_names_pins, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_plan_names_dmabuf_holders, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_hands_over_and_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_refuses_vm_holder_before_any_step, setup,
                                                 teardown),

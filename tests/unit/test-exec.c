@@ -202,6 +202,29 @@ static void test_undo_goes_on_after_failure(void **state)
         assert_string_equal(fake_host_dev(&fx->host, "0000:00:05.0")->driver, "bochs-drm");
 }
 
+/* A unit stopped at prepare that no longer exists at release (a transient unit is gone once stopped):
+ * nothing to start again, and no failure. */
+static void test_undo_unit_gone(void **state)
+{
+        fixture *fx = *state;
+        fake_host *h = &fx->host;
+        int undo;
+
+        assert_int_equal(
+                gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, h, NULL, &undo, &fx->err), 0);
+        assert_int_equal(strv_split("unit_start persistd.service", ",", &h->fail_ops), 0);
+        h->fail_ops_error = -ENOENT;
+        assert_int_equal(undo_journal(h, h->journal, &fx->err), 0);
+        assert_false(gh_error_isset(&fx->err));
+        assert_true(strv_contains(h->active_units, "gdm.service"));
+        assert_string_equal(fake_host_dev(h, "0000:00:05.0")->driver, "bochs-drm");
+        /* Any other failure to start it is one. */
+        h->fail_ops_error = -EIO;
+        assert_int_equal(
+                gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, h, NULL, &undo, &fx->err), 0);
+        assert_int_equal(undo_journal(h, h->journal, &fx->err), -EIO);
+}
+
 /* Two undos fail: every other undo still runs, and the one error names both failures. */
 static void test_undo_names_every_failure(void **state)
 {
@@ -445,6 +468,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_rollback_at_every_call, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_step_is_named, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_undo_goes_on_after_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_undo_unit_gone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_undo_names_every_failure, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rollback_names_every_failure, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hung_undo_leaves_time_for_the_rest, setup, teardown),

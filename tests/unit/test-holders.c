@@ -558,6 +558,80 @@ static void test_end_fake_protected(void **state)
         assert_int_equal(end_fake(root, &err), -EOPNOTSUPP);
 }
 
+static char *const dmabuf_targets[] = {(char *)"/dev/dri/card0", (char *)GH_DMABUF_PREFIX "nv_dmabuf",
+                                       (char *)GH_DMABUF_PREFIX "drm", NULL};
+
+/* dma-bufs by their exporter, as fdinfo shows it; never by the name a process gives its buffer. */
+static void test_scan_fake_dmabuf(void **state)
+{
+        _cleanup_pf_root_ char *root = fake_ident_root();
+        _cleanup_free_ char *want = NULL;
+        gh_holder *h = NULL;
+        gh_error err = {};
+        size_t k = 0;
+
+        pf_proc_pid(root, FAKE_PID(910), "obs", SESSION_SCOPE, "/usr/bin/obs", 1910);
+        pf_proc_dmabuf(root, FAKE_PID(910), 5, "", "nv_dmabuf");
+        pf_proc_dmabuf(root, FAKE_PID(910), 6, "", "system");
+        pf_proc_pid(root, FAKE_PID(911), "compositor", SESSION_SCOPE, "/usr/bin/c", 1911);
+        pf_proc_dmabuf(root, FAKE_PID(911), 5, "drm", "i915");
+        pf_proc_pid(root, FAKE_PID(912), "ffmpeg", SESSION_SCOPE, "/usr/bin/ffmpeg", 1912);
+        pf_proc_dmabuf(root, FAKE_PID(912), 7, "frame", "drm");
+
+        assert_int_equal(gh_holders_scan(root, dmabuf_targets, &h, &k), 0);
+        assert_int_equal(k, 2);
+        assert_int_equal(count_holder(h, k, FAKE_PID(910), GH_DMABUF_PREFIX "nv_dmabuf"), 1);
+        assert_int_equal(count_holder(h, k, FAKE_PID(912), GH_DMABUF_PREFIX "drm"), 1);
+        assert_string_equal(gh_holder_what(find_pid(h, k, FAKE_PID(912))), "a dma-buf exported by drm");
+        gh_holders_free(h, k);
+        /* No dma-buf asked for: none found. */
+        assert_int_equal(gh_holders_scan(root, fake_nodes, &h, &k), 0);
+        assert_int_equal(k, 0);
+        gh_holders_free(h, k);
+
+        assert_int_equal(
+                gh_holders_end(root, dmabuf_targets, GH_HOLDERS_FAIL, 0, deadline_after(USEC_PER_SEC), &err),
+                -EBUSY);
+        assert_true(asprintf(&want, "pid %d (obs) holds a dma-buf exported by nv_dmabuf", FAKE_PID(910)) >
+                    0);
+        assert_non_null(strstr(err.msg, want));
+}
+
+static char *const i2c_nodes[] = {(char *)"/dev/i2c-5", (char *)"/dev/i2c-7", (char *)"/dev/i2c-9", NULL};
+
+/* /dev/i2c-N named with the function its adapter belongs to, wherever under it sysfs has the adapter. */
+static void test_scan_fake_i2c(void **state)
+{
+        _cleanup_pf_root_ char *root = fake_ident_root();
+        _cleanup_free_ char *want5 = NULL, *want7 = NULL, *want9 = NULL;
+        gh_error err = {};
+
+#define GPU_DIR "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0"
+        pf_mkdir(root, GPU_DIR "/i2c-5/i2c-dev/i2c-5");
+        pf_symlink(root, "/sys/bus/i2c/devices/i2c-5",
+                   "../../.."
+                   "/devices/pci0000:00/0000:00:01.0/0000:01:00.0/i2c-5");
+        pf_mkdir(root, GPU_DIR "/drm/card1/card1-DP-1/i2c-7/i2c-dev/i2c-7");
+        pf_symlink(root, "/sys/bus/i2c/devices/i2c-7",
+                   "../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/drm/card1/card1-DP-1/i2c-7");
+#undef GPU_DIR
+        fake_ident_holder(root, 920, "powerdevil", SESSION_SCOPE, "/usr/lib/powerdevil", "/dev/i2c-5");
+        fake_ident_holder(root, 921, "ddcutil", SESSION_SCOPE, "/usr/bin/ddcutil", "/dev/i2c-7");
+        fake_ident_holder(root, 922, "i2cdump", SESSION_SCOPE, "/usr/sbin/i2cdump", "/dev/i2c-9");
+        assert_int_equal(
+                gh_holders_end(root, i2c_nodes, GH_HOLDERS_FAIL, 0, deadline_after(USEC_PER_SEC), &err),
+                -EBUSY);
+        assert_true(asprintf(&want5, "pid %d (powerdevil) holds /dev/i2c-5 (DDC of 0000:01:00.0)",
+                             FAKE_PID(920)) > 0);
+        assert_true(asprintf(&want7, "pid %d (ddcutil) holds /dev/i2c-7 (DDC of 0000:01:00.0)",
+                             FAKE_PID(921)) > 0);
+        /* An adapter sysfs does not show: named by its node alone. */
+        assert_true(asprintf(&want9, "pid %d (i2cdump) holds /dev/i2c-9;", FAKE_PID(922)) > 0);
+        assert_non_null(strstr(err.msg, want5));
+        assert_non_null(strstr(err.msg, want7));
+        assert_true(strstr(err.msg, want9) || endswith(err.msg, "holds /dev/i2c-9"));
+}
+
 /* Named like one of systemd's daemons, in the test's own cgroup, with the test's exe: signalled. */
 static void test_end_systemd_named(void **state)
 {
@@ -653,6 +727,8 @@ int main(void)
                 cmocka_unit_test(test_scan_fake_ident),
                 cmocka_unit_test(test_end_fake_other_vm),
                 cmocka_unit_test(test_end_fake_protected),
+                cmocka_unit_test(test_scan_fake_dmabuf),
+                cmocka_unit_test(test_scan_fake_i2c),
                 cmocka_unit_test(test_end_systemd_named),
                 cmocka_unit_test(test_scan_real_ident),
                 cmocka_unit_test(test_end_recycled_pid),

@@ -142,6 +142,37 @@ static void test_read_igpu(void **state)
         assert_nodes(d.nodes, nodes, ELEMENTSOF(nodes));
 }
 
+/* Its i2c adapters' /dev/i2c-N: under the function (DDC), under a connector (DP AUX); the NVIDIA GPU gets
+ * the capability nodes every NVIDIA GPU shares. Another function's adapter is not its. */
+static void test_read_i2c_and_caps(void **state)
+{
+        static const char *const igpu[] = {"/dev/dri/card0", "/dev/dri/renderD128", "/dev/fb0", "/dev/i2c-3",
+                                           "/dev/i2c-12"};
+        static const char *const gpu[] = {"/dev/dri/card1",
+                                          "/dev/dri/renderD129",
+                                          "/dev/nvidiactl",
+                                          "/dev/nvidia-modeset",
+                                          "/dev/nvidia-uvm",
+                                          "/dev/nvidia-uvm-tools",
+                                          "/dev/nvidia0",
+                                          "/dev/i2c-5",
+                                          "/dev/nvidia-caps/nvidia-cap1",
+                                          "/dev/nvidia-caps/nvidia-cap2"};
+        _cleanup_(gh_pci_dev_done) gh_pci_dev d = {}, g = {};
+        fakesys *fs = *state;
+
+        fakesys_add_i2c(fs, IGPU, NULL, 3);
+        fakesys_add_drm(fs, IGPU, "card0/card0-DP-1");
+        fakesys_add_i2c(fs, IGPU, "drm/card0/card0-DP-1", 12);
+        fakesys_add_i2c(fs, GPU, NULL, 5);
+        fakesys_add_nvidia_cap(fs, 1);
+        fakesys_add_nvidia_cap(fs, 2);
+        read_dev(state, IGPU, &d);
+        assert_nodes(d.nodes, igpu, ELEMENTSOF(igpu));
+        read_dev(state, GPU, &g);
+        assert_nodes(g.nodes, gpu, ELEMENTSOF(gpu));
+}
+
 static void test_read_audio(void **state)
 {
         static const char *const nodes[] = {"/dev/snd/controlC1", "/dev/snd/pcmC1D3p", "/dev/snd/pcmC1D7p",
@@ -542,6 +573,7 @@ int main(void)
                 T(test_read_nvidia_gpu),
                 T(test_read_nvidia_without_minor),
                 T(test_read_igpu),
+                T(test_read_i2c_and_caps),
                 T(test_read_audio),
                 T(test_read_builtin_driver_no_group),
                 T(test_read_unbound),

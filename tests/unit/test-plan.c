@@ -91,15 +91,17 @@ static void test_single_gpu_boot_vga(void **state)
         single_gpu(w);
         assert_int_equal(build(w), 0);
         text = plan_text(&w->plan);
-        assert_string_equal(text, "stop-unit name=gdm.service\n"
-                                  "end-holders nodes=/dev/dri/card0,/dev/fb0,/dev/snd/controlC0 mode=terminate grace=5\n"
-                                  "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
-                                  "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
-                                  "unload-module name=bochs\n"
-                                  "unbind addr=0000:00:05.1 driver=snd_hda_intel\n"
-                                  "load-module name=vfio-pci\n"
-                                  "bind-vfio addr=0000:00:05.0 group=2\n"
-                                  "bind-vfio addr=0000:00:05.1 group=2\n");
+        assert_string_equal(text,
+                            "stop-unit name=gdm.service\n"
+                            "end-holders nodes=/dev/dri/card0,/dev/fb0,/dev/snd/controlC0,dma-buf:bochs,"
+                            "dma-buf:drm mode=terminate grace=5\n"
+                            "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
+                            "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
+                            "unload-module name=bochs\n"
+                            "unbind addr=0000:00:05.1 driver=snd_hda_intel\n"
+                            "load-module name=vfio-pci\n"
+                            "bind-vfio addr=0000:00:05.0 group=2\n"
+                            "bind-vfio addr=0000:00:05.1 group=2\n");
         assert_int_equal(w->plan.n_devices, 2);
         /* The boot VGA: the display manager waits for the release. */
         assert_true(notes_mention(&w->plan, "after release"));
@@ -182,7 +184,7 @@ static void test_protected_holder_noted(void **state)
         assert_true(has_note(&w->plan,
                              "pid 1300 (bash) holds /dev/dri/card0 and is protected: VM 'other', unit "
                              "machine-qemu\\x2d1\\x2dother.scope; the hand-over will be refused"));
-        assert_false(has_note(&w->plan, "pid 1400"));
+        assert_false(has_note(&w->plan, "pid 1400 (systemd-x) holds /dev/dri/card0 and is protected"));
         /* Ordinary holders only: nothing protected. */
         gh_plan_done(&w->plan);
         gh_holder_done(&w->f.holders[1]);
@@ -309,7 +311,11 @@ static void nvidia_gpu(world *w, const char *addr, int group, const char *minor_
 {
         _cleanup_free_ char *nodes = NULL;
 
-        assert_true(asprintf(&nodes, "%s /dev/nvidiactl /dev/nvidia-modeset /dev/nvidia-uvm", minor_node) > 0);
+        assert_true(
+                asprintf(
+                        &nodes,
+                        "%s /dev/nvidiactl /dev/nvidia-modeset /dev/nvidia-uvm /dev/nvidia-caps/nvidia-cap1",
+                        minor_node) > 0);
         tf_add_dev(&w->f, addr, 0x030000, "nvidia", "nvidia", group, nodes);
 }
 
@@ -324,6 +330,7 @@ static void test_nvidia_control_nodes_when_unloading(void **state)
         assert_true(strv_contains(holder_nodes(&w->plan), "/dev/nvidia0"));
         assert_true(strv_contains(holder_nodes(&w->plan), "/dev/nvidiactl"));
         assert_true(strv_contains(holder_nodes(&w->plan), "/dev/nvidia-uvm"));
+        assert_true(strv_contains(holder_nodes(&w->plan), "/dev/nvidia-caps/nvidia-cap1"));
 }
 
 /* A second NVIDIA GPU stays on the host: its users hold nvidiactl too, and must be left alone. */
@@ -346,6 +353,124 @@ static void test_nvidia_control_nodes_when_module_stays(void **state)
         assert_false(strv_contains(holder_nodes(&w->plan), "/dev/nvidiactl"));
         assert_false(strv_contains(holder_nodes(&w->plan), "/dev/nvidia-uvm"));
         assert_false(strv_contains(holder_nodes(&w->plan), "/dev/nvidia1"));
+        assert_false(strv_contains(holder_nodes(&w->plan), "/dev/nvidia-caps/nvidia-cap1"));
+        /* No module goes: no dma-buf pins anything. */
+        STRV_FOREACH(n, holder_nodes(&w->plan))
+        assert_false(startswith(*n, GH_DMABUF_PREFIX));
+}
+
+/* The NVIDIA stack goes: its i2c nodes, and the dma-bufs of each of its modules. "drm" (PRIME exports of
+ * nvidia_drm, amdgpu, ...) only when no other GPU with a DRM node stays, as it does not say whose. */
+static void test_pins_when_unloading(void **state)
+{
+        static const char *const want[] = {"/dev/i2c-5", GH_DMABUF_PREFIX "nvidia_drm",
+                                           GH_DMABUF_PREFIX "nvidia_modeset", GH_DMABUF_PREFIX "nvidia",
+                                           GH_DMABUF_PREFIX "nv_dmabuf"};
+        world *w = *state;
+
+        tf_add_dev(&w->f, "0000:01:00.0", 0x030000, "nvidia", "nvidia", 12,
+                   "/dev/dri/card1 /dev/nvidia0 /dev/nvidiactl /dev/i2c-5");
+        tf_add_dev(&w->f, "0000:00:02.0", 0x030000, "i915", "i915", 1, "/dev/dri/card0 /dev/i2c-3");
+        tf_add_module(&w->f, "nvidia", "nvidia_modeset", false);
+        tf_add_module(&w->f, "nvidia_modeset", "nvidia_drm", false);
+        tf_add_module(&w->f, "nvidia_drm", NULL, false);
+        tf_domain(&w->dom, "0000:01:00.0");
+        assert_int_equal(build(w), 0);
+        for (size_t i = 0; i < ELEMENTSOF(want); i++)
+                if (!strv_contains(holder_nodes(&w->plan), want[i]))
+                        fail_msg("'%s' is not ended", want[i]);
+        assert_false(strv_contains(holder_nodes(&w->plan), GH_DMABUF_PREFIX "drm"));
+        assert_false(strv_contains(holder_nodes(&w->plan), "/dev/i2c-3"));
+        assert_false(strv_contains(holder_nodes(&w->plan), GH_DMABUF_PREFIX "i915"));
+
+        /* The iGPU is gone (disabled in the firmware): every DRM device is the one handed over. */
+        gh_plan_done(&w->plan);
+        gh_pci_dev_done(&w->f.devs[1]);
+        w->f.n_devs = 1;
+        assert_int_equal(build(w), 0);
+        assert_true(strv_contains(holder_nodes(&w->plan), GH_DMABUF_PREFIX "drm"));
+}
+
+#define SESSION "/user.slice/user-1000.slice/session-3.scope"
+
+static void rebuild(world *w)
+{
+        gh_plan_done(&w->plan);
+        assert_int_equal(build(w), 0);
+}
+
+static void add_holder_in(world *w, pid_t pid, const char *comm, const char *node, const char *cgroup)
+{
+        tf_add_holder(&w->f, pid, comm, node, NULL, NULL, NULL);
+        tf_holder_identity(&w->f, cgroup, NULL);
+}
+
+/* A holder in a system service is stopped as its unit (a signal would be undone by its Restart=), once
+ * however many of its processes hold what; the others are signalled, and `plan` says which is which. */
+static void test_holder_services_stopped_as_units(void **state)
+{
+        world *w = *state;
+        _cleanup_free_ char *text = NULL;
+
+        single_gpu(w);
+        w->f.units_known = true;
+        add_holder_in(w, 1500, "ollama", "/dev/dri/card0", "/system.slice/ollama.service");
+        add_holder_in(w, 1501, "ollama-runner", "/dev/fb0", "/system.slice/ollama.service");
+        add_holder_in(w, 1502, "bash", "/dev/dri/card0", "/system.slice/run-u42.service");
+        add_holder_in(w, 1600, "blender", "/dev/dri/card0", SESSION);
+        add_holder_in(w, 1700, "foo", "/dev/dri/card0",
+                      "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service");
+        add_holder_in(w, 1800, "runner", "/dev/dri/card0", "/system.slice/run-u7.scope");
+        assert_int_equal(build(w), 0);
+        text = plan_text(&w->plan);
+        assert_non_null(strstr(text, "stop-unit name=gdm.service\n"
+                                     "stop-unit name=ollama.service\n"
+                                     "stop-unit name=run-u42.service\n"
+                                     "end-holders "));
+        assert_true(has_note(&w->plan,
+                             "pid 1500 (ollama) holds /dev/dri/card0: stopping its unit 'ollama.service'"));
+        assert_true(has_note(&w->plan,
+                             "pid 1501 (ollama-runner) holds /dev/fb0: stopping its unit 'ollama.service'"));
+        assert_true(has_note(
+                &w->plan, "pid 1600 (blender) holds /dev/dri/card0: no unit of its own, will be signalled"));
+        assert_true(has_note(&w->plan,
+                             "pid 1700 (foo) holds /dev/dri/card0: no unit of its own, will be signalled"));
+        assert_true(has_note(
+                &w->plan, "pid 1800 (runner) holds /dev/dri/card0: no unit of its own, will be signalled"));
+        /* The display manager's own holder: decide_dm() spoke for it. */
+        assert_false(has_note(&w->plan, "pid 900 (gdm-stand-in) holds /dev/dri/card0: "));
+}
+
+/* No unit is stopped for a holder with holders = fail (which ends nothing), without systemd's bus, for a
+ * protected one, or for the display manager that keeps running. */
+static void test_holder_services_left_alone(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        add_holder_in(w, 1500, "ollama", "/dev/dri/card0", "/system.slice/ollama.service");
+        add_holder_in(w, 1510, "worker", "/dev/dri/card0", "/system.slice/virtqemud.service");
+        add_holder_in(w, 1520, "x", "/dev/dri/card0", "/system.slice/systemd-logind.service");
+        assert_int_equal(build(w), 0);
+        assert_true(has_note(&w->plan,
+                             "pid 1500 (ollama) holds /dev/dri/card0: systemd could not be asked to "
+                             "stop its unit 'ollama.service', will be signalled"));
+        assert_false(has_note(&w->plan, "pid 1510 (worker) holds /dev/dri/card0: "));
+        assert_false(has_note(&w->plan, "pid 1520 (x) holds /dev/dri/card0: "));
+
+        w->f.units_known = true;
+        w->p.holders = GH_HOLDERS_FAIL;
+        rebuild(w);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
+        assert_false(has_note(&w->plan, "pid 1500"));
+
+        w->p.holders = GH_HOLDERS_TERMINATE;
+        w->p.display_manager = GH_DM_KEEP;
+        rebuild(w);
+        assert_string_equal(w->plan.steps[0].name, "ollama.service");
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
+        assert_true(
+                has_note(&w->plan, "pid 900 (gdm-stand-in) holds /dev/dri/card0: of the display manager"));
 }
 
 static void test_listed_modules(void **state)
@@ -650,6 +775,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_nvidia_control_nodes_when_unloading, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nvidia_control_nodes_when_module_stays, setup,
                                                 teardown),
+                cmocka_unit_test_setup_teardown(test_pins_when_unloading, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_holder_services_stopped_as_units, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_holder_services_left_alone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_listed_modules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload_file_missing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload_other_build, setup, teardown),

@@ -24,6 +24,7 @@ static void test_every_kind_round_trips(void **state)
         round_trip("stop-unit name=gdm.service");
         round_trip("start-unit name=display-manager.service");
         round_trip("end-holders nodes=/dev/dri/card0,/dev/nvidia0 mode=fail grace=0");
+        round_trip("end-holders nodes=/dev/i2c-5,dma-buf:drm,dma-buf:nv_dmabuf mode=terminate grace=5");
         round_trip("set-override addr=0000:01:00.0 driver=nvidia old=pci-stub");
         round_trip("set-override addr=0000:01:00.0");
         round_trip("unload-module name=nvidia_drm");
@@ -283,6 +284,9 @@ static void test_writer_refuses_what_reader_refuses(void **state)
                 "end-holders nodes=/dev/a,,/dev/b mode=fail grace=5",
                 "end-holders nodes=/dev/a, mode=fail grace=5",
                 "end-holders nodes= mode=fail grace=5",
+                "end-holders nodes=dma-buf: mode=fail grace=5",
+                "end-holders nodes=dma-buf:a/b mode=fail grace=5",
+                "end-holders nodes=dev/a mode=fail grace=5",
                 "set-override addr=0000:01:00.0 old=",
                 "set-override addr=0000:01:00.0 driver=",
                 "stop-unit name=",
@@ -384,6 +388,18 @@ static void test_describe_names_things(void **state)
         assert_non_null(strstr(d, "nvidia"));
 }
 
+static void test_describe_dmabufs(void **state)
+{
+        _cleanup_(gh_step_done) gh_step s = {};
+        _cleanup_free_ char *d = NULL;
+
+        assert_int_equal(
+                gh_step_from_line("end-holders nodes=/dev/i2c-5,dma-buf:drm mode=fail grace=5", &s, NULL),
+                0);
+        assert_int_equal(gh_step_describe(&s, &d), 0);
+        assert_string_equal(d, "refuse if any process still holds /dev/i2c-5, dma-bufs exported by drm");
+}
+
 /* A device with no host driver on record (claimed at boot) is probed on undo: no driver named "none". */
 static void test_describe_override_without_driver(void **state)
 {
@@ -406,6 +422,7 @@ int main(void)
                 cmocka_unit_test(test_odd_values_escaped),
                 cmocka_unit_test(test_bad_lines_refused),
                 cmocka_unit_test(test_describe_names_things),
+                cmocka_unit_test(test_describe_dmabufs),
                 cmocka_unit_test(test_describe_override_without_driver),
                 cmocka_unit_test(test_every_step_round_trips_exactly),
                 cmocka_unit_test(test_writer_refuses_what_reader_refuses),

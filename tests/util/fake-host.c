@@ -76,7 +76,7 @@ static int call(fake_host *h, const char *op, const char *arg)
         if (h->fail_call && h->n_calls == h->fail_call)
                 return h->fail_error ? h->fail_error : -EIO;
         if (strv_contains(h->fail_ops, c))
-                return -EIO;
+                return h->fail_ops_error ? h->fail_ops_error : -EIO;
         return 0;
 }
 

@@ -24,7 +24,8 @@ typedef struct fake_host {
         unsigned n_calls;
         unsigned fail_call; /* 1-based call number to fail with fail_error; 0: none */
         int fail_error;
-        char **fail_ops; /* "op arg" of calls that fail with -EIO, every time (strv) */
+        char **fail_ops; /* "op arg" of calls that fail with fail_ops_error (-EIO if 0), every time (strv) */
+        int fail_ops_error;
         char **hang_ops; /* "unit_stop UNIT", "unit_start UNIT": a job that never ends, waited out */
         usec_t start_left; /* time its deadline left the latest unit_start */
         char **need_device;  /* modules whose load fails with -ENODEV when it probes no device, as nvidia's */

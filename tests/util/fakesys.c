@@ -415,6 +415,33 @@ void fakesys_add_vfio_cdev(fakesys *fs, const char *addr, unsigned n)
         write_filef(node, "%s", "");
 }
 
+void fakesys_add_i2c(fakesys *fs, const char *addr, const char *under, unsigned n)
+{
+        _cleanup_free_ char *a = canon(addr), *rel = dev_rel(a), *adapter = NULL, *name = NULL, *dev = NULL;
+        _cleanup_free_ char *link = pathf(fs, "sys/bus/i2c/devices/i2c-%u", n), *target = NULL;
+        _cleanup_free_ char *links = pathf(fs, "sys/bus/i2c/devices");
+
+        require_dev(fs, a);
+        if (asprintf(&adapter, "%s%s%s/i2c-%u", rel, under ? "/" : "", strempty(under), n) < 0 ||
+            asprintf(&target, "../../../%s", adapter) < 0)
+                fs_fail("out of memory");
+        name = pathf(fs, "sys/%s/name", adapter);
+        dev = pathf(fs, "sys/%s/i2c-dev/i2c-%u", adapter, n);
+        mkdir_all(dev);
+        write_filef(name, "fake DDC %u\n", n);
+        mkdir_all(links);
+        symlink_at(target, link);
+}
+
+void fakesys_add_nvidia_cap(fakesys *fs, unsigned n)
+{
+        _cleanup_free_ char *dir = pathf(fs, "dev/nvidia-caps"),
+                            *p = pathf(fs, "dev/nvidia-caps/nvidia-cap%u", n);
+
+        mkdir_all(dir);
+        write_filef(p, "%s", "");
+}
+
 void fakesys_set_nvidia_minor(fakesys *fs, const char *addr, unsigned minor)
 {
         _cleanup_free_ char *a = canon(addr), *dir = pathf(fs, "proc/driver/nvidia/gpus/%s", a);

@@ -85,6 +85,12 @@ void fakesys_add_sound(fakesys *fs, const char *addr, unsigned card, ...) __attr
 /* ADDR/vfio-dev/vfioN and ROOT/dev/vfio/devices/vfioN: the function's VFIO cdev, which vfio-pci adds
  * (on kernels with VFIO cdevs) next to the group's node; iommufd users such as QEMU open it. */
 void fakesys_add_vfio_cdev(fakesys *fs, const char *addr, unsigned n);
+/* i2c adapter i2c-N of ADDR (DDC, DP AUX), with its i2c-dev entry and ROOT/sys/bus/i2c/devices/i2c-N:
+ * right under the function when under is NULL, else under ADDR/UNDER ("drm/card1/card1-DP-1", where
+ * drm_dp_aux_register() puts AUX adapters). */
+void fakesys_add_i2c(fakesys *fs, const char *addr, const char *under, unsigned n);
+/* ROOT/dev/nvidia-caps/nvidia-capN, as nvidia-modprobe creates it for MIG and other capabilities. */
+void fakesys_add_nvidia_cap(fakesys *fs, unsigned n);
 /* ROOT/proc/driver/nvidia/gpus/ADDR/information, as the nvidia driver writes it. */
 void fakesys_set_nvidia_minor(fakesys *fs, const char *addr, unsigned minor);
 /* Under the fake kernel, unbinding ADDR then blocks forever, as a busy driver does in the kernel, and so

@@ -135,3 +135,17 @@ void pf_proc_hold(const char *root, int pid, int fd, const char *node)
         if (!pf_exists(root, maps))
                 pf_write(root, maps, "");
 }
+
+void pf_proc_dmabuf(const char *root, int pid, int fd, const char *name, const char *exp_name)
+{
+        _cleanup_free_ char *target = NULL, *info = NULL, *text = NULL;
+
+        assert_true(asprintf(&target, "/dmabuf:%s", name) > 0);
+        pf_proc_hold(root, pid, fd, target);
+        assert_true(asprintf(&info, "/proc/%d/fdinfo/%d", pid, fd) > 0);
+        assert_true(asprintf(&text,
+                             "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t%d\nsize:\t8388608\ncount:\t1\n"
+                             "exp_name:\t%s\n%s%s%s",
+                             1000 + fd, exp_name, *name ? "name:\t" : "", name, *name ? "\n" : "") > 0);
+        pf_write(root, info, text);
+}

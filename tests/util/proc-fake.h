@@ -28,3 +28,6 @@ void pf_proc_pid(const char *root, int pid, const char *comm, const char *cgroup
                  unsigned long long start_time);
 /* ROOT/proc/PID/fd/FD -> node (as the host names it), and an empty maps: PID holds node. */
 void pf_proc_hold(const char *root, int pid, int fd, const char *node);
+/* ROOT/proc/PID/fd/FD -> "/dmabuf:NAME" and its fdinfo as dma_buf_show_fdinfo() writes it, exp_name
+ * the exporter: PID holds a dma-buf (NAME is the buffer's own, set by DMA_BUF_SET_NAME; often empty). */
+void pf_proc_dmabuf(const char *root, int pid, int fd, const char *name, const char *exp_name);
