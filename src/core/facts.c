@@ -127,6 +127,20 @@ static int target_add(char ***nodes, const char *name)
         return strv_extend_unique(nodes, s);
 }
 
+/* Some module of the list drives a DRM device, and another DRM device stays with the host. */
+static bool drm_exports_maybe_ours(const gh_facts *f, char *const *modules)
+{
+        for (size_t i = 0; i < f->n_devs; i++)
+                if (dev_has_drm_node(&f->devs[i]) && module_listed(modules, f->devs[i].module))
+                        return !drm_exports_ours(f, modules);
+        return false;
+}
+
+int gh_dmabuf_maybe(const gh_facts *f, char *const *modules, char ***nodes)
+{
+        return drm_exports_maybe_ours(f, modules) ? target_add(nodes, "drm") : 0;
+}
+
 int gh_dmabuf_targets(const gh_facts *f, char *const *modules, char ***nodes)
 {
         int r;

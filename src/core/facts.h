@@ -101,6 +101,10 @@ const gh_unit_state *gh_facts_find_unit(const gh_facts *f, const char *name);
  * with a DRM node stays on the host: "drm" does not say which device, so only then is such a buffer
  * surely one of ours. */
 int gh_dmabuf_targets(const gh_facts *f, char *const *modules, char ***nodes);
+/* Adds "dma-buf:drm" when one of modules drives a DRM device but another DRM device stays with the host:
+ * DRM's PRIME exports (nvidia_drm's, amdgpu's, ...) are all named "drm", so such a buffer may pin one of
+ * modules or be the kept GPU's. Its holders are named, never ended. */
+int gh_dmabuf_maybe(const gh_facts *f, char *const *modules, char ***nodes);
 /* How messages name what h holds: its what, or its node. */
 const char *gh_holder_what(const gh_holder *h);
 void gh_pci_dev_done(gh_pci_dev *d);

@@ -396,6 +396,26 @@ static int plan_holder_unit(planner *pl, const gh_holder *h)
                         gh_holder_what(h), unit);
 }
 
+/* Holders of dma-bufs that may pin a module unloaded, or may be the kept GPU's: named, so that a failed
+ * unload is explained, and left alone. */
+static int note_maybe_holders(planner *pl)
+{
+        _cleanup_strv_free_ char **maybe = NULL;
+        int r = gh_dmabuf_maybe(pl->f, pl->unload, &maybe);
+
+        for (size_t i = 0; r >= 0 && maybe && i < pl->f->n_holders; i++) {
+                const gh_holder *h = &pl->f->holders[i];
+
+                if (strv_contains(maybe, h->node))
+                        r = add_note(pl,
+                                     "pid %d (%s) holds %s: DRM names every GPU's PRIME exports 'drm', so it may "
+                                     "be of a GPU handed over or of one the host keeps; it is left alone, and "
+                                     "if a module will not unload, it may be why",
+                                     (int)h->pid, strempty(h->comm), gh_holder_what(h));
+        }
+        return r;
+}
+
 /* With holders = terminate, a holder in a system service is stopped as that unit, before END_HOLDERS, and
  * started again at release (STOP_UNIT's undo); the others are signalled. holders = fail stops nothing. */
 static int plan_holder_units(planner *pl)
@@ -742,6 +762,7 @@ static int plan_steps(planner *pl)
 
         if ((r = decide_modules(pl)) < 0 || (r = check_modules(pl)) < 0 || (r = decide_dm(pl)) < 0 ||
             (r = plan_stop_units(pl)) < 0 || (r = plan_holder_units(pl)) < 0 || (r = plan_end_holders(pl)) < 0 ||
+            (r = note_maybe_holders(pl)) < 0 ||
             (r = plan_overrides(pl)) < 0 || (r = plan_modules(pl)) < 0 || (r = plan_binds(pl)) < 0)
                 return r;
         return plan_dm_restart(pl);

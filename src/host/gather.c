@@ -172,7 +172,8 @@ static int add_dmabuf_targets(const gh_facts *f, char ***nodes)
         for (size_t i = 0; i < f->n_modules; i++)
                 if ((r = strv_extend(&modules, f->modules[i].name)) < 0)
                         return r;
-        return gh_dmabuf_targets(f, modules, nodes);
+        r = gh_dmabuf_targets(f, modules, nodes);
+        return r < 0 ? r : gh_dmabuf_maybe(f, modules, nodes);
 }
 
 static int gather_holders(const char *root, const gh_domain *dom, gh_facts *f)

@@ -382,6 +382,14 @@ static void test_pins_when_unloading(void **state)
         assert_false(strv_contains(holder_nodes(&w->plan), GH_DMABUF_PREFIX "drm"));
         assert_false(strv_contains(holder_nodes(&w->plan), "/dev/i2c-3"));
         assert_false(strv_contains(holder_nodes(&w->plan), GH_DMABUF_PREFIX "i915"));
+        /* A holder of a "drm" dma-buf may hold nvidia_drm's or i915's: named, not ended. */
+        gh_plan_done(&w->plan);
+        tf_add_holder(&w->f, 4242, "obs", GH_DMABUF_PREFIX "drm", NULL, NULL, NULL);
+        assert_int_equal(build(w), 0);
+        assert_false(strv_contains(holder_nodes(&w->plan), GH_DMABUF_PREFIX "drm"));
+        assert_true(notes_mention(&w->plan, "pid 4242 (obs) holds "));
+        assert_true(notes_mention(&w->plan, ": DRM names every GPU's PRIME exports 'drm', so it may be of a GPU"));
+        assert_true(notes_mention(&w->plan, "it is left alone, and if a module will not unload, it may be why"));
 
         /* The iGPU is gone (disabled in the firmware): every DRM device is the one handed over. */
         gh_plan_done(&w->plan);
