@@ -111,12 +111,14 @@ static void journal_stuck(const exec_env *e, const gh_step *s, int r)
 /* Every undo that failed, newest step first: the caller reports them all, not only the first. */
 typedef struct undo_failures {
         unsigned n;
+        unsigned n_left; /* those that left something undone: all but checks of the outcome */
         gh_error list;
 } undo_failures;
 
-static void undo_failure_add(undo_failures *f, int r, const char *msg)
+static void undo_failure_add(undo_failures *f, const gh_giveback_action *a, int r, const char *msg)
 {
         f->n++;
+        f->n_left += a->kind != GH_GIVEBACK_VERIFY_NODES;
         /* Cut short when full: the log has each failure whole, and the count says how many. */
         gh_error_append(&f->list, r, "; ", "undo of %s", msg);
 }
@@ -127,8 +129,10 @@ static int undo_failures_report(const undo_failures *f, gh_error *err)
         if (f->n == 0)
                 return 0;
         if (f->n == 1)
-                return gh_error_set(err, f->list.code, "%s", f->list.msg);
-        return gh_error_set(err, f->list.code, "%u undos failed: %s", f->n, f->list.msg);
+                gh_error_set(err, f->list.code, "%s", f->list.msg);
+        else
+                gh_error_set(err, f->list.code, "%u undos failed: %s", f->n, f->list.msg);
+        return f->n_left ? f->list.code : 1;
 }
 
 /* The deadline of one undo with later undos still to run: it leaves them GH_EXEC_UNDO_RESERVE each,
@@ -182,7 +186,7 @@ static int undo_range(const exec_env *e, const gh_step *steps, size_t n, usec_t 
                 journal_stuck(e, s, r);
                 notify(e, a->step, s, a, r, start, &step_err);
                 if (r < 0)
-                        undo_failure_add(&failed, r, step_err.msg);
+                        undo_failure_add(&failed, a, r, step_err.msg);
         }
         return undo_failures_report(&failed, err);
 }
@@ -252,5 +256,7 @@ int gh_exec_prepare(const gh_plan *plan, usec_t deadline, const gh_host_ops *ops
         *ret_undo = undo_range(&e, plan->steps, begun, GH_EXEC_ROLLBACK_GRACE_SEC * USEC_PER_SEC, &undo_err);
         if (*ret_undo < 0)
                 gh_error_replace(err, r, "%s; the rollback failed too: %s", err->msg, undo_err.msg);
+        else if (*ret_undo > 0)
+                gh_error_replace(err, r, "%s; rolled back, but the host is not whole: %s", err->msg, undo_err.msg);
         return r;
 }

@@ -54,15 +54,17 @@ typedef struct gh_exec_observer {
 #define GH_EXEC_UNDO_RESERVE (1 * USEC_PER_SEC)
 
 /* Journals then runs each step until deadline (the hook's start plus the plan's budget: whatever ran
- * before, the lock wait and the gathering, counts). On failure undoes the steps begun, in reverse,
- * within GH_EXEC_ROLLBACK_GRACE_SEC, and returns the step's error (err names the step and the thing,
- * then every undo that failed); *ret_undo gets the rollback's result (0: the host is as it was, the
- * journal may go). */
+ * before, the lock wait and the gathering, counts). On failure gives the steps begun back (in the
+ * give-back order) within GH_EXEC_ROLLBACK_GRACE_SEC, and returns the step's error (err names the step
+ * and the thing, then every undo that failed); *ret_undo gets the rollback's result as gh_exec_undo()
+ * returns it (0 or 1: nothing is left to undo, the journal may go). */
 int gh_exec_prepare(const gh_plan *plan, usec_t deadline, const gh_host_ops *ops, void *ctx,
                     const gh_exec_observer *obs, int *ret_undo, gh_error *err);
 
 /* Gives steps[0..n) back in the give-back order (gh_giveback_order()) within timeout, going on past
  * failures (each action keeps GH_EXEC_UNDO_RESERVE for every one after it); returns the first failure's code,
  * and err names every undo that failed ("N undos failed: undo of ...; undo of ..."). */
+/* 1 when every step was given back but a check of the outcome failed (a node did not come back): nothing
+ * is left to undo, and err says what is missing. */
 int gh_exec_undo(const gh_step *steps, size_t n, usec_t timeout, const gh_host_ops *ops, void *ctx,
                  const gh_exec_observer *obs, gh_error *err);

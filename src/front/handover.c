@@ -171,7 +171,7 @@ static int run_plan(const char *root, const gh_plan *plan, usec_t deadline, gh_r
                 return gh_error_set(err, r, "domain '%s': cannot create its journal: %s", plan->domain,
                                     gh_error_isset(&e) ? e.msg : strerror(-r));
         r = gh_exec_prepare(plan, deadline, &gh_real_host_ops, host, &obs, &undo, err);
-        if (r < 0 && undo == 0)
+        if (r < 0 && undo >= 0)
                 (void)gh_journal_remove(root, plan->domain);
         else if (r < 0)
                 gh_error_replace(err, r,
@@ -292,6 +292,19 @@ static int read_journal(const char *root, const char *domain, gh_release_result 
         return r;
 }
 
+/* Everything was given back, but a check of the outcome failed: nothing is left for `restore` to undo,
+ * so the journal goes, and the release fails saying what is missing. */
+static int given_back_not_whole(const char *root, const char *domain, gh_error *err)
+{
+        int r = gh_journal_remove(root, domain);
+
+        if (r < 0)
+                return gh_error_set(err, r, "domain '%s': cannot remove its journal: %s", domain, strerror(-r));
+        return gh_error_replace(err, -ENODEV,
+                                "domain '%s': gave the devices back, but the host's driver stack is not whole: %s",
+                                domain, err->msg);
+}
+
 int gh_handover_release(const char *root, const char *domain, gh_release_result *res, gh_error *err)
 {
         _cleanup_(gh_real_host_done) gh_real_host host = {.root = root};
@@ -326,6 +339,8 @@ int gh_handover_release(const char *root, const char *domain, gh_release_result 
         (void)gh_journal_open_append(root, domain, 0, &host.journal, NULL);
         r = gh_exec_undo(steps, n, timeout, &gh_real_host_ops, &host, &obs, err);
         gh_steps_free(steps, n);
+        if (r > 0)
+                return given_back_not_whole(root, domain, err);
         if (r < 0)
                 return gh_error_replace(err, r,
                                         "domain '%s': %s (every other step was undone; the journal is kept: "

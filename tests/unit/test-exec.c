@@ -441,7 +441,8 @@ static void test_giveback_order_nvidia(void **state)
         }
 }
 
-/* A node that does not come back fails the give-back, naming it; the units are still started. */
+/* A node that does not come back fails the give-back, naming it, without leaving anything to undo; the
+ * units are still started. */
 static void test_giveback_verifies_nodes(void **state)
 {
         _cleanup_(gh_plan_done) gh_plan plan = {};
@@ -453,7 +454,8 @@ static void test_giveback_verifies_nodes(void **state)
         plan_from_lines(&plan, nvidia_lines, ELEMENTSOF(nvidia_lines));
         assert_int_equal(gh_exec_prepare(&plan, budget(&plan), &fake_host_ops, &h, NULL, &undo, &err), 0);
         assert_int_equal(strv_split("/dev/nvidiactl", " ", &h.absent_nodes), 0);
-        assert_int_equal(undo_journal(&h, h.journal, &err), -ENODEV);
+        /* 1: everything was given back (nothing left for a journal), but the outcome is not whole. */
+        assert_int_equal(undo_journal(&h, h.journal, &err), 1);
         assert_non_null(strstr(err.msg, "/dev/nvidiactl did not come back"));
         assert_true(strv_contains(h.active_units, "gdm.service"));
         fake_host_done(&h);
