@@ -157,7 +157,6 @@ static void test_read_i2c_and_caps(void **state)
                                           "/dev/nvidiactl",
                                           "/dev/nvidia-modeset",
                                           "/dev/nvidia-uvm",
-                                          "/dev/nvidia-uvm-tools",
                                           "/dev/nvidia0",
                                           "/dev/i2c-5",
                                           "/dev/nvidia-caps/nvidia-cap1",
