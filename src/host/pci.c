@@ -321,6 +321,14 @@ static int read_nvidia_minor(const char *root, const char *addr, unsigned *ret)
         return -ENOENT;
 }
 
+/* Whether ROOT/node exists. */
+static bool node_exists(const char *root, const char *node)
+{
+        _cleanup_free_ char *p = path_join(root, node);
+
+        return p && access(p, F_OK) == 0;
+}
+
 static int add_nvidia_nodes(const char *root, const char *addr, char ***nodes)
 {
         static const char *const shared[] = {"/dev/nvidiactl", "/dev/nvidia-modeset", "/dev/nvidia-uvm",
@@ -329,7 +337,12 @@ static int add_nvidia_nodes(const char *root, const char *addr, char ***nodes)
         unsigned minor = 0;
         int r;
 
+        /* Only the nodes there are: nvidia makes none itself (nvidia-modprobe or a udev rule does, and not
+         * always all: nvidia-uvm-tools is often missing), and a node listed here must come back after the
+         * hand-over. One that is not there has no holder either. */
         for (size_t i = 0; i < ELEMENTSOF(shared); i++) {
+                if (!node_exists(root, shared[i]))
+                        continue;
                 r = strv_extend(nodes, shared[i]);
                 if (r < 0)
                         return r;
@@ -339,15 +352,11 @@ static int add_nvidia_nodes(const char *root, const char *addr, char ***nodes)
                 return 0;
         if (asprintf(&node, "/dev/nvidia%u", minor) < 0)
                 return -ENOMEM;
+        if (!node_exists(root, node)) {
+                free(node);
+                return 0;
+        }
         return strv_push(nodes, node);
-}
-
-/* Whether ROOT/node exists. */
-static bool node_exists(const char *root, const char *node)
-{
-        _cleanup_free_ char *p = path_join(root, node);
-
-        return p && access(p, F_OK) == 0;
 }
 
 /* A DRM card registered for addr (its sysfs entry; devtmpfs makes the node with it). Its number may

@@ -57,6 +57,11 @@ static int setup(void **state)
         fakesys_add_drm(fs, GPU, "card1");
         fakesys_add_drm(fs, GPU, "renderD129");
         fakesys_set_nvidia_minor(fs, GPU, 0);
+        /* As nvidia-modprobe makes them, without nvidia-uvm-tools: a node that is not there is not listed. */
+        fakesys_add_node(fs, "/dev/nvidiactl");
+        fakesys_add_node(fs, "/dev/nvidia-modeset");
+        fakesys_add_node(fs, "/dev/nvidia-uvm");
+        fakesys_add_node(fs, "/dev/nvidia0");
 
         fakesys_bind(fs, GPU_AUDIO, "snd_hda_intel");
         fakesys_add_sound(fs, GPU_AUDIO, 1, "controlC1", "pcmC1D3p", "pcmC1D7p", "hwC1D0", "input12", NULL);
@@ -97,8 +102,8 @@ static void assert_nodes(char **nodes, const char *const *expected, size_t n)
 static void test_read_nvidia_gpu(void **state)
 {
         static const char *const nodes[] = {
-                "/dev/dri/card1",  "/dev/dri/renderD129",   "/dev/nvidiactl", "/dev/nvidia-modeset",
-                "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia0"};
+                "/dev/dri/card1", "/dev/dri/renderD129", "/dev/nvidiactl", "/dev/nvidia-modeset",
+                "/dev/nvidia-uvm", "/dev/nvidia0"};
         _cleanup_(gh_pci_dev_done) gh_pci_dev d = {};
 
         read_dev(state, GPU, &d);
@@ -115,8 +120,7 @@ static void test_read_nvidia_gpu(void **state)
 
 static void test_read_nvidia_without_minor(void **state)
 {
-        static const char *const nodes[] = {"/dev/nvidiactl", "/dev/nvidia-modeset", "/dev/nvidia-uvm",
-                                            "/dev/nvidia-uvm-tools"};
+        static const char *const nodes[] = {"/dev/nvidiactl", "/dev/nvidia-modeset", "/dev/nvidia-uvm"};
         _cleanup_(gh_pci_dev_done) gh_pci_dev d = {};
         fakesys *fs = *state;
 

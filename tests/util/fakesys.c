@@ -430,6 +430,17 @@ void fakesys_set_nvidia_minor(fakesys *fs, const char *addr, unsigned minor)
                     a, minor);
 }
 
+void fakesys_add_node(fakesys *fs, const char *node)
+{
+        _cleanup_free_ char *p = pathf(fs, "%s", node + (node[0] == '/')), *dir = strdup(p);
+
+        if (!dir)
+                fs_fail("out of memory");
+        *strrchr(dir, '/') = 0;
+        mkdir_all(dir);
+        write_filef(p, "%s", "");
+}
+
 void fakesys_block_unbind(fakesys *fs, const char *addr)
 {
         _cleanup_free_ char *a = canon(addr), *p = pathf(fs, "fake-kernel/block-unbind/%s", a);

@@ -87,6 +87,8 @@ void fakesys_add_sound(fakesys *fs, const char *addr, unsigned card, ...) __attr
 void fakesys_add_vfio_cdev(fakesys *fs, const char *addr, unsigned n);
 /* ROOT/proc/driver/nvidia/gpus/ADDR/information, as the nvidia driver writes it. */
 void fakesys_set_nvidia_minor(fakesys *fs, const char *addr, unsigned minor);
+/* An (empty, regular) file at ROOT/NODE, for a device node that exists: "/dev/nvidiactl". */
+void fakesys_add_node(fakesys *fs, const char *node);
 /* Under the fake kernel, unbinding ADDR then blocks forever, as a busy driver does in the kernel, and so
  * does every later write about ADDR and every read of its driver_override (the kernel's device lock stays
  * taken). */
