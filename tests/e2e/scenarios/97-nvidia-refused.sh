@@ -20,7 +20,17 @@ undo_hide() {
         HIDDEN=
         return 0
 }
-trap undo_hide EXIT
+
+# Should a hand-over not be refused (a broken tool), an unbind of 06.0 alone would wait in nvidia's remove
+# for as long as nvidia_drm is loaded, and the guest could not power off: unloading nvidia_drm ends it.
+undo_all() {
+        undo_hide
+        if grep -qs nvsim_remove /proc/[0-9]*/stack; then
+                echo "an unbind waits in nvidia's remove: unloading nvidia_drm"
+                rmmod nvidia_drm || true
+        fi
+}
+trap undo_all EXIT
 
 # hook_refuses WHAT: the hook's prepare begin, run as libvirt runs it, fails; its message goes to HOOK_OUT,
 # its wall time to HOOK_MS.
@@ -45,7 +55,10 @@ virsh_refuses() {
 }
 
 gh_install_tool
-gh_write_config "$DOM" </dev/null
+# Refusals take no time; the limit is for a broken tool that would go ahead.
+gh_write_config "$DOM" <<EOF
+timeout = 10
+EOF
 define_domain "$DOM" no "$GH_NV_GPU" "$GH_NV_GPU_AUDIO"
 assert_driver "$GH_NV_GPU" nvidia
 
