@@ -93,7 +93,8 @@ assert_host_state "$before"
 round yes 2
 assert_host_state "$before"
 
-# Redefined in place: the same name, the hook alone binds now.
+# Defined anew under the same name (and so the same config and journal): the hook alone binds now.
+assert_ok virsh -q undefine "$DOM"
 define_domain "$DOM" no "$GH_NV_GPU" "$GH_NV_GPU_AUDIO"
 round no 3
 assert_host_state "$before"
