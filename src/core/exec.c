@@ -94,18 +94,42 @@ static int step_error(gh_error *err, const gh_step *s, int r)
         return gh_error_set(err, r, "%s %s failed: %s", gh_step_kind_to_string(s->kind), what, strerror(-r));
 }
 
-/* A device access that timed out has put the function on the stuck list: the journal says so too, for as
- * long as this hand-over is on record. Best effort: the list is what later runs go by. */
-static void journal_stuck(const exec_env *e, const gh_step *s, int r)
+static void journal_stuck_addr(const exec_env *e, const char *addr)
 {
         _cleanup_free_ char *line = NULL;
         gh_error ignored = {};
         gh_stuck st;
 
-        if (r != -ETIMEDOUT || !s->addr[0] || !e->ops->dev_stuck || e->ops->dev_stuck(e->ctx, s->addr, &st) <= 0)
+        if (e->ops->dev_stuck(e->ctx, addr, &st) <= 0)
                 return;
         if (gh_journal_stuck_line(&st, &line) >= 0)
                 (void)e->ops->journal_append(e->ctx, line, &ignored);
+}
+
+/* A device access that timed out has put the function on the stuck list: the journal says so too, for as
+ * long as this hand-over is on record. Best effort: the list is what later runs go by. A module unload
+ * that timed out may have left any function of its drivers stuck in its remove: the journal names those
+ * of this hand-over (steps[0..n)) that the list has. */
+static void journal_stuck(const exec_env *e, const gh_step *steps, size_t n, const gh_step *s, int r)
+{
+        if (r != -ETIMEDOUT || !e->ops->dev_stuck)
+                return;
+        if (s->addr[0]) {
+                journal_stuck_addr(e, s->addr);
+                return;
+        }
+        if (s->kind != GH_STEP_UNLOAD_MODULE)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                bool seen = false;
+
+                if (!steps[i].addr[0])
+                        continue;
+                for (size_t j = 0; j < i && !seen; j++)
+                        seen = streq(steps[j].addr, steps[i].addr);
+                if (!seen)
+                        journal_stuck_addr(e, steps[i].addr);
+        }
 }
 
 /* Every undo that failed, newest step first: the caller reports them all, not only the first. */
@@ -183,7 +207,7 @@ static int undo_range(const exec_env *e, const gh_step *steps, size_t n, usec_t 
                 failed_step[a->step] = r < 0;
                 if (r < 0 && !gh_error_isset(&step_err))
                         giveback_error(&step_err, a, s, r);
-                journal_stuck(e, s, r);
+                journal_stuck(e, steps, n, s, r);
                 notify(e, a->step, s, a, r, start, &step_err);
                 if (r < 0)
                         undo_failure_add(&failed, a, r, step_err.msg);
@@ -245,7 +269,7 @@ int gh_exec_prepare(const gh_plan *plan, usec_t deadline, const gh_host_ops *ops
                 r = step_do(&e, s, deadline, err);
                 if (r < 0)
                         step_error(err, s, r);
-                journal_stuck(&e, s, r);
+                journal_stuck(&e, plan->steps, plan->n_steps, s, r);
                 notify(&e, i, s, NULL, r, start, err);
                 if (r < 0)
                         break;

@@ -13,6 +13,7 @@ static const char *const op_names[_GH_STUCK_OP_MAX] = {
         [GH_STUCK_OVERRIDE_READ] = "override-read",
         [GH_STUCK_OVERRIDE_WRITE] = "override-write",
         [GH_STUCK_PROBE] = "probe",
+        [GH_STUCK_REMOVE] = "module-unload",
 };
 
 const char *gh_stuck_op_to_string(gh_stuck_op op)
@@ -116,6 +117,7 @@ int gh_stuck_describe(const gh_stuck *s, char **ret)
                 [GH_STUCK_OVERRIDE_READ] = "a read of its driver_override",
                 [GH_STUCK_OVERRIDE_WRITE] = "a write of its driver_override",
                 [GH_STUCK_PROBE] = "a probe of it",
+                [GH_STUCK_REMOVE] = "its remove by the unload of its driver's module",
         };
         const char *w = s->op >= 0 && s->op < _GH_STUCK_OP_MAX ? what[s->op] : "an access to it";
 

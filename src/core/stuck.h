@@ -1,6 +1,7 @@
-/* A stuck PCI function: a sysfs access to it (an unbind, a driver_override read or write, a probe) did not
- * finish, so the kernel holds the device's lock, and every later access would wait for it too. Recorded in
- * ROOT/run/gpu-handover/stuck, one line each, so that every later run leaves the function alone. */
+/* A stuck PCI function: a sysfs access to it (an unbind, a driver_override read or write, a probe) or the
+ * unload of its driver's module (which removes it from the driver first) did not finish, so the kernel holds
+ * the device's lock, and every later access would wait for it too. Recorded in ROOT/run/gpu-handover/stuck,
+ * one line each, so that every later run leaves the function alone. */
 #pragma once
 
 #include <stdint.h>
@@ -15,6 +16,7 @@ typedef enum gh_stuck_op {
         GH_STUCK_OVERRIDE_READ,
         GH_STUCK_OVERRIDE_WRITE,
         GH_STUCK_PROBE,
+        GH_STUCK_REMOVE, /* its driver's remove, run by the unload of the driver's module */
         _GH_STUCK_OP_MAX,
         _GH_STUCK_OP_INVALID = -22,
 } gh_stuck_op;

@@ -62,6 +62,11 @@ static void record(const char *root, const char *addr, gh_stuck_op op, const cha
         (void)gh_stucklist_put(root, OWNER, &s, &ignored);
 }
 
+void gh_devlock_mark_stuck(const char *root, const char *addr, gh_stuck_op op, const char *driver)
+{
+        record(root, addr, op, driver);
+}
+
 /* After an access: a timeout lists it; an answer from one that takes the lock every time (not an unbind,
  * which may find nothing to do) shows the lock free, and takes it off the list. */
 static int after(const char *root, const char *addr, gh_stuck_op op, const char *driver, int listed, int r)

@@ -4,6 +4,7 @@
  * answers; an access that does not answer by its deadline puts the function on the list. */
 #pragma once
 
+#include "core/stuck.h"
 #include "shared/error.h"
 #include "shared/time-util.h"
 
@@ -21,6 +22,11 @@ static inline bool gh_devlock_stuck(int r)
 {
         return r == -EDEADLK || r == -ETIMEDOUT;
 }
+
+/* Lists addr as stuck by op with the child process last left waiting in the kernel (gh_child_run), as an
+ * access that timed out does: for a lock held by something other than one of these accesses (a module
+ * unload whose exit function hangs in the driver's remove). Best effort, as for those. */
+void gh_devlock_mark_stuck(const char *root, const char *addr, gh_stuck_op op, const char *driver);
 
 /* The one line for a stuck function, from its entry on the list: the address, the access and the driver,
  * since when, and the process still waiting. Sets err and returns r. */

@@ -1,12 +1,15 @@
 /* The real host behind the executor: each operation calls an adapter and words its failure. */
 #include <errno.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #include "devlock.h"
 #include "holders.h"
 #include "hostops.h"
+#include "modules.h"
 #include "pci.h"
 #include "shared/fileio.h"
+#include "shared/strv.h"
 #include "stucklist.h"
 
 #define VFIO_DRIVER "vfio-pci"
@@ -74,8 +77,32 @@ static int need_kmod(gh_real_host *h, gh_error *err)
         return r < 0 ? gh_error_set(err, r, "cannot set up libkmod: %s", strerror(-r)) : 0;
 }
 
+/* A module's exit unregisters its PCI drivers, which removes their functions one by one, each under its
+ * device lock: an exit that hangs hangs in one of those removes (nvidia's waits while its GPU is used), and
+ * the rest wait for it. Those functions are as stuck as after an unbind that hangs, so they are listed the
+ * same way, with the unload's child as the process left waiting. */
+static void mark_removes_stuck(gh_real_host *h, char *const *addrs, char *const *drivers, gh_error *err)
+{
+        _cleanup_free_ char *list = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (!addrs || !*addrs)
+                return;
+        for (size_t i = 0; addrs[i]; i++)
+                gh_devlock_mark_stuck(h->root, addrs[i], GH_STUCK_REMOVE, drivers[i]);
+        f = open_memstream(&list, &len);
+        if (!f)
+                return;
+        for (size_t i = 0; addrs[i]; i++)
+                fprintf(f, "%s%s", i == 0 ? "" : ", ", addrs[i]);
+        if (fclose(f) == 0)
+                gh_error_append(err, err->code, "; ", "%s left stuck (its remove did not finish)", list);
+}
+
 static int op_module_unload(void *ctx, const char *module, usec_t deadline, gh_error *err)
 {
+        _cleanup_strv_free_ char **addrs = NULL, **drivers = NULL;
         gh_real_host *h = ctx;
         int r;
 
@@ -83,8 +110,14 @@ static int op_module_unload(void *ctx, const char *module, usec_t deadline, gh_e
         if (gh_module_get_state(h->root, module) == GH_MODULE_ABSENT)
                 return 0;
         r = need_kmod(h, err);
-
-        return r < 0 ? r : gh_kmod_unload(h->kmod, module, deadline, err);
+        if (r < 0)
+                return r;
+        /* Before the unload: once a remove has begun, the kernel no longer lists that function. */
+        (void)gh_module_read_pci_devices(h->root, module, &addrs, &drivers);
+        r = gh_kmod_unload(h->kmod, module, deadline, err);
+        if (r == -ETIMEDOUT)
+                mark_removes_stuck(h, addrs, drivers, err);
+        return r;
 }
 
 static int op_module_load(void *ctx, const char *module, usec_t deadline, gh_error *err)

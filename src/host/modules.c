@@ -8,6 +8,8 @@
 #include <syslog.h>
 
 #include "child.h"
+#include "core/config.h"
+#include "core/pci-addr.h"
 #include "modules.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
@@ -173,6 +175,55 @@ static int module_dir_list(const char *root, const char *name, const char *subdi
 int gh_module_read_holders(const char *root, const char *name, char ***ret)
 {
         return module_dir_list(root, name, "/holders", NULL, ret);
+}
+
+/* The PCI functions bound to DRIVER (ROOT/sys/bus/pci/drivers/DRIVER/ADDR) onto addrs, and DRIVER onto
+ * drivers for each. */
+static int pci_driver_devices(const char *root, const char *driver, char ***addrs, char ***drivers)
+{
+        _cleanup_free_ char *rel = NULL, *path = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int r;
+
+        if (asprintf(&rel, "/sys/bus/pci/drivers/%s", driver) < 0 || !(path = path_join(root, rel)))
+                return -ENOMEM;
+        d = opendir(path);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        while ((errno = 0, de = readdir(d))) {
+                gh_pci_addr a;
+
+                if (gh_pci_addr_parse(de->d_name, &a) < 0)
+                        continue;
+                if ((r = strv_extend(addrs, GH_PCI_ADDR_STR(&a))) < 0 ||
+                    (r = strv_extend(drivers, driver)) < 0)
+                        return r;
+        }
+        return errno != 0 ? -errno : 0;
+}
+
+int gh_module_read_pci_devices(const char *root, const char *name, char ***ret_addrs, char ***ret_drivers)
+{
+        _cleanup_strv_free_ char **entries = NULL, **addrs = calloc(1, sizeof(char *)),
+                                 **drivers = calloc(1, sizeof(char *));
+        int r;
+
+        if (!addrs || !drivers)
+                return -ENOMEM;
+        r = module_dir_list(root, name, "/drivers", NULL, &entries);
+        if (r < 0)
+                return r;
+        STRV_FOREACH (e, entries) {
+                const char *driver = startswith(*e, "pci:") ? *e + strlen("pci:") : NULL;
+
+                if (driver && gh_driver_name_valid(driver) &&
+                    (r = pci_driver_devices(root, driver, &addrs, &drivers)) < 0)
+                        return r;
+        }
+        *ret_addrs = TAKE_PTR(addrs);
+        *ret_drivers = TAKE_PTR(drivers);
+        return 0;
 }
 
 int gh_module_read_srcversion(const char *root, const char *name, char **ret)

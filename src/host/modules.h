@@ -17,6 +17,10 @@ gh_module_state gh_module_get_state(const char *root, const char *name);
 /* ROOT/sys/module/NAME/holders, as a strv (empty when none). */
 int gh_module_read_holders(const char *root, const char *name, char ***ret);
 
+/* The PCI functions bound to the module's PCI drivers (ROOT/sys/module/NAME/drivers/pci:DRIVER), with each
+ * one's driver in the parallel strv *ret_drivers; empty when none. */
+int gh_module_read_pci_devices(const char *root, const char *name, char ***ret_addrs, char ***ret_drivers);
+
 /* ROOT/sys/module/NAME/srcversion into *ret; NULL when the module has none. */
 int gh_module_read_srcversion(const char *root, const char *name, char **ret);
 /* ROOT/sys/module/NAME/parameters as "PARAM=VALUE" (strv, empty when none); unreadable ones are left out. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The simulator's nvidia.ko: a PCI driver named "nvidia" for QEMU's qxl device that behaves, towards the
  * host, the way NVIDIA's base driver does (see README.md): no GPU, no module; /dev/nvidiaN and
- * /dev/nvidiactl on major 195; a DDC i2c adapter per GPU; a PCI remove that waits while the GPU is used. */
+ * /dev/nvidiactl on major 195; a DDC i2c adapter and /proc/driver/nvidia/gpus/ADDR/information per GPU;
+ * a PCI remove that waits while the GPU is used. */
 #include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/fs.h>
@@ -9,6 +10,8 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
@@ -27,6 +30,7 @@ struct nvsim_gpu {
         bool removing;
         struct device *node;
         struct i2c_adapter ddc;
+        struct proc_dir_entry *proc;
 };
 
 /* The mutex orders probe, remove and the listener; the spinlock guards the table, so that a listener's
@@ -38,6 +42,7 @@ static const struct nvsim_gpu_listener *nvsim_listener;
 static unsigned int nvsim_probed;
 static struct class *nvsim_class;
 static struct device *nvsim_ctl_node;
+static struct proc_dir_entry *nvsim_proc, *nvsim_proc_gpus;
 
 struct pci_dev *nvsim_gpu_pci_dev(unsigned int index)
 {
@@ -171,6 +176,40 @@ static int nvsim_ddc_add(struct nvsim_gpu *gpu)
         return i2c_add_adapter(&gpu->ddc);
 }
 
+/* The lines of the real file (nv-procfs.c), in its order and layout; "Device Minor:" is the N of the GPU's
+ * /dev/nvidiaN, which is how tools find a GPU's own node. */
+static int nvsim_proc_information_show(struct seq_file *s, void *v)
+{
+        struct nvsim_gpu *gpu = s->private;
+        struct pci_dev *pdev = gpu->pdev;
+        u64 mask = dma_get_mask(&pdev->dev);
+
+        seq_printf(s, "Model: \t\t %s\n", "NVIDIA nvsim (simulated GPU)");
+        seq_printf(s, "IRQ:   \t\t %d\n", pdev->irq);
+        seq_printf(s, "GPU UUID: \t GPU-00000000-0000-0000-0000-%012x\n", pci_dev_id(pdev));
+        seq_printf(s, "Video BIOS: \t ??.??.??.??.??\n");
+        seq_printf(s, "Bus Type: \t %s\n", pci_is_pcie(pdev) ? "PCIe" : "PCI");
+        seq_printf(s, "DMA Size: \t %d bits\n", fls64(mask));
+        seq_printf(s, "DMA Mask: \t 0x%llx\n", mask);
+        seq_printf(s, "Bus Location: \t %04x:%02x:%02x.%x\n", pci_domain_nr(pdev->bus), pdev->bus->number,
+                   PCI_SLOT(pdev->devfn), PCI_FUNC(pdev->devfn));
+        seq_printf(s, "Device Minor: \t %u\n", gpu->index);
+        seq_printf(s, "GPU Excluded:\t %s\n", "No");
+        return 0;
+}
+
+static int nvsim_proc_add(struct nvsim_gpu *gpu)
+{
+        gpu->proc = proc_mkdir(pci_name(gpu->pdev), nvsim_proc_gpus);
+        if (!gpu->proc)
+                return -ENOMEM;
+        if (!proc_create_single_data("information", 0444, gpu->proc, nvsim_proc_information_show, gpu)) {
+                proc_remove(gpu->proc);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 static int nvsim_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
         struct nvsim_gpu *gpu;
@@ -194,6 +233,12 @@ static int nvsim_probe(struct pci_dev *pdev, const struct pci_device_id *id)
                 goto fail;
         r = nvsim_ddc_add(gpu);
         if (r) {
+                device_destroy(nvsim_class, MKDEV(NVSIM_MAJOR, i));
+                goto fail;
+        }
+        r = nvsim_proc_add(gpu);
+        if (r) {
+                i2c_del_adapter(&gpu->ddc);
                 device_destroy(nvsim_class, MKDEV(NVSIM_MAJOR, i));
                 goto fail;
         }
@@ -234,6 +279,7 @@ static void nvsim_remove(struct pci_dev *pdev)
                 msleep(500);
 
         mutex_lock(&nvsim_lock);
+        proc_remove(gpu->proc);
         i2c_del_adapter(&gpu->ddc);
         device_destroy(nvsim_class, MKDEV(NVSIM_MAJOR, gpu->index));
         spin_lock(&nvsim_gpus_lock);
@@ -296,11 +342,18 @@ static int __init nvsim_init(void)
         if (r)
                 goto fail_ctl;
         nvsim_class->devnode = nvsim_devnode;
+        /* /proc/driver exists (the kernel makes it); "driver/nvidia" is the real module's folder. */
+        nvsim_proc = proc_mkdir("driver/nvidia", NULL);
+        nvsim_proc_gpus = nvsim_proc ? proc_mkdir("gpus", nvsim_proc) : NULL;
+        if (!nvsim_proc_gpus) {
+                r = -ENOMEM;
+                goto fail_proc;
+        }
         nvsim_ctl_node =
                 device_create(nvsim_class, NULL, MKDEV(NVSIM_MAJOR, NVSIM_CTL_MINOR), NULL, "nvidiactl");
         r = PTR_ERR_OR_ZERO(nvsim_ctl_node);
         if (r)
-                goto fail_class;
+                goto fail_proc;
         r = pci_register_driver(&nvsim_pci_driver);
         if (r)
                 goto fail_node;
@@ -314,7 +367,8 @@ static int __init nvsim_init(void)
         return 0;
 fail_node:
         device_destroy(nvsim_class, MKDEV(NVSIM_MAJOR, NVSIM_CTL_MINOR));
-fail_class:
+fail_proc:
+        proc_remove(nvsim_proc);
         class_destroy(nvsim_class);
 fail_ctl:
         __unregister_chrdev(NVSIM_MAJOR, NVSIM_CTL_MINOR, 1, "nvidiactl");
@@ -327,6 +381,7 @@ static void __exit nvsim_exit(void)
 {
         pci_unregister_driver(&nvsim_pci_driver);
         device_destroy(nvsim_class, MKDEV(NVSIM_MAJOR, NVSIM_CTL_MINOR));
+        proc_remove(nvsim_proc);
         class_destroy(nvsim_class);
         nvsim_chrdev_unregister();
 }

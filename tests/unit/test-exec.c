@@ -182,6 +182,29 @@ static void test_failed_step_is_named(void **state)
         assert_non_null(strstr(fx->err.msg, "unload-module bochs"));
 }
 
+/* An unload whose exit function hangs (in a driver's remove) leaves the functions of its drivers stuck:
+ * the journal names each of the hand-over's that the stuck list has, once, as for an unbind that hangs. */
+static void test_unload_timeout_journals_stuck(void **state)
+{
+        fixture *fx = *state;
+        unsigned lines = 0;
+        int undo;
+
+        fx->host.fail_call = 12; /* the unload of bochs */
+        fx->host.fail_error = -ETIMEDOUT;
+        assert_int_equal(strv_extend(&fx->host.stuck, "0000:00:05.0"), 0);
+        assert_int_equal(gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, &fx->host, NULL,
+                                         &undo, &fx->err),
+                         -ETIMEDOUT);
+        assert_string_equal(fx->host.calls[11], "module_unload bochs");
+        STRV_FOREACH (l, fx->host.journal)
+                if (startswith(*l, "stuck ")) {
+                        lines++;
+                        assert_non_null(strstr(*l, "0000:00:05.0 module-unload "));
+                }
+        assert_int_equal(lines, 1);
+}
+
 static void test_undo_goes_on_after_failure(void **state)
 {
         fixture *fx = *state;
@@ -477,6 +500,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_rollback_has_the_grace, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_observer_sees_rollback, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_budget_exhausted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unload_timeout_journals_stuck, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_holders_fail_mode, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -151,6 +151,35 @@ static void test_holders(void **state)
         assert_int_equal(strv_length(absent), 0);
 }
 
+/* The functions bound to a module's PCI drivers, through sysfs' drivers/pci:NAME links; a driver's other
+ * entries (bind, module, new_id) are not functions. */
+static void test_pci_devices(void **state)
+{
+        _cleanup_pf_root_ char *root = fake_root();
+        _cleanup_strv_free_ char **a = NULL, **d = NULL, **none = NULL, **none_d = NULL;
+
+        pf_symlink(root, "/sys/module/nvidia/drivers/pci:nvidia", "../../../bus/pci/drivers/nvidia");
+        pf_symlink(root, "/sys/module/nvidia/drivers/i2c:not-pci", "../../../bus/i2c/drivers/not-pci");
+        pf_mkdir(root, "/sys/bus/pci/drivers/nvidia/0000:01:00.0");
+        pf_mkdir(root, "/sys/bus/pci/drivers/nvidia/0000:02:00.0");
+        pf_write(root, "/sys/bus/pci/drivers/nvidia/bind", "");
+        pf_mkdir(root, "/sys/bus/pci/drivers/nvidia/module");
+        pf_mkdir(root, "/sys/bus/i2c/drivers/not-pci/0-0050");
+
+        assert_int_equal(gh_module_read_pci_devices(root, "nvidia", &a, &d), 0);
+        assert_int_equal(strv_length(a), 2);
+        assert_int_equal(strv_length(d), 2);
+        assert_true(strv_contains(a, "0000:01:00.0"));
+        assert_true(strv_contains(a, "0000:02:00.0"));
+        assert_string_equal(d[0], "nvidia");
+        assert_string_equal(d[1], "nvidia");
+
+        /* No drivers at all: empty lists, not NULL. */
+        assert_int_equal(gh_module_read_pci_devices(root, "snd_hda_intel", &none, &none_d), 0);
+        assert_non_null(none);
+        assert_int_equal(strv_length(none), 0);
+}
+
 static void test_kmod_new(void **state)
 {
         _cleanup_pf_root_ char *root = fake_root();
@@ -421,6 +450,7 @@ int main(void)
                 cmocka_unit_test(test_state),
                 cmocka_unit_test(test_state_builtin_list),
                 cmocka_unit_test(test_holders),
+                cmocka_unit_test(test_pci_devices),
                 cmocka_unit_test(test_kmod_new),
                 cmocka_unit_test(test_unload_absent),
                 cmocka_unit_test(test_unload_builtin),

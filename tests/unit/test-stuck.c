@@ -90,6 +90,9 @@ static void test_describe(void **state)
         assert_string_equal(a, "its unbind (driver 'nvidia')");
         assert_int_equal(gh_stuck_describe(&(gh_stuck){.op = GH_STUCK_OVERRIDE_READ}, &b), 0);
         assert_string_equal(b, "a read of its driver_override");
+        free(a);
+        assert_int_equal(gh_stuck_describe(&(gh_stuck){.op = GH_STUCK_REMOVE, .driver = "nvidia"}, &a), 0);
+        assert_string_equal(a, "its remove by the unload of its driver's module (driver 'nvidia')");
 }
 
 int main(void)

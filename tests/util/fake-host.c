@@ -265,6 +265,17 @@ static int f_journal_append(void *ctx, const char *line, gh_error *err)
         return r < 0 ? r : strv_extend(&h->journal, line);
 }
 
+static int f_dev_stuck(void *ctx, const char *addr, gh_stuck *ret)
+{
+        fake_host *h = ctx;
+
+        if (!strv_contains(h->stuck, addr))
+                return 0;
+        *ret = (gh_stuck){.op = GH_STUCK_REMOVE, .since = 1764633600000000};
+        snprintf(ret->addr, sizeof(ret->addr), "%s", addr);
+        return 1;
+}
+
 const gh_host_ops fake_host_ops = {
         .unit_stop = f_unit_stop,
         .unit_start = f_unit_start,
@@ -277,6 +288,7 @@ const gh_host_ops fake_host_ops = {
         .dev_give_back = f_dev_give_back,
         .dev_verify_nodes = f_dev_verify_nodes,
         .journal_append = f_journal_append,
+        .dev_stuck = f_dev_stuck,
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -330,6 +342,7 @@ void fake_host_done(fake_host *h)
         strv_free(h->calls);
         strv_free(h->fail_ops);
         strv_free(h->hang_ops);
+        strv_free(h->stuck);
         strv_free(h->need_device);
         strv_free(h->absent_nodes);
         *h = (fake_host){};

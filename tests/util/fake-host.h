@@ -30,6 +30,7 @@ typedef struct fake_host {
         usec_t start_left; /* time its deadline left the latest unit_start */
         char **need_device;  /* modules whose load fails with -ENODEV when it probes no device, as nvidia's */
         char **absent_nodes; /* nodes dev_verify_nodes finds missing (strv) */
+        char **stuck;        /* functions dev_stuck finds on the stuck list, stuck in their remove (strv) */
 } fake_host;
 
 extern const gh_host_ops fake_host_ops;

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The NVIDIA simulator (tests/nvsim) behaves on the real kernel as tests/nvsim/README.md says the real stack
 # does, without the tool: modules, holders, device nodes, the DRM card and the DDC adapter under the GPU;
-# stand-ins holding the nodes; a dma-buf pinning nvidia_drm with the card closed; unbinds that sit in D
+# /proc/driver/nvidia/gpus/ADDR/information with each GPU's minor; stand-ins holding the nodes; a dma-buf pinning nvidia_drm with the card closed; unbinds that sit in D
 # state while the GPU is used (nvidia_drm with modeset=1, an open /dev/nvidia0, the simulator's hang) and
 # finish once it is not; nvidia_drm's GPUs fixed at load unless hot-plug is asked for; `modprobe nvidia`
 # failing with ENODEV while the GPU's driver_override is vfio-pci.
@@ -36,6 +36,16 @@ assert_chrdev() {
         [[ -c $1 ]] || gh_fail "'$1' is not a character device"
         assert_eq "$2" "$((16#$(stat -c %t "$1")))" "major of $1"
         [[ -z ${3:-} ]] || assert_eq "$3" "$((16#$(stat -c %T "$1")))" "minor of $1"
+}
+
+# assert_proc_info ADDR MINOR: nvidia's /proc/driver/nvidia/gpus/ADDR/information names the GPU and its minor.
+assert_proc_info() {
+        local info=/proc/driver/nvidia/gpus/$1/information text
+        [[ -r $info ]] || gh_fail "no $info"
+        text=$(<"$info")
+        assert_eq "$1" "$(sed -n 's/^Bus Location:[[:space:]]*//p' <<<"$text")" "Bus Location in $info"
+        assert_eq "$2" "$(sed -n 's/^Device Minor:[[:space:]]*//p' <<<"$text")" "Device Minor in $info"
+        assert_contains "$text" "Model:" "$info"
 }
 
 has_card() {
@@ -116,6 +126,9 @@ assert_chrdev /dev/nvidiactl 195 255
 assert_chrdev /dev/nvidia-modeset 195 254
 [[ -c /dev/nvidia-uvm ]] || gh_fail "/dev/nvidia-uvm is not a character device"
 assert_file_absent /dev/nvidia1
+assert_proc_info "$gpu" 0
+gh_log "$(tr '\n\t' '; ' </proc/driver/nvidia/gpus/"$gpu"/information)"
+assert_file_absent "/proc/driver/nvidia/gpus/$GH_NV_GPU2"
 card=$(gh_card_node "$gpu")
 assert_file_exists "$card"
 compgen -G "$dev/drm/renderD*" >/dev/null || gh_fail "no render node under $gpu"
@@ -174,11 +187,13 @@ wait_for 20 _gh_not_alive "$pid"
 gh_log "--- the second GPU: parked at boot, binds on request as /dev/nvidia1, no card from nvidia_drm"
 gh_nv_gpu2_bind
 assert_chrdev /dev/nvidia1 195 1
+assert_proc_info "$GH_NV_GPU2" 1
 if compgen -G "/sys/bus/pci/devices/$GH_NV_GPU2/drm/card*" >/dev/null; then
         gh_fail "nvidia_drm (no hot-plug) made a card for $GH_NV_GPU2, bound after it loaded"
 fi
 gh_nv_gpu2_park
 wait_for 20 test ! -e /dev/nvidia1
+assert_file_absent "/proc/driver/nvidia/gpus/$GH_NV_GPU2"
 
 gh_log "--- nvidia_drm with modeset=1 keeps the GPU: the unbind waits, SIGKILL or not, until it unloads"
 unbind_bg
@@ -191,6 +206,7 @@ in_d_state "$UNBIND_PID" || gh_fail "SIGKILL ended the unbind in D state"
 rmmod nvidia_drm
 assert_unbind_done
 assert_file_absent "$i2c"
+assert_file_absent "/proc/driver/nvidia/gpus/$gpu"
 if has_card; then
         gh_fail "a DRM card is still under $gpu"
 fi
@@ -241,6 +257,7 @@ kmsg=$(dmesg)
 assert_contains "$kmsg" "NVRM: The NVIDIA probe routine was not called for 2 device(s)." "the kernel log"
 assert_contains "$kmsg" "NVRM: No NVIDIA devices probed." "the kernel log"
 assert_module_unloaded nvidia
+assert_file_absent /proc/driver/nvidia
 echo >"$dev/driver_override"
 modprobe nvidia
 assert_driver "$gpu" nvidia
@@ -249,5 +266,6 @@ for m in nvidia_modeset nvidia_uvm nvidia_drm; do
 done
 wait_for 20 has_card
 wait_for 20 test -c /dev/nvidia0
+assert_proc_info "$gpu" 0
 ((i2c_dev_loaded)) || rmmod i2c_dev
 assert_eq "$before" "$(nv_host_state)" "the host's state after the scenario"
