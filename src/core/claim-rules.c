@@ -87,28 +87,24 @@ int gh_claim_rules_format(const gh_claim_rule *rules, size_t n, char **ret)
 
 int gh_claim_rules_parse(const char *text, gh_pci_addr **ret, size_t *ret_n)
 {
-        gh_pci_addr *v = NULL;
-        size_t n = 0;
+        size_t lines = 1, n = 0;
+        gh_pci_addr *v;
 
-        for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        for (const char *p = strchr(text, '\n'); p; p = strchr(p + 1, '\n'))
+                lines++;
+        /* At most one rule a line. */
+        v = calloc(lines, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        for (const char *line = text; line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
                 char buf[GH_PCI_ADDR_MAX] = {};
                 const char *a = startswith(line, RULE_START) ? line + strlen(RULE_START) : NULL;
                 const char *end = a ? strchr(a, '"') : NULL;
-                gh_pci_addr addr;
-                gh_pci_addr *nv;
 
-                if (!end || (size_t)(end - a) >= sizeof(buf))
-                        continue;
-                memcpy(buf, a, end - a);
-                if (gh_pci_addr_parse(buf, &addr) < 0)
-                        continue;
-                nv = realloc(v, sizeof(*v) * (n + 1));
-                if (!nv) {
-                        free(v);
-                        return -ENOMEM;
+                if (end && (size_t)(end - a) < sizeof(buf)) {
+                        memcpy(buf, a, end - a);
+                        n += gh_pci_addr_parse(buf, &v[n]) >= 0;
                 }
-                v = nv;
-                v[n++] = addr;
         }
         *ret = v;
         *ret_n = n;

@@ -261,32 +261,50 @@ static int write_rules(const claim_run *run)
         return 0;
 }
 
+/* Under the lock: each domain's claim, then what the old rules reserved and no domain took goes back. */
+static int claim_locked(claim_run *run, const claim_input *in, size_t n, const gh_pci_addr *reserved,
+                        size_t n_reserved)
+{
+        _cleanup_close_ int lock = -1;
+        int r = gh_lock_take(run->root, deadline_after(LOCK_TIMEOUT), &lock);
+
+        if (r < 0)
+                return claim_fail("cannot take the hand-over lock", r);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (in[i].ready)
+                        r = claim_domain(run, &in[i]);
+        if (r < 0)
+                return claim_fail("out of memory", r);
+        if (!run->rules_only)
+                unreserve(run, reserved, n_reserved);
+        return GH_EXIT_OK;
+}
+
 /* Every domain's files first, then the claims under the lock, then the rules for the next boot. */
 static int claim_all(claim_run *run, char **domains)
 {
         size_t n = strv_length(domains), n_reserved = 0;
         claim_input *in = calloc(n + 1, sizeof(*in));
         _cleanup_free_ gh_pci_addr *reserved = NULL;
-        _cleanup_close_ int lock = -1;
         gh_error err = {};
         int r = in ? 0 : -ENOMEM;
 
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = claim_read(run->root, domains[i], &in[i]);
-        if (r >= 0 && (r = gh_claim_file_read(run->root, &reserved, &n_reserved, &err)) < 0 && r != -ENOMEM)
+        if (r >= 0 && (r = gh_claim_file_read(run->root, &reserved, &n_reserved, &err)) < 0 && r != -ENOMEM) {
                 gh_log_full(LOG_WARNING, r, NULL, "claim at boot: %s", err.msg);
-        if (r != -ENOMEM && (r = gh_lock_take(run->root, deadline_after(LOCK_TIMEOUT), &lock)) < 0) {
-                claim_inputs_free(in, n);
-                return claim_fail("cannot take the hand-over lock", r);
+                r = 0;
         }
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if (in[i].ready)
-                        r = claim_domain(run, &in[i]);
-        claim_inputs_free(in, n);
-        if (r >= 0 && !run->rules_only)
-                unreserve(run, reserved, n_reserved);
-        if (r < 0)
+        if (r < 0) {
+                claim_inputs_free(in, n);
                 return claim_fail("out of memory", r);
+        }
+        /* Nothing to claim and nothing to give back: no lock, and no run directory made for it. */
+        if (n > 0 || n_reserved > 0)
+                r = claim_locked(run, in, n, reserved, n_reserved);
+        claim_inputs_free(in, n);
+        if (r != GH_EXIT_OK)
+                return r;
         return write_rules(run) < 0 ? GH_EXIT_FAILURE : GH_EXIT_OK;
 }
 
@@ -312,7 +330,7 @@ static int cmd_claim_boot(gh_context *ctx, const gh_command *self, int argc, cha
                 return claim_fail("cannot list " AUTOSTART_DIR, r);
         if (!domains)
                 printf("No domain is marked autostart: nothing to claim.\n");
-        r = domains ? claim_all(&run, domains) : (write_rules(&run) < 0 ? GH_EXIT_FAILURE : GH_EXIT_OK);
+        r = claim_all(&run, domains);
         gh_claim_rules_free(run.rules, run.n_rules);
         return r;
 }

@@ -138,7 +138,7 @@ static void add_gpu(fakesys *fs, const char *gpu, const char *audio, int group)
 }
 
 /* Host drivers built in, so that no step asks the real kernel for a module; vfio-pci a loaded module. */
-static fakesys *host_new(bool vfio_loaded)
+static fakesys *host_drivers_new(bool vfio_loaded)
 {
         fakesys *fs = fakesys_new();
 
@@ -148,6 +148,13 @@ static fakesys *host_new(bool vfio_loaded)
         fakesys_add_driver(fs, "snd_hda_intel", NULL);
         fakesys_add_driver_id(fs, "snd_hda_intel", 0x8086, 0x293e);
         fakesys_add_driver(fs, "vfio-pci", vfio_loaded ? "vfio_pci" : NULL);
+        return fs;
+}
+
+static fakesys *host_new(bool vfio_loaded)
+{
+        fakesys *fs = host_drivers_new(vfio_loaded);
+
         add_gpu(fs, "0000:00:05.0", "0000:00:05.1", 2);
         fakesys_set_boot_vga(fs, "0000:00:05.0", true);
         fakesys_add_drm(fs, "0000:00:05.0", "card0");
@@ -331,6 +338,21 @@ static void test_stuck_unbind_left_alone(void **state)
         run_done(&r);
 }
 
+/* The nvidia driver, with nvidia_drm (modeset=Y) on nvidia_modeset on nvidia, their module files there. */
+static void nvidia_stack(fakesys *fs)
+{
+        fakesys_add_driver(fs, "nvidia", "nvidia");
+        fakesys_add_module_holder(fs, "nvidia", "nvidia_modeset");
+        fakesys_add_module_holder(fs, "nvidia_modeset", "nvidia_drm");
+        fake_module_set_param(fs, "nvidia_drm", "modeset", "Y");
+        fake_modfile_add(fs, "nvidia", NULL);
+        fake_modfile_add(fs, "nvidia_modeset", NULL);
+        fake_modfile_add(fs, "nvidia_drm", NULL);
+}
+
+/* nvidia drives only this GPU, which it took before the rule could reserve it (no rule yet, or nvidia
+ * loaded before udev ran). A hand-over would unload its stack; claim-boot unloads nothing, and with
+ * nvidia_drm (modeset=Y) loaded an unbind would never return: the device is left on the host. */
 static void test_unbind_that_would_hang_left_alone(void **state)
 {
         fakesys *fs = *state;
@@ -338,14 +360,8 @@ static void test_unbind_that_would_hang_left_alone(void **state)
         run r;
 
         fakesys_add_dev(fs, "0000:00:01.0", 0x030000, 0x10de, 0x2684, 4);
-        fakesys_add_driver(fs, "nvidia", "nvidia");
+        nvidia_stack(fs);
         fakesys_bind(fs, "0000:00:01.0", "nvidia");
-        fakesys_add_module_holder(fs, "nvidia", "nvidia_modeset");
-        fakesys_add_module_holder(fs, "nvidia_modeset", "nvidia_drm");
-        fake_module_set_param(fs, "nvidia_drm", "modeset", "Y");
-        fake_modfile_add(fs, "nvidia", NULL);
-        fake_modfile_add(fs, "nvidia_modeset", NULL);
-        fake_modfile_add(fs, "nvidia_drm", NULL);
         define(fs, "win11", xml);
         autostart(fs, "win11", true);
         configure(fs, "win11", "claim_at_boot = yes\n");
@@ -475,15 +491,9 @@ static void nvidia_host(fakesys *fs)
 {
         fakesys_add_dev(fs, "0000:00:01.0", 0x030000, 0x10de, 0x2684, 4);
         fakesys_add_dev(fs, "0000:00:02.0", 0x030000, 0x10de, 0x2684, 5);
-        fakesys_add_driver(fs, "nvidia", "nvidia");
+        nvidia_stack(fs);
         fakesys_add_driver_id(fs, "nvidia", 0x10de, 0x2684);
         fakesys_bind(fs, "0000:00:02.0", "nvidia");
-        fakesys_add_module_holder(fs, "nvidia", "nvidia_modeset");
-        fakesys_add_module_holder(fs, "nvidia_modeset", "nvidia_drm");
-        fake_module_set_param(fs, "nvidia_drm", "modeset", "Y");
-        fake_modfile_add(fs, "nvidia", NULL);
-        fake_modfile_add(fs, "nvidia_modeset", NULL);
-        fake_modfile_add(fs, "nvidia_drm", NULL);
 }
 
 static void test_reserved_gpu_bound_without_unbind(void **state)
@@ -577,19 +587,12 @@ static void test_write_rules_follows_configs(void **state)
 
 /* The rules of the last boot reserved 05.0 and 05.1, and the config no longer claims them: they go to
  * their host drivers, and the rules go. With the config claiming them, they are bound as they are. */
-static void test_stale_reservation_given_back(void **state)
+/* The host as the rules of the last boot left it, 05.0 and 05.1 reserved, with those rules in place. */
+static fakesys *reserved_host_new(void)
 {
-        fakesys *fs = *state;
+        fakesys *fs = host_drivers_new(true);
         run r;
 
-        teardown(state);
-        fs = *state = fakesys_new();
-        fakesys_add_dev(fs, "0000:00:00.0", 0x060000, 0x8086, 0x29c0, 0);
-        fakesys_add_driver(fs, "bochs-drm", NULL);
-        fakesys_add_driver_id(fs, "bochs-drm", 0x1234, 0x1111);
-        fakesys_add_driver(fs, "snd_hda_intel", NULL);
-        fakesys_add_driver_id(fs, "snd_hda_intel", 0x8086, 0x293e);
-        fakesys_add_driver(fs, "vfio-pci", "vfio_pci");
         fakesys_add_dev(fs, "0000:00:05.0", 0x030000, 0x1234, 0x1111, 2);
         fakesys_add_dev(fs, "0000:00:05.1", 0x040300, 0x8086, 0x293e, 2);
         reserve(fs, "0000:00:05.0");
@@ -598,22 +601,57 @@ static void test_stale_reservation_given_back(void **state)
         r = tool(fs, NULL, "claim-boot", "--write-rules", NULL);
         assert_status(&r, 0);
         run_done(&r);
+        return fs;
+}
+
+/* What reserved_host_new() reserved is on its host drivers again, through no journal, and the rules are gone. */
+static void assert_given_back(fakesys *fs, const run *r)
+{
+        assert_status(r, 0);
+        assert_out_has(r, "0000:00:05.0: reserved at boot, taken by no domain: given back to the host\n");
+        assert_out_has(r, "0000:00:05.1: reserved at boot, taken by no domain: given back to the host\n");
+        assert_out_has(r, "Removed /etc/udev/rules.d/61-gpu-handover-claim.rules");
+        assert_on_host(fs, "0000:00:05.0", "bochs-drm");
+        assert_on_host(fs, "0000:00:05.1", "snd_hda_intel");
+        assert_false(fakesys_exists(fs, "/etc/udev/rules.d/61-gpu-handover-claim.rules"));
+        assert_no_journal(fs);
+}
+
+/* No domain is autostarted any more: the unit still runs (the rules file is there), and gives back. */
+static void test_no_autostart_gives_back_reservation(void **state)
+{
+        fakesys *fs;
+        _cleanup_free_ char *link = NULL;
+        run r;
+
+        teardown(state);
+        fs = *state = reserved_host_new();
+        link = fakesys_path(fs, "/etc/libvirt/qemu/autostart/win11.xml");
+        assert_int_equal(unlink(link), 0);
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_out_has(&r, "nothing to claim");
+        assert_given_back(fs, &r);
+        run_done(&r);
+}
+
+static void test_stale_reservation_given_back(void **state)
+{
+        fakesys *fs;
+        run r;
+
+        teardown(state);
+        fs = *state = reserved_host_new();
 
         configure(fs, "win11", "claim_at_boot = no\n");
         r = tool(fs, NULL, "claim-boot", NULL);
-        assert_status(&r, 0);
-        assert_out_has(&r, "Removed /etc/udev/rules.d/61-gpu-handover-claim.rules");
-        assert_out_has(&r, "0000:00:05.0: reserved at boot, taken by no domain: given back to the host\n");
-        assert_on_host(fs, "0000:00:05.0", "bochs-drm");
-        assert_on_host(fs, "0000:00:05.1", "snd_hda_intel");
-        assert_no_journal(fs);
+        assert_given_back(fs, &r);
         run_done(&r);
 
-        /* Reserved again, and claimed this time: bound from where the rule left them. */
-        reserve(fs, "0000:00:05.0");
-        reserve(fs, "0000:00:05.1");
+        /* Reserved again, and claimed this time: bound from where the rule left them, unbinding nothing. */
+        teardown(state);
+        fs = *state = reserved_host_new();
         fakesys_block_unbind(fs, "0000:00:05.0");
-        configure(fs, "win11", "claim_at_boot = yes\n");
+        fakesys_block_unbind(fs, "0000:00:05.1");
         r = tool(fs, NULL, "claim-boot", NULL);
         assert_status(&r, 0);
         assert_out_has(&r, "win11: 0000:00:05.0 claimed; 0000:00:05.1 claimed\n");
@@ -683,6 +721,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_reserved_gpu_bound_without_unbind, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_rules_follows_configs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stale_reservation_given_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_no_autostart_gives_back_reservation, setup, teardown),
                 cmocka_unit_test(test_unit_file),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
