@@ -63,7 +63,8 @@ int gh_claim_rules_format(const gh_claim_rule *rules, size_t n, char **ret)
         f = open_memstream(&buf, &len);
         if (!f)
                 return -ENOMEM;
-        fputs("# Written by gpu-handover claim-boot from the domains libvirt starts at boot whose config says\n"
+        fputs("# Written by gpu-handover claim-boot from the domains libvirt starts at boot whose config "
+              "says\n"
               "# claim_at_boot = yes; it writes this file anew at each boot and with --write-rules.\n"
               "# Each function's own add event (coldplug replays one) sets its driver_override to vfio-pci\n"
               "# before 80-drivers.rules' RUN loads a driver for it: no host driver binds it.\n"
@@ -72,7 +73,8 @@ int gh_claim_rules_format(const gh_claim_rule *rules, size_t n, char **ret)
               f);
         for (size_t i = 0; i < n; i++)
                 fprintf(f,
-                        "# domain '%s'\n" RULE_START "%s\", ATTR{vendor}==\"0x%04x\", ATTR{device}==\"0x%04x\", "
+                        "# domain '%s'\n" RULE_START
+                        "%s\", ATTR{vendor}==\"0x%04x\", ATTR{device}==\"0x%04x\", "
                         "ATTR{driver_override}=\"vfio-pci\"\n",
                         GH_PRINTABLE(rules[i].domain), GH_PCI_ADDR_STR(&rules[i].addr), rules[i].vendor,
                         rules[i].device);

@@ -160,9 +160,9 @@ static int claim_fail(const char *what, int r)
 
 static void print_summary(const gh_plan *plan)
 {
-        static const char *const words[_GH_CLAIM_KIND_MAX] = {
-                [GH_CLAIM_TAKE] = "claimed", [GH_CLAIM_ALREADY] = "on vfio-pci already",
-                [GH_CLAIM_LEAVE] = "left alone"};
+        static const char *const words[_GH_CLAIM_KIND_MAX] = {[GH_CLAIM_TAKE] = "claimed",
+                                                              [GH_CLAIM_ALREADY] = "on vfio-pci already",
+                                                              [GH_CLAIM_LEAVE] = "left alone"};
         size_t on_vfio = 0;
 
         printf("%s:", plan->domain);
@@ -176,8 +176,8 @@ static void print_summary(const gh_plan *plan)
         printf("\n");
         gh_log_full(on_vfio == plan->n_devices ? LOG_INFO : LOG_WARNING, 0,
                     &(gh_log_fields){.domain = plan->domain},
-                    "claim at boot: %zu of %zu device(s) of domain '%s' on vfio-pci", on_vfio, plan->n_devices,
-                    plan->domain);
+                    "claim at boot: %zu of %zu device(s) of domain '%s' on vfio-pci", on_vfio,
+                    plan->n_devices, plan->domain);
 }
 
 static void print_reserved(const gh_plan *plan)
@@ -291,7 +291,8 @@ static int claim_all(claim_run *run, char **domains)
 
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = claim_read(run->root, domains[i], &in[i]);
-        if (r >= 0 && (r = gh_claim_file_read(run->root, &reserved, &n_reserved, &err)) < 0 && r != -ENOMEM) {
+        if (r >= 0 && (r = gh_claim_file_read(run->root, &reserved, &n_reserved, &err)) < 0 &&
+            r != -ENOMEM) {
                 gh_log_full(LOG_WARNING, r, NULL, "claim at boot: %s", err.msg);
                 r = 0;
         }
@@ -340,12 +341,13 @@ const gh_command gh_command_claim_boot = {
         .run = cmd_claim_boot,
         .args = "[--write-rules]",
         .summary = "bind autostarted domains' GPUs to vfio-pci at boot, before the desktop takes them",
-        .details = "Run at boot by gpu-handover-claim.service, before the display manager and libvirt: for\n"
-                   "each domain in /etc/libvirt/qemu/autostart whose config says 'claim_at_boot = yes', binds\n"
-                   "its devices to vfio-pci. Never unloads a module or ends a process: a device that is held\n"
-                   "stays on the host. Then writes " GH_CLAIM_RULES_PATH ",\n"
-                   "whose udev rules reserve those devices for vfio-pci at the next boot, before any host\n"
-                   "driver can take them. Exits 0 unless it could not run at all.\n"
-                   "\n"
-                   "  --write-rules   only write the rules (after changing a config): claims nothing\n",
+        .details =
+                "Run at boot by gpu-handover-claim.service, before the display manager and libvirt: for\n"
+                "each domain in /etc/libvirt/qemu/autostart whose config says 'claim_at_boot = yes', binds\n"
+                "its devices to vfio-pci. Never unloads a module or ends a process: a device that is held\n"
+                "stays on the host. Then writes " GH_CLAIM_RULES_PATH ",\n"
+                "whose udev rules reserve those devices for vfio-pci at the next boot, before any host\n"
+                "driver can take them. Exits 0 unless it could not run at all.\n"
+                "\n"
+                "  --write-rules   only write the rules (after changing a config): claims nothing\n",
 };

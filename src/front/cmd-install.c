@@ -479,7 +479,8 @@ static int cmd_uninstall(gh_context *ctx, const gh_command *self, int argc, char
         report_removal(root, HOOK_DROPIN, done[1]);
         /* Without the tool nothing would bind what the claim rules reserve, nor give it back. */
         if (r >= 0 && (rules = gh_claim_file_write(root, NULL, &err)) > 0)
-                printf("Removed %s: no GPU is reserved for vfio-pci at boot any more.\n", GH_CLAIM_RULES_PATH);
+                printf("Removed %s: no GPU is reserved for vfio-pci at boot any more.\n",
+                       GH_CLAIM_RULES_PATH);
         if (r >= 0 && rules < 0)
                 r = rules;
         if (r < 0) {

@@ -24,6 +24,8 @@
         ((usec_t)(GH_POLICY_TIMEOUT_MAX + GH_EXEC_ROLLBACK_GRACE_SEC + RELEASE_LOCK_MARGIN_SEC) *           \
          USEC_PER_SEC)
 
+/* The display manager waits for claim-boot: a claim that takes longer is stuck, and is undone. */
+#define CLAIM_BUDGET_MAX_SEC 30u
 /* Reading a driver_override takes the device's lock: a device stuck elsewhere must not hold up the boot. */
 #define GH_UNRESERVE_READ_TIMEOUT (2 * USEC_PER_SEC)
 
@@ -380,7 +382,8 @@ int gh_handover_claim(const char *root, const char *domain, const gh_policy *p, 
                       bool dry_run, gh_plan *ret_plan, gh_error *err)
 {
         _cleanup_(gh_real_host_done) gh_real_host host = {.root = root};
-        usec_t deadline = deadline_after((usec_t)p->timeout_sec * USEC_PER_SEC);
+        unsigned budget = p->timeout_sec < CLAIM_BUDGET_MAX_SEC ? p->timeout_sec : CLAIM_BUDGET_MAX_SEC;
+        usec_t deadline = deadline_after((usec_t)budget * USEC_PER_SEC);
         int r;
 
         r = claim_plan(root, domain, p, dom, ret_plan, err);
@@ -396,7 +399,8 @@ int gh_handover_claim(const char *root, const char *domain, const gh_policy *p, 
          * hand-over on record. prepare takes them from there, and its release gives them to the host. */
         host.journal = gh_journal_close(host.journal);
         r = gh_journal_remove(root, domain);
-        return r < 0 ? gh_error_set(err, r, "domain '%s': cannot remove its journal: %s", domain, strerror(-r))
+        return r < 0 ? gh_error_set(err, r, "domain '%s': cannot remove its journal: %s", domain,
+                                    strerror(-r))
                      : 0;
 }
 

@@ -43,8 +43,8 @@ static int remove_file(const char *root, gh_error *err)
                 return -ENOMEM;
         if (unlink(path) < 0)
                 return errno == ENOENT ? 0
-                                       : gh_error_set(err, -errno, "cannot remove '%s': %s", GH_CLAIM_RULES_PATH,
-                                                      strerror(errno));
+                                       : gh_error_set(err, -errno, "cannot remove '%s': %s",
+                                                      GH_CLAIM_RULES_PATH, strerror(errno));
         return 1;
 }
 
@@ -68,7 +68,8 @@ int gh_claim_file_write(const char *root, const char *text, gh_error *err)
                 return gh_error_set(err, r, "cannot create '%s': %s", GH_CLAIM_RULES_DIR, strerror(-r));
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
-                return gh_error_set(err, -errno, "cannot open '%s': %s", GH_CLAIM_RULES_DIR, strerror(errno));
+                return gh_error_set(err, -errno, "cannot open '%s': %s", GH_CLAIM_RULES_DIR,
+                                    strerror(errno));
         r = gh_replace_file_at(fd, GH_CLAIM_RULES_NAME, GH_CLAIM_RULES_PATH, text, 0644, err);
         return r < 0 ? r : 1;
 }

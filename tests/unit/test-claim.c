@@ -604,7 +604,8 @@ static fakesys *reserved_host_new(void)
         return fs;
 }
 
-/* What reserved_host_new() reserved is on its host drivers again, through no journal, and the rules are gone. */
+/* What reserved_host_new() reserved is on its host drivers again, through no journal, and the rules are
+ * gone. */
 static void assert_given_back(fakesys *fs, const run *r)
 {
         assert_status(r, 0);

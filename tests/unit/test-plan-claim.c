@@ -117,16 +117,19 @@ static void test_late_nvidia_left_audio_taken(void **state)
         world *w = *state;
 
         tf_add_dev(&w->f, "0000:01:00.0", 0x030000, "nvidia", "nvidia", 12, "/dev/dri/card1 /dev/nvidia0");
-        tf_add_dev(&w->f, "0000:01:00.1", 0x040300, "snd_hda_intel", "snd_hda_intel", 12, "/dev/snd/controlC1");
+        tf_add_dev(&w->f, "0000:01:00.1", 0x040300, "snd_hda_intel", "snd_hda_intel", 12,
+                   "/dev/snd/controlC1");
         tf_add_module(&w->f, "snd_hda_intel", NULL, false);
         nvidia_modeset(w);
         tf_domain(&w->dom, "0000:01:00.0 0000:01:00.1");
 
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.claim[0].kind, GH_CLAIM_LEAVE);
-        assert_non_null(strstr(w->plan.claim[0].why, "unbinding 0000:01:00.0 alone from 'nvidia' would never finish"));
+        assert_non_null(strstr(w->plan.claim[0].why,
+                               "unbinding 0000:01:00.0 alone from 'nvidia' would never finish"));
         assert_int_equal(w->plan.claim[1].kind, GH_CLAIM_TAKE);
-        assert_steps(&w->plan, "set-override@0000:01:00.1 unbind@0000:01:00.1 load-module bind-vfio@0000:01:00.1");
+        assert_steps(&w->plan,
+                     "set-override@0000:01:00.1 unbind@0000:01:00.1 load-module bind-vfio@0000:01:00.1");
 }
 
 /* A holder keeps its device on the host (claim-boot ends no process); a device on vfio-pci is left as it
@@ -136,7 +139,8 @@ static void test_held_and_already(void **state)
         world *w = *state;
 
         tf_add_dev(&w->f, "0000:00:05.0", 0x030000, "vfio-pci", "vfio_pci", 2, NULL);
-        tf_add_dev(&w->f, "0000:00:05.1", 0x040300, "snd_hda_intel", "snd_hda_intel", 2, "/dev/snd/controlC0");
+        tf_add_dev(&w->f, "0000:00:05.1", 0x040300, "snd_hda_intel", "snd_hda_intel", 2,
+                   "/dev/snd/controlC0");
         tf_add_module(&w->f, "snd_hda_intel", NULL, false);
         tf_add_holder(&w->f, 4242, "pipewire", "/dev/snd/controlC0", "pipewire.service", NULL, NULL);
         tf_domain(&w->dom, "0000:00:05.0 0000:00:05.1");
@@ -181,8 +185,9 @@ static void test_rules_round_trip(void **state)
         assert_int_equal(gh_claim_rules_format(rules, n, &text), 0);
         assert_non_null(strstr(text, "# domain 'win11'\nKERNEL==\"0000:01:00.1\", ATTR{vendor}==\"0x1002\", "
                                      "ATTR{device}==\"0x0000\", ATTR{driver_override}=\"vfio-pci\"\n"));
-        assert_true(startswith(strstr(text, "ACTION!="), "ACTION!=\"add\", GOTO=\"gpu_handover_claim_end\"\n"
-                                                         "SUBSYSTEM!=\"pci\", GOTO=\"gpu_handover_claim_end\"\n"));
+        assert_true(startswith(strstr(text, "ACTION!="),
+                               "ACTION!=\"add\", GOTO=\"gpu_handover_claim_end\"\n"
+                               "SUBSYSTEM!=\"pci\", GOTO=\"gpu_handover_claim_end\"\n"));
         assert_true(endswith(text, "LABEL=\"gpu_handover_claim_end\"\n"));
         assert_int_equal(gh_claim_rules_parse(text, &back, &n_back), 0);
         assert_int_equal(n_back, 2);
