@@ -368,9 +368,6 @@ static int claim_plan(const char *root, const char *domain, const gh_policy *p, 
         gh_error e = {};
         int r;
 
-        r = refuse_if_recorded(root, domain, err);
-        if (r < 0)
-                return r;
         /* No systemd: the claim stops no unit, and at boot the bus may not be up. */
         r = gh_facts_gather(root, domain, p, dom, NULL, &f, &e);
         if (r < 0)
@@ -388,6 +385,10 @@ int gh_handover_claim(const char *root, const char *domain, const gh_policy *p, 
 
         r = claim_plan(root, domain, p, dom, ret_plan, err);
         if (r < 0 || dry_run)
+                return r;
+        /* Planned all the same: a domain running now (or to be restored) is reserved at the next boot. */
+        r = refuse_if_recorded(root, domain, err);
+        if (r < 0)
                 return r;
         log_left(ret_plan);
         if (ret_plan->n_steps == 0)

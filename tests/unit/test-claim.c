@@ -443,6 +443,26 @@ static void assert_journal_line(fakesys *fs, const char *want)
                 fail_msg("the journal has no line '%s':\n%s", want, text);
 }
 
+static void assert_rules(fakesys *fs, const char *const *addrs)
+{
+        _cleanup_free_ char *rules = fakesys_read_all(fs, "/etc/udev/rules.d/61-gpu-handover-claim.rules");
+        size_t n = 0;
+
+        assert_non_null(rules);
+        for (const char *p = rules; (p = strstr(p, "\nKERNEL==\"")); p++)
+                n++;
+        for (size_t i = 0; addrs[i]; i++) {
+                _cleanup_free_ char *want = NULL;
+
+                assert_true(asprintf(&want, "\nKERNEL==\"%s\"", addrs[i]) > 0);
+                if (!strstr(rules, want))
+                        fail_msg("the rules reserve no %s:\n%s", addrs[i], rules);
+                n--;
+        }
+        if (n != 0)
+                fail_msg("the rules reserve %zu function(s) more:\n%s", n, rules);
+}
+
 /* Claimed at boot, then started and stopped by libvirt: the device ends on its host driver. */
 static void test_hook_after_claim_gives_to_host(void **state)
 {
@@ -464,6 +484,18 @@ static void test_hook_after_claim_gives_to_host(void **state)
         /* No host driver on record and no override to put back: release lets the probe find the driver. */
         assert_journal_line(fs, "set-override addr=0000:00:05.0");
         assert_journal_line(fs, "set-override addr=0000:00:05.1");
+        run_done(&r);
+
+        /* While it runs, claim-boot leaves it to its hand-over, and still reserves it at the next boot. */
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_status(&r, 0);
+        assert_out_has(&r, "win11: not claimed: domain 'win11': a hand-over is recorded already");
+        assert_rules(fs, (const char *[]){"0000:00:05.0", "0000:00:05.1", NULL});
+        assert_on_vfio(fs, "0000:00:05.0");
+        run_done(&r);
+        r = tool(fs, NULL, "claim-boot", "--write-rules", NULL);
+        assert_status(&r, 0);
+        assert_rules(fs, (const char *[]){"0000:00:05.0", "0000:00:05.1", NULL});
         run_done(&r);
 
         r = tool(fs, xml, "hook", "qemu", "win11", "release", "end", "-", NULL);
@@ -526,26 +558,6 @@ static void test_reserved_gpu_bound_without_unbind(void **state)
         assert_null(strstr(rules, "0000:00:02.0"));
         assert_non_null(strstr(rules, "ACTION!=\"add\", GOTO=\"gpu_handover_claim_end\"\n"));
         run_done(&r);
-}
-
-static void assert_rules(fakesys *fs, const char *const *addrs)
-{
-        _cleanup_free_ char *rules = fakesys_read_all(fs, "/etc/udev/rules.d/61-gpu-handover-claim.rules");
-        size_t n = 0;
-
-        assert_non_null(rules);
-        for (const char *p = rules; (p = strstr(p, "\nKERNEL==\"")); p++)
-                n++;
-        for (size_t i = 0; addrs[i]; i++) {
-                _cleanup_free_ char *want = NULL;
-
-                assert_true(asprintf(&want, "\nKERNEL==\"%s\"", addrs[i]) > 0);
-                if (!strstr(rules, want))
-                        fail_msg("the rules reserve no %s:\n%s", addrs[i], rules);
-                n--;
-        }
-        if (n != 0)
-                fail_msg("the rules reserve %zu function(s) more:\n%s", n, rules);
 }
 
 /* --write-rules: the rules follow the configs at once, and nothing is claimed. */
