@@ -20,7 +20,11 @@ GH_DEPS_FUZZ=(clang libclang-rt-dev llvm)
 # To run the e2e test (scripts/test adds it to GH_DEPS_TEST): scripts/vm-test packs an initramfs (busybox,
 # cpio, depmod) and builds the .deb (GH_DEPS_BUILD); the guest boots this machine's own root, read-only,
 # so the root must also hold what the guest runs: libvirt and QEMU, udev (udevadm, and the drivers it
-# loads), systemd and dbus (in GH_DEPS_TEST), jq and pgrep (procps) for the scenarios.
+# loads), systemd and dbus (in GH_DEPS_TEST), jq and pgrep (procps) for the scenarios. The nvidia machine
+# also needs linux-headers-KVER for the guest's kernel, whose version only scripts/vm-test knows: it
+# installs that package itself, with gh_deps_ensure, when a scenario asks for the machine; the modules
+# build with build-essential's make, gcc and strings (GH_DEPS_BUILD), and the guest's dma-buf helper is
+# python3 (GH_DEPS_TEST).
 GH_DEPS_E2E=("${GH_DEPS_RUN[@]}" busybox-static cpio jq kmod udev procps)
 # To run `ctest -L package` (tests/package/check-deb.sh), besides GH_DEPS_BUILD: groff checks that the
 # man pages format without warnings.

@@ -17,6 +17,18 @@ GH_GPU_AUDIO=0000:00:05.1
 GH_GPU2=0000:00:06.0
 GH_GPU2_AUDIO=0000:00:06.1
 
+# The 'nvidia' machine (tests/e2e/machines/nvidia.sh): a GPU driven by the NVIDIA simulator (tests/nvsim)
+# with its audio function on snd_hda_intel, one IOMMU group; a second simulated GPU in a group of its own,
+# kept off nvidia at boot by a driver_override naming no driver ($GH_NV_PARKED) until gh_nv_gpu2_bind.
+GH_NV_GPU=0000:00:06.0
+GH_NV_GPU_AUDIO=0000:00:06.1
+GH_NV_GPU2=0000:00:07.0
+GH_NV_PARKED=gh-e2e-parked
+GH_NV_MODULES=(nvidia_drm nvidia_uvm nvidia_modeset nvidia)
+# Its stand-ins are named as the real services are, and the runner removes them like those of gh-e2e-*.
+GH_NV_PERSISTENCED_UNIT=nvidia-persistenced.service
+GH_NV_CUDA_UNIT=ollama.service
+
 GH_DM_UNIT=gh-e2e-dm.service
 GH_PERSISTENCED_UNIT=gh-e2e-persistenced.service
 GH_HOLDER_UNIT_PREFIX=gh-e2e-holder-
@@ -372,6 +384,45 @@ gh_install_persistenced_standin() {
         wait_for 30 _gh_unit_holds "$GH_PERSISTENCED_UNIT" "$1"
 }
 
+# gh_install_nv_persistenced_standin [NODE...]: nvidia-persistenced's stand-in on the nvidia machine: keeps
+# /dev/nvidiactl and /dev/nvidia0 (or the NODEs) open, as the daemon does in persistence mode; started and
+# holding the first NODE on return.
+gh_install_nv_persistenced_standin() {
+        (($#)) || set -- /dev/nvidiactl /dev/nvidia0
+        _gh_holder_unit "$GH_NV_PERSISTENCED_UNIT" "NVIDIA Persistence Daemon" "" "$@"
+        systemctl daemon-reload
+        systemctl start "$GH_NV_PERSISTENCED_UNIT" || gh_fail "'$GH_NV_PERSISTENCED_UNIT' did not start"
+        wait_for 30 _gh_unit_holds "$GH_NV_PERSISTENCED_UNIT" "$1"
+}
+
+# gh_install_cuda_standin [NODE...]: a CUDA service's stand-in (ollama.service) on the nvidia machine, with
+# Restart=always and RestartSec=3 as such services ship: keeps /dev/nvidia-uvm and /dev/nvidiactl (or the
+# NODEs) open; started and holding the first NODE on return.
+gh_install_cuda_standin() {
+        (($#)) || set -- /dev/nvidia-uvm /dev/nvidiactl
+        _gh_holder_unit "$GH_NV_CUDA_UNIT" "CUDA service" "" "$@"
+        sed -i '/^\[Service\]$/a Restart=always\nRestartSec=3' "/etc/systemd/system/$GH_NV_CUDA_UNIT"
+        systemctl daemon-reload
+        systemctl start "$GH_NV_CUDA_UNIT" || gh_fail "'$GH_NV_CUDA_UNIT' did not start"
+        wait_for 30 _gh_unit_holds "$GH_NV_CUDA_UNIT" "$1"
+}
+
+# gh_nv_gpu2_bind: lets the nvidia machine's second GPU bind to nvidia (it is parked at boot); waits for
+# its driver. gh_nv_gpu2_park puts it back off nvidia, as at boot (the runner checks it is unbound).
+gh_nv_gpu2_bind() {
+        echo >"/sys/bus/pci/devices/$GH_NV_GPU2/driver_override"
+        echo "$GH_NV_GPU2" >/sys/bus/pci/drivers_probe || true
+        wait_for 30 gh_driver_is "$GH_NV_GPU2" nvidia
+}
+
+gh_nv_gpu2_park() {
+        echo "$GH_NV_PARKED" >"/sys/bus/pci/devices/$GH_NV_GPU2/driver_override"
+        if [[ -L /sys/bus/pci/devices/$GH_NV_GPU2/driver ]]; then
+                echo "$GH_NV_GPU2" >"/sys/bus/pci/devices/$GH_NV_GPU2/driver/unbind"
+        fi
+        assert_driver "$GH_NV_GPU2" none
+}
+
 # gh_install_unit UNIT: a service of the scenario's own (named gh-e2e-*.service), its unit file from stdin,
 # in /etc/systemd/system; loaded, not started. gh_host_state shows its state, and the runner ends and
 # removes it after the scenario, even one whose stop never ends.
@@ -446,10 +497,12 @@ _gh_override() {
         REPLY=$v
 }
 
-# The stand-in units and those of gh_install_unit: the units in /etc/systemd/system named gh-e2e-*.service.
+# The stand-in units and those of gh_install_unit: the units in /etc/systemd/system named gh-e2e-*.service,
+# and the nvidia machine's stand-ins of real services.
 _gh_e2e_units() {
         local file
-        for file in /etc/systemd/system/gh-e2e-*.service; do
+        for file in /etc/systemd/system/gh-e2e-*.service "/etc/systemd/system/$GH_NV_PERSISTENCED_UNIT" \
+                "/etc/systemd/system/$GH_NV_CUDA_UNIT"; do
                 [[ -e $file ]] && echo "${file##*/}"
         done
         return 0
@@ -465,7 +518,9 @@ gh_host_state() {
                 _gh_override "$addr"
                 echo "$addr driver=$drv override=$REPLY"
         done < <(gh_device_state)
-        for m in bochs snd_hda_intel; do
+        local mods=(bochs snd_hda_intel)
+        [[ -e $GH_E2E_RUN/nvidia-machine ]] && mods+=("${GH_NV_MODULES[@]}")
+        for m in "${mods[@]}"; do
                 gh_module_loaded "$m" && echo "module $m loaded" || echo "module $m unloaded"
         done
         for unit in $(_gh_e2e_units); do
@@ -583,12 +638,17 @@ gh_device_state() {
         done
 }
 
+# Unbinds ADDR from its driver, if it has one.
+_gh_unbind() {
+        local dev=/sys/bus/pci/devices/$1
+        [[ -L $dev/driver ]] || return 0
+        timeout 20 sh -c "echo '$1' > '$dev/driver/unbind'"
+}
+
 # Puts ADDR back on whatever driver the kernel picks for it, without our tool.
 _gh_reprobe() {
         local dev=/sys/bus/pci/devices/$1
-        if [[ -L $dev/driver ]]; then
-                timeout 20 sh -c "echo '$1' > '$dev/driver/unbind'" || return 1
-        fi
+        _gh_unbind "$1" || return 1
         echo >"$dev/driver_override"
         modprobe -q "$(<"$dev/modalias")" || true
         echo "$1" >/sys/bus/pci/drivers_probe
@@ -599,6 +659,9 @@ _gh_reprobe() {
 # main process's end runs ExecStop).
 _gh_unit_end() {
         local i state
+        # A stop job, so that Restart= (the nvidia machine's CUDA stand-in has Restart=always) does not
+        # bring the killed process back; the kills below end its ExecStop if that hangs.
+        systemctl stop --no-block --quiet "$1" 2>/dev/null || true
         for ((i = 0; i < 50; i++)); do
                 systemctl kill --quiet -s KILL "$1" 2>/dev/null || true
                 state=$(systemctl show -P ActiveState "$1" 2>/dev/null) || true
@@ -638,9 +701,25 @@ gh_e2e_reset() {
                 systemctl reset-failed --quiet "$unit" 2>/dev/null || true
         done
         rm -f /etc/gpu-handover/domains/*.conf
+        if [[ -e $GH_E2E_RUN/nvidia-machine ]]; then
+                # A remove left waiting for good would keep the guest from powering off.
+                if [[ $(cat /sys/module/nvidia/parameters/nvsim_remove_hangs 2>/dev/null) == Y ]]; then
+                        echo "nvidia's nvsim_remove_hangs was still set"
+                        echo 0 >/sys/module/nvidia/parameters/nvsim_remove_hangs
+                fi
+                _gh_override "$GH_NV_GPU2"
+                if [[ $REPLY != "$GH_NV_PARKED" ]]; then
+                        echo "$GH_NV_GPU2 was not parked (driver_override '$REPLY')"
+                        echo "$GH_NV_PARKED" >"/sys/bus/pci/devices/$GH_NV_GPU2/driver_override"
+                fi
+        fi
         while read -r addr drv; do
                 [[ $(gh_driver "$addr") == "$drv" ]] && continue
                 echo "$addr was on $(gh_driver "$addr"), not $drv"
-                [[ $drv == none ]] || _gh_reprobe "$addr" || echo "cannot re-probe $addr"
+                if [[ $drv == none ]]; then
+                        _gh_unbind "$addr" || echo "cannot unbind $addr"
+                else
+                        _gh_reprobe "$addr" || echo "cannot re-probe $addr"
+                fi
         done <"$baseline"
 }

@@ -332,9 +332,11 @@ static void two_gpus(world *w)
         tf_add_dev(&w->f, "0000:0c:00.0", 0x030000, "amdgpu", "amdgpu", 7, "/dev/dri/card0")->boot_vga =
                 true;
         tf_add_dev(&w->f, "0000:0d:00.0", 0x0c0330, "xhci_hcd", "xhci_pci", 8, NULL);
-        tf_add_module(&w->f, "nvidia", "nvidia_drm nvidia_modeset", false);
+        /* As lsmod shows them: nvidia_drm sits on nvidia_modeset, which with nvidia_uvm sits on nvidia. */
+        tf_add_module(&w->f, "nvidia", "nvidia_modeset nvidia_uvm", false);
         tf_add_module(&w->f, "nvidia_drm", NULL, false);
         tf_add_module(&w->f, "nvidia_modeset", "nvidia_drm", false);
+        tf_add_module(&w->f, "nvidia_uvm", NULL, false);
         tf_add_module(&w->f, "snd_hda_intel", NULL, false);
         w->f.dm_unit = strdup("gdm.service");
         w->f.dm_active = true;
@@ -380,7 +382,7 @@ static void test_two_gpus_pass(void **state)
         assert_line(&w->c, GH_CHECK_PASS, "host display", "keeps 0000:0c:00.0 (amdgpu)");
         assert_line(&w->c, GH_CHECK_PASS, "units to stop",
                     "'gdm.service' ('gdm.service' starts again right after");
-        assert_line(&w->c, GH_CHECK_PASS, "modules to unload", "'nvidia_drm' 'nvidia_modeset' 'nvidia'");
+        assert_line(&w->c, GH_CHECK_PASS, "modules to unload", "'nvidia_drm' 'nvidia_modeset' 'nvidia_uvm' 'nvidia'");
         assert_line(&w->c, GH_CHECK_PASS, "hand-over", "2 device(s)");
         assert_int_equal(gh_checks_worst(&w->c), GH_CHECK_PASS);
 }

@@ -55,9 +55,9 @@ entries=$(tool_entries)
 echo "$entries"
 
 # Every step was undone, newest first: the display manager started again after the unit that hangs.
-assert_contains "$entries" "undo: stop unit '$STUBBORN'" "the tool's log"
-assert_contains "$(grep -A1 "undo: stop unit '$STUBBORN'" <<<"$entries")" "undo: stop unit '$GH_DM_UNIT'" \
-        "the undo after the hanging unit's"
+assert_contains "$entries" "undo: start unit '$STUBBORN' again" "the tool's log"
+assert_contains "$(grep -A1 "undo: start unit '$STUBBORN' again" <<<"$entries")" \
+        "undo: start unit '$GH_DM_UNIT' again" "the undo after the hanging unit's"
 
 assert_unit_active "$GH_DM_UNIT"
 assert_unit_active "$STUBBORN"
