@@ -45,14 +45,7 @@ assert_module_loaded bochs
 if journalctl -b -k -q -o cat | grep -q "Initialized bochs-drm .* for $GH_GPU"; then
         gh_fail "bochs-drm bound $GH_GPU at boot: the reservation did not hold it off"
 fi
-steps=$(journalctl -b -q -u "$CLAIM_UNIT" -o json |
-        jq -r 'select((.GH_STEP // "") != "") | "\(.GH_STEP) \(.GH_PCI_ADDR // "")"')
-gh_log "the claim's steps at boot:"
-echo "$steps"
-assert_contains "$steps" "bind-vfio $GH_GPU" "the claim's steps at boot"
-if grep -q "^unbind " <<<"$steps"; then
-        gh_fail "the claim unbound a function at boot"
-fi
+gh_assert_claimed_at_boot "$GH_GPU"
 
 # It finished before the display manager was started, and the display manager found the GPU taken.
 assert_eq "$GH_DM_UNIT" "$(systemctl show -P Id display-manager.service)" "display-manager.service"

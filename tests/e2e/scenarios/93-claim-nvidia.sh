@@ -33,14 +33,7 @@ assert_eq "" "$(d_state)" "processes in D state"
 assert_module_loaded nvidia
 assert_module_loaded nvidia_drm
 assert_driver "$GH_NV_GPU2" nvidia
-steps=$(journalctl -b -q -u "$CLAIM_UNIT" -o json |
-        jq -r 'select((.GH_STEP // "") != "") | "\(.GH_STEP) \(.GH_PCI_ADDR // "")"')
-gh_log "the claim's steps at boot:"
-echo "$steps"
-assert_contains "$steps" "bind-vfio $GH_NV_GPU" "the claim's steps at boot"
-if grep -q "^unbind " <<<"$steps"; then
-        gh_fail "the claim unbound a function at boot"
-fi
+gh_assert_claimed_at_boot "$GH_NV_GPU"
 
 gh_log "waiting for libvirtd's autostart of '$DOM'"
 wait_for 120 dom_running
