@@ -20,6 +20,17 @@ d_state() {
         ps -eo stat=,pid=,comm= | awk '$1 ~ /^D/ { print $2, $3 }'
 }
 
+# assert_none_stuck: no process stays in D state; a kworker passes through it for a moment (runtime PM
+# while a device is probed), an unbind waiting for good does not leave it.
+assert_none_stuck() {
+        local i
+        for ((i = 0; i < 20; i++)); do
+                [[ -z $(d_state) ]] && return 0
+                sleep 0.5
+        done
+        gh_fail "processes in D state for 10 s: $(d_state | tr '\n' ' ')"
+}
+
 [[ -e $GH_E2E_RUN/claim-machine && -e $GH_E2E_RUN/nvidia-machine ]] ||
         gh_skip "the nvclaim machine was not set up: is gpu-handover built?"
 gh_install_tool
@@ -29,7 +40,7 @@ journalctl -b -q -o short-monotonic -u "$CLAIM_UNIT"
 assert_eq success "$(systemctl show -P Result "$CLAIM_UNIT")" "result of $CLAIM_UNIT"
 assert_contains "$(journalctl -b -q -o cat -u "$CLAIM_UNIT")" \
         "$DOM: $GH_NV_GPU claimed; $GH_NV_GPU_AUDIO claimed" "the claim unit's output"
-assert_eq "" "$(d_state)" "processes in D state"
+assert_none_stuck
 assert_module_loaded nvidia
 assert_module_loaded nvidia_drm
 assert_driver "$GH_NV_GPU2" nvidia
@@ -45,7 +56,7 @@ assert_ok virsh destroy "$DOM"
 wait_for 30 test -e "/sys/bus/pci/drivers/nvidia/$GH_NV_GPU"
 assert_driver "$GH_NV_GPU" nvidia
 assert_driver "$GH_NV_GPU_AUDIO" snd_hda_intel
-assert_eq "" "$(d_state)" "processes in D state"
+assert_none_stuck
 rm -f "$RULES"
 # The runner expects the nvidia machine's second GPU parked, as machines/nvidia.sh leaves it; nvidia keeps
 # it all the same (an override counts at the next probe only).
