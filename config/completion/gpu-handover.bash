@@ -114,7 +114,7 @@ _gpu_handover()
                 _gpu_handover_add "$cur" $'--qemu-d\n--root\n--help'
                 ;;
         claim-boot)
-                _gpu_handover_add "$cur" "--help"
+                _gpu_handover_add "$cur" $'--write-rules\n--help'
                 ;;
         help)
                 ((args == 0)) && _gpu_handover_add "$cur" "${commands// /$'\n'}"

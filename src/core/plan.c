@@ -768,8 +768,9 @@ static int plan_steps(planner *pl)
         return plan_dm_restart(pl);
 }
 
-int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, const gh_facts *f,
-                  gh_plan *ret, gh_error *err)
+/* The selection and its checks, then the steps plan_fn decides; what both kinds of plan share. */
+static int plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, const gh_facts *f,
+                      int (*plan_fn)(planner *pl), gh_plan *ret, gh_error *err)
 {
         _cleanup_(gh_plan_done) gh_plan plan = {.timeout_sec = p->timeout_sec};
         planner pl = {.domain = domain, .p = p, .dom = dom, .f = f, .plan = &plan, .err = err};
@@ -783,7 +784,7 @@ int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, 
                 r = add_note(&pl, "domain '%s' asks for no device this config lets us take: nothing to do",
                              domain);
         else if (r >= 0 && (r = plan_checks(&pl)) >= 0)
-                r = plan_steps(&pl);
+                r = plan_fn(&pl);
         free(pl.sel);
         strv_free(pl.unload);
         if (r < 0)
@@ -793,6 +794,89 @@ int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, 
         *ret = plan;
         plan = (gh_plan){};
         return 0;
+}
+
+int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, const gh_facts *f,
+                  gh_plan *ret, gh_error *err)
+{
+        return plan_build(domain, p, dom, f, plan_steps, ret, err);
+}
+
+/* A process holding one of d's nodes: claim-boot ends none. nvidia's shared control nodes do not count,
+ * as nothing is unloaded (node_relevant()). */
+static const gh_holder *claim_holder(const planner *pl, const gh_pci_dev *d)
+{
+        for (size_t i = 0; i < pl->f->n_holders; i++) {
+                const gh_holder *h = &pl->f->holders[i];
+
+                if (strv_contains(d->nodes, h->node) && node_relevant(pl, h->node))
+                        return h;
+        }
+        return NULL;
+}
+
+static int claim_leave(gh_claim_dev *c, const char *fmt, ...) _printf_(2, 3);
+static int claim_leave(gh_claim_dev *c, const char *fmt, ...)
+{
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&c->why, fmt, ap);
+        va_end(ap);
+        c->kind = GH_CLAIM_LEAVE;
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static int claim_decide(planner *pl, const gh_pci_dev *d, gh_claim_dev *c)
+{
+        const gh_pci_dev *other = d->module ? module_drives_other(pl, d->module) : NULL;
+        const gh_holder *h = claim_holder(pl, d);
+        gh_error e = {};
+
+        c->vendor = d->vendor;
+        c->device = d->device;
+        if (on_vfio(d)) {
+                c->kind = GH_CLAIM_ALREADY;
+                return 0;
+        }
+        if (h)
+                return claim_leave(c, "pid %d (%s) holds %s, and claim-boot ends no process", (int)h->pid,
+                                   strempty(h->comm), gh_holder_what(h));
+        if (d->driver &&
+            gh_unbind_check_wait(pl->f, pl->domain, d, other ? GH_PCI_ADDR_STR(&other->addr) : NULL, &e) < 0)
+                return claim_leave(c, "%s", e.msg);
+        c->kind = GH_CLAIM_TAKE;
+        return 0;
+}
+
+/* Only the devices to take stay selected for the steps: the others are not touched at all. */
+static int plan_claim_steps(planner *pl)
+{
+        size_t n_take = 0;
+        int r;
+
+        pl->plan->claim = calloc(pl->n_sel + 1, sizeof(gh_claim_dev));
+        if (!pl->plan->claim)
+                return -ENOMEM;
+        for (size_t i = 0; i < pl->n_sel; i++)
+                if ((r = claim_decide(pl, pl->sel[i], &pl->plan->claim[i])) < 0)
+                        return r;
+        for (size_t i = 0; i < pl->n_sel; i++)
+                if (pl->plan->claim[i].kind == GH_CLAIM_TAKE)
+                        pl->sel[n_take++] = pl->sel[i];
+        pl->n_sel = n_take;
+        if (n_take == 0)
+                return 0;
+        if ((r = plan_overrides(pl)) < 0 || (r = plan_modules(pl)) < 0)
+                return r;
+        return plan_binds(pl);
+}
+
+int gh_plan_build_claim(const char *domain, const gh_policy *p, const gh_domain *dom, const gh_facts *f,
+                        gh_plan *ret, gh_error *err)
+{
+        return plan_build(domain, p, dom, f, plan_claim_steps, ret, err);
 }
 
 /* The first holder of a node the plan ends holders of whose guard is want (or any guard, for
@@ -830,6 +914,9 @@ void gh_plan_done(gh_plan *plan)
         if (!plan)
                 return;
         free(plan->domain);
+        for (size_t i = 0; plan->claim && i < plan->n_devices; i++)
+                free(plan->claim[i].why);
+        free(plan->claim);
         free(plan->devices);
         for (size_t i = 0; i < plan->n_steps; i++)
                 gh_step_done(&plan->steps[i]);

@@ -8,12 +8,28 @@
 #include "facts.h"
 #include "step.h"
 
+/* What a claim plan (gh_plan_build_claim) does with one of its devices. */
+typedef enum gh_claim_kind {
+        GH_CLAIM_TAKE,    /* its steps bind it to vfio-pci */
+        GH_CLAIM_ALREADY, /* on vfio-pci already: left as it is */
+        GH_CLAIM_LEAVE,   /* stays on its host driver; why says so */
+        _GH_CLAIM_KIND_MAX,
+        _GH_CLAIM_KIND_INVALID = -EINVAL,
+} gh_claim_kind;
+
+typedef struct gh_claim_dev {
+        gh_claim_kind kind;
+        unsigned vendor, device; /* what the reservation at boot checks it is (core/claim-rules.h) */
+        char *why;               /* LEAVE: why it stays on the host */
+} gh_claim_dev;
+
 typedef struct gh_plan {
         char *domain;
         gh_pci_addr *devices; /* what it takes, in XML order */
         size_t n_devices;
         gh_step *steps;
         size_t n_steps;
+        gh_claim_dev *claim; /* claim plans only, one for each of devices; NULL otherwise */
         char **notes; /* why the plan looks as it does, one sentence each (strv) */
         unsigned timeout_sec;
 } gh_plan;
@@ -21,6 +37,12 @@ typedef struct gh_plan {
 /* Refusals (-EINVAL, -ENODEV, -EBUSY, -EPERM) come with err naming domain and address. */
 int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, const gh_facts *f, gh_plan *ret,
                   gh_error *err);
+/* claim-boot's plan: the devices exactly as gh_plan_build() selects and checks them, but nothing stopped,
+ * ended or unloaded. A device with no driver (reserved by the udev rule) is bound to vfio-pci; one on a
+ * host driver (the reservation came too late) is unbound first, unless a process holds it or the unbind
+ * would never finish (core/unbind-wait.h): then it stays on the host (GH_CLAIM_LEAVE). */
+int gh_plan_build_claim(const char *domain, const gh_policy *p, const gh_domain *dom, const gh_facts *f,
+                        gh_plan *ret, gh_error *err);
 void gh_plan_done(gh_plan *plan);
 /* The first holder of the nodes the plan ends holders of that may never be signalled (an other VM,
  * libvirt, systemd: core/identity.h), or NULL. With one, the hand-over is refused when it gets there. */

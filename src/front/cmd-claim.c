@@ -1,297 +1,25 @@
 /* `gpu-handover claim-boot`: at boot, before the display manager, binds to vfio-pci the devices of the
- * libvirt domains marked autostart whose config says claim_at_boot = yes, so that no host driver or
- * display server takes them first. It unbinds drivers but never unloads modules or ends processes:
- * a device that is held or will not let go stays on the host. It writes no journal: the hook's
- * prepare later finds the devices on vfio-pci, and its release gives them to the host. */
+ * libvirt domains marked autostart whose config says claim_at_boot = yes. The udev rules it writes
+ * (core/claim-rules.h) have reserved them for vfio-pci before any host driver could bind them; what is
+ * left to do is planned (gh_plan_build_claim) and run by the executor like any hand-over, which never
+ * stops a unit, ends a process or unloads a module here. No journal is left once a claim worked: the
+ * hook's prepare later finds the devices on vfio-pci, and its release gives them to the host. */
 #include <dirent.h>
 #include <errno.h>
 
-#include "core/plan.h"
-#include "core/unbind-wait.h"
+#include "core/claim-rules.h"
 #include "front.h"
+#include "handover.h"
+#include "host/claimfile.h"
 #include "host/conffile.h"
-#include "host/gather.h"
-#include "host/hostops.h"
 #include "host/lock.h"
 #include "host/log.h"
-#include "host/pci.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
 
 #define LIBVIRT_QEMU_DIR "/etc/libvirt/qemu"
 #define AUTOSTART_DIR LIBVIRT_QEMU_DIR "/autostart"
-#define VFIO_DRIVER "vfio-pci"
-#define VFIO_MODULE "vfio-pci"
-/* At boot a step that takes longer than this is stuck: the device stays on the host, the boot goes on. */
-#define STEP_TIMEOUT_MAX (10 * USEC_PER_SEC)
 #define LOCK_TIMEOUT (30 * USEC_PER_SEC)
-
-typedef enum claim_state {
-        CLAIM_PENDING, /* still on its way to vfio-pci */
-        CLAIM_DONE,
-        CLAIM_ALREADY, /* on vfio-pci before we came: left as it is */
-        CLAIM_LEFT,    /* left on the host; why says so */
-} claim_state;
-
-typedef struct claim_dev {
-        char addr[GH_PCI_ADDR_MAX];
-        int group;
-        char *old_override; /* put back when the device stays on the host; never vfio-pci */
-        char *driver;       /* the host driver we unbound, NULL when none */
-        claim_state state;
-        char *why;
-} claim_dev;
-
-typedef struct claim {
-        const char *domain;
-        gh_real_host *host;
-        usec_t step_timeout;
-        claim_dev *devs;
-        size_t n;
-} claim;
-
-static void claim_done(claim *c)
-{
-        for (size_t i = 0; c->devs && i < c->n; i++) {
-                free(c->devs[i].old_override);
-                free(c->devs[i].driver);
-                free(c->devs[i].why);
-        }
-        free(c->devs);
-}
-
-static gh_log_fields dev_fields(const claim *c, const claim_dev *d, const char *step)
-{
-        return (gh_log_fields){.domain = c->domain, .addr = d->addr, .step = step};
-}
-
-static void leave(const claim *c, claim_dev *d, const char *step, const gh_error *err, int r)
-{
-        gh_log_fields f = dev_fields(c, d, step);
-        const char *why = gh_error_isset(err) ? err->msg : strerror(-r);
-
-        d->state = CLAIM_LEFT;
-        d->why = strdup(why);
-        gh_log_full(LOG_WARNING, 0, &f, "claim at boot: %s stays on the host: %s", d->addr, why);
-}
-
-/* Puts back the override of a device whose host driver never let go: it is as we found it. */
-static void restore_override(const claim *c, claim_dev *d)
-{
-        gh_log_fields f = dev_fields(c, d, "set-override");
-        gh_error e = {};
-        int r = gh_real_host_ops.override_set(c->host, d->addr, d->old_override,
-                                              deadline_after(c->step_timeout), &e);
-
-        if (r < 0)
-                gh_log_full(LOG_ERR, 0, &f, "claim at boot: %s", e.msg);
-}
-
-/* Freed from its host driver but not taken by vfio-pci: back to the host driver it had. */
-static void give_back(const claim *c, claim_dev *d, const char *step, const gh_error *why, int r)
-{
-        gh_log_fields f = dev_fields(c, d, step);
-        gh_error e = {};
-        int k = gh_real_host_ops.dev_give_back(c->host, d->addr, d->old_override, d->driver,
-                                               deadline_after(c->step_timeout), &e);
-
-        if (k < 0)
-                gh_log_full(LOG_ERR, 0, &f, "claim at boot: cannot give %s back to the host: %s", d->addr,
-                            e.msg);
-        leave(c, d, step, why, r);
-}
-
-/* The plan's end-holders step names the nodes that count: nvidia's shared control nodes only when
- * nvidia itself would go, since other NVIDIA GPUs' users hold them too. */
-static char *const *plan_holder_nodes(const gh_plan *plan)
-{
-        for (size_t i = 0; i < plan->n_steps; i++)
-                if (plan->steps[i].kind == GH_STEP_END_HOLDERS)
-                        return plan->steps[i].nodes;
-        return NULL;
-}
-
-static const gh_holder *dev_holder(const gh_facts *f, const gh_pci_dev *d, char *const *nodes)
-{
-        for (size_t i = 0; i < f->n_holders; i++)
-                if (strv_contains(d->nodes, f->holders[i].node) && strv_contains(nodes, f->holders[i].node))
-                        return &f->holders[i];
-        return NULL;
-}
-
-static int dev_init(claim *c, claim_dev *cd, const gh_pci_dev *d, const gh_facts *f, char *const *nodes)
-{
-        const gh_holder *h = dev_holder(f, d, nodes);
-        gh_log_fields lf = dev_fields(c, cd, NULL);
-        gh_error e = {};
-
-        cd->group = d->iommu_group;
-        if (d->override && !streq(d->override, VFIO_DRIVER) && !(cd->old_override = strdup(d->override)))
-                return -ENOMEM;
-        if (streq_ptr(d->driver, VFIO_DRIVER)) {
-                cd->state = CLAIM_ALREADY;
-                gh_log_full(LOG_INFO, 0, &lf, "claim at boot: %s is on vfio-pci already", cd->addr);
-        } else if (h) {
-                gh_error_set(&e, -EBUSY, "pid %d (%s) holds %s, and claim-boot ends no process", (int)h->pid,
-                             strempty(h->comm), gh_holder_what(h));
-                leave(c, cd, NULL, &e, -EBUSY);
-        } else if (gh_unbind_check_wait(f, c->domain, d, NULL, &e) < 0) {
-                /* claim-boot unbinds even where a hand-over would unload the driver's modules. */
-                leave(c, cd, NULL, &e, e.code);
-        }
-        return 0;
-}
-
-static int claim_init(claim *c, const gh_plan *plan, const gh_facts *f)
-{
-        c->devs = calloc(plan->n_devices + 1, sizeof(claim_dev));
-        if (!c->devs)
-                return -ENOMEM;
-        for (size_t i = 0; i < plan->n_devices; i++) {
-                const gh_pci_dev *d = gh_facts_find_dev(f, &plan->devices[i]);
-                int r = 0;
-
-                c->n++;
-                gh_pci_addr_format(&plan->devices[i], c->devs[i].addr);
-                /* The planner selects only devices it found in the facts; this is for safety's sake. */
-                if (!d)
-                        leave(c, &c->devs[i], NULL, NULL, -ENODEV);
-                else
-                        r = dev_init(c, &c->devs[i], d, f, plan_holder_nodes(plan));
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* The override first, so that no host driver can take the device once it is free. */
-static int point_at_vfio(const claim *c, claim_dev *d)
-{
-        gh_log_fields f = dev_fields(c, d, "set-override");
-        gh_error e = {};
-        int r = gh_real_host_ops.override_set(c->host, d->addr, VFIO_DRIVER, deadline_after(c->step_timeout),
-                                              &e);
-
-        if (r < 0) {
-                leave(c, d, "set-override", &e, r);
-                return r;
-        }
-        gh_log_full(LOG_INFO, 0, &f, "claim at boot: driver_override of %s set to vfio-pci", d->addr);
-        /* The driver bound now, not the one gathered: udev may have loaded one meanwhile. */
-        r = gh_pci_get_driver(c->host->root, d->addr, &d->driver);
-        if (r < 0) {
-                gh_error_set(&e, r, "cannot read the driver of %s: %s", d->addr, strerror(-r));
-                restore_override(c, d);
-                leave(c, d, "unbind", &e, r);
-                return r;
-        }
-        if (streq_ptr(d->driver, VFIO_DRIVER)) {
-                free(d->driver);
-                d->driver = NULL;
-        }
-        return 0;
-}
-
-static void free_from_host(const claim *c, claim_dev *d)
-{
-        gh_log_fields f = dev_fields(c, d, "unbind");
-        gh_error e = {};
-        int r;
-
-        if (d->state != CLAIM_PENDING || point_at_vfio(c, d) < 0 || !d->driver)
-                return;
-        r = gh_real_host_ops.dev_unbind(c->host, d->addr, d->driver, deadline_after(c->step_timeout), &e);
-        if (r < 0) {
-                restore_override(c, d);
-                leave(c, d, "unbind", &e, r);
-                return;
-        }
-        gh_log_full(LOG_INFO, 0, &f, "claim at boot: unbound %s from '%s'", d->addr, d->driver);
-}
-
-static bool any_pending(const claim *c)
-{
-        for (size_t i = 0; i < c->n; i++)
-                if (c->devs[i].state == CLAIM_PENDING)
-                        return true;
-        return false;
-}
-
-static void load_vfio(const claim *c)
-{
-        gh_log_fields f = {.domain = c->domain, .step = "load-module"};
-        gh_error e = {};
-        int r = gh_real_host_ops.module_load(c->host, VFIO_MODULE, deadline_after(c->step_timeout), &e);
-
-        if (r >= 0) {
-                gh_log_full(LOG_INFO, 0, &f, "claim at boot: module '%s' is loaded", VFIO_MODULE);
-                return;
-        }
-        for (size_t i = 0; i < c->n; i++)
-                if (c->devs[i].state == CLAIM_PENDING)
-                        give_back(c, &c->devs[i], "load-module", &e, r);
-}
-
-static void bind_vfio(const claim *c, claim_dev *d)
-{
-        gh_log_fields f = dev_fields(c, d, "bind-vfio");
-        gh_error e = {};
-        int r;
-
-        if (d->state != CLAIM_PENDING)
-                return;
-        r = gh_real_host_ops.dev_bind_vfio(c->host, d->addr, d->group, deadline_after(c->step_timeout), &e);
-        if (r < 0) {
-                give_back(c, d, "bind-vfio", &e, r);
-                return;
-        }
-        d->state = CLAIM_DONE;
-        gh_log_full(LOG_INFO, 0, &f, "claim at boot: %s is on vfio-pci, /dev/vfio/%d is there", d->addr,
-                    d->group);
-}
-
-static void print_summary(const claim *c)
-{
-        static const char *const words[] = {[CLAIM_PENDING] = "left alone",
-                                            [CLAIM_DONE] = "claimed",
-                                            [CLAIM_ALREADY] = "on vfio-pci already",
-                                            [CLAIM_LEFT] = "left alone"};
-        size_t on_vfio = 0;
-
-        printf("%s:", c->domain);
-        for (size_t i = 0; i < c->n; i++) {
-                const claim_dev *d = &c->devs[i];
-
-                on_vfio += d->state == CLAIM_DONE || d->state == CLAIM_ALREADY;
-                printf("%s %s %s%s%s%s", i ? ";" : "", d->addr, words[d->state], d->why ? " (" : "",
-                       strempty(d->why), d->why ? ")" : "");
-        }
-        printf("\n");
-        gh_log_full(on_vfio == c->n ? LOG_INFO : LOG_WARNING, 0, &(gh_log_fields){.domain = c->domain},
-                    "claim at boot: %zu of %zu device(s) of domain '%s' on vfio-pci", on_vfio, c->n,
-                    c->domain);
-}
-
-static int claim_devices(gh_real_host *host, const char *domain, const gh_policy *p, const gh_plan *plan,
-                         const gh_facts *f)
-{
-        usec_t budget = (usec_t)p->timeout_sec * USEC_PER_SEC;
-        _cleanup_(claim_done) claim c = {.domain = domain, .host = host};
-        int r;
-
-        c.step_timeout = budget < STEP_TIMEOUT_MAX ? budget : STEP_TIMEOUT_MAX;
-        r = claim_init(&c, plan, f);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < c.n; i++)
-                free_from_host(&c, &c.devs[i]);
-        if (any_pending(&c))
-                load_vfio(&c);
-        for (size_t i = 0; i < c.n; i++)
-                bind_vfio(&c, &c.devs[i]);
-        print_summary(&c);
-        return 0;
-}
 
 typedef struct claim_input {
         const char *domain;
@@ -346,20 +74,6 @@ static int parse_domain(const char *root, const char *domain, gh_domain *dom, gh
         return 0;
 }
 
-/* The devices exactly as prepare would take them: allowlist, IOMMU group and claim checks included. */
-static int select_devices(const char *root, const claim_input *in, gh_facts *f, gh_plan *plan,
-                          gh_error *err)
-{
-        gh_error e = {};
-        int r;
-
-        /* No systemd: the claim stops no unit, and at boot the bus may not be up. */
-        r = gh_facts_gather(root, in->domain, &in->p, &in->dom, NULL, f, &e);
-        if (r < 0)
-                return gh_error_set(err, r, "%s", e.msg);
-        return gh_plan_build(in->domain, &in->p, &in->dom, f, plan, err);
-}
-
 static int not_claimed(const char *domain, int level, const char *why)
 {
         gh_log_full(level, 0, &(gh_log_fields){.domain = domain},
@@ -392,25 +106,6 @@ static int claim_read(const char *root, const char *domain, claim_input *in)
                 return not_claimed(domain, LOG_ERR, err.msg[0] ? err.msg : strerror(-r));
         in->ready = true;
         return 0;
-}
-
-/* Under the lock: 0 whatever happened to the domain (its summary line says); < 0 only when something is
- * badly wrong. */
-static int claim_domain(gh_real_host *host, const claim_input *in)
-{
-        _cleanup_(gh_facts_done) gh_facts f = {};
-        _cleanup_(gh_plan_done) gh_plan plan = {};
-        gh_error err = {};
-        int r;
-
-        r = select_devices(host->root, in, &f, &plan, &err);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return not_claimed(in->domain, LOG_ERR, err.msg[0] ? err.msg : strerror(-r));
-        if (plan.n_devices == 0)
-                return not_claimed(in->domain, LOG_INFO, "it asks for no device its config lets us take");
-        return claim_devices(host, in->domain, &in->p, &plan, &f);
 }
 
 static bool is_autostart_link(const char *name)
@@ -463,58 +158,196 @@ static int claim_fail(const char *what, int r)
         return GH_EXIT_FAILURE;
 }
 
-/* Every domain's files first, then the claims under the lock. */
-static int claim_all(gh_real_host *host, char **domains)
+static void print_summary(const gh_plan *plan)
 {
-        size_t n = strv_length(domains);
-        claim_input *in = calloc(n, sizeof(*in));
+        static const char *const words[_GH_CLAIM_KIND_MAX] = {[GH_CLAIM_TAKE] = "claimed",
+                                                              [GH_CLAIM_ALREADY] = "on vfio-pci already",
+                                                              [GH_CLAIM_LEAVE] = "left alone"};
+        size_t on_vfio = 0;
+
+        printf("%s:", plan->domain);
+        for (size_t i = 0; i < plan->n_devices; i++) {
+                const gh_claim_dev *c = &plan->claim[i];
+
+                on_vfio += c->kind != GH_CLAIM_LEAVE;
+                printf("%s %s %s%s%s%s", i ? ";" : "", GH_PCI_ADDR_STR(&plan->devices[i]), words[c->kind],
+                       c->why ? " (" : "", strempty(c->why), c->why ? ")" : "");
+        }
+        printf("\n");
+        gh_log_full(on_vfio == plan->n_devices ? LOG_INFO : LOG_WARNING, 0,
+                    &(gh_log_fields){.domain = plan->domain},
+                    "claim at boot: %zu of %zu device(s) of domain '%s' on vfio-pci", on_vfio,
+                    plan->n_devices, plan->domain);
+}
+
+static void print_reserved(const gh_plan *plan)
+{
+        printf("%s: reserved at boot:", plan->domain);
+        for (size_t i = 0; i < plan->n_devices; i++)
+                printf("%s %s", i ? "," : "", GH_PCI_ADDR_STR(&plan->devices[i]));
+        printf("\n");
+}
+
+typedef struct claim_run {
+        const char *root;
+        bool rules_only; /* --write-rules: plan and write the rules, claim nothing */
+        gh_claim_rule *rules;
+        size_t n_rules;
+} claim_run;
+
+/* Under the lock: 0 whatever happened to the domain (its line says); < 0 only when something is badly
+ * wrong. A domain that could be planned is reserved at the next boot, even when its claim failed now. */
+static int claim_domain(claim_run *run, const claim_input *in)
+{
+        _cleanup_(gh_plan_done) gh_plan plan = {};
+        gh_error err = {};
+        int r, k;
+
+        r = gh_handover_claim(run->root, in->domain, &in->p, &in->dom, run->rules_only, &plan, &err);
+        if (plan.domain && (k = gh_claim_rules_add(&run->rules, &run->n_rules, &plan)) < 0)
+                return k;
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return not_claimed(in->domain, LOG_ERR, err.msg[0] ? err.msg : strerror(-r));
+        if (plan.n_devices == 0)
+                return not_claimed(in->domain, LOG_INFO, "it asks for no device its config lets us take");
+        if (run->rules_only)
+                print_reserved(&plan);
+        else
+                print_summary(&plan);
+        return 0;
+}
+
+/* What the rules reserved at this boot and no domain took is the host's again. */
+static void unreserve(const claim_run *run, const gh_pci_addr *reserved, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                const char *addr = GH_PCI_ADDR_STR(&reserved[i]);
+                gh_error err = {};
+                int r = gh_handover_unreserve(run->root, &reserved[i], &err);
+
+                if (r < 0)
+                        gh_log_full(LOG_ERR, 0, &(gh_log_fields){.addr = addr},
+                                    "claim at boot: %s was reserved for vfio-pci and no domain took it, but "
+                                    "cannot go back to the host: %s",
+                                    addr, err.msg[0] ? err.msg : strerror(-r));
+                if (r != 0)
+                        printf("%s: reserved at boot, taken by no domain: %s%s\n", addr,
+                               r > 0 ? "given back to the host" : "cannot go back to the host: ",
+                               r > 0 ? "" : (err.msg[0] ? err.msg : strerror(-r)));
+        }
+}
+
+static int write_rules(const claim_run *run)
+{
+        _cleanup_free_ char *text = NULL;
+        gh_error err = {};
+        int r = gh_claim_rules_format(run->rules, run->n_rules, &text);
+
+        if (r >= 0)
+                r = gh_claim_file_write(run->root, text, &err);
+        if (r < 0) {
+                gh_log_full(LOG_ERR, r, NULL, "claim at boot: %s", err.msg[0] ? err.msg : strerror(-r));
+                fprintf(stderr, "gpu-handover: %s\n", err.msg[0] ? err.msg : strerror(-r));
+                return r;
+        }
+        if (r > 0) {
+                gh_log_full(LOG_INFO, 0, NULL, "claim at boot: %s %s: it reserves %zu function(s) at boot",
+                            text ? "wrote" : "removed", GH_CLAIM_RULES_PATH, run->n_rules);
+                printf("%s %s (%zu function(s) reserved at boot)\n", text ? "Wrote" : "Removed",
+                       GH_CLAIM_RULES_PATH, run->n_rules);
+        }
+        return 0;
+}
+
+/* Under the lock: each domain's claim, then what the old rules reserved and no domain took goes back. */
+static int claim_locked(claim_run *run, const claim_input *in, size_t n, const gh_pci_addr *reserved,
+                        size_t n_reserved)
+{
         _cleanup_close_ int lock = -1;
+        int r = gh_lock_take(run->root, deadline_after(LOCK_TIMEOUT), &lock);
+
+        if (r < 0)
+                return claim_fail("cannot take the hand-over lock", r);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (in[i].ready)
+                        r = claim_domain(run, &in[i]);
+        if (r < 0)
+                return claim_fail("out of memory", r);
+        if (!run->rules_only)
+                unreserve(run, reserved, n_reserved);
+        return GH_EXIT_OK;
+}
+
+/* Every domain's files first, then the claims under the lock, then the rules for the next boot. */
+static int claim_all(claim_run *run, char **domains)
+{
+        size_t n = strv_length(domains), n_reserved = 0;
+        claim_input *in = calloc(n + 1, sizeof(*in));
+        _cleanup_free_ gh_pci_addr *reserved = NULL;
+        gh_error err = {};
         int r = in ? 0 : -ENOMEM;
 
         for (size_t i = 0; r >= 0 && i < n; i++)
-                r = claim_read(host->root, domains[i], &in[i]);
-        if (r >= 0 && (r = gh_lock_take(host->root, deadline_after(LOCK_TIMEOUT), &lock)) < 0) {
-                claim_inputs_free(in, n);
-                return claim_fail("cannot take the hand-over lock", r);
+                r = claim_read(run->root, domains[i], &in[i]);
+        if (r >= 0 && (r = gh_claim_file_read(run->root, &reserved, &n_reserved, &err)) < 0 &&
+            r != -ENOMEM) {
+                gh_log_full(LOG_WARNING, r, NULL, "claim at boot: %s", err.msg);
+                r = 0;
         }
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if (in[i].ready)
-                        r = claim_domain(host, &in[i]);
+        if (r < 0) {
+                claim_inputs_free(in, n);
+                return claim_fail("out of memory", r);
+        }
+        /* Nothing to claim and nothing to give back: no lock, and no run directory made for it. */
+        if (n > 0 || n_reserved > 0)
+                r = claim_locked(run, in, n, reserved, n_reserved);
         claim_inputs_free(in, n);
-        return r < 0 ? claim_fail("out of memory", r) : GH_EXIT_OK;
+        if (r != GH_EXIT_OK)
+                return r;
+        return write_rules(run) < 0 ? GH_EXIT_FAILURE : GH_EXIT_OK;
 }
 
 static int cmd_claim_boot(gh_context *ctx, const gh_command *self, int argc, char *argv[])
 {
-        static const struct option opts[] = {GH_OPTION_HELP, {}};
+        static const struct option opts[] = {GH_OPTION_HELP, {"write-rules", no_argument, NULL, 'w'}, {}};
         gh_opts o = {.cmd = self, .longopts = opts};
-        _cleanup_(gh_real_host_done) gh_real_host host = {.root = ctx->root};
         _cleanup_strv_free_ char **domains = NULL;
+        claim_run run = {.root = ctx->root};
         int r;
 
-        while ((r = gh_opts_next(&o, argc, argv)) != GH_ARGS_END)
+        while ((r = gh_opts_next(&o, argc, argv)) != GH_ARGS_END) {
                 if (r < 0)
                         return gh_args_exit(r);
+                if (r == 'w')
+                        run.rules_only = true;
+        }
         if ((r = gh_args_positional(self, argc, argv, 0, 0)) < 0)
                 return gh_args_exit(r);
         gh_log_setup(GH_LOG_JOURNAL, LOG_INFO);
         r = list_autostart(ctx->root, &domains);
         if (r < 0)
                 return claim_fail("cannot list " AUTOSTART_DIR, r);
-        if (!domains) {
+        if (!domains)
                 printf("No domain is marked autostart: nothing to claim.\n");
-                return GH_EXIT_OK;
-        }
-        return claim_all(&host, domains);
+        r = claim_all(&run, domains);
+        gh_claim_rules_free(run.rules, run.n_rules);
+        return r;
 }
 
 const gh_command gh_command_claim_boot = {
         .name = "claim-boot",
         .run = cmd_claim_boot,
-        .args = "",
+        .args = "[--write-rules]",
         .summary = "bind autostarted domains' GPUs to vfio-pci at boot, before the desktop takes them",
-        .details = "Run at boot by gpu-handover-claim.service, before the display manager and libvirt: for\n"
-                   "each domain in /etc/libvirt/qemu/autostart whose config says 'claim_at_boot = yes', binds\n"
-                   "its devices to vfio-pci. Never unloads a module or ends a process: a device that is held\n"
-                   "stays on the host. Exits 0 unless it could not run at all.\n",
+        .details =
+                "Run at boot by gpu-handover-claim.service, before the display manager and libvirt: for\n"
+                "each domain in /etc/libvirt/qemu/autostart whose config says 'claim_at_boot = yes', binds\n"
+                "its devices to vfio-pci. Never unloads a module or ends a process: a device that is held\n"
+                "stays on the host. Then writes " GH_CLAIM_RULES_PATH ",\n"
+                "whose udev rules reserve those devices for vfio-pci at the next boot, before any host\n"
+                "driver can take them. Exits 0 unless it could not run at all.\n"
+                "\n"
+                "  --write-rules   only write the rules (after changing a config): claims nothing\n",
 };

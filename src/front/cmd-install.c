@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "front.h"
+#include "host/claimfile.h"
 #include "host/conffile.h"
 #include "host/journal.h"
 #include "host/safepath.h"
@@ -467,7 +468,7 @@ static int cmd_uninstall(gh_context *ctx, const gh_command *self, int argc, char
         const char *root = ctx->root;
         gh_error err = {};
         bool qemu_d;
-        int r;
+        int r, rules = 0;
 
         r = parse_uninstall_args(self, argc, argv, &root);
         if (r < 0)
@@ -476,11 +477,19 @@ static int cmd_uninstall(gh_context *ctx, const gh_command *self, int argc, char
         r = uninstall(root, qemu_d, done, &err);
         report_removal(root, HOOK_ENTRY, done[0]);
         report_removal(root, HOOK_DROPIN, done[1]);
+        /* Without the tool nothing would bind what the claim rules reserve, nor give it back. */
+        if (r >= 0 && (rules = gh_claim_file_write(root, NULL, &err)) > 0)
+                printf("Removed %s: no GPU is reserved for vfio-pci at boot any more.\n",
+                       GH_CLAIM_RULES_PATH);
+        if (r >= 0 && rules < 0)
+                r = rules;
         if (r < 0) {
                 fprintf(stderr, "gpu-handover: uninstall: %s\n",
                         gh_error_isset(&err) ? err.msg : strerror(-r));
                 return GH_EXIT_FAILURE;
         }
+        if (done[0] != REMOVAL_DONE && done[1] != REMOVAL_DONE && rules > 0)
+                return GH_EXIT_OK;
         if (done[0] != REMOVAL_DONE && done[1] != REMOVAL_DONE) {
                 printf("No gpu-handover hook entry is installed: nothing changed.\n");
                 return GH_EXIT_OK;
@@ -513,7 +522,8 @@ const gh_command gh_command_uninstall = {
         .details = "Removes gpu-handover's libvirt hook entries, where they are gpu-handover's links:\n"
                    "    " HOOK_ENTRY "\n    " HOOK_DROPIN "\n"
                    "Another program's hook is left alone. The configuration stays. Refused while a\n"
-                   "hand-over is in progress.\n\n"
+                   "hand-over is in progress. Also removes the claim rules, " GH_CLAIM_RULES_PATH ":\n"
+                   "without the tool, nothing would bind or give back what they reserve at boot.\n\n"
                    "  --qemu-d     remove only " HOOK_DROPIN "\n"
                    "  --root DIR   remove them from the system unpacked at DIR (as dpkg's DPKG_ROOT)\n",
 };

@@ -10,6 +10,7 @@
 #include "host/gather.h"
 #include "host/hostops.h"
 #include "host/lock.h"
+#include "host/pci.h"
 #include "host/log.h"
 #include "host/vmuse.h"
 #include "handover.h"
@@ -22,6 +23,11 @@
 #define RELEASE_LOCK_WAIT                                                                                   \
         ((usec_t)(GH_POLICY_TIMEOUT_MAX + GH_EXEC_ROLLBACK_GRACE_SEC + RELEASE_LOCK_MARGIN_SEC) *           \
          USEC_PER_SEC)
+
+/* The display manager waits for claim-boot: a claim that takes longer is stuck, and is undone. */
+#define CLAIM_BUDGET_MAX_SEC 30u
+/* Reading a driver_override takes the device's lock: a device stuck elsewhere must not hold up the boot. */
+#define GH_UNRESERVE_READ_TIMEOUT (2 * USEC_PER_SEC)
 
 typedef struct step_log {
         const char *domain;
@@ -355,4 +361,84 @@ int gh_handover_release(const char *root, const char *domain, gh_release_result 
         gh_log_full(LOG_INFO, 0, &(gh_log_fields){.domain = domain, .duration = now_usec() - start, .has_duration = true},
                     "gave the devices of domain '%s' back in %.1f ms", domain, (double)(now_usec() - start) / 1000.0);
         return 0;
+}
+
+/* One line for each device a claim leaves on the host: the summary says it too, the journal says why. */
+static void log_left(const gh_plan *plan)
+{
+        for (size_t i = 0; i < plan->n_devices; i++) {
+                const gh_claim_dev *c = &plan->claim[i];
+                const char *addr = GH_PCI_ADDR_STR(&plan->devices[i]);
+
+                if (c->kind == GH_CLAIM_LEAVE)
+                        gh_log_full(LOG_WARNING, 0, &(gh_log_fields){.domain = plan->domain, .addr = addr},
+                                    "claim at boot: %s stays on the host: %s", addr, c->why);
+        }
+}
+
+static int claim_plan(const char *root, const char *domain, const gh_policy *p, const gh_domain *dom,
+                      gh_plan *ret, gh_error *err)
+{
+        _cleanup_(gh_facts_done) gh_facts f = {};
+        gh_error e = {};
+        int r;
+
+        /* No systemd: the claim stops no unit, and at boot the bus may not be up. */
+        r = gh_facts_gather(root, domain, p, dom, NULL, &f, &e);
+        if (r < 0)
+                return gh_error_set(err, r, "domain '%s': %s", domain, e.msg);
+        return gh_plan_build_claim(domain, p, dom, &f, ret, err);
+}
+
+int gh_handover_claim(const char *root, const char *domain, const gh_policy *p, const gh_domain *dom,
+                      bool dry_run, gh_plan *ret_plan, gh_error *err)
+{
+        _cleanup_(gh_real_host_done) gh_real_host host = {.root = root};
+        unsigned budget = p->timeout_sec < CLAIM_BUDGET_MAX_SEC ? p->timeout_sec : CLAIM_BUDGET_MAX_SEC;
+        usec_t deadline = deadline_after((usec_t)budget * USEC_PER_SEC);
+        int r;
+
+        r = claim_plan(root, domain, p, dom, ret_plan, err);
+        if (r < 0 || dry_run)
+                return r;
+        /* Planned all the same: a domain running now (or to be restored) is reserved at the next boot. */
+        r = refuse_if_recorded(root, domain, err);
+        if (r < 0)
+                return r;
+        log_left(ret_plan);
+        if (ret_plan->n_steps == 0)
+                return 0;
+        r = run_plan(root, ret_plan, deadline, &host, err);
+        if (r < 0)
+                return r;
+        /* Done, nothing to undo: the devices are as the reservation meant them, on vfio-pci with no
+         * hand-over on record. prepare takes them from there, and its release gives them to the host. */
+        host.journal = gh_journal_close(host.journal);
+        r = gh_journal_remove(root, domain);
+        return r < 0 ? gh_error_set(err, r, "domain '%s': cannot remove its journal: %s", domain,
+                                    strerror(-r))
+                     : 0;
+}
+
+int gh_handover_unreserve(const char *root, const gh_pci_addr *a, gh_error *err)
+{
+        _cleanup_(gh_real_host_done) gh_real_host host = {.root = root};
+        _cleanup_free_ char *driver = NULL, *override = NULL;
+        step_log l = {};
+        gh_exec_observer obs = {.step_done = log_step, .ctx = &l};
+        gh_step s = {.kind = GH_STEP_SET_OVERRIDE, .group = -1};
+        int r;
+
+        gh_pci_addr_format(a, s.addr);
+        r = gh_pci_get_driver(root, s.addr, &driver);
+        /* Gone, or a driver has it (vfio-pci for a VM, or a host driver): nothing was left reserved. */
+        if (r < 0 || driver)
+                return 0;
+        r = gh_pci_read_override(root, s.addr, deadline_after(GH_UNRESERVE_READ_TIMEOUT), &override);
+        if (r < 0 || !streq_ptr(override, "vfio-pci"))
+                return 0;
+        /* The give-back of an override that was vfio-pci and no driver: cleared, probed, verified. */
+        r = gh_exec_undo(&s, 1, (usec_t)GH_POLICY_TIMEOUT_DEFAULT * USEC_PER_SEC, &gh_real_host_ops, &host,
+                         &obs, err);
+        return r < 0 ? r : 1;
 }

@@ -93,6 +93,12 @@ int gh_rundir_open(const char *dir, uid_t owner, bool create, int *ret_fd, gh_er
 
 int gh_rundir_replace_file(int dir_fd, const char *name, const char *shown, const char *text, gh_error *err)
 {
+        return gh_replace_file_at(dir_fd, name, shown, text, 0600, err);
+}
+
+int gh_replace_file_at(int dir_fd, const char *name, const char *shown, const char *text, mode_t mode,
+                       gh_error *err)
+{
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -1;
         int r;
@@ -103,7 +109,7 @@ int gh_rundir_replace_file(int dir_fd, const char *name, const char *shown, cons
         fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return gh_error_set(err, -errno, "cannot create a new '%s': %s", shown, strerror(errno));
-        r = fchmod(fd, 0600) < 0 ? -errno : write_all_string(fd, text);
+        r = fchmod(fd, mode) < 0 ? -errno : write_all_string(fd, text);
         if (r >= 0 && fsync(fd) < 0)
                 r = -errno;
         if (r >= 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)

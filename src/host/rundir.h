@@ -20,3 +20,6 @@ int gh_rundir_open_file(int dir_fd, const char *name, const char *shown, uid_t o
                         int *ret_fd, gh_error *err);
 /* Replaces name below dir_fd with text, atomically (a temporary file, fsynced, then renamed), mode 0600. */
 int gh_rundir_replace_file(int dir_fd, const char *name, const char *shown, const char *text, gh_error *err);
+/* The same for any directory, with the given mode. */
+int gh_replace_file_at(int dir_fd, const char *name, const char *shown, const char *text, mode_t mode,
+                       gh_error *err);

@@ -563,6 +563,20 @@ assert_contains() {
         [[ $1 == *"$2"* ]] || gh_fail "${3:-text} does not contain '$2': $1"
 }
 
+# gh_assert_claimed_at_boot ADDR: gpu-handover-claim.service bound ADDR to vfio-pci at this boot, through
+# the executor, and unbound no function on the way (the claim rules had reserved them during coldplug).
+gh_assert_claimed_at_boot() {
+        local steps
+        steps=$(journalctl -b -q -u gpu-handover-claim.service -o json |
+                jq -r 'select((.GH_STEP // "") != "") | "\(.GH_STEP) \(.GH_PCI_ADDR // "")"')
+        gh_log "the claim's steps at boot:"
+        echo "$steps"
+        assert_contains "$steps" "bind-vfio $1" "the claim's steps at boot"
+        if grep -q "^unbind " <<<"$steps"; then
+                gh_fail "the claim unbound a function at boot"
+        fi
+}
+
 # gh_tool_log [SINCE_USEC]: the tool's messages in the systemd journal since SINCE_USEC (default: the start
 # of this scenario), one per line.
 gh_tool_log() {

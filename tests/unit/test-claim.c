@@ -138,7 +138,7 @@ static void add_gpu(fakesys *fs, const char *gpu, const char *audio, int group)
 }
 
 /* Host drivers built in, so that no step asks the real kernel for a module; vfio-pci a loaded module. */
-static fakesys *host_new(bool vfio_loaded)
+static fakesys *host_drivers_new(bool vfio_loaded)
 {
         fakesys *fs = fakesys_new();
 
@@ -148,6 +148,13 @@ static fakesys *host_new(bool vfio_loaded)
         fakesys_add_driver(fs, "snd_hda_intel", NULL);
         fakesys_add_driver_id(fs, "snd_hda_intel", 0x8086, 0x293e);
         fakesys_add_driver(fs, "vfio-pci", vfio_loaded ? "vfio_pci" : NULL);
+        return fs;
+}
+
+static fakesys *host_new(bool vfio_loaded)
+{
+        fakesys *fs = host_drivers_new(vfio_loaded);
+
         add_gpu(fs, "0000:00:05.0", "0000:00:05.1", 2);
         fakesys_set_boot_vga(fs, "0000:00:05.0", true);
         fakesys_add_drm(fs, "0000:00:05.0", "card0");
@@ -309,27 +316,43 @@ static void test_stuck_unbind_left_alone(void **state)
         r = tool(fs, NULL, "claim-boot", NULL);
         assert_status(&r, 0);
         /* The domain's budget bounds the wait on the stuck driver. */
-        assert_true(now_usec() - start < 20 * USEC_PER_SEC);
+        assert_true(now_usec() - start < 40 * USEC_PER_SEC);
         /* Still on its host driver. Its override stays vfio-pci: while the unbind is stuck the kernel holds
          * the device's lock, and writing the override back would block the tool with it. */
         assert_driver(fs, "0000:00:05.1", "snd_hda_intel");
         assert_override(fs, "0000:00:05.1", "vfio-pci");
-        assert_out_has(&r, "0000:00:05.1 left alone (0000:00:05.1 is stuck: its unbind (driver "
-                           "'snd_hda_intel') has not finished since ");
-        /* The other function of the domain, and the other domain, are claimed all the same. */
-        assert_on_vfio(fs, "0000:00:05.0");
+        /* The executor undid the domain's other steps: 05.0 is the host's again. Its rollback could not
+         * finish, so the journal stays for 'restore', as after a hand-over. */
+        assert_on_host(fs, "0000:00:05.0", "bochs-drm");
+        assert_out_has(&r, "win11: not claimed: 0000:00:05.1 is stuck: its unbind (driver 'snd_hda_intel') "
+                           "has not finished since ");
+        assert_out_has(&r, "(the journal is kept: 'gpu-handover restore win11' undoes what is left)");
+        assert_true(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
+        /* The other domain is claimed all the same. */
         assert_on_vfio(fs, "0000:00:06.0");
         assert_on_vfio(fs, "0000:00:06.1");
         assert_out_has(&r, "second: 0000:00:06.0 claimed; 0000:00:06.1 claimed\n");
-        assert_no_journal(fs);
         /* Listed, so that the hand-over of this domain later leaves it alone too. */
         list = fakesys_read(fs, "/run/gpu-handover/stuck");
         assert_true(startswith(list, "0000:00:05.1 unbind ") && endswith(list, " snd_hda_intel"));
         run_done(&r);
 }
 
-/* nvidia drives only this GPU, so a hand-over would unload its stack; claim-boot unbinds instead, and with
- * nvidia_drm (modeset=Y) loaded that unbind would never return: the device is left on the host. */
+/* The nvidia driver, with nvidia_drm (modeset=Y) on nvidia_modeset on nvidia, their module files there. */
+static void nvidia_stack(fakesys *fs)
+{
+        fakesys_add_driver(fs, "nvidia", "nvidia");
+        fakesys_add_module_holder(fs, "nvidia", "nvidia_modeset");
+        fakesys_add_module_holder(fs, "nvidia_modeset", "nvidia_drm");
+        fake_module_set_param(fs, "nvidia_drm", "modeset", "Y");
+        fake_modfile_add(fs, "nvidia", NULL);
+        fake_modfile_add(fs, "nvidia_modeset", NULL);
+        fake_modfile_add(fs, "nvidia_drm", NULL);
+}
+
+/* nvidia drives only this GPU, which it took before the rule could reserve it (no rule yet, or nvidia
+ * loaded before udev ran). A hand-over would unload its stack; claim-boot unloads nothing, and with
+ * nvidia_drm (modeset=Y) loaded an unbind would never return: the device is left on the host. */
 static void test_unbind_that_would_hang_left_alone(void **state)
 {
         fakesys *fs = *state;
@@ -337,14 +360,8 @@ static void test_unbind_that_would_hang_left_alone(void **state)
         run r;
 
         fakesys_add_dev(fs, "0000:00:01.0", 0x030000, 0x10de, 0x2684, 4);
-        fakesys_add_driver(fs, "nvidia", "nvidia");
+        nvidia_stack(fs);
         fakesys_bind(fs, "0000:00:01.0", "nvidia");
-        fakesys_add_module_holder(fs, "nvidia", "nvidia_modeset");
-        fakesys_add_module_holder(fs, "nvidia_modeset", "nvidia_drm");
-        fake_module_set_param(fs, "nvidia_drm", "modeset", "Y");
-        fake_modfile_add(fs, "nvidia", NULL);
-        fake_modfile_add(fs, "nvidia_modeset", NULL);
-        fake_modfile_add(fs, "nvidia_drm", NULL);
         define(fs, "win11", xml);
         autostart(fs, "win11", true);
         configure(fs, "win11", "claim_at_boot = yes\n");
@@ -390,9 +407,10 @@ static void test_no_vfio_module_gives_back(void **state)
         assert_status(&r, 0);
         assert_on_host(fs, "0000:00:05.0", "bochs-drm");
         assert_on_host(fs, "0000:00:05.1", "snd_hda_intel");
-        assert_out_has(&r, "win11: 0000:00:05.0 left alone (");
-        assert_out_has(&r, "0000:00:05.1 left alone (");
+        assert_out_has(&r, "win11: not claimed: cannot set up libkmod");
         assert_false(fakesys_exists(fs, "/dev/vfio/2"));
+        /* Rolled back in full: nothing is on record. */
+        assert_no_journal(fs);
         run_done(&r);
 }
 
@@ -425,6 +443,26 @@ static void assert_journal_line(fakesys *fs, const char *want)
                 fail_msg("the journal has no line '%s':\n%s", want, text);
 }
 
+static void assert_rules(fakesys *fs, const char *const *addrs)
+{
+        _cleanup_free_ char *rules = fakesys_read_all(fs, "/etc/udev/rules.d/61-gpu-handover-claim.rules");
+        size_t n = 0;
+
+        assert_non_null(rules);
+        for (const char *p = rules; (p = strstr(p, "\nKERNEL==\"")); p++)
+                n++;
+        for (size_t i = 0; addrs[i]; i++) {
+                _cleanup_free_ char *want = NULL;
+
+                assert_true(asprintf(&want, "\nKERNEL==\"%s\"", addrs[i]) > 0);
+                if (!strstr(rules, want))
+                        fail_msg("the rules reserve no %s:\n%s", addrs[i], rules);
+                n--;
+        }
+        if (n != 0)
+                fail_msg("the rules reserve %zu function(s) more:\n%s", n, rules);
+}
+
 /* Claimed at boot, then started and stopped by libvirt: the device ends on its host driver. */
 static void test_hook_after_claim_gives_to_host(void **state)
 {
@@ -448,6 +486,18 @@ static void test_hook_after_claim_gives_to_host(void **state)
         assert_journal_line(fs, "set-override addr=0000:00:05.1");
         run_done(&r);
 
+        /* While it runs, claim-boot leaves it to its hand-over, and still reserves it at the next boot. */
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_status(&r, 0);
+        assert_out_has(&r, "win11: not claimed: domain 'win11': a hand-over is recorded already");
+        assert_rules(fs, (const char *[]){"0000:00:05.0", "0000:00:05.1", NULL});
+        assert_on_vfio(fs, "0000:00:05.0");
+        run_done(&r);
+        r = tool(fs, NULL, "claim-boot", "--write-rules", NULL);
+        assert_status(&r, 0);
+        assert_rules(fs, (const char *[]){"0000:00:05.0", "0000:00:05.1", NULL});
+        run_done(&r);
+
         r = tool(fs, xml, "hook", "qemu", "win11", "release", "end", "-", NULL);
         assert_status(&r, 0);
         assert_string_equal(r.err, "");
@@ -455,6 +505,173 @@ static void test_hook_after_claim_gives_to_host(void **state)
         assert_on_host(fs, "0000:00:05.1", "snd_hda_intel");
         assert_false(fakesys_exists(fs, "/dev/vfio/2"));
         assert_false(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
+        run_done(&r);
+}
+
+/* As the claim rule leaves a function on its add event: driver_override vfio-pci, no driver bound. */
+static void reserve(fakesys *fs, const char *addr)
+{
+        _cleanup_free_ char *rel = NULL;
+
+        assert_true(asprintf(&rel, "/sys/bus/pci/devices/%s/driver_override", addr) > 0);
+        write_file(fs, rel, "vfio-pci\n");
+}
+
+/* nvidia drives two GPUs, with nvidia_drm modeset=Y: unbinding either would never finish. The rule
+ * reserved 01.0 before nvidia loaded, so claim-boot binds it without unbinding anything. */
+static void nvidia_host(fakesys *fs)
+{
+        fakesys_add_dev(fs, "0000:00:01.0", 0x030000, 0x10de, 0x2684, 4);
+        fakesys_add_dev(fs, "0000:00:02.0", 0x030000, 0x10de, 0x2684, 5);
+        nvidia_stack(fs);
+        fakesys_add_driver_id(fs, "nvidia", 0x10de, 0x2684);
+        fakesys_bind(fs, "0000:00:02.0", "nvidia");
+}
+
+static void test_reserved_gpu_bound_without_unbind(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *xml = domain_xml("win11", "01.0", NULL), *rules = NULL;
+        run r;
+
+        nvidia_host(fs);
+        reserve(fs, "0000:00:01.0");
+        /* Any unbind of either GPU would hang the tool here. */
+        fakesys_block_unbind(fs, "0000:00:01.0");
+        fakesys_block_unbind(fs, "0000:00:02.0");
+        define(fs, "win11", xml);
+        autostart(fs, "win11", true);
+        configure(fs, "win11", "claim_at_boot = yes\n");
+
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_status(&r, 0);
+        assert_out_has(&r, "win11: 0000:00:01.0 claimed\n");
+        assert_on_vfio(fs, "0000:00:01.0");
+        assert_true(fakesys_exists(fs, "/dev/vfio/4"));
+        assert_driver(fs, "0000:00:02.0", "nvidia");
+        assert_false(fakesys_exists(fs, "/run/gpu-handover/stuck"));
+        assert_no_journal(fs);
+        /* Reserved again at the next boot: that GPU, by address and identity, and not the other. */
+        rules = fakesys_read_all(fs, "/etc/udev/rules.d/61-gpu-handover-claim.rules");
+        assert_non_null(strstr(rules, "\nKERNEL==\"0000:00:01.0\", ATTR{vendor}==\"0x10de\", "
+                                      "ATTR{device}==\"0x2684\", ATTR{driver_override}=\"vfio-pci\"\n"));
+        assert_null(strstr(rules, "0000:00:02.0"));
+        assert_non_null(strstr(rules, "ACTION!=\"add\", GOTO=\"gpu_handover_claim_end\"\n"));
+        run_done(&r);
+}
+
+/* --write-rules: the rules follow the configs at once, and nothing is claimed. */
+static void test_write_rules_follows_configs(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_free_ char *x7 = domain_xml("noclaim", "07.0", NULL);
+        run r;
+
+        add_gpu(fs, "0000:00:07.0", NULL, 4);
+        claimed_domain(fs, "claim_at_boot = yes\n");
+        define(fs, "noclaim", x7);
+        autostart(fs, "noclaim", false);
+        configure(fs, "noclaim", "claim_at_boot = no\n");
+
+        r = tool(fs, NULL, "claim-boot", "--write-rules", NULL);
+        assert_status(&r, 0);
+        assert_out_has(&r, "win11: reserved at boot: 0000:00:05.0, 0000:00:05.1\n");
+        assert_out_has(&r, "Wrote /etc/udev/rules.d/61-gpu-handover-claim.rules (2 function(s) reserved");
+        assert_rules(fs, (const char *[]){"0000:00:05.0", "0000:00:05.1", NULL});
+        assert_on_host(fs, "0000:00:05.0", "bochs-drm");
+        assert_on_host(fs, "0000:00:05.1", "snd_hda_intel");
+        assert_no_journal(fs);
+        run_done(&r);
+
+        /* The same again: the file is left as it is. */
+        r = tool(fs, NULL, "claim-boot", "--write-rules", NULL);
+        assert_status(&r, 0);
+        assert_null(strstr(r.out, "Wrote"));
+        run_done(&r);
+
+        configure(fs, "win11", "claim_at_boot = no\n");
+        r = tool(fs, NULL, "claim-boot", "--write-rules", NULL);
+        assert_status(&r, 0);
+        assert_out_has(&r, "Removed /etc/udev/rules.d/61-gpu-handover-claim.rules");
+        assert_false(fakesys_exists(fs, "/etc/udev/rules.d/61-gpu-handover-claim.rules"));
+        run_done(&r);
+}
+
+/* The rules of the last boot reserved 05.0 and 05.1, and the config no longer claims them: they go to
+ * their host drivers, and the rules go. With the config claiming them, they are bound as they are. */
+/* The host as the rules of the last boot left it, 05.0 and 05.1 reserved, with those rules in place. */
+static fakesys *reserved_host_new(void)
+{
+        fakesys *fs = host_drivers_new(true);
+        run r;
+
+        fakesys_add_dev(fs, "0000:00:05.0", 0x030000, 0x1234, 0x1111, 2);
+        fakesys_add_dev(fs, "0000:00:05.1", 0x040300, 0x8086, 0x293e, 2);
+        reserve(fs, "0000:00:05.0");
+        reserve(fs, "0000:00:05.1");
+        claimed_domain(fs, "claim_at_boot = yes\n");
+        r = tool(fs, NULL, "claim-boot", "--write-rules", NULL);
+        assert_status(&r, 0);
+        run_done(&r);
+        return fs;
+}
+
+/* What reserved_host_new() reserved is on its host drivers again, through no journal, and the rules are
+ * gone. */
+static void assert_given_back(fakesys *fs, const run *r)
+{
+        assert_status(r, 0);
+        assert_out_has(r, "0000:00:05.0: reserved at boot, taken by no domain: given back to the host\n");
+        assert_out_has(r, "0000:00:05.1: reserved at boot, taken by no domain: given back to the host\n");
+        assert_out_has(r, "Removed /etc/udev/rules.d/61-gpu-handover-claim.rules");
+        assert_on_host(fs, "0000:00:05.0", "bochs-drm");
+        assert_on_host(fs, "0000:00:05.1", "snd_hda_intel");
+        assert_false(fakesys_exists(fs, "/etc/udev/rules.d/61-gpu-handover-claim.rules"));
+        assert_no_journal(fs);
+}
+
+/* No domain is autostarted any more: the unit still runs (the rules file is there), and gives back. */
+static void test_no_autostart_gives_back_reservation(void **state)
+{
+        fakesys *fs;
+        _cleanup_free_ char *link = NULL;
+        run r;
+
+        teardown(state);
+        fs = *state = reserved_host_new();
+        link = fakesys_path(fs, "/etc/libvirt/qemu/autostart/win11.xml");
+        assert_int_equal(unlink(link), 0);
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_out_has(&r, "nothing to claim");
+        assert_given_back(fs, &r);
+        run_done(&r);
+}
+
+static void test_stale_reservation_given_back(void **state)
+{
+        fakesys *fs;
+        run r;
+
+        teardown(state);
+        fs = *state = reserved_host_new();
+
+        configure(fs, "win11", "claim_at_boot = no\n");
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_given_back(fs, &r);
+        run_done(&r);
+
+        /* Reserved again, and claimed this time: bound from where the rule left them, unbinding nothing. */
+        teardown(state);
+        fs = *state = reserved_host_new();
+        fakesys_block_unbind(fs, "0000:00:05.0");
+        fakesys_block_unbind(fs, "0000:00:05.1");
+        r = tool(fs, NULL, "claim-boot", NULL);
+        assert_status(&r, 0);
+        assert_out_has(&r, "win11: 0000:00:05.0 claimed; 0000:00:05.1 claimed\n");
+        assert_on_vfio(fs, "0000:00:05.0");
+        assert_on_vfio(fs, "0000:00:05.1");
+        assert_rules(fs, (const char *[]){"0000:00:05.0", "0000:00:05.1", NULL});
+        assert_no_journal(fs);
         run_done(&r);
 }
 
@@ -514,6 +731,10 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_no_vfio_module_gives_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_nothing_autostarted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_after_claim_gives_to_host, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reserved_gpu_bound_without_unbind, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_write_rules_follows_configs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stale_reservation_given_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_no_autostart_gives_back_reservation, setup, teardown),
                 cmocka_unit_test(test_unit_file),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

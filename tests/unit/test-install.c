@@ -592,6 +592,33 @@ static void test_uninstall_refused_during_handover(void **state)
         assert_absent(f, "/etc/libvirt/hooks/qemu");
 }
 
+/* The claim rules go with the hook: nothing would bind, or give back, what they reserve at boot. */
+static void test_uninstall_removes_claim_rules(void **state)
+{
+        fixture *f = *state;
+        const char *rules = "/etc/udev/rules.d/61-gpu-handover-claim.rules";
+
+        make_dirs(f, "/etc/udev/rules.d");
+        write_file(f, rules, "ACTION!=\"add\", GOTO=\"gpu_handover_claim_end\"\n", 0644);
+        write_file(f, "/etc/udev/rules.d/70-other.rules", "# not ours\n", 0644);
+        run_uninstall(f, NULL);
+        assert_int_equal(f->status, 0);
+        assert_string_equal(f->err, "");
+        assert_non_null(strstr(f->out, "Removed /etc/udev/rules.d/61-gpu-handover-claim.rules"));
+        assert_null(strstr(f->out, "nothing changed"));
+        assert_absent(f, rules);
+        assert_file_text(f, "/etc/udev/rules.d/70-other.rules", "# not ours\n");
+
+        /* Refused during a hand-over: the rules stay too. */
+        run_install(f, "--hook-binary", HOOK, NULL);
+        write_file(f, rules, "# ours\n", 0644);
+        make_dirs(f, "/run/gpu-handover");
+        write_file(f, "/run/gpu-handover/win11.journal", "gpu-handover-journal 1 domain=win11\n", 0600);
+        run_uninstall(f, NULL);
+        assert_int_equal(f->status, 1);
+        assert_file_text(f, rules, "# ours\n");
+}
+
 static void test_uninstall_bad_usage(void **state)
 {
         fixture *f = *state;
@@ -629,6 +656,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_uninstall_removes_dangling_link, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_uninstall_qemu_d_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_uninstall_refused_during_handover, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uninstall_removes_claim_rules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_uninstall_bad_usage, setup, teardown),
         };
 

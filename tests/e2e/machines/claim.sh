@@ -2,7 +2,12 @@
 # Pre-boot setup of the 'claim' machine (the single-GPU hardware), run by the initramfs in the new root
 # before systemd starts: a host whose autostarted VM has claim_at_boot = yes. The build's tool and hook
 # are installed, the claim unit enabled, the domain defined and marked autostart the way libvirt keeps
-# them on disk, and a display manager stand-in enabled that notes what it finds when it starts.
+# them on disk, the claim rules written as an admin does after setting claim_at_boot (claim-boot
+# --write-rules), and a display manager stand-in enabled that notes what it finds when it starts.
+#
+# Another machine may be the same host on other hardware: source this file and call
+# claim_machine_setup with its functions (the GPU first), e.g. a machines/claim-nvidia.sh for a GPU that
+# the NVIDIA simulator drives.
 set -euo pipefail
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # shellcheck source=tests/e2e/lib.sh
@@ -42,7 +47,9 @@ EOF
         systemctl enable --quiet "$GH_DM_UNIT"
 }
 
-main() {
+# claim_machine_setup ADDR...: the domain $GH_CLAIM_DOMAIN takes ADDR... (managed='no'), autostarts, and
+# has claim_at_boot = yes; the rules that reserve ADDR... at boot are written.
+claim_machine_setup() {
         local dom=$GH_CLAIM_DOMAIN unit_dir
         mkdir -p "$GH_E2E_RUN"
         if ! gh_tool_built; then
@@ -52,14 +59,17 @@ main() {
         gh_install_tool_files
         gh_write_config "$dom" <<<"claim_at_boot = yes"
         mkdir -p /etc/libvirt/qemu/autostart
-        gh_domain_xml "$dom" no "$GH_GPU" "$GH_GPU_AUDIO" >"/etc/libvirt/qemu/$dom.xml"
+        gh_domain_xml "$dom" no "$@" >"/etc/libvirt/qemu/$dom.xml"
         ln -sf "/etc/libvirt/qemu/$dom.xml" "/etc/libvirt/qemu/autostart/$dom.xml"
         unit_dir=$(_gh_cmake_var GH_SYSTEMD_UNIT_DIR)
         install -D -m 0644 "$GH_BUILD/gpu-handover-claim.service" "$unit_dir/gpu-handover-claim.service"
         systemctl enable --quiet gpu-handover-claim.service
+        "$GH_TOOL" claim-boot --write-rules
         dm_standin
         touch "$GH_E2E_RUN/claim-machine"
         echo "claim machine: '$dom' autostarts with claim_at_boot = yes; claim unit and display manager enabled"
 }
 
-main "$@"
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+        claim_machine_setup "$GH_GPU" "$GH_GPU_AUDIO"
+fi

@@ -1,14 +1,18 @@
 # shellcheck shell=bash
-# Autostart with claim_at_boot = yes, on the 'claim' machine (set up before boot by machines/claim.sh):
-# gpu-handover-claim.service binds the boot GPU 05.0 and its audio function 05.1 to vfio-pci before the
-# display manager starts, which so finds no card node; libvirtd's own autostart starts the domain through
-# the hook; a destroy gives both to bochs-drm and snd_hda_intel. Then claim-boot run by hand: without
-# claim_at_boot the host keeps the GPU; with it, bochs-drm lets go of the GPU and vfio-pci takes both.
+# Autostart with claim_at_boot = yes, on the 'claim' machine (set up before boot by machines/claim.sh,
+# which also wrote the claim rules): udev's coldplug reserves the boot GPU 05.0 and its audio function 05.1
+# for vfio-pci, so bochs-drm, loaded for them all the same, never binds the GPU; gpu-handover-claim.service
+# binds both to vfio-pci without unbinding anything, before the display manager starts, which so finds no
+# card node; libvirtd's own autostart starts the domain through the hook; a destroy gives both to
+# bochs-drm and snd_hda_intel. Then claim-boot run by hand: without claim_at_boot the host keeps the GPU
+# and the rules go; with it, bochs-drm lets go of the GPU (the reservation came too late, and its unbind
+# can finish), vfio-pci takes both, and the rules are back.
 # e2e-machine: claim
 
 DOM=$GH_CLAIM_DOMAIN
 CLAIM_UNIT=gpu-handover-claim.service
 JOURNAL=/run/gpu-handover/$DOM.journal
+RULES=/etc/udev/rules.d/61-gpu-handover-claim.rules
 
 dom_running() {
         [[ $(virsh domstate "$DOM" 2>/dev/null | head -n1) == running ]]
@@ -32,6 +36,16 @@ assert_eq success "$(systemctl show -P Result "$CLAIM_UNIT")" "result of $CLAIM_
 assert_unit_active "$CLAIM_UNIT"
 assert_contains "$(journalctl -b -q -o cat -u "$CLAIM_UNIT")" "$DOM: $GH_GPU claimed; $GH_GPU_AUDIO claimed" \
         "the claim unit's output"
+
+# The rule reserved both functions on their add events: udev loaded bochs for the GPU (its modalias), but
+# bochs-drm never bound it, and the claim unbound nothing; it bound both through the executor.
+gh_log "the claim rules:"
+cat "$RULES"
+assert_module_loaded bochs
+if journalctl -b -k -q -o cat | grep -q "Initialized bochs-drm .* for $GH_GPU"; then
+        gh_fail "bochs-drm bound $GH_GPU at boot: the reservation did not hold it off"
+fi
+gh_assert_claimed_at_boot "$GH_GPU"
 
 # It finished before the display manager was started, and the display manager found the GPU taken.
 assert_eq "$GH_DM_UNIT" "$(systemctl show -P Id display-manager.service)" "display-manager.service"
@@ -71,6 +85,7 @@ gh_log "claim-boot with claim_at_boot = no"
 assert_ok "$GH_TOOL" claim-boot
 on_host_drivers
 assert_host_state "$before"
+assert_file_absent "$RULES"
 
 gh_write_config "$DOM" <<<"claim_at_boot = yes"
 gh_log "claim-boot with claim_at_boot = yes"
@@ -83,6 +98,7 @@ assert_file_exists "$(gh_vfio_node "$GH_GPU")"
 # It unbinds, it never unloads.
 assert_module_loaded bochs
 assert_file_absent "$JOURNAL"
+assert_file_exists "$RULES"
 
 gh_log "starting and destroying the domain: release gives the claimed GPU to the host"
 assert_ok virsh start --paused "$DOM"
@@ -90,5 +106,6 @@ assert_driver "$GH_GPU" vfio-pci
 assert_ok virsh destroy "$DOM"
 on_host_drivers
 assert_file_absent "$JOURNAL"
-# The GPU is the host's now: so the next scenarios find it.
+# The GPU is the host's now: so the next scenarios find it, and no rule reserves it on an add event.
+rm -f "$RULES"
 gh_e2e_rebaseline
