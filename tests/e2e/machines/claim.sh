@@ -47,6 +47,20 @@ EOF
         systemctl enable --quiet "$GH_DM_UNIT"
 }
 
+# claim_after_coldplug: the claim unit waits for udev to finish coldplug. On a real machine udev loads and
+# binds the drivers of the boot's devices long before the boot reaches the claim unit (which is ordered
+# only after systemd-udev-trigger, which queues the events); under TCG the claim unit can run first, find
+# the functions driverless and bind them whether or not the claim rules reserved them, and the scenarios
+# could not tell. After systemd-udev-settle, a function the rules did not reserve has its host driver.
+claim_after_coldplug() {
+        mkdir -p /etc/systemd/system/gpu-handover-claim.service.d
+        cat >/etc/systemd/system/gpu-handover-claim.service.d/e2e-after-coldplug.conf <<EOF
+[Unit]
+Wants=systemd-udev-settle.service
+After=systemd-udev-settle.service
+EOF
+}
+
 # claim_machine_setup ADDR...: the domain $GH_CLAIM_DOMAIN takes ADDR... (managed='no'), autostarts, and
 # has claim_at_boot = yes; the rules that reserve ADDR... at boot are written.
 claim_machine_setup() {
@@ -64,6 +78,7 @@ claim_machine_setup() {
         unit_dir=$(_gh_cmake_var GH_SYSTEMD_UNIT_DIR)
         install -D -m 0644 "$GH_BUILD/gpu-handover-claim.service" "$unit_dir/gpu-handover-claim.service"
         systemctl enable --quiet gpu-handover-claim.service
+        claim_after_coldplug
         "$GH_TOOL" claim-boot --write-rules
         dm_standin
         touch "$GH_E2E_RUN/claim-machine"
