@@ -660,7 +660,7 @@ static int check_modules(planner *pl)
                 if (!d->driver || on_vfio(d) || unload_frees(pl->unload, d))
                         continue;
                 r = gh_unbind_check_wait(pl->f, pl->domain, d, other ? GH_PCI_ADDR_STR(&other->addr) : NULL,
-                                         pl->err);
+                                         false, pl->err);
                 if (r < 0)
                         return r;
         }
@@ -843,8 +843,8 @@ static int claim_decide(planner *pl, const gh_pci_dev *d, gh_claim_dev *c)
         if (h)
                 return claim_leave(c, "pid %d (%s) holds %s, and claim-boot ends no process", (int)h->pid,
                                    strempty(h->comm), gh_holder_what(h));
-        if (d->driver &&
-            gh_unbind_check_wait(pl->f, pl->domain, d, other ? GH_PCI_ADDR_STR(&other->addr) : NULL, &e) < 0)
+        if (d->driver && gh_unbind_check_wait(pl->f, pl->domain, d,
+                                              other ? GH_PCI_ADDR_STR(&other->addr) : NULL, true, &e) < 0)
                 return claim_leave(c, "%s", e.msg);
         c->kind = GH_CLAIM_TAKE;
         return 0;

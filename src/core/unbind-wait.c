@@ -3,6 +3,8 @@
  * are (their open device nodes) the hand-over ends first; the ones that are kernel modules it cannot end
  * without unloading them, which it does only when the driver drives no device that stays on the host. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "unbind-wait.h"
 
@@ -40,8 +42,43 @@ static const waiting_driver *find_waiting(const gh_pci_dev *d)
         return NULL;
 }
 
+/* What to do instead. At boot the claim rules should have reserved the GPU before the driver bound it:
+ * this one was bound all the same, so they were missing (or the initramfs loaded the driver first). */
+static int instead(const waiting_driver *w, const gh_pci_dev *d, const char *other_addr, bool at_boot,
+                   char **ret)
+{
+        int r;
+
+        if (at_boot)
+                r = asprintf(ret,
+                             "the claim rules keep '%s' off the GPU at boot: write them with 'gpu-handover "
+                             "claim-boot --write-rules' (and rebuild the initramfs if it loads '%s')",
+                             d->driver, d->driver);
+        else
+                r = asprintf(ret, "hand over every GPU '%s' drives%s%s%s, or claim this one at boot "
+                                  "(claim_at_boot = yes) before '%s' loads",
+                             d->driver, other_addr ? " (" : "", strempty(other_addr), other_addr ? " too)" : "",
+                             w->user);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static int refuse(const waiting_driver *w, const char *value, const char *domain, const gh_pci_dev *d,
+                  const char *other_addr, bool at_boot, gh_error *err)
+{
+        _cleanup_free_ char *hint = NULL;
+
+        if (instead(w, d, other_addr, at_boot, &hint) < 0)
+                return -ENOMEM;
+        return gh_error_set(err, -EDEADLK,
+                            "domain '%s': unbinding %s alone from '%s' would never finish: its remove waits "
+                            "until nothing uses the GPU, and '%s' (%s=%s) uses every GPU '%s' drives while it "
+                            "is loaded; %s",
+                            domain, GH_PCI_ADDR_STR(&d->addr), d->driver, w->user, w->param, value, d->driver,
+                            hint);
+}
+
 int gh_unbind_check_wait(const gh_facts *f, const char *domain, const gh_pci_dev *d, const char *other_addr,
-                         gh_error *err)
+                         bool at_boot, gh_error *err)
 {
         const waiting_driver *w = find_waiting(d);
         const gh_module *user = w ? gh_facts_find_module(f, w->user) : NULL;
@@ -50,12 +87,5 @@ int gh_unbind_check_wait(const gh_facts *f, const char *domain, const gh_pci_dev
         if (!user || !d->module || !gh_facts_module_sits_on(f, w->user, d->module) ||
             !user_holds(user, w->param, &value))
                 return 0;
-        return gh_error_set(
-                err, -EDEADLK,
-                "domain '%s': unbinding %s alone from '%s' would never finish: its remove waits "
-                "until nothing uses the GPU, and '%s' (%s=%s) uses every GPU '%s' drives while it "
-                "is loaded; hand over every GPU '%s' drives%s%s%s, or claim this one at boot "
-                "(claim_at_boot = yes) before '%s' loads",
-                domain, GH_PCI_ADDR_STR(&d->addr), d->driver, w->user, w->param, value, d->driver, d->driver,
-                other_addr ? " (" : "", strempty(other_addr), other_addr ? " too)" : "", w->user);
+        return refuse(w, value, domain, d, other_addr, at_boot, err);
 }

@@ -371,6 +371,10 @@ static void test_unbind_that_would_hang_left_alone(void **state)
         assert_out_has(&r,
                        "0000:00:01.0 left alone (domain 'win11': unbinding 0000:00:01.0 alone from 'nvidia' "
                        "would never finish");
+        /* At boot the rules should have kept nvidia off it: the advice is about them, not claim_at_boot. */
+        assert_out_has(&r,
+                       "the claim rules keep 'nvidia' off the GPU at boot: write them with 'gpu-handover "
+                       "claim-boot --write-rules'");
         assert_on_host(fs, "0000:00:01.0", "nvidia");
         run_done(&r);
 }
