@@ -112,12 +112,90 @@ static int method_load_unit(sd_bus_message *m, void *userdata, sd_bus_error *err
         return reply_unit_path(m, u);
 }
 
+/* Subscribe()d clients, by unique name. JobRemoved goes to them only, each its own copy: the routing
+ * that a client must not count on being wider (systemd also sends it to the client that queued the job,
+ * and broadcasts while anyone at all is subscribed). */
+static char *fake_subscribers[16];
+
+static char **subscriber_slot(const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(fake_subscribers); i++)
+                if (streq_ptr(fake_subscribers[i], name))
+                        return &fake_subscribers[i];
+        return NULL;
+}
+
+static unsigned subscriber_count(void)
+{
+        unsigned n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(fake_subscribers); i++)
+                n += !!fake_subscribers[i];
+        return n;
+}
+
+/* As systemd's method_subscribe(): a second Subscribe from the same client is an error. */
+static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        const char *sender = sd_bus_message_get_sender(m);
+        char **slot;
+
+        if (!sender)
+                return -EINVAL;
+        if (subscriber_slot(sender))
+                return sd_bus_error_setf(error, UF_ALREADY_SUBSCRIBED, "Client is already subscribed.");
+        slot = subscriber_slot(NULL);
+        if (!slot)
+                return -ENOSPC;
+        *slot = strdup(sender);
+        return *slot ? sd_bus_reply_method_return(m, "") : -ENOMEM;
+}
+
+static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        const char *sender = sd_bus_message_get_sender(m);
+        char **slot = sender ? subscriber_slot(sender) : NULL;
+
+        if (!slot)
+                return sd_bus_error_setf(error, UF_NOT_SUBSCRIBED, "Client is not subscribed.");
+        free(*slot);
+        *slot = NULL;
+        return sd_bus_reply_method_return(m, "");
+}
+
+/* Not systemd's: how many clients are subscribed, for the tests to see that each Subscribe is undone. */
+static int method_subscribers(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        return sd_bus_reply_method_return(m, "u", subscriber_count());
+}
+
+static int emit_job_removed(sd_bus *bus, uint32_t id, const char *path, const char *unit, const char *result)
+{
+        for (size_t i = 0; i < ELEMENTSOF(fake_subscribers); i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+                int r;
+
+                if (!fake_subscribers[i])
+                        continue;
+                r = sd_bus_message_new_signal(bus, &s, SD_PATH, "org.freedesktop.systemd1.Manager",
+                                              "JobRemoved");
+                if (r >= 0)
+                        r = sd_bus_message_set_destination(s, fake_subscribers[i]);
+                if (r >= 0)
+                        r = sd_bus_message_append(s, "uoss", id, path, unit, result);
+                if (r >= 0)
+                        r = sd_bus_send(bus, s, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int job_emit_removed(sd_bus *bus, fake_job *j)
 {
         if (j->result && streq(j->result, "done"))
                 j->unit->active = j->start ? "active" : "inactive";
-        return sd_bus_emit_signal(bus, SD_PATH, "org.freedesktop.systemd1.Manager", "JobRemoved", "uoss",
-                                  j->id, j->path, j->unit->id, j->result);
+        return emit_job_removed(bus, j->id, j->path, j->unit->id, j->result);
 }
 
 static void job_free(fake_job *j)
@@ -173,8 +251,7 @@ static fake_job *job_new(fake_unit *u, bool start)
 /* A JobRemoved for a job the client did not ask for: it must not end the client's wait. */
 static int emit_decoy(sd_bus *bus)
 {
-        return sd_bus_emit_signal(bus, SD_PATH, "org.freedesktop.systemd1.Manager", "JobRemoved", "uoss",
-                                  (uint32_t)9999, SD_PATH "/job/9999", "other.service", "done");
+        return emit_job_removed(bus, 9999, SD_PATH "/job/9999", "other.service", "done");
 }
 
 static fake_job **running_slot(const fake_unit *u, uint32_t id)
@@ -361,6 +438,9 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD("StartUnit", "ss", "o", method_start_unit, 0),
         SD_BUS_METHOD("StopUnit", "ss", "o", method_stop_unit, 0),
         SD_BUS_METHOD("KillUnit", "ssi", "", method_kill_unit, 0),
+        SD_BUS_METHOD("Subscribe", "", "", method_subscribe, 0),
+        SD_BUS_METHOD("Unsubscribe", "", "", method_unsubscribe, 0),
+        SD_BUS_METHOD("FakeSubscribers", "", "u", method_subscribers, 0),
         SD_BUS_SIGNAL("JobRemoved", "uoss", 0),
         SD_BUS_VTABLE_END,
 };
@@ -542,4 +622,24 @@ void uf_bus_stop(uf_bus *b)
 {
         child_end(&b->manager);
         child_end(&b->daemon);
+}
+
+unsigned uf_bus_subscribers(const char *root)
+{
+        _cleanup_free_ char *socket = pf_path(root, "/run/dbus/system_bus_socket"), *address = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        uint32_t n = 0;
+
+        assert_true(asprintf(&address, "unix:path=%s", socket) > 0);
+        assert_true(sd_bus_new(&bus) >= 0);
+        assert_true(sd_bus_set_address(bus, address) >= 0);
+        assert_true(sd_bus_set_bus_client(bus, 1) >= 0);
+        assert_true(sd_bus_start(bus) >= 0);
+        assert_true(sd_bus_call_method(bus, "org.freedesktop.systemd1", SD_PATH,
+                                       "org.freedesktop.systemd1.Manager", "FakeSubscribers", &error, &reply,
+                                       "") >= 0);
+        assert_true(sd_bus_message_read(reply, "u", &n) > 0);
+        return n;
 }
