@@ -154,6 +154,28 @@ static void test_jobs_subscribe_and_unsubscribe(void **state)
         assert_true(active(u, "gdm.service"));
 }
 
+/* A user's manager, reached on its private socket under the root: a direct connection, whose signals
+ * carry no sender. Stop and start wait for their jobs there too; a user without a manager is -ENOENT. */
+static void test_user_manager_private_socket(void **state)
+{
+        fixture *f = *state;
+        gh_units *u = NULL;
+        gh_error err = {};
+
+        (void)units(state);
+        assert_int_equal(gh_units_open_user(f->root, 1001, &u), -ENOENT);
+        assert_null(u);
+        assert_int_equal(gh_units_open_user(f->root, 1000, &u), 0);
+        assert_true(active(u, "gdm.service"));
+        assert_int_equal(gh_units_stop(u, "gdm.service", deadline_after(5 * USEC_PER_SEC), &err), 0);
+        assert_false(active(u, "gdm.service"));
+        assert_int_equal(gh_units_start(u, "gdm.service", deadline_after(5 * USEC_PER_SEC), &err), 0);
+        assert_true(active(u, "gdm.service"));
+        assert_int_equal(gh_units_stop(u, "idle.service", deadline_after(5 * USEC_PER_SEC), &err), 0);
+        assert_false(gh_error_isset(&err));
+        gh_units_free(u);
+}
+
 static void test_job_removed_before_reply(void **state)
 {
         gh_units *u = units(state);
@@ -271,6 +293,7 @@ int main(void)
                 cmocka_unit_test(test_query_has_a_timeout),
                 cmocka_unit_test(test_stop_start_wait_for_job),
                 cmocka_unit_test(test_jobs_subscribe_and_unsubscribe),
+                cmocka_unit_test(test_user_manager_private_socket),
                 cmocka_unit_test(test_job_removed_before_reply),
                 cmocka_unit_test(test_job_failed),
                 cmocka_unit_test(test_job_never_finishes),

@@ -7,10 +7,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
+#include <systemd/sd-id128.h>
 
 #include <cmocka.h>
 
@@ -112,6 +116,15 @@ static int method_load_unit(sd_bus_message *m, void *userdata, sd_bus_error *err
         return reply_unit_path(m, u);
 }
 
+/* Clients of the user manager's private socket: direct connections, which systemd sends every signal to
+ * (subscribed or not) and whose Subscribe() it answers at once. */
+static sd_bus *fake_direct[8];
+
+static bool bus_is_direct(sd_bus *bus)
+{
+        return bus != fake_bus;
+}
+
 /* Subscribe()d clients, by unique name. JobRemoved goes to them only, each its own copy: the routing
  * that a client must not count on being wider (systemd also sends it to the client that queued the job,
  * and broadcasts while anyone at all is subscribed). */
@@ -140,6 +153,8 @@ static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *err
         const char *sender = sd_bus_message_get_sender(m);
         char **slot;
 
+        if (bus_is_direct(sd_bus_message_get_bus(m)))
+                return sd_bus_reply_method_return(m, "");
         if (!sender)
                 return -EINVAL;
         if (subscriber_slot(sender))
@@ -156,6 +171,8 @@ static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *e
         const char *sender = sd_bus_message_get_sender(m);
         char **slot = sender ? subscriber_slot(sender) : NULL;
 
+        if (bus_is_direct(sd_bus_message_get_bus(m)))
+                return sd_bus_reply_method_return(m, "");
         if (!slot)
                 return sd_bus_error_setf(error, UF_NOT_SUBSCRIBED, "Client is not subscribed.");
         free(*slot);
@@ -171,6 +188,11 @@ static int method_subscribers(sd_bus_message *m, void *userdata, sd_bus_error *e
 
 static int emit_job_removed(sd_bus *bus, uint32_t id, const char *path, const char *unit, const char *result)
 {
+        for (size_t i = 0; i < ELEMENTSOF(fake_direct); i++)
+                if (fake_direct[i])
+                        (void)sd_bus_emit_signal(fake_direct[i], SD_PATH, "org.freedesktop.systemd1.Manager",
+                                                 "JobRemoved", "uoss", id, path, unit, result);
+        bus = fake_bus;
         for (size_t i = 0; i < ELEMENTSOF(fake_subscribers); i++) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
                 int r;
@@ -459,7 +481,75 @@ static const sd_bus_vtable job_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-static int manager_serve(const char *address, int ready_fd)
+static int objects_add(sd_bus *bus)
+{
+        int r = sd_bus_add_object_vtable(bus, NULL, SD_PATH, "org.freedesktop.systemd1.Manager",
+                                         manager_vtable, NULL);
+
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(bus, NULL, SD_UNIT_PREFIX, "org.freedesktop.systemd1.Unit",
+                                               unit_vtable, unit_object_find, NULL);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(bus, NULL, SD_PATH "/job", "org.freedesktop.systemd1.Job",
+                                               job_vtable, job_object_find, NULL);
+        return r;
+}
+
+/* A client of the user manager's private socket: a bus of its own, we the server, as in systemd's
+ * bus_on_connection(). */
+static int on_direct_connection(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        sd_bus *bus = NULL;
+        sd_id128_t id;
+        int nfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), r;
+        size_t i;
+
+        if (nfd < 0)
+                return 0;
+        for (i = 0; i < ELEMENTSOF(fake_direct) && fake_direct[i]; i++)
+                ;
+        r = i < ELEMENTSOF(fake_direct) ? sd_bus_new(&bus) : -ENOSPC;
+        if (r >= 0)
+                r = sd_bus_set_fd(bus, nfd, nfd);
+        if (r >= 0)
+                r = sd_id128_randomize(&id);
+        if (r >= 0)
+                r = sd_bus_set_server(bus, 1, id);
+        if (r >= 0)
+                r = objects_add(bus);
+        if (r >= 0)
+                r = sd_bus_attach_event(bus, fake_event, 0);
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r < 0) {
+                if (!bus)
+                        close(nfd);
+                sd_bus_flush_close_unref(bus);
+                return 0;
+        }
+        fake_direct[i] = bus;
+        return 0;
+}
+
+static int direct_listen(const char *path)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
+                close(fd);
+                return -errno;
+        }
+        return sd_event_add_io(fake_event, NULL, fd, EPOLLIN, on_direct_connection, NULL);
+}
+
+static int manager_serve(const char *address, const char *user_socket, int ready_fd)
 {
         sd_bus *bus = NULL;
         int r;
@@ -472,20 +562,15 @@ static int manager_serve(const char *address, int ready_fd)
         if (r >= 0)
                 r = sd_bus_start(bus);
         if (r >= 0)
-                r = sd_bus_add_object_vtable(bus, NULL, SD_PATH, "org.freedesktop.systemd1.Manager",
-                                             manager_vtable, NULL);
-        if (r >= 0)
-                r = sd_bus_add_fallback_vtable(bus, NULL, SD_UNIT_PREFIX, "org.freedesktop.systemd1.Unit",
-                                               unit_vtable, unit_object_find, NULL);
-        if (r >= 0)
-                r = sd_bus_add_fallback_vtable(bus, NULL, SD_PATH "/job", "org.freedesktop.systemd1.Job",
-                                               job_vtable, job_object_find, NULL);
+                r = objects_add(bus);
         if (r >= 0)
                 r = sd_bus_request_name(bus, "org.freedesktop.systemd1", 0);
         if (r >= 0)
                 r = sd_event_default(&fake_event);
         if (r >= 0)
                 r = sd_bus_attach_event(bus, fake_event, 0);
+        if (r >= 0)
+                r = direct_listen(user_socket);
         if (r >= 0)
                 r = sd_bus_set_exit_on_disconnect(bus, 1);
         if (r < 0)
@@ -573,7 +658,7 @@ static pid_t daemon_start(const char *root)
         return pid;
 }
 
-static pid_t manager_start(const char *socket)
+static pid_t manager_start(const char *socket, const char *user_socket)
 {
         _cleanup_free_ char *address = NULL;
         char buf[8];
@@ -587,7 +672,7 @@ static pid_t manager_start(const char *socket)
         if (pid == 0) {
                 (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
                 close(p[0]);
-                _exit(manager_serve(address, p[1]) < 0 ? 1 : 0);
+                _exit(manager_serve(address, user_socket, p[1]) < 0 ? 1 : 0);
         }
         close(p[1]);
         read_ready(p[0], buf, sizeof(buf));
@@ -599,13 +684,15 @@ static pid_t manager_start(const char *socket)
 int uf_bus_start(const char *root, uf_bus *ret)
 {
         _cleanup_free_ char *socket = pf_path(root, "/run/dbus/system_bus_socket");
+        _cleanup_free_ char *user_socket = pf_path(root, "/run/user/" UF_USER_UID "/systemd/private");
 
         if (!have_dbus_daemon())
                 return -ENOENT;
         pf_mkdir(root, "/run/dbus");
         write_config(root, socket);
         ret->daemon = daemon_start(root);
-        ret->manager = manager_start(socket);
+        pf_mkdir(root, "/run/user/" UF_USER_UID "/systemd");
+        ret->manager = manager_start(socket, user_socket);
         return 0;
 }
 

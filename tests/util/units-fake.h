@@ -31,6 +31,9 @@
 #define UF_ALREADY_SUBSCRIBED "org.freedesktop.systemd1.AlreadySubscribed"
 #define UF_NOT_SUBSCRIBED "org.freedesktop.systemd1.NotSubscribed"
 #define UF_JOB_DELAY_MSEC 200
+/* The same manager also serves ROOT/run/user/UF_USER_UID/systemd/private, as a user's manager does: each
+ * client a direct connection that gets every JobRemoved, Subscribe() or not. */
+#define UF_USER_UID "1000"
 #define UF_EXEC_STOP_TAIL_MSEC 1000
 
 typedef struct uf_bus {
