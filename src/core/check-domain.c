@@ -1,5 +1,6 @@
 /* `check` for one domain: its config, its XML, each hostdev (present, allowed, IOMMU group), what taking
  * its GPU leaves the host, and the planner's verdict with the units and modules it would stop. */
+#include <inttypes.h>
 #include <stdarg.h>
 
 #include "check.h"
@@ -408,9 +409,20 @@ static int step_names(const gh_plan *plan, gh_step_kind kind, char **ret)
         size_t len = 0;
         FILE *f;
 
-        for (size_t i = 0; i < plan->n_steps; i++)
-                if (plan->steps[i].kind == kind && strv_extend(&names, plan->steps[i].name) < 0)
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                const gh_step *s = &plan->steps[i];
+                _cleanup_free_ char *name = NULL;
+
+                if (s->kind != kind)
+                        continue;
+                /* A user's unit is named with its user: the same name may run for several. */
+                if ((kind == GH_STEP_STOP_USER_UNIT
+                             ? asprintf(&name, "'%s' of user %" PRIu32, s->name, s->uid)
+                             : asprintf(&name, "'%s'", s->name)) < 0)
                         return -ENOMEM;
+                if (strv_extend(&names, name) < 0)
+                        return -ENOMEM;
+        }
         if (!names) {
                 *ret = NULL;
                 return 0;
@@ -419,7 +431,7 @@ static int step_names(const gh_plan *plan, gh_step_kind kind, char **ret)
         if (!f)
                 return -ENOMEM;
         STRV_FOREACH(n, names)
-        fprintf(f, "%s'%s'", n == names ? "" : " ", *n);
+        fprintf(f, "%s%s", n == names ? "" : " ", *n);
         if (fclose(f) != 0) {
                 free(buf);
                 return -ENOMEM;
@@ -428,13 +440,24 @@ static int step_names(const gh_plan *plan, gh_step_kind kind, char **ret)
         return 0;
 }
 
+static int check_user_units(gh_checks *c, const gh_check_domain *d)
+{
+        _cleanup_free_ char *units = NULL;
+        int r = step_names(d->plan, GH_STEP_STOP_USER_UNIT, &units);
+
+        if (r < 0 || !units)
+                return r;
+        return addf(c, GH_CHECK_PASS, "user units to stop", NULL,
+                    "%s (through the user's systemd manager; started again when the VM stops)", units);
+}
+
 static int check_units(gh_checks *c, const gh_check_domain *d)
 {
         _cleanup_free_ char *units = NULL, *early = NULL;
         int r;
 
         if ((r = step_names(d->plan, GH_STEP_STOP_UNIT, &units)) < 0 ||
-            (r = step_names(d->plan, GH_STEP_START_UNIT, &early)) < 0)
+            (r = step_names(d->plan, GH_STEP_START_UNIT, &early)) < 0 || (r = check_user_units(c, d)) < 0)
                 return r;
         if (!d->facts->units_known)
                 return addf(
@@ -478,6 +501,18 @@ static int check_modules(gh_checks *c, const gh_check_domain *d)
                     "%s (never forced; loaded again when the VM stops)", mods);
 }
 
+/* What the planner decided for each holder, as `plan` says it: who is stopped, who signalled, and where
+ * the display manager's setting decides. */
+static int check_holders(gh_checks *c, const gh_check_domain *d)
+{
+        int r = 0;
+
+        STRV_FOREACH(h, d->plan->holders)
+        if ((r = addf(c, GH_CHECK_PASS, "holder", NULL, "%s", *h)) < 0)
+                return r;
+        return r;
+}
+
 /* The hook never signals another VM, libvirt or systemd: one of them holding the devices fails the start. */
 static int check_protected_holder(gh_checks *c, const gh_check_domain *d, const gh_holder *h)
 {
@@ -514,7 +549,7 @@ int gh_check_plan(gh_checks *c, const gh_check_domain *d, int r, const gh_error 
                             "pass the GPU through as a <hostdev>, or name the devices in devices = ...",
                             "the domain asks for no device its config lets gpu-handover take: the hook does "
                             "nothing");
-        if ((r = check_units(c, d)) < 0 || (r = check_modules(c, d)) < 0)
+        if ((r = check_units(c, d)) < 0 || (r = check_modules(c, d)) < 0 || (r = check_holders(c, d)) < 0)
                 return r;
         if (gh_plan_protected_holder(d->plan, d->facts))
                 return check_protected_holder(c, d, gh_plan_protected_holder(d->plan, d->facts));

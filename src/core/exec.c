@@ -22,6 +22,8 @@ static int step_do(const exec_env *e, const gh_step *s, usec_t deadline, gh_erro
                 return o->unit_stop(e->ctx, s->name, deadline, err);
         case GH_STEP_START_UNIT:
                 return o->unit_start(e->ctx, s->name, deadline, err);
+        case GH_STEP_STOP_USER_UNIT:
+                return o->user_unit_stop(e->ctx, s->uid, s->name, deadline, err);
         case GH_STEP_END_HOLDERS:
                 return o->holders_end(e->ctx, s->nodes, s->holders_mode, (usec_t)s->grace_sec * USEC_PER_SEC,
                                       deadline, err);
@@ -42,7 +44,9 @@ static int step_do(const exec_env *e, const gh_step *s, usec_t deadline, gh_erro
 
 static int start_unit_again(const exec_env *e, const gh_step *s, usec_t deadline, gh_error *err)
 {
-        int r = e->ops->unit_start(e->ctx, s->name, deadline, err);
+        int r = s->kind == GH_STEP_STOP_USER_UNIT
+                        ? e->ops->user_unit_start(e->ctx, s->uid, s->name, deadline, err)
+                        : e->ops->unit_start(e->ctx, s->name, deadline, err);
 
         /* No such unit any more: a transient one (systemd-run, stopped as a holder's unit) is gone once
          * stopped, and an uninstalled one cannot start. There is nothing to give back. */
@@ -73,6 +77,7 @@ static int giveback_do(const exec_env *e, const gh_giveback_action *a, const gh_
         case GH_GIVEBACK_VERIFY_NODES:
                 return o->dev_verify_nodes(e->ctx, s->addr, s->nodes, deadline, err);
         case GH_GIVEBACK_START_UNIT:
+        case GH_GIVEBACK_START_USER_UNIT:
                 return start_unit_again(e, s, deadline, err);
         default:
                 return -EINVAL;

@@ -12,6 +12,9 @@
 typedef struct gh_host_ops {
         int (*unit_stop)(void *ctx, const char *unit, usec_t deadline, gh_error *err);
         int (*unit_start)(void *ctx, const char *unit, usec_t deadline, gh_error *err);
+        /* The same, through the manager of user uid (user@UID.service). */
+        int (*user_unit_stop)(void *ctx, uint32_t uid, const char *unit, usec_t deadline, gh_error *err);
+        int (*user_unit_start)(void *ctx, uint32_t uid, const char *unit, usec_t deadline, gh_error *err);
         int (*holders_end)(void *ctx, char *const *nodes, gh_holders_mode mode, usec_t grace, usec_t deadline,
                            gh_error *err);
         /* Writes driver_override (driver NULL clears it); in a child with a deadline. */

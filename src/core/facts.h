@@ -47,6 +47,8 @@ typedef struct gh_holder {
         char *cgroup;        /* its cgroup path (v2, or v1's name=systemd), NULL when unknown */
         char *exe;           /* what /proc/PID/exe points to, NULL when unreadable */
         uint64_t start_time; /* /proc/PID/stat field 22, clock ticks after boot; 0 when unknown */
+        bool has_uid;        /* uid: whose it is, from sd_pid_get_owner_uid() (owner.h) */
+        uint32_t uid;
 } gh_holder;
 
 /* Not a device node but a dma-buf, named by the exp_name its fdinfo shows: it pins the exporter's module

@@ -1,6 +1,7 @@
 /* The give-back order, from the steps alone: the journal holds steps, and release derives the same order
  * from them that `plan` shows. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,6 +22,8 @@ static bool has_action(const gh_step *s, gh_giveback_kind k)
                 return s->kind == GH_STEP_UNLOAD_MODULE;
         case GH_GIVEBACK_START_UNIT:
                 return s->kind == GH_STEP_STOP_UNIT;
+        case GH_GIVEBACK_START_USER_UNIT:
+                return s->kind == GH_STEP_STOP_USER_UNIT;
         default:
                 return false;
         }
@@ -73,6 +76,9 @@ int gh_giveback_describe(const gh_giveback_action *a, const gh_step *s, char **r
                 break;
         case GH_GIVEBACK_START_UNIT:
                 r = asprintf(ret, "start unit '%s' again", s->name);
+                break;
+        case GH_GIVEBACK_START_USER_UNIT:
+                r = asprintf(ret, "start user unit '%s' of user %" PRIu32 " again", s->name, s->uid);
                 break;
         default:
                 return -EINVAL;

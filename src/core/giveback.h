@@ -16,6 +16,8 @@ typedef enum gh_giveback_kind {
         GH_GIVEBACK_PROBE,            /* SET_OVERRIDE: probe, verify the host driver's link */
         GH_GIVEBACK_VERIFY_NODES,     /* SET_OVERRIDE with nodes: the device's nodes are back */
         GH_GIVEBACK_START_UNIT,       /* STOP_UNIT: start it again */
+        GH_GIVEBACK_START_USER_UNIT,  /* STOP_USER_UNIT: start it again through the user's manager, after
+                                       * the system's units (the user's may need them) */
         _GH_GIVEBACK_KIND_MAX,
 } gh_giveback_kind;
 

@@ -1,6 +1,9 @@
 /* Who a process is, from its cgroup path and executable: the holder scan refuses by it, and the planner
  * and `check` say ahead what the hand-over will refuse. Cgroup paths are walked in place, unallocated,
  * so that the decision itself cannot fail. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "identity.h"
 
 #define DELETED_SUFFIX " (deleted)"
@@ -141,6 +144,31 @@ int gh_cgroup_user_unit(const char *cgroup, char **ret)
         comp c;
 
         return user_unit(cgroup, &c) ? comp_dup(c, ret) : -ENXIO;
+}
+
+int gh_cgroup_user_manager_uid(const char *cgroup, uint32_t *ret)
+{
+        const char *p = cgroup;
+        char digits[16];
+        unsigned long v;
+        char *end;
+        comp u;
+
+        if (!cgroup || !unit_next(&p, &u) || !comp_is_user_manager(u))
+                return -ENXIO;
+        /* "user@" DIGITS ".service" */
+        if (u.n - strlen("user@.service") == 0 || u.n - strlen("user@.service") >= sizeof(digits))
+                return -ENXIO;
+        memcpy(digits, u.s + strlen("user@"), u.n - strlen("user@.service"));
+        digits[u.n - strlen("user@.service")] = 0;
+        if (digits[0] < '0' || digits[0] > '9')
+                return -ENXIO;
+        errno = 0;
+        v = strtoul(digits, &end, 10);
+        if (errno || *end || v > 0xfffffffeul)
+                return -ENXIO;
+        *ret = (uint32_t)v;
+        return 0;
 }
 
 /* Only root creates cgroups at the top: machine.slice is machined's and libvirt's, /machine is libvirt's

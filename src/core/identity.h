@@ -3,6 +3,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdint.h>
 
 #include "facts.h"
 
@@ -23,6 +24,9 @@ typedef enum gh_guard {
 int gh_cgroup_unit(const char *cgroup, char **ret);
 /* The unit inside a user manager (…/user@UID.service/…), as sd_pid_get_user_unit() finds it; -ENXIO. */
 int gh_cgroup_user_unit(const char *cgroup, char **ret);
+/* The uid of the user manager a cgroup path sits under (…/user@1000.service/… is 1000); -ENXIO when it
+ * sits under none. Root's cgroup tree names it: the user cannot. */
+int gh_cgroup_user_manager_uid(const char *cgroup, uint32_t *ret);
 /* Whether a cgroup path is a VM's or a container's: in machine.slice, a machine-*.scope, or libvirt's
  * own layout without systemd (/machine/qemu-1-NAME.libvirt-qemu). */
 bool gh_cgroup_is_machine(const char *cgroup);

@@ -1,9 +1,11 @@
 /* The planner: which devices to take, and the ordered steps (each with its undo) that hand them over.
  * Pure: it reads the policy, the domain and the host facts, and touches nothing. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 
 #include "identity.h"
+#include "owner.h"
 #include "plan.h"
 #include "reload.h"
 #include "unbind-wait.h"
@@ -233,9 +235,27 @@ static bool node_selected(const planner *pl, const char *node)
         return false;
 }
 
+/* GNOME Shell (46 and later) and Plasma with systemd startup run as services of the user's manager,
+ * in no session (systemd issue 12399): a compositor is a user service with a known name, or any user
+ * service holding a DRM card node, which only a display server opens (render nodes serve everyone). */
+static bool holder_is_user_compositor(const gh_holder *h)
+{
+        static const char *const prefixes[] = {"org.gnome.Shell@", "plasma-kwin_", "gnome-shell-", NULL};
+        _cleanup_(gh_owner_done) gh_owner o = {};
+
+        if (gh_holder_owner(h, &o) < 0 || o.kind != GH_OWNER_USER_UNIT)
+                return false;
+        for (const char *const *p = prefixes; *p; p++)
+                if (startswith(o.unit, *p))
+                        return true;
+        return startswith(h->node, "/dev/dri/card");
+}
+
 static bool holder_is_graphical(const planner *pl, const gh_holder *h)
 {
         if (pl->f->dm_unit && streq_ptr(h->unit, pl->f->dm_unit))
+                return true;
+        if (holder_is_user_compositor(h))
                 return true;
         if (streq_ptr(h->session_class, "greeter"))
                 return true;
@@ -271,8 +291,9 @@ static int decide_dm(planner *pl)
                         pl->f->dm_unit);
         pl->dm_stop = true;
         return add_note(pl, "pid %d (%s) of %s holds %s: stopping '%s'", (int)h->pid, strempty(h->comm),
-                        h->session ? "a graphical session" : "the display manager", gh_holder_what(h),
-                        pl->f->dm_unit);
+                        h->session || holder_is_user_compositor(h) ? "a graphical session"
+                                                                   : "the display manager",
+                        gh_holder_what(h), pl->f->dm_unit);
 }
 
 static bool unit_should_stop(const planner *pl, const char *unit)
@@ -341,59 +362,103 @@ static int holder_targets(const planner *pl, char ***ret)
         return 0;
 }
 
-/* The system service h runs in, to stop as a unit (its Restart= would bring a signalled process back):
- * not a scope (a session, systemd-run --scope), not a user manager (its children are the user's),
- * not the display manager (decide_dm() has its own say), not protected. -ENXIO when it has none. */
-static int holder_service(const planner *pl, const gh_holder *h, char **ret)
+static bool plan_stops_unit(const planner *pl, gh_step_kind kind, const char *unit, uint32_t uid)
 {
-        _cleanup_free_ char *unit = NULL;
-        int r;
+        for (size_t i = 0; i < pl->plan->n_steps; i++) {
+                const gh_step *s = &pl->plan->steps[i];
 
-        if (gh_holder_guard(h, 0, 0) != GH_GUARD_NONE)
-                return -ENXIO;
-        r = gh_cgroup_unit(h->cgroup, &unit);
-        if (r < 0)
-                return r;
-        if (!endswith(unit, ".service") || startswith(unit, "user@") || streq_ptr(unit, pl->f->dm_unit))
-                return -ENXIO;
-        *ret = TAKE_PTR(unit);
-        return 0;
-}
-
-static bool plan_stops_unit(const planner *pl, const char *unit)
-{
-        for (size_t i = 0; i < pl->plan->n_steps; i++)
-                if (pl->plan->steps[i].kind == GH_STEP_STOP_UNIT && streq(pl->plan->steps[i].name, unit))
+                if (s->kind == kind && streq(s->name, unit) &&
+                    (kind != GH_STEP_STOP_USER_UNIT || s->uid == uid))
                         return true;
+        }
         return false;
 }
 
-/* One holder, said in `plan`: stopped as its unit, or signalled by END_HOLDERS. */
+static int add_user_unit_step(planner *pl, const gh_owner *o)
+{
+        gh_step *s;
+
+        if (plan_stops_unit(pl, GH_STEP_STOP_USER_UNIT, o->unit, o->uid))
+                return 0;
+        s = add_step(pl, GH_STEP_STOP_USER_UNIT);
+        if (!s || !(s->name = strdup(o->unit)))
+                return -ENOMEM;
+        s->has_uid = true;
+        s->uid = o->uid;
+        return 0;
+}
+
+/* The graphical session's part: the display manager's setting decides, not this holder. */
+static int holder_graphical_action(const planner *pl, char **ret)
+{
+        const char *mode = gh_dm_mode_to_string(pl->p->display_manager);
+        int r;
+
+        if (pl->dm_stop)
+                r = asprintf(ret, "the graphical session: display_manager = %s decides: stopping '%s'", mode,
+                             pl->f->dm_unit);
+        else
+                r = asprintf(ret,
+                             "the graphical session: display_manager = %s decides: %s, so it will be "
+                             "signalled",
+                             mode,
+                             pl->f->dm_unit ? "the display manager keeps running"
+                                            : "there is no display manager");
+        return r < 0 ? -ENOMEM : 0;
+}
+
+/* What the hand-over does about h, by its owner; adds the step that stops a unit. System services are
+ * stopped as units (their Restart= would bring a signalled process back), and so are the services of a
+ * user's manager, through that manager; the display manager is decide_dm()'s. */
+static int holder_action(planner *pl, const gh_holder *h, const gh_owner *o, char **ret)
+{
+        int r;
+
+        if (holder_is_graphical(pl, h) ||
+            (o->kind == GH_OWNER_SYSTEM_UNIT && streq_ptr(o->unit, pl->f->dm_unit)))
+                return holder_graphical_action(pl, ret);
+        switch (o->kind) {
+        case GH_OWNER_SYSTEM_UNIT:
+                if (!pl->f->units_known) {
+                        r = asprintf(ret, "signal pid %d: systemd could not be asked to stop its unit",
+                                     (int)h->pid);
+                        break;
+                }
+                if (!plan_stops_unit(pl, GH_STEP_STOP_UNIT, o->unit, 0) &&
+                    (r = add_named_step(pl, GH_STEP_STOP_UNIT, o->unit)) < 0)
+                        return r;
+                r = asprintf(ret, "stop unit '%s', start it again after release", o->unit);
+                break;
+        case GH_OWNER_USER_UNIT:
+                if ((r = add_user_unit_step(pl, o)) < 0)
+                        return r;
+                r = asprintf(ret, "stop user unit '%s' of user %" PRIu32 ", start it again after release",
+                             o->unit, o->uid);
+                break;
+        default:
+                r = asprintf(ret, "signal pid %d", (int)h->pid);
+                break;
+        }
+        return r < 0 ? -ENOMEM : 0;
+}
+
+/* One holder, said in `plan` and `check`: its owner, and what the hand-over does about it. */
 static int plan_holder_unit(planner *pl, const gh_holder *h)
 {
-        _cleanup_free_ char *unit = NULL;
-        int r = holder_service(pl, h, &unit);
+        _cleanup_(gh_owner_done) gh_owner o = {};
+        _cleanup_free_ char *owner = NULL, *action = NULL;
+        int r;
 
-        if (holder_is_graphical(pl, h))
-                return add_note(pl,
-                                "pid %d (%s) holds %s: of the display manager or a graphical session, which "
-                                "keeps running: will be signalled",
-                                (int)h->pid, strempty(h->comm), gh_holder_what(h));
-        if (r == -ENXIO)
-                return add_note(pl, "pid %d (%s) holds %s: no unit of its own, will be signalled",
-                                (int)h->pid, strempty(h->comm), gh_holder_what(h));
-        if (r < 0)
+        char *line;
+
+        if ((r = gh_holder_owner(h, &o)) < 0 || (r = gh_owner_describe(&o, &owner)) < 0 ||
+            (r = holder_action(pl, h, &o, &action)) < 0)
                 return r;
-        if (!pl->f->units_known)
-                return add_note(
-                        pl,
-                        "pid %d (%s) holds %s: systemd could not be asked to stop its unit '%s', will "
-                        "be signalled",
-                        (int)h->pid, strempty(h->comm), gh_holder_what(h), unit);
-        if (!plan_stops_unit(pl, unit) && (r = add_named_step(pl, GH_STEP_STOP_UNIT, unit)) < 0)
+        if ((r = add_note(pl, "pid %d (%s) holds %s, owned by %s: %s", (int)h->pid, strempty(h->comm),
+                          gh_holder_what(h), owner, action)) < 0)
                 return r;
-        return add_note(pl, "pid %d (%s) holds %s: stopping its unit '%s'", (int)h->pid, strempty(h->comm),
-                        gh_holder_what(h), unit);
+        line = strdup(pl->plan->notes[strv_length(pl->plan->notes) - 1]);
+        return line ? strv_push(&pl->plan->holders, line) : -ENOMEM;
 }
 
 /* Holders of dma-bufs that may pin a module unloaded, or may be the kept GPU's: named, so that a failed
@@ -416,8 +481,9 @@ static int note_maybe_holders(planner *pl)
         return r;
 }
 
-/* With holders = terminate, a holder in a system service is stopped as that unit, before END_HOLDERS, and
- * started again at release (STOP_UNIT's undo); the others are signalled. holders = fail stops nothing. */
+/* With holders = terminate, a holder in a system service or a user's service is stopped as that unit,
+ * before END_HOLDERS, and started again at release (the stop's undo); the others are signalled.
+ * holders = fail stops nothing. */
 static int plan_holder_units(planner *pl)
 {
         _cleanup_strv_free_ char **targets = NULL;
@@ -429,10 +495,8 @@ static int plan_holder_units(planner *pl)
         for (size_t i = 0; r >= 0 && i < pl->f->n_holders; i++) {
                 const gh_holder *h = &pl->f->holders[i];
 
+                /* Protected: note_protected_holders() says the start is refused, and why. */
                 if (!strv_contains(targets, h->node) || gh_holder_guard(h, 0, 0) != GH_GUARD_NONE)
-                        continue;
-                /* Stopped with the display manager, or a graphical session's: decide_dm() said so. */
-                if (pl->dm_stop && holder_is_graphical(pl, h))
                         continue;
                 r = plan_holder_unit(pl, h);
         }
@@ -922,5 +986,6 @@ void gh_plan_done(gh_plan *plan)
                 gh_step_done(&plan->steps[i]);
         free(plan->steps);
         strv_free(plan->notes);
+        strv_free(plan->holders);
         *plan = (gh_plan){};
 }

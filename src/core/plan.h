@@ -31,6 +31,8 @@ typedef struct gh_plan {
         size_t n_steps;
         gh_claim_dev *claim; /* claim plans only, one for each of devices; NULL otherwise */
         char **notes; /* why the plan looks as it does, one sentence each (strv) */
+        char **holders; /* each holder of what is ended, its owner and what happens to it (strv); these
+                         * are among the notes too */
         unsigned timeout_sec;
 } gh_plan;
 

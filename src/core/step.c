@@ -1,16 +1,22 @@
 /* Steps: names, the journal's one-line form (parsed back strictly), and the human form for `plan`. */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 
 #include "facts.h"
 #include "shared/strv.h"
 #include "step.h"
 
 static const char *const step_kind_table[_GH_STEP_KIND_MAX] = {
-        [GH_STEP_STOP_UNIT] = "stop-unit",         [GH_STEP_END_HOLDERS] = "end-holders",
-        [GH_STEP_SET_OVERRIDE] = "set-override",   [GH_STEP_UNLOAD_MODULE] = "unload-module",
-        [GH_STEP_UNBIND] = "unbind",               [GH_STEP_LOAD_MODULE] = "load-module",
-        [GH_STEP_BIND_VFIO] = "bind-vfio",         [GH_STEP_START_UNIT] = "start-unit",
+        [GH_STEP_STOP_UNIT] = "stop-unit",
+        [GH_STEP_END_HOLDERS] = "end-holders",
+        [GH_STEP_SET_OVERRIDE] = "set-override",
+        [GH_STEP_UNLOAD_MODULE] = "unload-module",
+        [GH_STEP_UNBIND] = "unbind",
+        [GH_STEP_LOAD_MODULE] = "load-module",
+        [GH_STEP_BIND_VFIO] = "bind-vfio",
+        [GH_STEP_START_UNIT] = "start-unit",
+        [GH_STEP_STOP_USER_UNIT] = "stop-user-unit",
 };
 
 const char *gh_step_kind_to_string(gh_step_kind k)
@@ -124,6 +130,7 @@ enum {
         F_GROUP = 1 << 4,
         F_NODES = 1 << 5,
         F_HOLDERS = 1 << 6, /* mode and grace */
+        F_UID = 1 << 7,
 };
 
 static const unsigned step_fields[_GH_STEP_KIND_MAX] = {
@@ -135,6 +142,7 @@ static const unsigned step_fields[_GH_STEP_KIND_MAX] = {
         [GH_STEP_LOAD_MODULE] = F_NAME,
         [GH_STEP_BIND_VFIO] = F_ADDR | F_GROUP,
         [GH_STEP_START_UNIT] = F_NAME,
+        [GH_STEP_STOP_USER_UNIT] = F_UID | F_NAME,
 };
 
 /* Optional: holders mode and grace have defaults; an override may have no host driver, old value or
@@ -159,6 +167,8 @@ static const char *field_name(unsigned f)
                 return "group";
         case F_NODES:
                 return "nodes";
+        case F_UID:
+                return "uid";
         default:
                 return "mode/grace";
         }
@@ -168,7 +178,7 @@ static unsigned step_fields_set(const gh_step *s)
 {
         return (s->addr[0] ? F_ADDR : 0) | (s->name ? F_NAME : 0) | (s->driver ? F_DRIVER : 0) |
                (s->old_override ? F_OLD : 0) | (s->group >= 0 ? F_GROUP : 0) | (s->nodes ? F_NODES : 0) |
-               (s->holders_mode != 0 || s->grace_sec != 0 ? F_HOLDERS : 0);
+               (s->holders_mode != 0 || s->grace_sec != 0 ? F_HOLDERS : 0) | (s->has_uid ? F_UID : 0);
 }
 
 /* A value in an error message keeps the journal's escaping: the message stays one line. */
@@ -187,7 +197,7 @@ static int check_fields(const gh_step *s, const char *kind, gh_error *err)
         unsigned allowed = step_fields[s->kind], set = step_fields_set(s);
         unsigned required = allowed & ~step_fields_optional(s->kind);
 
-        for (unsigned f = 1; f <= F_HOLDERS; f <<= 1) {
+        for (unsigned f = 1; f <= F_UID; f <<= 1) {
                 if ((set & f) && !(allowed & f))
                         return gh_error_set(err, -EINVAL, "'%s' has no place in a %s step", field_name(f),
                                             kind);
@@ -207,7 +217,8 @@ static bool addr_canonical(const char *addr)
 
 static int check_name(const gh_step *s, gh_error *err)
 {
-        bool unit = s->kind == GH_STEP_STOP_UNIT || s->kind == GH_STEP_START_UNIT;
+        bool unit = s->kind == GH_STEP_STOP_UNIT || s->kind == GH_STEP_START_UNIT ||
+                    s->kind == GH_STEP_STOP_USER_UNIT;
 
         if (unit ? gh_unit_name_valid(s->name) : gh_module_name_valid(s->name))
                 return 0;
@@ -254,6 +265,8 @@ static int check_values(const gh_step *s, gh_error *err)
                 return bad_value(err, "old driver_override", s->old_override);
         if (s->nodes && check_nodes(s->nodes, err) < 0)
                 return -EINVAL;
+        if (s->has_uid && s->uid > GH_STEP_UID_MAX)
+                return gh_error_set(err, -EINVAL, "bad uid %" PRIu32, s->uid);
         return check_holders(s, err);
 }
 
@@ -272,7 +285,7 @@ int gh_step_to_line(const gh_step *s, char **ret)
 {
         _cleanup_free_ char *buf = NULL;
         const char *kind = gh_step_kind_to_string(s->kind);
-        char num[16], grace[16];
+        char num[16], grace[16], uid[16];
         size_t len = 0;
         int r;
 
@@ -282,7 +295,10 @@ int gh_step_to_line(const gh_step *s, char **ret)
                 return r;
         snprintf(num, sizeof(num), "%d", s->group);
         snprintf(grace, sizeof(grace), "%u", s->grace_sec);
+        snprintf(uid, sizeof(uid), "%" PRIu32, s->uid);
         r = buf_append(&buf, &len, kind, strlen(kind));
+        if (r >= 0)
+                r = append_field(&buf, &len, "uid", s->has_uid ? uid : NULL);
         if (r >= 0)
                 r = append_field(&buf, &len, "addr", s->addr[0] ? s->addr : NULL);
         if (r >= 0)
@@ -433,6 +449,14 @@ static int step_set_field(gh_step *s, const char *key, size_t klen, const char *
         }
         if (KEY_IS("grace"))
                 return parse_uint(val, GH_POLICY_GRACE_MAX, &s->grace_sec);
+        if (KEY_IS("uid")) {
+                if (s->has_uid)
+                        return -EEXIST;
+                r = parse_uint(val, GH_STEP_UID_MAX, &u);
+                s->uid = u;
+                s->has_uid = r >= 0;
+                return r;
+        }
         if (KEY_IS("mode"))
                 return step_set_mode(s, val);
 #undef KEY_IS
@@ -543,6 +567,11 @@ int gh_step_describe(const gh_step *s, char **ret)
                 break;
         case GH_STEP_START_UNIT:
                 r = asprintf(ret, "start unit '%s' again now: the host keeps another GPU", s->name);
+                break;
+        case GH_STEP_STOP_USER_UNIT:
+                r = asprintf(ret,
+                             "stop user unit '%s' of user %" PRIu32 " through its manager (undo: start it)",
+                             s->name, s->uid);
                 break;
         case GH_STEP_END_HOLDERS:
                 if (gh_step_describe_nodes(s->nodes, &nodes) < 0)

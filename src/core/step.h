@@ -2,20 +2,25 @@
 #pragma once
 
 #include <errno.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "pci-addr.h"
 
+/* (uid_t)-1 means no user (chown()'s "leave it"): never one to stop units of. */
+#define GH_STEP_UID_MAX 0xfffffffeu
+
 typedef enum gh_step_kind {
-        GH_STEP_STOP_UNIT,     /* name=unit;            undo: start it */
-        GH_STEP_END_HOLDERS,   /* nodes, mode, grace;   undo: none */
-        GH_STEP_SET_OVERRIDE,  /* addr, old, driver, nodes; undo: restore old override, reprobe, verify driver
-                                * and the nodes (see giveback.h) */
-        GH_STEP_UNLOAD_MODULE, /* name=module;          undo: load it */
-        GH_STEP_UNBIND,        /* addr, driver;         undo: none (SET_OVERRIDE's undo reprobes) */
-        GH_STEP_LOAD_MODULE,   /* name=module;          undo: none (vfio-pci stays, harmless) */
-        GH_STEP_BIND_VFIO,     /* addr, group;          undo: unbind from vfio-pci */
-        GH_STEP_START_UNIT,    /* name=unit;            undo: none (STOP_UNIT's undo covers it) */
+        GH_STEP_STOP_UNIT,    /* name=unit;            undo: start it */
+        GH_STEP_END_HOLDERS,  /* nodes, mode, grace;   undo: none */
+        GH_STEP_SET_OVERRIDE, /* addr, old, driver, nodes; undo: restore old override, reprobe, verify driver
+                               * and the nodes (see giveback.h) */
+        GH_STEP_UNLOAD_MODULE,  /* name=module;          undo: load it */
+        GH_STEP_UNBIND,         /* addr, driver;         undo: none (SET_OVERRIDE's undo reprobes) */
+        GH_STEP_LOAD_MODULE,    /* name=module;          undo: none (vfio-pci stays, harmless) */
+        GH_STEP_BIND_VFIO,      /* addr, group;          undo: unbind from vfio-pci */
+        GH_STEP_START_UNIT,     /* name=unit;            undo: none (STOP_UNIT's undo covers it) */
+        GH_STEP_STOP_USER_UNIT, /* uid, name=unit of that user's manager; undo: start it (start-user-unit) */
         _GH_STEP_KIND_MAX,
         _GH_STEP_KIND_INVALID = -EINVAL,
 } gh_step_kind;
@@ -31,6 +36,8 @@ typedef struct gh_step {
                                      * give-back (a DRM node under /dev/dri/ as any card of the device) */
         gh_holders_mode holders_mode;
         unsigned grace_sec;
+        bool has_uid; /* STOP_USER_UNIT: uid is the user whose manager runs name */
+        uint32_t uid;
 } gh_step;
 
 const char *gh_step_kind_to_string(gh_step_kind k);

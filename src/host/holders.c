@@ -237,9 +237,15 @@ static int pid_held_nodes(const char *proc, pid_t pid, char *const *nodes, char 
 static void holder_fill_login(gh_holder *h)
 {
         char *unit = NULL, *session = NULL, *type = NULL, *class = NULL;
+        uid_t uid;
 
         if (sd_pid_get_unit(h->pid, &unit) >= 0 || sd_pid_get_user_unit(h->pid, &unit) >= 0)
                 h->unit = unit;
+        /* The user of its session or of the user manager it runs under: whose manager stops its unit. */
+        if (sd_pid_get_owner_uid(h->pid, &uid) >= 0) {
+                h->has_uid = true;
+                h->uid = (uint32_t)uid;
+        }
         if (sd_pid_get_session(h->pid, &session) < 0)
                 return;
         h->session = session;

@@ -1,5 +1,6 @@
 /* The real host behind the executor: each operation calls an adapter and words its failure. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -44,6 +45,48 @@ static int op_unit_start(void *ctx, const char *unit, usec_t deadline, gh_error 
         int r = need_units(h, unit, err);
 
         return r < 0 ? r : gh_units_start(h->units, unit, deadline, err);
+}
+
+/* One user's manager at a time: a hand-over stops the units of one user, as a rule (the desktop's). The
+ * same connection serves a stop and its undo, so that a start can cancel the stop job that timed out. */
+static int need_user_units(gh_real_host *h, uint32_t uid, const char *unit, gh_error *err)
+{
+        int r;
+
+        if (h->user_units && h->user_uid == uid)
+                return 0;
+        h->user_units = gh_units_free(h->user_units);
+        r = gh_units_open_user(h->root, uid, &h->user_units);
+        if (r == -ENOENT)
+                return gh_error_set(err, r,
+                                    "cannot manage user unit '%s' of user %" PRIu32
+                                    ": the user has no systemd manager running",
+                                    unit, uid);
+        if (r < 0)
+                return gh_error_set(err, r,
+                                    "cannot manage user unit '%s' of user %" PRIu32
+                                    ": cannot reach the user's systemd manager: %s",
+                                    unit, uid, strerror(-r));
+        h->user_uid = uid;
+        return 0;
+}
+
+static int op_user_unit_stop(void *ctx, uint32_t uid, const char *unit, usec_t deadline, gh_error *err)
+{
+        gh_real_host *h = ctx;
+        int r = need_user_units(h, uid, unit, err);
+
+        return r < 0 ? r : gh_units_stop(h->user_units, unit, deadline, err);
+}
+
+/* A user who logged out since has no manager to start the unit in: -ENOENT, which the executor takes as
+ * nothing left to give back (their next login starts what they want). */
+static int op_user_unit_start(void *ctx, uint32_t uid, const char *unit, usec_t deadline, gh_error *err)
+{
+        gh_real_host *h = ctx;
+        int r = need_user_units(h, uid, unit, err);
+
+        return r < 0 ? r : gh_units_start(h->user_units, unit, deadline, err);
 }
 
 static int op_holders_end(void *ctx, char *const *nodes, gh_holders_mode mode, usec_t grace, usec_t deadline,
@@ -273,6 +316,8 @@ static int op_dev_stuck(void *ctx, const char *addr, gh_stuck *ret)
 const gh_host_ops gh_real_host_ops = {
         .unit_stop = op_unit_stop,
         .unit_start = op_unit_start,
+        .user_unit_stop = op_user_unit_stop,
+        .user_unit_start = op_user_unit_start,
         .holders_end = op_holders_end,
         .override_set = op_override_set,
         .module_unload = op_module_unload,
@@ -288,6 +333,7 @@ const gh_host_ops gh_real_host_ops = {
 void gh_real_host_done(gh_real_host *h)
 {
         h->units = gh_units_free(h->units);
+        h->user_units = gh_units_free(h->user_units);
         h->kmod = gh_kmod_free(h->kmod);
         h->journal = gh_journal_close(h->journal);
 }

@@ -1,6 +1,8 @@
 /* systemd units over sd-bus: resolve names and states, and stop or start a unit waiting for its job
  * to finish (JobRemoved), each under a deadline. */
 #include <errno.h>
+#include <inttypes.h>
+#include <unistd.h>
 #include <signal.h>
 #include <systemd/sd-bus.h>
 
@@ -15,6 +17,7 @@
 #define SD_NO_SUCH_UNIT "org.freedesktop.systemd1.NoSuchUnit"
 #define SD_NO_SUCH_JOB "org.freedesktop.systemd1.NoSuchJob"
 #define SD_NO_SUCH_PROCESS "org.freedesktop.systemd1.NoSuchProcess"
+#define SD_ALREADY_SUBSCRIBED "org.freedesktop.systemd1.AlreadySubscribed"
 
 /* A stop job still queued or running when its deadline passed: undoing the stop cancels it first. */
 typedef struct pending_stop {
@@ -23,6 +26,7 @@ typedef struct pending_stop {
 
 struct gh_units {
         sd_bus *bus;
+        bool direct; /* a user manager's private socket: no bus daemon, no sender names */
         pending_stop *stops;
         size_t n_stops;
 };
@@ -53,15 +57,13 @@ static char *bus_address_escape(const char *s)
         return e;
 }
 
-static int bus_open_root(const char *root, sd_bus **ret)
+static int bus_open_socket(const char *socket, bool bus_client, sd_bus **ret)
 {
         _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
-        _cleanup_free_ char *socket = path_join(root, "/run/dbus/system_bus_socket");
         _cleanup_free_ char *escaped = NULL, *address = NULL;
         int r;
 
-        if (!socket || !(escaped = bus_address_escape(socket)) ||
-            asprintf(&address, "unix:path=%s", escaped) < 0)
+        if (!(escaped = bus_address_escape(socket)) || asprintf(&address, "unix:path=%s", escaped) < 0)
                 return -ENOMEM;
         r = sd_bus_new(&bus);
         if (r < 0)
@@ -69,13 +71,56 @@ static int bus_open_root(const char *root, sd_bus **ret)
         r = sd_bus_set_address(bus, address);
         if (r < 0)
                 return r;
-        r = sd_bus_set_bus_client(bus, 1);
+        r = sd_bus_set_bus_client(bus, bus_client);
         if (r < 0)
                 return r;
         r = sd_bus_start(bus);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(bus);
+        return 0;
+}
+
+static int bus_open_root(const char *root, sd_bus **ret)
+{
+        _cleanup_free_ char *socket = path_join(root, "/run/dbus/system_bus_socket");
+
+        return socket ? bus_open_socket(socket, true, ret) : -ENOMEM;
+}
+
+static int units_set_timeout(gh_units *u)
+{
+        /* Every call without a deadline of its own (the queries that gather facts) gets this one, not
+         * sd-bus's 25 s: the manager answers them at once, or is stuck. */
+        return sd_bus_set_method_call_timeout(u->bus, GH_UNITS_QUERY_TIMEOUT);
+}
+
+/* Why the private socket, and not the user's bus: the user's manager listens on
+ * /run/user/UID/systemd/private whatever else runs (systemctl --user itself connects there first, and the
+ * manager lets root in as it lets the user), while the user's session bus (/run/user/UID/bus) exists only
+ * with dbus-user-session installed and its daemon running, and would have us pass its policy as another
+ * user. sd_bus_open_user_machine("UID@.host") needs systemd 248 and works by starting systemd-run and
+ * systemd-stdio-bridge inside the user's session bus: the same dependency, and a process more. The
+ * socket belongs to the user: opening it as root is all it takes, and a socket under a test root works
+ * the same. */
+int gh_units_open_user(const char *root, uint32_t uid, gh_units **ret)
+{
+        _cleanup_(gh_units_freep) gh_units *u = calloc(1, sizeof(gh_units));
+        _cleanup_free_ char *rel = NULL, *socket = NULL;
+        int r;
+
+        if (!u || asprintf(&rel, "/run/user/%" PRIu32 "/systemd/private", uid) < 0 ||
+            !(socket = path_join(root && *root ? root : "/", rel)))
+                return -ENOMEM;
+        if (access(socket, F_OK) < 0)
+                return -errno;
+        u->direct = true;
+        r = bus_open_socket(socket, false, &u->bus);
+        if (r >= 0)
+                r = units_set_timeout(u);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(u);
         return 0;
 }
 
@@ -92,9 +137,7 @@ int gh_units_open(const char *root, gh_units **ret)
                 r = bus_open_root(root, &u->bus);
         if (r < 0)
                 return r;
-        /* Every call without a deadline of its own (the queries that gather facts) gets this one, not
-         * sd-bus's 25 s: the manager answers them at once, or is stuck. */
-        r = sd_bus_set_method_call_timeout(u->bus, GH_UNITS_QUERY_TIMEOUT);
+        r = units_set_timeout(u);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(u);
@@ -313,6 +356,38 @@ static char *pending_stop_take(gh_units *u, const char *name)
         return NULL;
 }
 
+/* Manager.Subscribe(): systemd sends job signals on a bus to its subscribers (and, in the versions we
+ * know, to the client that queued the job, which no documentation promises). Subscribed, the JobRemoved
+ * of our job reaches us whatever the version's routing. A subscription left from before (an Unsubscribe
+ * lost with a deadline) serves as well. On a user manager's private socket every client gets the signals
+ * and the call simply succeeds: the same code serves both. */
+static int manager_subscribe(gh_units *u, const char *name, usec_t deadline, gh_error *err)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(u->bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe");
+        if (r >= 0)
+                r = sd_bus_call(u->bus, m, call_timeout(deadline), &error, &reply);
+        if (r >= 0 || sd_bus_error_has_name(&error, SD_ALREADY_SUBSCRIBED))
+                return 0;
+        return gh_error_set(err, r, "cannot subscribe to the jobs of unit '%s': %s", name,
+                            error.message ? error.message : strerror(-r));
+}
+
+/* Best effort, and within the deadline only: a subscription left behind costs systemd a few signals to
+ * us, ends with our connection, and the next Subscribe() takes it as it is. */
+static void manager_unsubscribe(gh_units *u, usec_t deadline)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+
+        if (deadline_passed(deadline))
+                return;
+        if (sd_bus_message_new_method_call(u->bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "Unsubscribe") >= 0)
+                (void)sd_bus_call(u->bus, m, call_timeout(deadline), NULL, &reply);
+}
+
 static int unit_job(gh_units *u, const char *method, const char *verb, const char *name, usec_t deadline,
                     gh_error *err)
 {
@@ -321,17 +396,24 @@ static int unit_job(gh_units *u, const char *method, const char *verb, const cha
         job_wait w = {};
         int r;
 
-        /* Subscribed before the job exists: its JobRemoved may come right behind the reply. */
-        r = sd_bus_match_signal(u->bus, &slot, SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved", on_job_removed,
-                                &w);
+        /* Watched and subscribed before the job exists: its JobRemoved may come right behind the reply.
+         * On a direct connection messages carry no sender: match on the path and interface alone. */
+        r = sd_bus_match_signal(u->bus, &slot, u->direct ? NULL : SD_DEST, SD_PATH, SD_MANAGER, "JobRemoved",
+                                on_job_removed, &w);
         if (r < 0)
                 return gh_error_set(err, r, "cannot watch the jobs of unit '%s': %s", name, strerror(-r));
-        r = job_start(u, method, verb, name, deadline, &job, err);
+        r = manager_subscribe(u, name, deadline, err);
         if (r < 0)
                 return r;
-        w.path = job;
-        r = job_wait_for(u, &w, verb, name, deadline, err);
+        r = job_start(u, method, verb, name, deadline, &job, err);
+        if (r >= 0) {
+                w.path = job;
+                r = job_wait_for(u, &w, verb, name, deadline, err);
+        }
+        manager_unsubscribe(u, deadline);
         free(w.result);
+        if (!job)
+                return r;
         /* Still queued or running: systemd goes on with it after we stop waiting. */
         if (r == -ETIMEDOUT && streq(method, "StopUnit") && pending_stop_add(u, name, job) < 0)
                 return -ENOMEM;

@@ -1,6 +1,8 @@
 /* systemd units over sd-bus: resolve, query, stop and start, each waiting for its job. */
 #pragma once
 
+#include <stdint.h>
+
 #include "shared/error.h"
 #include "shared/time-util.h"
 
@@ -12,6 +14,10 @@ typedef struct gh_units gh_units;
 /* The system bus; with a root other than "/", ROOT/run/dbus/system_bus_socket.
  * -ENOENT/-ECONNREFUSED etc. when there is no bus. */
 int gh_units_open(const char *root, gh_units **ret);
+/* The manager of user uid (user@UID.service), reached as root through its private socket
+ * ROOT/run/user/UID/systemd/private, a direct connection with no bus daemon in between (see units.c for
+ * why). -ENOENT when the user has no manager running (no such socket). */
+int gh_units_open_user(const char *root, uint32_t uid, gh_units **ret);
 gh_units *gh_units_free(gh_units *u);
 /* The unit's Id ("display-manager.service" -> "gdm.service"); -ENOENT when not found. */
 int gh_units_resolve(gh_units *u, const char *name, char **ret_id);

@@ -15,7 +15,8 @@ static bool step_equal(const gh_step *a, const gh_step *b)
         return a->kind == b->kind && streq(a->addr, b->addr) && streq_ptr(a->name, b->name) &&
                streq_ptr(a->driver, b->driver) && streq_ptr(a->old_override, b->old_override) &&
                a->group == b->group && fuzz_strv_equal(a->nodes, b->nodes) &&
-               a->holders_mode == b->holders_mode && a->grace_sec == b->grace_sec;
+               a->holders_mode == b->holders_mode && a->grace_sec == b->grace_sec &&
+               a->has_uid == b->has_uid && a->uid == b->uid;
 }
 
 static bool steps_equal(const gh_step *a, size_t n, const gh_step *b, size_t m)

@@ -532,6 +532,43 @@ static void test_single_gpu_mode(void **state)
         assert_line(&w->c, GH_CHECK_PASS, "units to stop", "none");
 }
 
+/* `check` says what `plan` says of each holder, from the same planner: its owner and its fate; and the
+ * user units the plan stops. */
+static void test_holders_with_owners(void **state)
+{
+        world *w = *state;
+
+        two_gpus(w);
+        for (size_t i = 0; i < w->f.n_devs; i++)
+                if (streq_ptr(w->f.devs[i].driver, "nvidia"))
+                        assert_int_equal(strv_extend(&w->f.devs[i].nodes, "/dev/nvidia0"), 0);
+        tf_add_holder(&w->f, 2000, "tts", "/dev/nvidia0", NULL, NULL, NULL);
+        tf_holder_identity(&w->f, "/user.slice/user-1000.slice/user@1000.service/app.slice/tts.service",
+                           NULL);
+        tf_add_holder(&w->f, 2100, "gnome-shell", "/dev/dri/card1", NULL, NULL, NULL);
+        tf_holder_identity(&w->f,
+                           "/user.slice/user-1000.slice/user@1000.service/session.slice/"
+                           "org.gnome.Shell@wayland.service",
+                           NULL);
+        check(w, true);
+        assert_line(&w->c, GH_CHECK_PASS, "holder",
+                    "pid 900 (Xorg) holds /dev/dri/card1, owned by system unit 'gdm.service': the graphical "
+                    "session: display_manager = auto decides: stopping 'gdm.service'");
+        assert_line(&w->c, GH_CHECK_PASS, "holder",
+                    "pid 2000 (tts) holds /dev/nvidia0, owned by user unit 'tts.service' of user 1000: stop "
+                    "user "
+                    "unit 'tts.service' of user 1000, start it again after release");
+        assert_line(
+                &w->c, GH_CHECK_PASS, "holder",
+                "pid 2100 (gnome-shell) holds /dev/dri/card1, owned by user unit "
+                "'org.gnome.Shell@wayland.service' of user 1000: the graphical session: display_manager = "
+                "auto decides: stopping 'gdm.service'");
+        assert_line(
+                &w->c, GH_CHECK_PASS, "user units to stop",
+                "'tts.service' of user 1000 (through the user's systemd manager; started again when the VM "
+                "stops)");
+}
+
 static void test_boot_vga_with_another_gpu(void **state)
 {
         world *w = *state;
@@ -593,6 +630,7 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_single_gpu_mode, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_boot_vga_with_another_gpu, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_holders_with_owners, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_edge_levels, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

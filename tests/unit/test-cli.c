@@ -317,17 +317,38 @@ static void test_plan_names_pins(void **state)
         pf_proc_hold(root, 4242, 3, "/dev/i2c-5");
         pf_proc_pid(root, 4343, "ollama", "/system.slice/ollama.service", "/usr/bin/ollama", 100);
         pf_proc_hold(root, 4343, 3, "/dev/dri/card0");
+        pf_proc_pid(root, 4444, "llama",
+                    "/user.slice/user-1000.slice/user@1000.service/app.slice/llama.service",
+                    "/usr/bin/llama", 100);
+        pf_proc_hold(root, 4444, 3, "/dev/dri/card0");
+        pf_proc_pid(root, 4545, "tts", "/user.slice/user-1000.slice/user@1000.service/app.slice/tts.service",
+                    "/usr/bin/tts", 100);
+        pf_proc_hold(root, 4545, 3, "/dev/snd/pcmC0D0p");
         r = tool(fs, NULL, "plan", "win11", "--xml", xml, NULL);
         assert_status(&r, 0);
         assert_non_null(strstr(
                 r.out, "pid 4242 (ddcutil) holds /dev/i2c-5 (DDC of 0000:00:05.0), unit session-3.scope\n"));
-        assert_non_null(strstr(
-                r.out, "pid 4242 (ddcutil) holds /dev/i2c-5 (DDC of 0000:00:05.0): no unit of its own, will "
-                       "be signalled"));
+        assert_non_null(strstr(r.out,
+                               "pid 4242 (ddcutil) holds /dev/i2c-5 (DDC of 0000:00:05.0), owned by a "
+                               "session: signal pid 4242"));
         /* No system bus under a fake root: its unit cannot be stopped. */
         assert_non_null(strstr(r.out,
-                               "pid 4343 (ollama) holds /dev/dri/card0: systemd could not be asked to stop "
-                               "its unit 'ollama.service', will be signalled"));
+                               "pid 4343 (ollama) holds /dev/dri/card0, owned by system unit "
+                               "'ollama.service': signal pid 4343: systemd could not be asked to stop its "
+                               "unit"));
+        /* A user's service is stopped through that user's manager, whose uid its cgroup names; one that
+         * holds the DRM card is a compositor: the graphical session's case. */
+        assert_non_null(strstr(r.out,
+                               "pid 4545 (tts) holds /dev/snd/pcmC0D0p, owned by user unit 'tts.service' "
+                               "of user 1000: stop user unit 'tts.service' of user 1000, start it again "
+                               "after release"));
+        assert_non_null(strstr(r.out, "stop user unit 'tts.service' of user 1000 through its manager (undo: "
+                                      "start it)"));
+        assert_non_null(strstr(r.out, "start user unit 'tts.service' of user 1000 again"));
+        assert_non_null(strstr(r.out,
+                               "pid 4444 (llama) holds /dev/dri/card0, owned by user unit 'llama.service' "
+                               "of user 1000: the graphical session: display_manager = auto decides: there "
+                               "is no display manager, so it will be signalled"));
         assert_non_null(strstr(r.out, "end processes still holding /dev/dri/card0, /dev/i2c-5, "));
         run_done(&r);
 }

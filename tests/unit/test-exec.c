@@ -484,10 +484,57 @@ static void test_giveback_verifies_nodes(void **state)
         fake_host_done(&h);
 }
 
+/* A user's unit holding the GPU is stopped through that user's manager, not the system's, and started
+ * again at release, after the system's units; one whose user logged out meanwhile is nothing to give
+ * back. */
+static void test_user_unit_stopped_and_started_again(void **state)
+{
+        static const char *const lines[] = {
+                "stop-unit name=persistd.service",
+                "stop-user-unit uid=1000 name=ollama.service",
+                "set-override addr=0000:00:05.0 driver=bochs-drm",
+                "unload-module name=bochs",
+                "load-module name=vfio-pci",
+                "bind-vfio addr=0000:00:05.0 group=2",
+        };
+        _cleanup_(gh_plan_done) gh_plan plan = {};
+        _cleanup_(fake_host_done) fake_host h;
+        gh_error err = {};
+        size_t calls;
+        int undo;
+
+        host_init(&h);
+        strv_free(h.held_nodes);
+        h.held_nodes = NULL;
+        assert_int_equal(strv_extend(&h.active_units, "1000/ollama.service"), 0);
+        plan_from_lines(&plan, lines, ELEMENTSOF(lines));
+        assert_int_equal(gh_exec_prepare(&plan, budget(&plan), &fake_host_ops, &h, NULL, &undo, &err), 0);
+        assert_true(strv_contains(h.calls, "unit_stop 1000/ollama.service"));
+        assert_false(strv_contains(h.calls, "unit_stop ollama.service"));
+        assert_false(strv_contains(h.active_units, "1000/ollama.service"));
+        assert_string_equal(h.journal[1], "stop-user-unit uid=1000 name=ollama.service");
+        calls = h.n_calls;
+        assert_int_equal(undo_journal(&h, h.journal, &err), 0);
+        assert_true(strv_contains(h.active_units, "1000/ollama.service"));
+        assert_true(call_index(&h, calls, "unit_start persistd.service") <
+                    call_index(&h, calls, "unit_start 1000/ollama.service"));
+
+        /* The user's manager is gone at release: nothing left to start it in, and no failure. */
+        strv_free(h.journal);
+        h.journal = NULL;
+        assert_int_equal(gh_exec_prepare(&plan, budget(&plan), &fake_host_ops, &h, NULL, &undo, &err), 0);
+        assert_int_equal(strv_split("unit_start 1000/ollama.service", ",", &h.fail_ops), 0);
+        h.fail_ops_error = -ENOENT;
+        assert_int_equal(undo_journal(&h, h.journal, &err), 0);
+        assert_false(gh_error_isset(&err));
+        assert_true(strv_contains(h.active_units, "persistd.service"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_giveback_order_nvidia),
+                cmocka_unit_test(test_user_unit_stopped_and_started_again),
                 cmocka_unit_test(test_giveback_verifies_nodes),
                 cmocka_unit_test_setup_teardown(test_prepare_then_release, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rollback_at_every_call, setup, teardown),

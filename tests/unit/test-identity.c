@@ -39,6 +39,37 @@ static void assert_user_unit(const char *cgroup, const char *want)
         assert_string_equal(u, want);
 }
 
+/* The uid in root's part of the path only: what the user names below user@UID.service proves nothing. */
+static void test_cgroup_user_manager_uid(void **state)
+{
+        static const struct {
+                const char *cgroup;
+                int r;
+                uint32_t uid;
+        } cases[] = {
+                {"/user.slice/user-1000.slice/user@1000.service/app.slice/ollama.service", 0, 1000},
+                {"/user.slice/user-0.slice/user@0.service/init.scope", 0, 0},
+                {"/user.slice/user-7.slice/user@4294967294.service/a.service", 0, 4294967294u},
+                {"/user.slice/user-7.slice/user@4294967295.service/a.service", -ENXIO, 0},
+                {"/user.slice/user-7.slice/user@99999999999.service/a.service", -ENXIO, 0},
+                {"/user.slice/user-7.slice/user@.service/a.service", -ENXIO, 0},
+                {"/user.slice/user-7.slice/user@1x.service/a.service", -ENXIO, 0},
+                {"/user.slice/user-7.slice/user@-1.service/a.service", -ENXIO, 0},
+                {"/user.slice/user-1000.slice/session-3.scope", -ENXIO, 0},
+                {"/system.slice/ollama.service/user@1000.service", -ENXIO, 0},
+                {"/", -ENXIO, 0},
+                {NULL, -ENXIO, 0},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                uint32_t uid = 12345;
+
+                if (gh_cgroup_user_manager_uid(cases[i].cgroup, &uid) != cases[i].r)
+                        fail_msg("'%s' is not %d", strempty(cases[i].cgroup), cases[i].r);
+                assert_int_equal(uid, cases[i].r == 0 ? cases[i].uid : 12345);
+        }
+}
+
 static void assert_vm(const char *cgroup, const char *want)
 {
         _cleanup_free_ char *n = NULL;
@@ -172,9 +203,8 @@ static void test_guard_describe(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_cgroup_unit),
-                cmocka_unit_test(test_cgroup_machine),
-                cmocka_unit_test(test_guard),
+                cmocka_unit_test(test_cgroup_unit),    cmocka_unit_test(test_cgroup_user_manager_uid),
+                cmocka_unit_test(test_cgroup_machine), cmocka_unit_test(test_guard),
                 cmocka_unit_test(test_guard_describe),
         };
 

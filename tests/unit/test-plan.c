@@ -416,7 +416,8 @@ static void add_holder_in(world *w, pid_t pid, const char *comm, const char *nod
 }
 
 /* A holder in a system service is stopped as its unit (a signal would be undone by its Restart=), once
- * however many of its processes hold what; the others are signalled, and `plan` says which is which. */
+ * however many of its processes hold what, and so is one in a user's service, through that user's
+ * manager; the others are signalled, and `plan` says each holder's owner and what happens to it. */
 static void test_holder_services_stopped_as_units(void **state)
 {
         world *w = *state;
@@ -428,27 +429,94 @@ static void test_holder_services_stopped_as_units(void **state)
         add_holder_in(w, 1501, "ollama-runner", "/dev/fb0", "/system.slice/ollama.service");
         add_holder_in(w, 1502, "bash", "/dev/dri/card0", "/system.slice/run-u42.service");
         add_holder_in(w, 1600, "blender", "/dev/dri/card0", SESSION);
-        add_holder_in(w, 1700, "foo", "/dev/dri/card0",
+        add_holder_in(w, 1700, "foo", "/dev/fb0",
                       "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service");
+        add_holder_in(w, 1701, "foo-helper", "/dev/fb0",
+                      "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service");
+        add_holder_in(w, 1750, "gjs", "/dev/fb0",
+                      "/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-gjs-42.scope");
         add_holder_in(w, 1800, "runner", "/dev/dri/card0", "/system.slice/run-u7.scope");
         assert_int_equal(build(w), 0);
         text = plan_text(&w->plan);
         assert_non_null(strstr(text, "stop-unit name=gdm.service\n"
                                      "stop-unit name=ollama.service\n"
                                      "stop-unit name=run-u42.service\n"
+                                     "stop-user-unit uid=1000 name=foo.service\n"
                                      "end-holders "));
         assert_true(has_note(&w->plan,
-                             "pid 1500 (ollama) holds /dev/dri/card0: stopping its unit 'ollama.service'"));
-        assert_true(has_note(&w->plan,
-                             "pid 1501 (ollama-runner) holds /dev/fb0: stopping its unit 'ollama.service'"));
+                             "pid 1500 (ollama) holds /dev/dri/card0, owned by system unit "
+                             "'ollama.service': stop unit 'ollama.service', start it again after release"));
+        assert_true(has_note(&w->plan, "pid 1501 (ollama-runner) holds /dev/fb0, owned by system unit "
+                                       "'ollama.service': stop unit 'ollama.service'"));
         assert_true(has_note(
-                &w->plan, "pid 1600 (blender) holds /dev/dri/card0: no unit of its own, will be signalled"));
+                &w->plan, "pid 1600 (blender) holds /dev/dri/card0, owned by a session: signal pid 1600"));
         assert_true(has_note(&w->plan,
-                             "pid 1700 (foo) holds /dev/dri/card0: no unit of its own, will be signalled"));
+                             "pid 1700 (foo) holds /dev/fb0, owned by user unit 'foo.service' of "
+                             "user 1000: stop user unit 'foo.service' of user 1000, start it again after "
+                             "release"));
+        assert_true(has_note(&w->plan,
+                             "pid 1701 (foo-helper) holds /dev/fb0, owned by user unit 'foo.service' of "
+                             "user 1000: stop user unit 'foo.service' of user 1000"));
+        assert_true(has_note(&w->plan,
+                             "pid 1750 (gjs) holds /dev/fb0, owned by no unit of its own: signal pid 1750"));
         assert_true(has_note(
-                &w->plan, "pid 1800 (runner) holds /dev/dri/card0: no unit of its own, will be signalled"));
-        /* The display manager's own holder: decide_dm() spoke for it. */
-        assert_false(has_note(&w->plan, "pid 900 (gdm-stand-in) holds /dev/dri/card0: "));
+                &w->plan,
+                "pid 1800 (runner) holds /dev/dri/card0, owned by no unit of its own: signal pid 1800"));
+        /* The display manager's own holder: its setting decides. */
+        assert_true(has_note(&w->plan,
+                             "pid 900 (gdm-stand-in) holds /dev/dri/card0, owned by system unit "
+                             "'gdm.service': the graphical session: display_manager = auto decides: "
+                             "stopping 'gdm.service'"));
+}
+
+/* GNOME Shell 46 and Plasma with systemd startup run as user services, in no session: the graphical
+ * session all the same. The display manager's setting decides; the compositor is not stopped as a user
+ * unit of its own. */
+static void test_user_unit_compositor_is_graphical(void **state)
+{
+        static const char *const compositors[][2] = {
+                {"org.gnome.Shell@wayland.service", "/dev/fb0"},
+                {"plasma-kwin_wayland.service", "/dev/fb0"},
+                {"my-compositor.service", "/dev/dri/card0"},
+        };
+        world *w = *state;
+
+        for (size_t i = 0; i < ELEMENTSOF(compositors); i++) {
+                _cleanup_free_ char *cgroup = NULL, *note = NULL;
+
+                if (i > 0) {
+                        teardown(state);
+                        setup(state);
+                        w = *state;
+                }
+                single_gpu(w);
+                /* The display manager holds nothing itself: only the compositor makes it stop. */
+                gh_holder_done(&w->f.holders[0]);
+                w->f.n_holders = 0;
+                w->f.units_known = true;
+                assert_true(asprintf(&cgroup,
+                                     "/user.slice/user-1000.slice/user@1000.service/session.slice/%s",
+                                     compositors[i][0]) > 0);
+                add_holder_in(w, 2100, "compositor", compositors[i][1], cgroup);
+                assert_int_equal(build(w), 0);
+                assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
+                assert_string_equal(w->plan.steps[0].name, "gdm.service");
+                assert_null(find_step(&w->plan, GH_STEP_STOP_USER_UNIT));
+                assert_true(
+                        asprintf(&note,
+                                 "holds %s, owned by user unit '%s' of user 1000: the graphical session: "
+                                 "display_manager = auto decides: stopping 'gdm.service'",
+                                 compositors[i][1], compositors[i][0]) > 0);
+                assert_true(has_note(&w->plan, note));
+                assert_true(has_note(&w->plan, "pid 2100 (compositor) of a graphical session holds"));
+        }
+        /* With display_manager = keep, it keeps running and is signalled, as a session's compositor is. */
+        w->p.display_manager = GH_DM_KEEP;
+        rebuild(w);
+        assert_null(find_step(&w->plan, GH_STEP_STOP_UNIT));
+        assert_null(find_step(&w->plan, GH_STEP_STOP_USER_UNIT));
+        assert_true(has_note(&w->plan, "the graphical session: display_manager = keep decides: the display "
+                                       "manager keeps running, so it will be signalled"));
 }
 
 /* No unit is stopped for a holder with holders = fail (which ends nothing), without systemd's bus, for a
@@ -463,10 +531,11 @@ static void test_holder_services_left_alone(void **state)
         add_holder_in(w, 1520, "x", "/dev/dri/card0", "/system.slice/systemd-logind.service");
         assert_int_equal(build(w), 0);
         assert_true(has_note(&w->plan,
-                             "pid 1500 (ollama) holds /dev/dri/card0: systemd could not be asked to "
-                             "stop its unit 'ollama.service', will be signalled"));
-        assert_false(has_note(&w->plan, "pid 1510 (worker) holds /dev/dri/card0: "));
-        assert_false(has_note(&w->plan, "pid 1520 (x) holds /dev/dri/card0: "));
+                             "pid 1500 (ollama) holds /dev/dri/card0, owned by system unit "
+                             "'ollama.service': signal pid 1500: systemd could not be asked to stop "
+                             "its unit"));
+        assert_false(has_note(&w->plan, "pid 1510 (worker) holds /dev/dri/card0, "));
+        assert_false(has_note(&w->plan, "pid 1520 (x) holds /dev/dri/card0, "));
 
         w->f.units_known = true;
         w->p.holders = GH_HOLDERS_FAIL;
@@ -479,8 +548,10 @@ static void test_holder_services_left_alone(void **state)
         rebuild(w);
         assert_string_equal(w->plan.steps[0].name, "ollama.service");
         assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
-        assert_true(
-                has_note(&w->plan, "pid 900 (gdm-stand-in) holds /dev/dri/card0: of the display manager"));
+        assert_true(has_note(&w->plan,
+                             "pid 900 (gdm-stand-in) holds /dev/dri/card0, owned by system unit "
+                             "'gdm.service': the graphical session: display_manager = keep decides: "
+                             "the display manager keeps running, so it will be signalled"));
 }
 
 static void test_listed_modules(void **state)
@@ -936,6 +1007,7 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_pins_when_unloading, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_holder_services_stopped_as_units, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_unit_compositor_is_graphical, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_holder_services_left_alone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_listed_modules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload_file_missing, setup, teardown),

@@ -31,6 +31,8 @@ static void test_every_kind_round_trips(void **state)
         round_trip("unbind addr=0000:01:00.1 driver=snd_hda_intel");
         round_trip("load-module name=vfio-pci");
         round_trip("bind-vfio addr=0000:01:00.0 group=12");
+        round_trip("stop-user-unit uid=1000 name=ollama.service");
+        round_trip("stop-user-unit uid=0 name=org.gnome.Shell@wayland.service");
 }
 
 static void test_fields_parsed(void **state)
@@ -134,6 +136,8 @@ static void assert_steps_equal(const gh_step *a, const gh_step *b)
         assert_true((a->nodes == NULL) == (b->nodes == NULL));
         assert_int_equal(a->holders_mode, b->holders_mode);
         assert_int_equal(a->grace_sec, b->grace_sec);
+        assert_int_equal(a->has_uid, b->has_uid);
+        assert_int_equal(a->uid, b->uid);
 }
 
 /* The property: a step the writer accepts reads back exactly; one it refuses, the reader refuses too. */
@@ -180,6 +184,15 @@ static gh_step on_device(gh_step_kind k, const char *addr, const char *driver, c
         return s;
 }
 
+static gh_step user_unit(uint32_t uid, const char *name)
+{
+        return (gh_step){.kind = GH_STEP_STOP_USER_UNIT,
+                         .group = -1,
+                         .name = strdup(name),
+                         .has_uid = true,
+                         .uid = uid};
+}
+
 static gh_step holders(char **nodes, gh_holders_mode mode, unsigned grace)
 {
         return (gh_step){.kind = GH_STEP_END_HOLDERS,
@@ -206,6 +219,9 @@ static void test_every_step_round_trips_exactly(void **state)
                 named(GH_STEP_STOP_UNIT, unit_max),
                 named(GH_STEP_START_UNIT, "display-manager.service"),
                 named(GH_STEP_START_UNIT, "x.timer"),
+                user_unit(0, "ollama.service"),
+                user_unit(1000, "org.gnome.Shell@wayland.service"),
+                user_unit(GH_STEP_UID_MAX, unit_max),
                 named(GH_STEP_UNLOAD_MODULE, "nvidia_drm"),
                 named(GH_STEP_UNLOAD_MODULE, module_max),
                 named(GH_STEP_UNLOAD_MODULE, "a"),
@@ -248,6 +264,16 @@ static void test_writer_refuses_what_reader_refuses(void **state)
                 named(GH_STEP_STOP_UNIT, ""),
                 named(GH_STEP_STOP_UNIT, "gdm"),
                 named(GH_STEP_STOP_UNIT, "getty@.service"),
+                named(GH_STEP_STOP_USER_UNIT, "ollama.service"), /* no uid */
+                user_unit(1000, "ollama"),
+                user_unit(1000, ""),
+                user_unit(GH_STEP_UID_MAX + 1, "ollama.service"),
+                {.kind = GH_STEP_STOP_USER_UNIT, .group = -1, .has_uid = true, .uid = 1000}, /* no name */
+                {.kind = GH_STEP_STOP_UNIT,
+                 .group = -1,
+                 .name = strdup("x.service"),
+                 .has_uid = true,
+                 .uid = 5},
                 named(GH_STEP_UNLOAD_MODULE, ""),
                 named(GH_STEP_UNLOAD_MODULE, "auto"),
                 named(GH_STEP_UNLOAD_MODULE, "a/b"),
@@ -290,6 +316,17 @@ static void test_writer_refuses_what_reader_refuses(void **state)
                 "set-override addr=0000:01:00.0 old=",
                 "set-override addr=0000:01:00.0 driver=",
                 "stop-unit name=",
+                "stop-user-unit name=ollama.service",
+                "stop-user-unit uid=1000",
+                "stop-user-unit uid= name=ollama.service",
+                "stop-user-unit uid=-1 name=ollama.service",
+                "stop-user-unit uid=+1 name=ollama.service",
+                "stop-user-unit uid=4294967295 name=ollama.service",
+                "stop-user-unit uid=99999999999 name=ollama.service",
+                "stop-user-unit uid=1000 uid=1000 name=ollama.service",
+                "stop-user-unit uid=1000 name=ollama",
+                "stop-unit uid=1000 name=ollama.service",
+                "start-unit uid=1000 name=ollama.service",
         };
         for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
                 gh_step s = {};
@@ -324,16 +361,16 @@ static char *random_value(unsigned *seed, bool unit, bool module)
 static gh_step random_step(unsigned *seed)
 {
         gh_step_kind k = (gh_step_kind)(rand_r(seed) % _GH_STEP_KIND_MAX);
-        bool unit = k == GH_STEP_STOP_UNIT || k == GH_STEP_START_UNIT;
+        bool unit = k == GH_STEP_STOP_UNIT || k == GH_STEP_START_UNIT || k == GH_STEP_STOP_USER_UNIT;
         gh_step s = {.kind = k, .group = -1};
-        /* Mostly the kind's own fields (addr 1, name 2, driver 4, old 8, group 16, nodes 32, holders 64),
-         * sometimes one more or one less. */
+        /* Mostly the kind's own fields (addr 1, name 2, driver 4, old 8, group 16, nodes 32, holders 64,
+         * uid 128), sometimes one more or one less. */
         static const unsigned own[_GH_STEP_KIND_MAX] = {
                 [GH_STEP_STOP_UNIT] = 2,     [GH_STEP_END_HOLDERS] = 96, [GH_STEP_SET_OVERRIDE] = 13,
                 [GH_STEP_UNLOAD_MODULE] = 2, [GH_STEP_UNBIND] = 5,       [GH_STEP_LOAD_MODULE] = 2,
-                [GH_STEP_BIND_VFIO] = 17,    [GH_STEP_START_UNIT] = 2,
+                [GH_STEP_BIND_VFIO] = 17,    [GH_STEP_START_UNIT] = 2,   [GH_STEP_STOP_USER_UNIT] = 130,
         };
-        unsigned fields = own[k] ^ (rand_r(seed) % 4 ? 0 : 1u << (rand_r(seed) % 7));
+        unsigned fields = own[k] ^ (rand_r(seed) % 4 ? 0 : 1u << (rand_r(seed) % 8));
 
         if (fields & 1)
                 snprintf(s.addr, sizeof(s.addr), rand_r(seed) % 4 ? "%04x:%02x:%02x.%x" : "%x:%x:%x.%x",
@@ -359,6 +396,11 @@ static gh_step random_step(unsigned *seed)
         if (fields & 64) {
                 s.holders_mode = (gh_holders_mode)(rand_r(seed) % 2);
                 s.grace_sec = (unsigned)(rand_r(seed) % (GH_POLICY_GRACE_MAX + 10));
+        }
+        if (fields & 128) {
+                s.has_uid = true;
+                s.uid = rand_r(seed) % 4 ? (uint32_t)rand_r(seed) % 70000
+                                         : GH_STEP_UID_MAX + rand_r(seed) % 2;
         }
         return s;
 }

@@ -135,6 +135,47 @@ static void test_stop_start_wait_for_job(void **state)
         assert_false(gh_error_isset(&err));
 }
 
+/* The fake sends JobRemoved to subscribed clients only: a wait that did not Subscribe() first would run
+ * into its deadline. Each job's subscription is undone once it has its answer. */
+static void test_jobs_subscribe_and_unsubscribe(void **state)
+{
+        fixture *f = *state;
+        gh_units *u = units(state);
+        gh_error err = {};
+
+        assert_int_equal(gh_units_stop(u, "gdm.service", deadline_after(5 * USEC_PER_SEC), &err), 0);
+        assert_false(gh_error_isset(&err));
+        assert_int_equal(uf_bus_subscribers(f->root), 0);
+        assert_int_equal(gh_units_start(u, "gdm.service", deadline_after(5 * USEC_PER_SEC), &err), 0);
+        assert_int_equal(uf_bus_subscribers(f->root), 0);
+        /* A job that fails unsubscribes too. */
+        assert_int_equal(gh_units_start(u, "broken.service", deadline_after(5 * USEC_PER_SEC), &err), -EIO);
+        assert_int_equal(uf_bus_subscribers(f->root), 0);
+        assert_true(active(u, "gdm.service"));
+}
+
+/* A user's manager, reached on its private socket under the root: a direct connection, whose signals
+ * carry no sender. Stop and start wait for their jobs there too; a user without a manager is -ENOENT. */
+static void test_user_manager_private_socket(void **state)
+{
+        fixture *f = *state;
+        gh_units *u = NULL;
+        gh_error err = {};
+
+        (void)units(state);
+        assert_int_equal(gh_units_open_user(f->root, 1001, &u), -ENOENT);
+        assert_null(u);
+        assert_int_equal(gh_units_open_user(f->root, 1000, &u), 0);
+        assert_true(active(u, "gdm.service"));
+        assert_int_equal(gh_units_stop(u, "gdm.service", deadline_after(5 * USEC_PER_SEC), &err), 0);
+        assert_false(active(u, "gdm.service"));
+        assert_int_equal(gh_units_start(u, "gdm.service", deadline_after(5 * USEC_PER_SEC), &err), 0);
+        assert_true(active(u, "gdm.service"));
+        assert_int_equal(gh_units_stop(u, "idle.service", deadline_after(5 * USEC_PER_SEC), &err), 0);
+        assert_false(gh_error_isset(&err));
+        gh_units_free(u);
+}
+
 static void test_job_removed_before_reply(void **state)
 {
         gh_units *u = units(state);
@@ -251,6 +292,8 @@ int main(void)
                 cmocka_unit_test(test_is_active),
                 cmocka_unit_test(test_query_has_a_timeout),
                 cmocka_unit_test(test_stop_start_wait_for_job),
+                cmocka_unit_test(test_jobs_subscribe_and_unsubscribe),
+                cmocka_unit_test(test_user_manager_private_socket),
                 cmocka_unit_test(test_job_removed_before_reply),
                 cmocka_unit_test(test_job_failed),
                 cmocka_unit_test(test_job_never_finishes),

@@ -1,5 +1,6 @@
 /* An in-memory host for executor tests: drivers, overrides, modules, units, holders, journal. */
 #include <errno.h>
+#include <inttypes.h>
 
 #include "fake-host.h"
 #include "shared/strv.h"
@@ -123,6 +124,25 @@ static int f_unit_start(void *ctx, const char *unit, usec_t deadline, gh_error *
         if (r == 0)
                 r = unit_job_wait(h, "start", unit, deadline, err);
         return r < 0 ? r : strv_extend_unique(&h->active_units, unit);
+}
+
+/* A user unit is "UID/UNIT", in the calls and in active_units alike. */
+static int f_user_unit_stop(void *ctx, uint32_t uid, const char *unit, usec_t deadline, gh_error *err)
+{
+        _cleanup_free_ char *name = NULL;
+
+        if (asprintf(&name, "%" PRIu32 "/%s", uid, unit) < 0)
+                return -ENOMEM;
+        return f_unit_stop(ctx, name, deadline, err);
+}
+
+static int f_user_unit_start(void *ctx, uint32_t uid, const char *unit, usec_t deadline, gh_error *err)
+{
+        _cleanup_free_ char *name = NULL;
+
+        if (asprintf(&name, "%" PRIu32 "/%s", uid, unit) < 0)
+                return -ENOMEM;
+        return f_unit_start(ctx, name, deadline, err);
 }
 
 static int f_holders_end(void *ctx, char *const *nodes, gh_holders_mode mode, usec_t grace, usec_t deadline,
@@ -279,6 +299,8 @@ static int f_dev_stuck(void *ctx, const char *addr, gh_stuck *ret)
 const gh_host_ops fake_host_ops = {
         .unit_stop = f_unit_stop,
         .unit_start = f_unit_start,
+        .user_unit_stop = f_user_unit_stop,
+        .user_unit_start = f_user_unit_start,
         .holders_end = f_holders_end,
         .override_set = f_override_set,
         .module_unload = f_module_unload,

@@ -17,7 +17,7 @@ typedef struct fake_host {
         fake_dev devs[FAKE_MAX];
         size_t n_devs;
         char **modules;      /* loaded modules (strv) */
-        char **active_units; /* strv */
+        char **active_units; /* strv; a user's unit is "UID/UNIT" */
         char **held_nodes;   /* nodes some process holds (strv) */
         char **journal;      /* lines appended (strv) */
         char **calls;        /* "op arg" for each call, in order (strv) */

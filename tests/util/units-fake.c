@@ -7,10 +7,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
+#include <systemd/sd-id128.h>
 
 #include <cmocka.h>
 
@@ -112,12 +116,108 @@ static int method_load_unit(sd_bus_message *m, void *userdata, sd_bus_error *err
         return reply_unit_path(m, u);
 }
 
+/* Clients of the user manager's private socket: direct connections, which systemd sends every signal to
+ * (subscribed or not) and whose Subscribe() it answers at once. */
+static sd_bus *fake_direct[8];
+
+static bool bus_is_direct(sd_bus *bus)
+{
+        return bus != fake_bus;
+}
+
+/* Subscribe()d clients, by unique name. JobRemoved goes to them only, each its own copy: the routing
+ * that a client must not count on being wider (systemd also sends it to the client that queued the job,
+ * and broadcasts while anyone at all is subscribed). */
+static char *fake_subscribers[16];
+
+static char **subscriber_slot(const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(fake_subscribers); i++)
+                if (streq_ptr(fake_subscribers[i], name))
+                        return &fake_subscribers[i];
+        return NULL;
+}
+
+static unsigned subscriber_count(void)
+{
+        unsigned n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(fake_subscribers); i++)
+                n += !!fake_subscribers[i];
+        return n;
+}
+
+/* As systemd's method_subscribe(): a second Subscribe from the same client is an error. */
+static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        const char *sender = sd_bus_message_get_sender(m);
+        char **slot;
+
+        if (bus_is_direct(sd_bus_message_get_bus(m)))
+                return sd_bus_reply_method_return(m, "");
+        if (!sender)
+                return -EINVAL;
+        if (subscriber_slot(sender))
+                return sd_bus_error_setf(error, UF_ALREADY_SUBSCRIBED, "Client is already subscribed.");
+        slot = subscriber_slot(NULL);
+        if (!slot)
+                return -ENOSPC;
+        *slot = strdup(sender);
+        return *slot ? sd_bus_reply_method_return(m, "") : -ENOMEM;
+}
+
+static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        const char *sender = sd_bus_message_get_sender(m);
+        char **slot = sender ? subscriber_slot(sender) : NULL;
+
+        if (bus_is_direct(sd_bus_message_get_bus(m)))
+                return sd_bus_reply_method_return(m, "");
+        if (!slot)
+                return sd_bus_error_setf(error, UF_NOT_SUBSCRIBED, "Client is not subscribed.");
+        free(*slot);
+        *slot = NULL;
+        return sd_bus_reply_method_return(m, "");
+}
+
+/* Not systemd's: how many clients are subscribed, for the tests to see that each Subscribe is undone. */
+static int method_subscribers(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        return sd_bus_reply_method_return(m, "u", subscriber_count());
+}
+
+static int emit_job_removed(sd_bus *bus, uint32_t id, const char *path, const char *unit, const char *result)
+{
+        for (size_t i = 0; i < ELEMENTSOF(fake_direct); i++)
+                if (fake_direct[i])
+                        (void)sd_bus_emit_signal(fake_direct[i], SD_PATH, "org.freedesktop.systemd1.Manager",
+                                                 "JobRemoved", "uoss", id, path, unit, result);
+        bus = fake_bus;
+        for (size_t i = 0; i < ELEMENTSOF(fake_subscribers); i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+                int r;
+
+                if (!fake_subscribers[i])
+                        continue;
+                r = sd_bus_message_new_signal(bus, &s, SD_PATH, "org.freedesktop.systemd1.Manager",
+                                              "JobRemoved");
+                if (r >= 0)
+                        r = sd_bus_message_set_destination(s, fake_subscribers[i]);
+                if (r >= 0)
+                        r = sd_bus_message_append(s, "uoss", id, path, unit, result);
+                if (r >= 0)
+                        r = sd_bus_send(bus, s, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int job_emit_removed(sd_bus *bus, fake_job *j)
 {
         if (j->result && streq(j->result, "done"))
                 j->unit->active = j->start ? "active" : "inactive";
-        return sd_bus_emit_signal(bus, SD_PATH, "org.freedesktop.systemd1.Manager", "JobRemoved", "uoss",
-                                  j->id, j->path, j->unit->id, j->result);
+        return emit_job_removed(bus, j->id, j->path, j->unit->id, j->result);
 }
 
 static void job_free(fake_job *j)
@@ -173,8 +273,7 @@ static fake_job *job_new(fake_unit *u, bool start)
 /* A JobRemoved for a job the client did not ask for: it must not end the client's wait. */
 static int emit_decoy(sd_bus *bus)
 {
-        return sd_bus_emit_signal(bus, SD_PATH, "org.freedesktop.systemd1.Manager", "JobRemoved", "uoss",
-                                  (uint32_t)9999, SD_PATH "/job/9999", "other.service", "done");
+        return emit_job_removed(bus, 9999, SD_PATH "/job/9999", "other.service", "done");
 }
 
 static fake_job **running_slot(const fake_unit *u, uint32_t id)
@@ -361,6 +460,9 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD("StartUnit", "ss", "o", method_start_unit, 0),
         SD_BUS_METHOD("StopUnit", "ss", "o", method_stop_unit, 0),
         SD_BUS_METHOD("KillUnit", "ssi", "", method_kill_unit, 0),
+        SD_BUS_METHOD("Subscribe", "", "", method_subscribe, 0),
+        SD_BUS_METHOD("Unsubscribe", "", "", method_unsubscribe, 0),
+        SD_BUS_METHOD("FakeSubscribers", "", "u", method_subscribers, 0),
         SD_BUS_SIGNAL("JobRemoved", "uoss", 0),
         SD_BUS_VTABLE_END,
 };
@@ -379,7 +481,75 @@ static const sd_bus_vtable job_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-static int manager_serve(const char *address, int ready_fd)
+static int objects_add(sd_bus *bus)
+{
+        int r = sd_bus_add_object_vtable(bus, NULL, SD_PATH, "org.freedesktop.systemd1.Manager",
+                                         manager_vtable, NULL);
+
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(bus, NULL, SD_UNIT_PREFIX, "org.freedesktop.systemd1.Unit",
+                                               unit_vtable, unit_object_find, NULL);
+        if (r >= 0)
+                r = sd_bus_add_fallback_vtable(bus, NULL, SD_PATH "/job", "org.freedesktop.systemd1.Job",
+                                               job_vtable, job_object_find, NULL);
+        return r;
+}
+
+/* A client of the user manager's private socket: a bus of its own, we the server, as in systemd's
+ * bus_on_connection(). */
+static int on_direct_connection(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        sd_bus *bus = NULL;
+        sd_id128_t id;
+        int nfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), r;
+        size_t i;
+
+        if (nfd < 0)
+                return 0;
+        for (i = 0; i < ELEMENTSOF(fake_direct) && fake_direct[i]; i++)
+                ;
+        r = i < ELEMENTSOF(fake_direct) ? sd_bus_new(&bus) : -ENOSPC;
+        if (r >= 0)
+                r = sd_bus_set_fd(bus, nfd, nfd);
+        if (r >= 0)
+                r = sd_id128_randomize(&id);
+        if (r >= 0)
+                r = sd_bus_set_server(bus, 1, id);
+        if (r >= 0)
+                r = objects_add(bus);
+        if (r >= 0)
+                r = sd_bus_attach_event(bus, fake_event, 0);
+        if (r >= 0)
+                r = sd_bus_start(bus);
+        if (r < 0) {
+                if (!bus)
+                        close(nfd);
+                sd_bus_flush_close_unref(bus);
+                return 0;
+        }
+        fake_direct[i] = bus;
+        return 0;
+}
+
+static int direct_listen(const char *path)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
+                close(fd);
+                return -errno;
+        }
+        return sd_event_add_io(fake_event, NULL, fd, EPOLLIN, on_direct_connection, NULL);
+}
+
+static int manager_serve(const char *address, const char *user_socket, int ready_fd)
 {
         sd_bus *bus = NULL;
         int r;
@@ -392,20 +562,15 @@ static int manager_serve(const char *address, int ready_fd)
         if (r >= 0)
                 r = sd_bus_start(bus);
         if (r >= 0)
-                r = sd_bus_add_object_vtable(bus, NULL, SD_PATH, "org.freedesktop.systemd1.Manager",
-                                             manager_vtable, NULL);
-        if (r >= 0)
-                r = sd_bus_add_fallback_vtable(bus, NULL, SD_UNIT_PREFIX, "org.freedesktop.systemd1.Unit",
-                                               unit_vtable, unit_object_find, NULL);
-        if (r >= 0)
-                r = sd_bus_add_fallback_vtable(bus, NULL, SD_PATH "/job", "org.freedesktop.systemd1.Job",
-                                               job_vtable, job_object_find, NULL);
+                r = objects_add(bus);
         if (r >= 0)
                 r = sd_bus_request_name(bus, "org.freedesktop.systemd1", 0);
         if (r >= 0)
                 r = sd_event_default(&fake_event);
         if (r >= 0)
                 r = sd_bus_attach_event(bus, fake_event, 0);
+        if (r >= 0)
+                r = direct_listen(user_socket);
         if (r >= 0)
                 r = sd_bus_set_exit_on_disconnect(bus, 1);
         if (r < 0)
@@ -493,7 +658,7 @@ static pid_t daemon_start(const char *root)
         return pid;
 }
 
-static pid_t manager_start(const char *socket)
+static pid_t manager_start(const char *socket, const char *user_socket)
 {
         _cleanup_free_ char *address = NULL;
         char buf[8];
@@ -507,7 +672,7 @@ static pid_t manager_start(const char *socket)
         if (pid == 0) {
                 (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
                 close(p[0]);
-                _exit(manager_serve(address, p[1]) < 0 ? 1 : 0);
+                _exit(manager_serve(address, user_socket, p[1]) < 0 ? 1 : 0);
         }
         close(p[1]);
         read_ready(p[0], buf, sizeof(buf));
@@ -519,13 +684,15 @@ static pid_t manager_start(const char *socket)
 int uf_bus_start(const char *root, uf_bus *ret)
 {
         _cleanup_free_ char *socket = pf_path(root, "/run/dbus/system_bus_socket");
+        _cleanup_free_ char *user_socket = pf_path(root, "/run/user/" UF_USER_UID "/systemd/private");
 
         if (!have_dbus_daemon())
                 return -ENOENT;
         pf_mkdir(root, "/run/dbus");
         write_config(root, socket);
         ret->daemon = daemon_start(root);
-        ret->manager = manager_start(socket);
+        pf_mkdir(root, "/run/user/" UF_USER_UID "/systemd");
+        ret->manager = manager_start(socket, user_socket);
         return 0;
 }
 
@@ -542,4 +709,24 @@ void uf_bus_stop(uf_bus *b)
 {
         child_end(&b->manager);
         child_end(&b->daemon);
+}
+
+unsigned uf_bus_subscribers(const char *root)
+{
+        _cleanup_free_ char *socket = pf_path(root, "/run/dbus/system_bus_socket"), *address = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        uint32_t n = 0;
+
+        assert_true(asprintf(&address, "unix:path=%s", socket) > 0);
+        assert_true(sd_bus_new(&bus) >= 0);
+        assert_true(sd_bus_set_address(bus, address) >= 0);
+        assert_true(sd_bus_set_bus_client(bus, 1) >= 0);
+        assert_true(sd_bus_start(bus) >= 0);
+        assert_true(sd_bus_call_method(bus, "org.freedesktop.systemd1", SD_PATH,
+                                       "org.freedesktop.systemd1.Manager", "FakeSubscribers", &error, &reply,
+                                       "") >= 0);
+        assert_true(sd_bus_message_read(reply, "u", &n) > 0);
+        return n;
 }

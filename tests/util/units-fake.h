@@ -25,7 +25,15 @@
  * A running job is cancelled as systemd does it, by Job.Cancel on its object: JobRemoved with result
  * "canceled" goes out before the reply; a job that is gone has no object (UnknownObject). KillUnit takes
  * "control" and SIGKILL only, and answers NoSuchProcess for a unit that is not deactivating. */
+/* JobRemoved goes only to clients that called Manager.Subscribe() (and not Unsubscribe() since); a
+ * second Subscribe() is refused with UF_ALREADY_SUBSCRIBED, an Unsubscribe() without one with
+ * UF_NOT_SUBSCRIBED, as systemd does. FakeSubscribers() (not systemd's) answers how many are. */
+#define UF_ALREADY_SUBSCRIBED "org.freedesktop.systemd1.AlreadySubscribed"
+#define UF_NOT_SUBSCRIBED "org.freedesktop.systemd1.NotSubscribed"
 #define UF_JOB_DELAY_MSEC 200
+/* The same manager also serves ROOT/run/user/UF_USER_UID/systemd/private, as a user's manager does: each
+ * client a direct connection that gets every JobRemoved, Subscribe() or not. */
+#define UF_USER_UID "1000"
 #define UF_EXEC_STOP_TAIL_MSEC 1000
 
 typedef struct uf_bus {
@@ -36,3 +44,5 @@ typedef struct uf_bus {
 /* 0, or -ENOENT when dbus-daemon is not installed. Fails the test on anything else. */
 int uf_bus_start(const char *root, uf_bus *ret);
 void uf_bus_stop(uf_bus *b);
+/* How many clients the fake manager counts as subscribed; fails the test when it cannot ask. */
+unsigned uf_bus_subscribers(const char *root);

@@ -24,7 +24,7 @@ holders = terminate
 holders_grace = $GRACE
 EOF
 plan=$("$GH_TOOL" plan "$DOM")
-assert_contains "$plan" "pid $holder (bash) holds /dev/dri/card0: no unit of its own, will be signalled" "the plan"
+assert_contains "$plan" "pid $holder (bash) holds /dev/dri/card0, owned by no unit of its own: signal pid $holder" "the plan"
 before=$(gh_host_state)
 gh_log "starting the domain; pid $holder holds /dev/dri/card0 and ignores SIGTERM"
 assert_ok virsh start --paused "$DOM"
@@ -64,8 +64,8 @@ wait_for 30 _gh_unit_holds "$RESTARTER" /dev/dri/card0
 gh_start_holder transient /dev/dri/card0
 transient_unit=$GH_HOLDER_UNIT
 plan=$("$GH_TOOL" plan "$DOM")
-assert_contains "$plan" "holds /dev/dri/card0: stopping its unit '$RESTARTER'" "the plan"
-assert_contains "$plan" "holds /dev/dri/card0: stopping its unit '$transient_unit'" "the plan"
+assert_contains "$plan" "holds /dev/dri/card0, owned by system unit '$RESTARTER': stop unit '$RESTARTER'" "the plan"
+assert_contains "$plan" "holds /dev/dri/card0, owned by system unit '$transient_unit': stop unit '$transient_unit'" "the plan"
 before=$(gh_host_state)
 gh_log "starting the domain; '$RESTARTER' and '$transient_unit' hold /dev/dri/card0"
 assert_ok virsh start --paused "$DOM"

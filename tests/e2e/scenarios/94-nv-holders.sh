@@ -24,8 +24,8 @@ before=$(gh_host_state)
 
 plan=$("$GH_TOOL" plan "$DOM")
 echo "$plan"
-assert_contains "$plan" "stopping its unit '$GH_NV_PERSISTENCED_UNIT'" "plan"
-assert_contains "$plan" "stopping its unit '$GH_NV_CUDA_UNIT'" "plan"
+assert_contains "$plan" "owned by system unit '$GH_NV_PERSISTENCED_UNIT': stop unit '$GH_NV_PERSISTENCED_UNIT'" "plan"
+assert_contains "$plan" "owned by system unit '$GH_NV_CUDA_UNIT': stop unit '$GH_NV_CUDA_UNIT'" "plan"
 assert_contains "$plan" "load module 'nvidia' again" "plan's give-back"
 
 # One hand-over and give-back; the services must be stopped (journaled stop-unit steps), stay stopped,
@@ -88,7 +88,7 @@ kill -0 "$ddc_pid" || gh_fail "the DDC holder was ended with holders = fail"
 
 gh_write_config "$DOM" </dev/null
 plan=$("$GH_TOOL" plan "$DOM")
-assert_contains "$plan" "holds $ddc (DDC of $GH_NV_GPU): no unit of its own, will be signalled" "plan"
+assert_contains "$plan" "holds $ddc (DDC of $GH_NV_GPU), owned by no unit of its own: signal pid $ddc_pid" "plan"
 handover_and_back 2
 ! kill -0 "$ddc_pid" 2>/dev/null || gh_fail "pid $ddc_pid still holds $ddc after the hand-over"
 ((i2c_dev_loaded)) || rmmod i2c_dev
