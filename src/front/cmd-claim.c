@@ -52,9 +52,8 @@ static int read_domain_xml(const char *root, const char *domain, char **ret, siz
         return 0;
 }
 
-/* The domain's definition, read and parsed before the lock is taken: it is the slow part, and bounded
- * only by the XML budget. */
-static int parse_domain(const char *root, const char *domain, gh_domain *dom, gh_error *err)
+/* Before the lock is taken: it is the slow part, and bounded only by the XML budget. */
+int gh_domain_file_parse(const char *root, const char *domain, gh_domain *dom, gh_error *err)
 {
         _cleanup_free_ char *xml = NULL;
         gh_error e = {};
@@ -99,7 +98,7 @@ static int claim_read(const char *root, const char *domain, claim_input *in)
         if (!in->p.claim_at_boot)
                 return not_claimed(domain, LOG_INFO,
                                    "claim_at_boot is not set: its devices are taken when it starts");
-        r = parse_domain(root, domain, &in->dom, &err);
+        r = gh_domain_file_parse(root, domain, &in->dom, &err);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
