@@ -1,6 +1,7 @@
 /* The session-keeping mode's files end to end: `desktop-rules --write` and `install` write exactly these
  * files for these domains on a fake host, `--remove` and `uninstall` remove them, a domain whose GPU is the
- * boot VGA gets no entry under auto. */
+ * boot VGA gets no entry under auto (the host's only GPU: test-desktop-rules), and `status` reads back what
+ * they keep away. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -202,6 +203,22 @@ static void test_no_entry_for_boot_vga(void **state)
         assert_files(fs, false);
 }
 
+static void test_status_says_kept_away(void **state)
+{
+        fakesys *fs = *state;
+        _cleanup_(gh_run_done) gh_run w = {}, st = {}, js = {};
+
+        domain(fs, "win11", "06", "");
+        w = tool(fs, "desktop-rules", "--write");
+        assert_ok(&w);
+        st = tool(fs, "status");
+        assert_ok(&st);
+        assert_out_has(&st, "Kept away from the desktop (" RULES "):\n  0000:00:06.0  domain 'win11'\n");
+        js = tool(fs, "status", "--json");
+        assert_ok(&js);
+        assert_out_has(&js, "\"kept_from_desktop\":[{\"address\":\"0000:00:06.0\",\"domain\":\"win11\"}]");
+}
+
 /* install writes them with the hook entry; uninstall removes them with it. */
 static void test_install_uninstall(void **state)
 {
@@ -224,6 +241,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_write_and_remove, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_entry_for_boot_vga, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_status_says_kept_away, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_install_uninstall, setup, teardown),
         };
 
