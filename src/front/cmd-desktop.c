@@ -4,13 +4,13 @@
  * (core/desktop-rules.h says why these). Writing them is install's business, as the claim rules are
  * claim-boot's: no plan, no journal. Nothing is triggered or restarted: a running compositor keeps what it
  * has open, and the next login, or the GPU's next hot-plug, reads the new files. */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 
 #include "core/desktop-rules.h"
 #include "front.h"
 #include "host/conffile.h"
+#include "host/dirnames.h"
 #include "host/etcfile.h"
 #include "host/pci.h"
 #include "shared/fileio.h"
@@ -29,43 +29,6 @@ static const desktop_file files[] = {
         {GH_DESKTOP_ENV_DIR, GH_DESKTOP_ENV_NAME, gh_desktop_format_env},
         {GH_DESKTOP_PROFILE_DIR, GH_DESKTOP_PROFILE_NAME, gh_desktop_format_profile},
 };
-
-static int cmp_names(const void *a, const void *b)
-{
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The domains that opted in: GH_CONF_DOMAINS/NAME.conf, sorted; none when there is no such directory. */
-static int list_opted_in(const char *root, char ***ret)
-{
-        _cleanup_free_ char *dir = path_join(root, GH_CONF_DOMAINS);
-        _cleanup_strv_free_ char **names = NULL;
-        DIR *d;
-        int r = 0;
-
-        if (!dir)
-                return -ENOMEM;
-        d = opendir(dir);
-        if (!d && errno != ENOENT)
-                return -errno;
-        for (struct dirent *de; d && r >= 0 && (de = readdir(d));) {
-                size_t n = strlen(de->d_name);
-                char *name;
-
-                if (de->d_name[0] == '.' || n <= strlen(".conf") || !streq(de->d_name + n - strlen(".conf"), ".conf"))
-                        continue;
-                name = strndup(de->d_name, n - strlen(".conf"));
-                r = name ? strv_push(&names, name) : -ENOMEM;
-        }
-        if (d)
-                closedir(d);
-        if (r < 0)
-                return r;
-        if (names)
-                qsort(names, strv_length(names), sizeof(char *), cmp_names);
-        *ret = TAKE_PTR(names);
-        return 0;
-}
 
 /* One domain's part; a domain whose files cannot be read is skipped with a line saying why. */
 static int add_domain(const char *root, const char *domain, const gh_pci_dev *devs, size_t n, gh_desktop *d)
@@ -101,7 +64,8 @@ static int desktop_plan(const char *root, gh_desktop *d)
         size_t n = 0;
         int r;
 
-        r = list_opted_in(root, &domains);
+        /* The domains that opted in: GH_CONF_DOMAINS/NAME.conf. */
+        r = gh_dir_names(root, GH_CONF_DOMAINS, ".conf", &domains);
         if (r < 0)
                 return r;
         /* No sysfs (a root dpkg unpacks into): no GPU to keep away, nothing to write. */
