@@ -532,9 +532,8 @@ int gh_policy_format(const gh_policy *p, char **ret)
         /* Whatever is written must parse back, so a value out of range is refused, not printed. */
         if (!gh_dm_mode_to_string(p->display_manager) ||
             !gh_dm_restart_to_string(p->restart_display_manager) || !gh_holders_mode_to_string(p->holders) ||
-            !gh_keep_session_to_string(p->keep_session) ||
-            p->holders_grace_sec > GH_POLICY_GRACE_MAX || p->timeout_sec < 1 ||
-            p->timeout_sec > GH_POLICY_TIMEOUT_MAX)
+            !gh_keep_session_to_string(p->keep_session) || p->holders_grace_sec > GH_POLICY_GRACE_MAX ||
+            p->timeout_sec < 1 || p->timeout_sec > GH_POLICY_TIMEOUT_MAX)
                 return -EINVAL;
         f = open_memstream(&buf, &size);
         if (!f)

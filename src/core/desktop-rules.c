@@ -65,7 +65,8 @@ static int domain_gpus(const gh_policy *p, const gh_domain *dom, const gh_pci_de
 
                 if (h->kind != GH_HOSTDEV_PCI || !gh_pci_dev_is_display(find_dev(devs, n_devs, &h->addr)))
                         continue;
-                if ((p->devices_auto || listed(p->devices, p->n_devices, &h->addr)) && !listed(v, n, &h->addr))
+                if ((p->devices_auto || listed(p->devices, p->n_devices, &h->addr)) &&
+                    !listed(v, n, &h->addr))
                         v[n++] = h->addr;
         }
         *ret = v;
@@ -83,7 +84,8 @@ static bool host_keeps_other(const gh_pci_dev *devs, size_t n_devs, const gh_pci
         return false;
 }
 
-static const gh_pci_dev *boot_vga_of(const gh_pci_dev *devs, size_t n_devs, const gh_pci_addr *gpus, size_t n)
+static const gh_pci_dev *boot_vga_of(const gh_pci_dev *devs, size_t n_devs, const gh_pci_addr *gpus,
+                                     size_t n)
 {
         for (size_t i = 0; i < n; i++) {
                 const gh_pci_dev *d = find_dev(devs, n_devs, &gpus[i]);
@@ -257,7 +259,8 @@ int gh_desktop_format_rules(const gh_desktop *d, char **ret)
         f = open_memstream(&buf, &len);
         if (!f)
                 return -ENOMEM;
-        fputs("# Written by gpu-handover (install, desktop-rules --write) from the domains whose config says\n"
+        fputs("# Written by gpu-handover (install, desktop-rules --write) from the domains whose config "
+              "says\n"
               "# keep_session = yes, or auto on a host that keeps another GPU; removed by uninstall.\n"
               "# GNOME (mutter) never opens a card tagged mutter-device-ignore; KWin and wlroots open only\n"
               "# the cards that " GH_DESKTOP_ENV_PATH " and " GH_DESKTOP_PROFILE_PATH " list, by the\n"
@@ -266,8 +269,8 @@ int gh_desktop_format_rules(const gh_desktop *d, char **ret)
               f);
         for (size_t i = 0; i < d->n_away; i++)
                 fprintf(f,
-                        DOMAIN_START "%s'\n" AWAY_START "%s\", KERNEL==\"card[0-9]*|renderD[0-9]*\", " AWAY_TAG
-                                     "\n",
+                        DOMAIN_START "%s'\n" AWAY_START
+                                     "%s\", KERNEL==\"card[0-9]*|renderD[0-9]*\", " AWAY_TAG "\n",
                         GH_PRINTABLE(d->away[i].domain), GH_PCI_ADDR_STR(&d->away[i].addr));
         for (size_t i = 0; i < d->n_host; i++)
                 fprintf(f, "# the host's GPU\nKERNELS==\"%s\", KERNEL==\"card[0-9]*\", SYMLINK+=\"%s\"\n",
@@ -302,8 +305,8 @@ static int format_env(const gh_desktop *d, bool shell, char **ret)
                 "# Written by gpu-handover (install, desktop-rules --write); removed by uninstall.\n"
                 "# KWin and wlroots compositors open only these GPUs, never the ones lent to VMs\n"
                 "# (names from " GH_DESKTOP_RULES_PATH ").%s\n",
-                shell ? " For a compositor started from a\n# TTY login; sessions from a display manager read "
-                        GH_DESKTOP_ENV_PATH "."
+                shell ? " For a compositor started from a\n# TTY login; sessions from a display manager "
+                        "read " GH_DESKTOP_ENV_PATH "."
                       : "");
         for (size_t i = 0; i < ELEMENTSOF(vars); i++) {
                 fprintf(f, "%s%s=", shell ? "export " : "", vars[i]);

@@ -161,7 +161,8 @@ static int cmd_desktop_rules(gh_context *ctx, const gh_command *self, int argc, 
                 if (r < 0)
                         return gh_args_exit(r);
                 if (what && what != r) {
-                        fprintf(stderr, "gpu-handover: desktop-rules: --write and --remove exclude each other\n");
+                        fprintf(stderr,
+                                "gpu-handover: desktop-rules: --write and --remove exclude each other\n");
                         return GH_EXIT_USAGE;
                 }
                 what = r;

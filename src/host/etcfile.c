@@ -20,7 +20,8 @@ static int etc_path(const char *root, const char *dir, const char *name, char **
         return *ret_full ? 0 : -ENOMEM;
 }
 
-int gh_etc_file_read(const char *root, const char *dir, const char *name, size_t max, char **ret, gh_error *err)
+int gh_etc_file_read(const char *root, const char *dir, const char *name, size_t max, char **ret,
+                     gh_error *err)
 {
         _cleanup_free_ char *shown = NULL, *path = NULL;
         int r = etc_path(root, dir, name, &shown, &path);
@@ -36,9 +37,9 @@ int gh_etc_file_read(const char *root, const char *dir, const char *name, size_t
 static int remove_file(const char *shown, const char *path, gh_error *err)
 {
         if (unlink(path) < 0)
-                return errno == ENOENT ? 0
-                                       : gh_error_set(err, -errno, "cannot remove '%s': %s", shown,
-                                                      strerror(errno));
+                return errno == ENOENT
+                               ? 0
+                               : gh_error_set(err, -errno, "cannot remove '%s': %s", shown, strerror(errno));
         return 1;
 }
 

@@ -90,9 +90,10 @@ static int teardown(void **state)
 
 static void test_commands(void **state)
 {
-        assert_completes("plan\ncheck\nstatus\nrestore\ninstall\nuninstall\nclaim-boot\ndesktop-rules\nhook\n"
-                         "help\n",
-                         "");
+        assert_completes(
+                "plan\ncheck\nstatus\nrestore\ninstall\nuninstall\nclaim-boot\ndesktop-rules\nhook\n"
+                "help\n",
+                "");
         /* help takes one command name. */
         assert_completes("check\nclaim-boot\n", "help", "c");
         assert_completes("", "help", "check", "");

@@ -239,7 +239,8 @@ static void test_bad_values(void **state)
                  W ":1: bad value 'maybe' for 'interface_hostdevs' (expected yes or no)"},
                 {"claim_at_boot = on", W ":1: bad value 'on' for 'claim_at_boot' (expected yes or no)"},
                 {"claim_at_boot =", W ":1: bad value '' for 'claim_at_boot' (expected yes or no)"},
-                {"keep_session = true", W ":1: bad value 'true' for 'keep_session' (expected auto, yes or no)"},
+                {"keep_session = true",
+                 W ":1: bad value 'true' for 'keep_session' (expected auto, yes or no)"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)

@@ -72,7 +72,8 @@ static const char *const want_rules =
         "# Written by gpu-handover (install, desktop-rules --write) from the domains whose config says\n"
         "# keep_session = yes, or auto on a host that keeps another GPU; removed by uninstall.\n"
         "# GNOME (mutter) never opens a card tagged mutter-device-ignore; KWin and wlroots open only\n"
-        "# the cards that /etc/environment.d/90-gpu-handover.conf and /etc/profile.d/gpu-handover.sh list, by "
+        "# the cards that /etc/environment.d/90-gpu-handover.conf and /etc/profile.d/gpu-handover.sh list, "
+        "by "
         "the\n"
         "# names below (their lists are split at ':', so /dev/dri/by-path names cannot be used).\n"
         "SUBSYSTEM!=\"drm\", GOTO=\"gpu_handover_desktop_end\"\n"
@@ -96,11 +97,12 @@ static void test_auto_keeps_second_gpu_away(void **state)
         assert_int_equal(gh_desktop_format_rules(&d, &rules), 0);
         assert_string_equal(rules, want_rules);
         assert_int_equal(gh_desktop_format_env(&d, &env), 0);
-        assert_string_equal(env, "# Written by gpu-handover (install, desktop-rules --write); removed by uninstall.\n"
-                                 "# KWin and wlroots compositors open only these GPUs, never the ones lent to VMs\n"
-                                 "# (names from /etc/udev/rules.d/61-gpu-handover-desktop.rules).\n"
-                                 "KWIN_DRM_DEVICES=/dev/dri/host-0000_00_02.0-card\n"
-                                 "WLR_DRM_DEVICES=/dev/dri/host-0000_00_02.0-card\n");
+        assert_string_equal(
+                env, "# Written by gpu-handover (install, desktop-rules --write); removed by uninstall.\n"
+                     "# KWin and wlroots compositors open only these GPUs, never the ones lent to VMs\n"
+                     "# (names from /etc/udev/rules.d/61-gpu-handover-desktop.rules).\n"
+                     "KWIN_DRM_DEVICES=/dev/dri/host-0000_00_02.0-card\n"
+                     "WLR_DRM_DEVICES=/dev/dri/host-0000_00_02.0-card\n");
         assert_int_equal(gh_desktop_format_profile(&d, &profile), 0);
         assert_non_null(strstr(profile, "export KWIN_DRM_DEVICES=/dev/dri/host-0000_00_02.0-card\n"
                                         "export WLR_DRM_DEVICES=/dev/dri/host-0000_00_02.0-card\n"));
@@ -130,7 +132,8 @@ static void test_auto_leaves_boot_vga(void **state)
         h.devs[0].boot_vga = false;
         h.devs[1].boot_vga = true;
         why = add(&d, &h, "win11", DGPU, "");
-        assert_string_equal(why, DGPU ": left to the desktop (keep_session = auto): its GPU is the boot VGA, "
+        assert_string_equal(why,
+                            DGPU ": left to the desktop (keep_session = auto): its GPU is the boot VGA, "
                                  "which the desktop runs on");
         assert_int_equal(d.n_away, 0);
         assert_int_equal(gh_desktop_format_rules(&d, &rules), 0);
@@ -148,7 +151,8 @@ static void test_auto_leaves_only_gpu(void **state)
         add_dev(&h, DGPU, 0x030000, "nvidia", false, "/dev/dri/card0");
         add_dev(&h, DGPU_AUDIO, 0x040300, "snd_hda_intel", false, NULL);
         why = add(&d, &h, "win11", DGPU, "");
-        assert_string_equal(why, DGPU ": left to the desktop (keep_session = auto): the host keeps no other GPU "
+        assert_string_equal(why,
+                            DGPU ": left to the desktop (keep_session = auto): the host keeps no other GPU "
                                  "with a driver to run the desktop on");
         assert_int_equal(d.n_away, 0);
 }
@@ -194,8 +198,9 @@ static void test_parse_back(void **state)
         assert_string_equal(GH_PCI_ADDR_STR(&v[0].addr), DGPU);
         assert_string_equal(v[0].domain, "win11");
         gh_desktop_gpus_free(v, n);
-        assert_int_equal(gh_desktop_parse_rules("# nothing of ours\nKERNELS==\"0000:01:00.0\", TAG+=\"x\"\n", &v, &n),
-                         0);
+        assert_int_equal(
+                gh_desktop_parse_rules("# nothing of ours\nKERNELS==\"0000:01:00.0\", TAG+=\"x\"\n", &v, &n),
+                0);
         assert_int_equal(n, 0);
         gh_desktop_gpus_free(v, n);
 }

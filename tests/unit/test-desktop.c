@@ -24,7 +24,8 @@ static const char *const want_rules =
         "# Written by gpu-handover (install, desktop-rules --write) from the domains whose config says\n"
         "# keep_session = yes, or auto on a host that keeps another GPU; removed by uninstall.\n"
         "# GNOME (mutter) never opens a card tagged mutter-device-ignore; KWin and wlroots open only\n"
-        "# the cards that /etc/environment.d/90-gpu-handover.conf and /etc/profile.d/gpu-handover.sh list, by "
+        "# the cards that /etc/environment.d/90-gpu-handover.conf and /etc/profile.d/gpu-handover.sh list, "
+        "by "
         "the\n"
         "# names below (their lists are split at ':', so /dev/dri/by-path names cannot be used).\n"
         "SUBSYSTEM!=\"drm\", GOTO=\"gpu_handover_desktop_end\"\n"
@@ -115,9 +116,11 @@ static void domain(fakesys *fs, const char *name, const char *slot, const char *
 
         assert_true(asprintf(&xml,
                              "<domain type='kvm'><name>%s</name><devices>\n"
-                             "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' "
+                             "<hostdev mode='subsystem' type='pci' managed='yes'><source><address "
+                             "domain='0x0000' "
                              "bus='0x00' slot='0x%s' function='0x0'/></source></hostdev>\n"
-                             "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' "
+                             "<hostdev mode='subsystem' type='pci' managed='yes'><source><address "
+                             "domain='0x0000' "
                              "bus='0x00' slot='0x%s' function='0x1'/></source></hostdev>\n"
                              "</devices></domain>\n",
                              name, slot, slot) > 0);
@@ -193,8 +196,9 @@ static void test_no_entry_for_boot_vga(void **state)
         domain(fs, "desk", "05", "");
         w = tool(fs, "desktop-rules", "--write");
         assert_ok(&w);
-        assert_out_has(&w, "desk: 0000:00:05.0: left to the desktop (keep_session = auto): its GPU is the boot "
-                           "VGA");
+        assert_out_has(&w,
+                       "desk: 0000:00:05.0: left to the desktop (keep_session = auto): its GPU is the boot "
+                       "VGA");
         assert_files(fs, false);
         domain(fs, "win11", "06", "keep_session = no\n");
         no = tool(fs, "desktop-rules", "--write");
