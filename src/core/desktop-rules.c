@@ -291,7 +291,7 @@ static void print_device_list(FILE *f, const gh_desktop *d)
 static int format_env(const gh_desktop *d, bool shell, char **ret)
 {
         static const char *const vars[] = {"KWIN_DRM_DEVICES", "WLR_DRM_DEVICES"};
-        char *buf = NULL;
+        char *buf = NULL, link[64];
         size_t len = 0;
         FILE *f;
 
@@ -308,11 +308,17 @@ static int format_env(const gh_desktop *d, bool shell, char **ret)
                 shell ? " For a compositor started from a\n# TTY login; sessions from a display manager "
                         "read " GH_DESKTOP_ENV_PATH "."
                       : "");
+        /* Until udev has run the rules for the host's GPU (a trigger, or the next boot) its name does not
+         * exist, and a compositor told to open only it would not start: a login shell can check. */
+        if (shell)
+                fprintf(f, "if [ -e /dev/%s ]; then\n", host_link(&d->host[0], link));
         for (size_t i = 0; i < ELEMENTSOF(vars); i++) {
-                fprintf(f, "%s%s=", shell ? "export " : "", vars[i]);
+                fprintf(f, "%s%s=", shell ? "\texport " : "", vars[i]);
                 print_device_list(f, d);
                 fputc('\n', f);
         }
+        if (shell)
+                fputs("fi\n", f);
         return close_text(f, &buf, ret);
 }
 

@@ -104,8 +104,10 @@ static void test_auto_keeps_second_gpu_away(void **state)
                      "KWIN_DRM_DEVICES=/dev/dri/host-0000_00_02.0-card\n"
                      "WLR_DRM_DEVICES=/dev/dri/host-0000_00_02.0-card\n");
         assert_int_equal(gh_desktop_format_profile(&d, &profile), 0);
-        assert_non_null(strstr(profile, "export KWIN_DRM_DEVICES=/dev/dri/host-0000_00_02.0-card\n"
-                                        "export WLR_DRM_DEVICES=/dev/dri/host-0000_00_02.0-card\n"));
+        assert_non_null(strstr(profile, "if [ -e /dev/dri/host-0000_00_02.0-card ]; then\n"
+                                        "\texport KWIN_DRM_DEVICES=/dev/dri/host-0000_00_02.0-card\n"
+                                        "\texport WLR_DRM_DEVICES=/dev/dri/host-0000_00_02.0-card\n"
+                                        "fi\n"));
 }
 
 /* Lent already (on vfio-pci) when install runs: kept away all the same, and never listed for the host. */

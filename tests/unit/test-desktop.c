@@ -47,8 +47,10 @@ static const char *const want_profile =
         "# KWin and wlroots compositors open only these GPUs, never the ones lent to VMs\n"
         "# (names from /etc/udev/rules.d/61-gpu-handover-desktop.rules). For a compositor started from a\n"
         "# TTY login; sessions from a display manager read /etc/environment.d/90-gpu-handover.conf.\n"
-        "export KWIN_DRM_DEVICES=/dev/dri/host-0000_00_05.0-card\n"
-        "export WLR_DRM_DEVICES=/dev/dri/host-0000_00_05.0-card\n";
+        "if [ -e /dev/dri/host-0000_00_05.0-card ]; then\n"
+        "\texport KWIN_DRM_DEVICES=/dev/dri/host-0000_00_05.0-card\n"
+        "\texport WLR_DRM_DEVICES=/dev/dri/host-0000_00_05.0-card\n"
+        "fi\n";
 
 static gh_run tool_run(const char *bin, const char *const *argv_in)
 {
