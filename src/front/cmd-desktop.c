@@ -2,10 +2,13 @@
  * domains that opted in (their config's keep_session, their persistent definition, the host's GPUs), the
  * udev rules that keep the desktop off their GPUs and the device lists KWin and wlroots read
  * (core/desktop-rules.h says why these). Writing them is install's business, as the claim rules are
- * claim-boot's: no plan, no journal. Nothing is triggered or restarted: a running compositor keeps what it
- * has open, and the next login, or the GPU's next hot-plug, reads the new files. */
+ * claim-boot's: no plan, no journal. On the host, udev is asked to run the DRM devices' rules again
+ * (trigger_drm); nothing is restarted: a running compositor keeps what it has open, and the next login,
+ * or the GPU's next hot-plug, reads the new files. */
 #include <errno.h>
 #include <getopt.h>
+#include <spawn.h>
+#include <sys/wait.h>
 
 #include "core/desktop-rules.h"
 #include "front.h"
@@ -101,6 +104,25 @@ static int write_files(const char *root, const gh_desktop *d, bool remove, gh_er
         return changed;
 }
 
+/* Has udevd run the DRM devices' rules again, so that the names the device lists use exist before the
+ * next login (environment.d cannot check for them) and the tag is on a card present now. A change event
+ * adds nothing a compositor acts on (mutter and KWin look for add, remove and HOTPLUG=1), and is no
+ * hand-over step: running the rules again is all it does. Only on the host itself, never below a root. */
+static bool trigger_drm(const char *root)
+{
+        static const char *const argv[] = {"udevadm", "trigger", "--action=change", "--subsystem-match=drm",
+                                           NULL};
+        pid_t pid;
+        int status;
+
+        if (!streq(root, "/") && *root)
+                return false;
+        fflush(stdout);
+        if (posix_spawnp(&pid, argv[0], NULL, NULL, (char *const *)argv, environ) != 0)
+                return false;
+        return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 int gh_desktop_files_update(const char *root, bool remove, gh_error *err)
 {
         _cleanup_(gh_desktop_done) gh_desktop d = {};
@@ -110,7 +132,12 @@ int gh_desktop_files_update(const char *root, bool remove, gh_error *err)
                 return gh_error_set(err, r, "cannot work out which GPUs to keep away from the desktop: %s",
                                     strerror(-r));
         r = write_files(root, &d, remove, err);
-        if (r > 0)
+        if (r <= 0)
+                return r;
+        if (trigger_drm(root))
+                printf("Ran '" TRIGGER_HINT "'. A running desktop keeps what it has open:\n"
+                       "log out and in again for it to use what these files say.\n");
+        else
                 printf("A running desktop keeps what it has open: log out and in again after running\n"
                        "    " TRIGGER_HINT "\n"
                        "(or reboot) for the desktop to use what these files say.\n");
