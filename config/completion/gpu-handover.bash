@@ -41,7 +41,7 @@ _gpu_handover_files()
 _gpu_handover()
 {
         local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-        local commands="plan check status restore install uninstall claim-boot hook help"
+        local commands="plan check status restore install uninstall claim-boot desktop-rules hook help"
         local root=${_gpu_handover_root-} cmd="" i w
         local -i args=0
 
@@ -115,6 +115,9 @@ _gpu_handover()
                 ;;
         claim-boot)
                 _gpu_handover_add "$cur" $'--write-rules\n--help'
+                ;;
+        desktop-rules)
+                _gpu_handover_add "$cur" $'--write\n--remove\n--help'
                 ;;
         help)
                 ((args == 0)) && _gpu_handover_add "$cur" "${commands// /$'\n'}"

@@ -41,6 +41,12 @@ static const char *const holders_mode_table[_GH_HOLDERS_MODE_MAX] = {
         [GH_HOLDERS_FAIL] = "fail",
 };
 
+static const char *const keep_session_table[_GH_KEEP_SESSION_MAX] = {
+        [GH_KEEP_SESSION_AUTO] = "auto",
+        [GH_KEEP_SESSION_YES] = "yes",
+        [GH_KEEP_SESSION_NO] = "no",
+};
+
 /* Kinds a user would want stopped around a hand-over; devices, slices and the like are not. */
 static const char *const unit_suffixes[] = {".service", ".socket", ".target", ".scope", ".timer", ".path"};
 
@@ -82,6 +88,16 @@ const char *gh_holders_mode_to_string(gh_holders_mode m)
 gh_holders_mode gh_holders_mode_from_string(const char *s)
 {
         return (gh_holders_mode)table_lookup(holders_mode_table, _GH_HOLDERS_MODE_MAX, s);
+}
+
+const char *gh_keep_session_to_string(gh_keep_session m)
+{
+        return m >= 0 && m < _GH_KEEP_SESSION_MAX ? keep_session_table[m] : NULL;
+}
+
+gh_keep_session gh_keep_session_from_string(const char *s)
+{
+        return (gh_keep_session)table_lookup(keep_session_table, _GH_KEEP_SESSION_MAX, s);
 }
 
 void gh_policy_init(gh_policy *p)
@@ -373,6 +389,16 @@ static int parse_claim_at_boot(gh_policy *p, const char *value, const line_ctx *
         return 0;
 }
 
+static int parse_keep_session(gh_policy *p, const char *value, const line_ctx *lc)
+{
+        gh_keep_session m = gh_keep_session_from_string(value);
+
+        if (m < 0)
+                return bad_value(lc, value, "auto, yes or no");
+        p->keep_session = m;
+        return 0;
+}
+
 static const key_parser key_parsers[] = {
         {"devices", parse_devices},
         {"display_manager", parse_display_manager},
@@ -384,6 +410,7 @@ static const key_parser key_parsers[] = {
         {"timeout", parse_timeout},
         {"interface_hostdevs", parse_interface_hostdevs},
         {"claim_at_boot", parse_claim_at_boot},
+        {"keep_session", parse_keep_session},
 };
 
 static char *strstrip(char *s)
@@ -493,6 +520,7 @@ static void format_policy(FILE *f, const gh_policy *p)
         fprintf(f, "timeout = %u\n", p->timeout_sec);
         fprintf(f, "interface_hostdevs = %s\n", p->interface_hostdevs ? "yes" : "no");
         fprintf(f, "claim_at_boot = %s\n", p->claim_at_boot ? "yes" : "no");
+        fprintf(f, "keep_session = %s\n", gh_keep_session_to_string(p->keep_session));
 }
 
 int gh_policy_format(const gh_policy *p, char **ret)
@@ -504,8 +532,8 @@ int gh_policy_format(const gh_policy *p, char **ret)
         /* Whatever is written must parse back, so a value out of range is refused, not printed. */
         if (!gh_dm_mode_to_string(p->display_manager) ||
             !gh_dm_restart_to_string(p->restart_display_manager) || !gh_holders_mode_to_string(p->holders) ||
-            p->holders_grace_sec > GH_POLICY_GRACE_MAX || p->timeout_sec < 1 ||
-            p->timeout_sec > GH_POLICY_TIMEOUT_MAX)
+            !gh_keep_session_to_string(p->keep_session) || p->holders_grace_sec > GH_POLICY_GRACE_MAX ||
+            p->timeout_sec < 1 || p->timeout_sec > GH_POLICY_TIMEOUT_MAX)
                 return -EINVAL;
         f = open_memstream(&buf, &size);
         if (!f)

@@ -29,6 +29,16 @@ typedef enum gh_holders_mode {
         _GH_HOLDERS_MODE_INVALID = -EINVAL,
 } gh_holders_mode;
 
+/* Whether the desktop is kept off the domain's GPU for good (core/desktop-rules.h), so that a hand-over
+ * never has to stop the graphical session. */
+typedef enum gh_keep_session {
+        GH_KEEP_SESSION_AUTO, /* yes where the GPU is not the boot VGA and the host keeps another GPU */
+        GH_KEEP_SESSION_YES,
+        GH_KEEP_SESSION_NO,
+        _GH_KEEP_SESSION_MAX,
+        _GH_KEEP_SESSION_INVALID = -EINVAL,
+} gh_keep_session;
+
 typedef struct gh_policy {
         bool devices_auto;    /* devices = auto */
         gh_pci_addr *devices; /* devices = LIST: the allowlist */
@@ -43,6 +53,7 @@ typedef struct gh_policy {
         unsigned timeout_sec;       /* budget for the whole prepare, default 60 */
         bool interface_hostdevs;    /* take <interface type='hostdev'> too, default no */
         bool claim_at_boot;         /* for the boot-time claim unit, default no */
+        gh_keep_session keep_session; /* read by `install` and `desktop-rules`, default auto */
 } gh_policy;
 
 #define GH_POLICY_TIMEOUT_DEFAULT 60u
@@ -73,3 +84,5 @@ const char *gh_dm_restart_to_string(gh_dm_restart m);
 gh_dm_restart gh_dm_restart_from_string(const char *s);
 const char *gh_holders_mode_to_string(gh_holders_mode m);
 gh_holders_mode gh_holders_mode_from_string(const char *s);
+const char *gh_keep_session_to_string(gh_keep_session m);
+gh_keep_session gh_keep_session_from_string(const char *s);

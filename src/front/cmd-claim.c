@@ -4,7 +4,6 @@
  * left to do is planned (gh_plan_build_claim) and run by the executor like any hand-over, which never
  * stops a unit, ends a process or unloads a module here. No journal is left once a claim worked: the
  * hook's prepare later finds the devices on vfio-pci, and its release gives them to the host. */
-#include <dirent.h>
 #include <errno.h>
 
 #include "core/claim-rules.h"
@@ -12,6 +11,7 @@
 #include "handover.h"
 #include "host/claimfile.h"
 #include "host/conffile.h"
+#include "host/dirnames.h"
 #include "host/lock.h"
 #include "host/log.h"
 #include "shared/fileio.h"
@@ -52,9 +52,8 @@ static int read_domain_xml(const char *root, const char *domain, char **ret, siz
         return 0;
 }
 
-/* The domain's definition, read and parsed before the lock is taken: it is the slow part, and bounded
- * only by the XML budget. */
-static int parse_domain(const char *root, const char *domain, gh_domain *dom, gh_error *err)
+/* Before the lock is taken: it is the slow part, and bounded only by the XML budget. */
+int gh_domain_file_parse(const char *root, const char *domain, gh_domain *dom, gh_error *err)
 {
         _cleanup_free_ char *xml = NULL;
         gh_error e = {};
@@ -99,55 +98,12 @@ static int claim_read(const char *root, const char *domain, claim_input *in)
         if (!in->p.claim_at_boot)
                 return not_claimed(domain, LOG_INFO,
                                    "claim_at_boot is not set: its devices are taken when it starts");
-        r = parse_domain(root, domain, &in->dom, &err);
+        r = gh_domain_file_parse(root, domain, &in->dom, &err);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 return not_claimed(domain, LOG_ERR, err.msg[0] ? err.msg : strerror(-r));
         in->ready = true;
-        return 0;
-}
-
-static bool is_autostart_link(const char *name)
-{
-        size_t n = strlen(name);
-
-        return name[0] != '.' && n > strlen(".xml") && streq(name + n - strlen(".xml"), ".xml");
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The domains libvirt starts at boot: AUTOSTART_DIR/NAME.xml, whatever the link points to. Sorted. */
-static int list_autostart(const char *root, char ***ret)
-{
-        _cleanup_free_ char *dir = path_join(root, AUTOSTART_DIR);
-        _cleanup_strv_free_ char **names = NULL;
-        DIR *d;
-        int r = 0;
-
-        if (!dir)
-                return -ENOMEM;
-        d = opendir(dir);
-        if (!d && errno != ENOENT)
-                return -errno;
-        for (struct dirent *de; d && r >= 0 && (de = readdir(d));) {
-                char *name;
-
-                if (!is_autostart_link(de->d_name))
-                        continue;
-                name = strndup(de->d_name, strlen(de->d_name) - strlen(".xml"));
-                r = name ? strv_push(&names, name) : -ENOMEM;
-        }
-        if (d)
-                closedir(d);
-        if (r < 0)
-                return r;
-        if (names)
-                qsort(names, strv_length(names), sizeof(char *), cmp_names);
-        *ret = TAKE_PTR(names);
         return 0;
 }
 
@@ -326,7 +282,8 @@ static int cmd_claim_boot(gh_context *ctx, const gh_command *self, int argc, cha
         if ((r = gh_args_positional(self, argc, argv, 0, 0)) < 0)
                 return gh_args_exit(r);
         gh_log_setup(GH_LOG_JOURNAL, LOG_INFO);
-        r = list_autostart(ctx->root, &domains);
+        /* The domains libvirt starts at boot: AUTOSTART_DIR/NAME.xml, whatever the link points to. */
+        r = gh_dir_names(ctx->root, AUTOSTART_DIR, ".xml", &domains);
         if (r < 0)
                 return claim_fail("cannot list " AUTOSTART_DIR, r);
         if (!domains)

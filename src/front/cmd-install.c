@@ -365,6 +365,11 @@ static int cmd_install(gh_context *ctx, const gh_command *self, int argc, char *
         }
         report(a.root, a.hook, &res);
         warn_conf_dir(a.root);
+        /* After the hook: a config that cannot be read costs its domain its entry, never the hook. */
+        if (gh_desktop_files_update(a.root, false, &err) < 0) {
+                fprintf(stderr, "gpu-handover: install: %s\n", err.msg);
+                return GH_EXIT_FAILURE;
+        }
         return GH_EXIT_OK;
 }
 
@@ -468,7 +473,7 @@ static int cmd_uninstall(gh_context *ctx, const gh_command *self, int argc, char
         const char *root = ctx->root;
         gh_error err = {};
         bool qemu_d;
-        int r, rules = 0;
+        int r, rules = 0, desktop = 0;
 
         r = parse_uninstall_args(self, argc, argv, &root);
         if (r < 0)
@@ -483,12 +488,15 @@ static int cmd_uninstall(gh_context *ctx, const gh_command *self, int argc, char
                        GH_CLAIM_RULES_PATH);
         if (r >= 0 && rules < 0)
                 r = rules;
+        /* The desktop may use every GPU again once the tool is gone. */
+        if (r >= 0 && (desktop = gh_desktop_files_update(root, true, &err)) < 0)
+                r = desktop;
         if (r < 0) {
                 fprintf(stderr, "gpu-handover: uninstall: %s\n",
                         gh_error_isset(&err) ? err.msg : strerror(-r));
                 return GH_EXIT_FAILURE;
         }
-        if (done[0] != REMOVAL_DONE && done[1] != REMOVAL_DONE && rules > 0)
+        if (done[0] != REMOVAL_DONE && done[1] != REMOVAL_DONE && (rules > 0 || desktop > 0))
                 return GH_EXIT_OK;
         if (done[0] != REMOVAL_DONE && done[1] != REMOVAL_DONE) {
                 printf("No gpu-handover hook entry is installed: nothing changed.\n");
@@ -507,6 +515,8 @@ const gh_command gh_command_install = {
         .summary = "put the libvirt hook entry in place",
         .details = "Links " HOOK_ENTRY " to the hook binary (default " GH_HOOK_PATH ")\n"
                    "and creates " GH_CONF_DOMAINS ". Restarts nothing: restart libvirt's daemon afterwards.\n"
+                   "Writes the files that keep the desktop off the GPUs of domains with keep_session\n"
+                   "('gpu-handover desktop-rules' shows them).\n"
                    "Another program's hook is never replaced. The hook binary, and every directory on the way\n"
                    "to it, must be root's and not writable by group or others.\n\n"
                    "  --qemu-d             install as " HOOK_DROPIN ", next to another program's hook\n"
@@ -523,7 +533,8 @@ const gh_command gh_command_uninstall = {
                    "    " HOOK_ENTRY "\n    " HOOK_DROPIN "\n"
                    "Another program's hook is left alone. The configuration stays. Refused while a\n"
                    "hand-over is in progress. Also removes the claim rules, " GH_CLAIM_RULES_PATH ":\n"
-                   "without the tool, nothing would bind or give back what they reserve at boot.\n\n"
+                   "without the tool, nothing would bind or give back what they reserve at boot; and the\n"
+                   "files that keep the desktop off lent GPUs ('gpu-handover desktop-rules').\n\n"
                    "  --qemu-d     remove only " HOOK_DROPIN "\n"
                    "  --root DIR   remove them from the system unpacked at DIR (as dpkg's DPKG_ROOT)\n",
 };

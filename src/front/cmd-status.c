@@ -402,6 +402,47 @@ static void json_handovers(gh_json *j, const char *root)
         gh_json_array_end(j);
 }
 
+/* The GPUs the session-keeping mode's rules keep away from the desktop (cmd-desktop.c), as text. */
+static void print_kept_away(const char *root)
+{
+        gh_desktop_gpu *v = NULL;
+        gh_error err = {};
+        size_t n = 0;
+
+        if (gh_desktop_rules_read(root, &v, &n, &err) < 0) {
+                printf("Kept away from the desktop: unknown: %s\n", err.msg);
+                return;
+        }
+        if (n > 0)
+                printf("Kept away from the desktop (" GH_DESKTOP_RULES_PATH "):\n");
+        for (size_t i = 0; i < n; i++)
+                printf("  %s  domain '%s'\n", GH_PCI_ADDR_STR(&v[i].addr), v[i].domain);
+        gh_desktop_gpus_free(v, n);
+}
+
+/* null when the rules cannot be read: unknown, not none. */
+static void json_kept_away(gh_json *j, const char *root)
+{
+        gh_desktop_gpu *v = NULL;
+        gh_error err = {};
+        size_t n = 0;
+
+        gh_json_key(j, "kept_from_desktop");
+        if (gh_desktop_rules_read(root, &v, &n, &err) < 0) {
+                gh_json_null(j);
+                return;
+        }
+        gh_json_array_begin(j);
+        for (size_t i = 0; i < n; i++) {
+                gh_json_object_begin(j);
+                json_kv_string(j, "address", GH_PCI_ADDR_STR(&v[i].addr));
+                json_kv_string(j, "domain", v[i].domain);
+                gh_json_object_end(j);
+        }
+        gh_json_array_end(j);
+        gh_desktop_gpus_free(v, n);
+}
+
 static int status_json(const char *root, const gh_pci_dev *devs, size_t n)
 {
         gh_json j;
@@ -416,6 +457,7 @@ static int status_json(const char *root, const gh_pci_dev *devs, size_t n)
         gh_json_array_end(&j);
         json_handovers(&j, root);
         json_stuck(&j, root);
+        json_kept_away(&j, root);
         gh_json_object_end(&j);
         fputc('\n', stdout);
         return gh_json_finish(&j);
@@ -462,6 +504,7 @@ static int cmd_status(gh_context *ctx, const gh_command *self, int argc, char *a
                 print_gpus(ctx->root, devs, n);
                 print_handovers(ctx->root);
                 print_stuck(ctx->root);
+                print_kept_away(ctx->root);
         }
         gh_pci_devs_free(devs, n);
         return r < 0 ? GH_EXIT_FAILURE : GH_EXIT_OK;
@@ -474,6 +517,8 @@ const gh_command gh_command_status = {
         .summary = "GPUs, their drivers, IOMMU groups and holders; hand-overs in progress",
         .details = "Shows the display devices, their drivers, IOMMU groups and holders, the hand-overs\n"
                    "recorded in " GH_RUN_DIR ", and the functions stuck in the kernel, which every\n"
-                   "hand-over leaves alone. Changes nothing.\n\n"
-                   "  --json   one JSON object: {\"devices\": [...], \"handovers\": [...], \"stuck\": [...]}\n",
+                   "hand-over leaves alone, and the GPUs kept away from the desktop (desktop-rules).\n"
+                   "Changes nothing.\n\n"
+                   "  --json   one JSON object: {\"devices\": [...], \"handovers\": [...], \"stuck\": [...],\n"
+                   "           \"kept_from_desktop\": [...]}\n",
 };

@@ -16,8 +16,9 @@ const gh_command *const gh_commands[] = {
         &gh_command_plan,       &gh_command_check,
         &gh_command_status,     &gh_command_restore,
         &gh_command_install,    &gh_command_uninstall,
-        &gh_command_claim_boot, &gh_command_hook,
-        &gh_command_help,       NULL,
+        &gh_command_claim_boot, &gh_command_desktop_rules,
+        &gh_command_hook,       &gh_command_help,
+        NULL,
 };
 
 const gh_command *gh_command_find(const char *name)
@@ -35,7 +36,7 @@ void gh_usage_print(FILE *f)
                    "Lends a GPU to a libvirt/QEMU domain while it runs (libvirt's qemu hook), and gives it\n"
                    "back when it stops.\n\nCommands:\n");
         for (const gh_command *const *c = gh_commands; *c; c++)
-                fprintf(f, "  %-11s %s\n", (*c)->name, (*c)->summary);
+                fprintf(f, "  %-13s %s\n", (*c)->name, (*c)->summary);
         fprintf(f,
                 "\nOptions:\n"
 #ifdef GH_TEST_BUILD

@@ -4,6 +4,8 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "core/desktop-rules.h"
+#include "shared/error.h"
 #include "shared/macro.h"
 
 enum {
@@ -33,7 +35,8 @@ typedef struct gh_command {
 } gh_command;
 
 extern const gh_command gh_command_hook, gh_command_plan, gh_command_status, gh_command_restore,
-        gh_command_install, gh_command_uninstall, gh_command_claim_boot, gh_command_check, gh_command_help;
+        gh_command_install, gh_command_uninstall, gh_command_claim_boot, gh_command_check, gh_command_help,
+        gh_command_desktop_rules;
 
 /* The command list in the order --help shows it; NULL-terminated. */
 extern const gh_command *const gh_commands[];
@@ -76,3 +79,13 @@ int gh_args_positional(const gh_command *c, int argc, char *argv[], int min, int
 int gh_args_domain(const gh_command *c, const char *arg);
 /* GH_ARGS_HELP -> GH_EXIT_OK, GH_ARGS_BAD -> GH_EXIT_USAGE. */
 int gh_args_exit(int r);
+
+/* libvirt's persistent definition of domain, ROOT/etc/libvirt/qemu/DOMAIN.xml, read as a file (libvirt
+ * need not run) and parsed; err names the file (cmd-claim.c). */
+int gh_domain_file_parse(const char *root, const char *domain, gh_domain *dom, gh_error *err);
+/* install's (remove false) and uninstall's (remove true) part of the session-keeping mode: writes or
+ * removes the files of core/desktop-rules.h, printing a line for each domain and for each file changed.
+ * 1 when a file changed, 0 when none did (cmd-desktop.c). */
+int gh_desktop_files_update(const char *root, bool remove, gh_error *err);
+/* The GPUs ROOT's desktop rules keep away from the desktop; none when there is no such file. */
+int gh_desktop_rules_read(const char *root, gh_desktop_gpu **ret, size_t *ret_n, gh_error *err);

@@ -90,7 +90,10 @@ static int teardown(void **state)
 
 static void test_commands(void **state)
 {
-        assert_completes("plan\ncheck\nstatus\nrestore\ninstall\nuninstall\nclaim-boot\nhook\nhelp\n", "");
+        assert_completes(
+                "plan\ncheck\nstatus\nrestore\ninstall\nuninstall\nclaim-boot\ndesktop-rules\nhook\n"
+                "help\n",
+                "");
         /* help takes one command name. */
         assert_completes("check\nclaim-boot\n", "help", "c");
         assert_completes("", "help", "check", "");
@@ -103,6 +106,7 @@ static void test_commands(void **state)
 static void test_options(void **state)
 {
         assert_completes("--json\n", "status", "--j");
+        assert_completes("--write\n--remove\n--help\n", "desktop-rules", "--");
         assert_completes("--qemu-d\n--hook-binary\n--root\n--help\n", "install", "--");
         assert_completes("--qemu-d\n--root\n--help\n", "uninstall", "-");
         /* --root takes a directory, and the options go on after it. */

@@ -39,6 +39,7 @@ static void assert_policy_equal(const gh_policy *a, const gh_policy *b)
         assert_int_equal(a->timeout_sec, b->timeout_sec);
         assert_int_equal(a->interface_hostdevs, b->interface_hostdevs);
         assert_int_equal(a->claim_at_boot, b->claim_at_boot);
+        assert_int_equal(a->keep_session, b->keep_session);
 }
 
 static void assert_devices(const gh_policy *p, const char *const *addrs, size_t n)
@@ -92,6 +93,7 @@ static void test_defaults(void **state)
         assert_int_equal(p.timeout_sec, 60);
         assert_false(p.interface_hostdevs);
         assert_false(p.claim_at_boot);
+        assert_int_equal(p.keep_session, GH_KEEP_SESSION_AUTO);
         /* Nothing but comments and blank lines changes nothing. */
         _cleanup_(gh_policy_done) gh_policy q = {};
         parse_ok(&q, "\n# only a comment\n   \n\t# indented comment\n");
@@ -113,7 +115,8 @@ static void test_every_key(void **state)
                      "holders_grace = 0\n"
                      "timeout = 3600\n"
                      "interface_hostdevs = yes\n"
-                     "claim_at_boot = true\n");
+                     "claim_at_boot = true\n"
+                     "keep_session = no\n");
         assert_devices(&p, devs, ELEMENTSOF(devs));
         assert_int_equal(p.display_manager, GH_DM_STOP);
         assert_int_equal(p.restart_display_manager, GH_DM_RESTART_AFTER_RELEASE);
@@ -127,6 +130,7 @@ static void test_every_key(void **state)
         assert_int_equal(p.timeout_sec, 3600);
         assert_true(p.interface_hostdevs);
         assert_true(p.claim_at_boot);
+        assert_int_equal(p.keep_session, GH_KEEP_SESSION_NO);
 }
 
 static void test_enum_values(void **state)
@@ -235,6 +239,8 @@ static void test_bad_values(void **state)
                  W ":1: bad value 'maybe' for 'interface_hostdevs' (expected yes or no)"},
                 {"claim_at_boot = on", W ":1: bad value 'on' for 'claim_at_boot' (expected yes or no)"},
                 {"claim_at_boot =", W ":1: bad value '' for 'claim_at_boot' (expected yes or no)"},
+                {"keep_session = true",
+                 W ":1: bad value 'true' for 'keep_session' (expected auto, yes or no)"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
@@ -485,7 +491,8 @@ static void test_format_defaults(void **state)
                                   "holders_grace = 5\n"
                                   "timeout = 60\n"
                                   "interface_hostdevs = no\n"
-                                  "claim_at_boot = no\n");
+                                  "claim_at_boot = no\n"
+                                  "keep_session = auto\n");
         assert_round_trip(&p);
 }
 
@@ -503,7 +510,8 @@ static void test_format_round_trip(void **state)
                      "holders_grace = 600\n"
                      "timeout = 1\n"
                      "interface_hostdevs = 1\n"
-                     "claim_at_boot = TRUE\n");
+                     "claim_at_boot = TRUE\n"
+                     "keep_session = yes\n");
         assert_int_equal(gh_policy_format(&p, &text), 0);
         assert_string_equal(text, "devices = 0000:01:00.0 0002:0b:1f.7\n"
                                   "display_manager = keep\n"
@@ -514,7 +522,8 @@ static void test_format_round_trip(void **state)
                                   "holders_grace = 600\n"
                                   "timeout = 1\n"
                                   "interface_hostdevs = yes\n"
-                                  "claim_at_boot = yes\n");
+                                  "claim_at_boot = yes\n"
+                                  "keep_session = yes\n");
         assert_round_trip(&p);
         /* Empty lists, which are not auto, survive the trip too. */
         parse_ok(&empty, "devices =\nunload_modules =\n");
@@ -565,7 +574,7 @@ static void test_example_global(void **state)
                 *o++ = '\n';
                 n_keys++;
         }
-        assert_int_equal(n_keys, 10);
+        assert_int_equal(n_keys, 11);
         parse_ok(&q, uncommented);
         assert_policy_equal(&q, &d);
         assert_int_equal(gh_policy_format(&d, &defaults), 0);

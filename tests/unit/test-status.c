@@ -208,6 +208,7 @@ static void test_json_desktop(void **state)
                           "devices[2].module=null\n"
                           "devices[2].vendor=\"10de\"\n"
                           "handovers=[]\n"
+                          "kept_from_desktop=[]\n"
                           "stuck=[]\n");
 }
 
@@ -260,6 +261,7 @@ static void test_json_handovers(void **state)
                              "handovers[2].error=null\n"
                              "handovers[2].steps=4\n"
                              "handovers[2].stuck=[]\n"
+                             "kept_from_desktop=[]\n"
                              "stuck=[]\n",
                              fakesys_root(f->fs)) > 0);
         assert_flat(flat, want);
@@ -273,7 +275,7 @@ static void test_json_bare_host(void **state)
 
         fakesys_add_dev(f->fs, "0000:03:00.0", 0x020000, 0x8086, 0x10d3, 5);
         flat = status_json_flat(f);
-        assert_flat(flat, "devices=[]\nhandovers=[]\nstuck=[]\n");
+        assert_flat(flat, "devices=[]\nhandovers=[]\nkept_from_desktop=[]\nstuck=[]\n");
 }
 
 /* The stuck list, as every hand-over reads it: each function with the access that did not finish, its
@@ -292,7 +294,7 @@ static void test_stuck_list(void **state)
         chmod_rel(f->fs, "/run/gpu-handover", 0700);
         chmod_rel(f->fs, "/run/gpu-handover/stuck", 0600);
         flat = status_json_flat(f);
-        assert_flat(flat, "devices=[]\nhandovers=[]\n"
+        assert_flat(flat, "devices=[]\nhandovers=[]\nkept_from_desktop=[]\n"
                           "stuck[0].access=\"override-write\"\n"
                           "stuck[0].address=\"0000:01:00.1\"\n"
                           "stuck[0].driver=null\n"
@@ -314,7 +316,7 @@ static void test_stuck_list(void **state)
         pf_write(fakesys_root(f->fs), "/run/gpu-handover/stuck", "0000:01:00.0 unbind 1 0 0 nvidia\nrm -rf /\n");
         free(flat);
         flat = status_json_flat(f);
-        assert_flat(flat, "devices=[]\nhandovers=[]\nstuck=null\n");
+        assert_flat(flat, "devices=[]\nhandovers=[]\nkept_from_desktop=[]\nstuck=null\n");
         status(f, NULL, &r);
         assert_non_null(strstr(r.out, "/run/gpu-handover/stuck:2: not a stuck-function entry; refused)\n"));
         gh_run_done(&r);
