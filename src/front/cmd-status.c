@@ -117,7 +117,28 @@ static int list_journals(const char *root, char ***ret)
         return 0;
 }
 
-/* The stuck list: functions every hand-over leaves alone, each in the words a hand-over would use. */
+/* One line a stuck function, in the words of where it is listed: the stuck list's are those a hand-over
+ * would use; a journal's say which hand-over left it stuck. */
+static void print_stuck_lines(const gh_stuck *v, size_t n, bool journal)
+{
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *what = NULL;
+                char since[GH_LOCAL_TIME_MAX];
+                gh_error line = {};
+
+                if (!journal) {
+                        (void)gh_devlock_stuck_error(&v[i], -EDEADLK, &line);
+                        printf("  %s\n", line.msg);
+                        continue;
+                }
+                format_local_time(v[i].since, since);
+                if (gh_stuck_describe(&v[i], &what) >= 0)
+                        printf("    %s got stuck during this hand-over: %s did not finish (since %s)\n",
+                               v[i].addr, what, since);
+        }
+}
+
+/* The stuck list: functions every hand-over leaves alone. */
 static void print_stuck(const char *root)
 {
         _cleanup_free_ gh_stuck *v = NULL;
@@ -131,12 +152,7 @@ static void print_stuck(const char *root)
         }
         if (n == 0)
                 printf("  (none)\n");
-        for (size_t i = 0; i < n; i++) {
-                gh_error line = {};
-
-                (void)gh_devlock_error(root, v[i].addr, -EDEADLK, &line);
-                printf("  %s\n", line.msg);
-        }
+        print_stuck_lines(v, n, false);
 }
 
 /* The functions this hand-over found stuck, as its journal recorded them. */
@@ -145,17 +161,8 @@ static void print_journal_stuck(const char *root, const char *domain)
         _cleanup_free_ gh_stuck *v = NULL;
         size_t n = 0;
 
-        if (gh_journal_read_stuck(root, domain, 0, &v, &n, NULL) < 0)
-                return;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *what = NULL;
-                char since[GH_LOCAL_TIME_MAX];
-
-                format_local_time(v[i].since, since);
-                if (gh_stuck_describe(&v[i], &what) >= 0)
-                        printf("    %s got stuck during this hand-over: %s did not finish (since %s)\n",
-                               v[i].addr, what, since);
-        }
+        if (gh_journal_read_stuck(root, domain, 0, &v, &n, NULL) >= 0)
+                print_stuck_lines(v, n, true);
 }
 
 static void print_handovers(const char *root)
@@ -324,14 +331,11 @@ static void json_stuck_one(gh_json *j, const gh_stuck *s)
         gh_json_object_end(j);
 }
 
-/* The functions the journal says this hand-over found stuck; [] when none, null when it cannot be read. */
-static void json_journal_stuck(gh_json *j, const char *root, const char *domain)
+/* "stuck": [] when none; null when unread (ok false): unknown, not none. */
+static void json_stuck_array(gh_json *j, const gh_stuck *v, size_t n, bool ok)
 {
-        _cleanup_free_ gh_stuck *v = NULL;
-        size_t n = 0;
-
         gh_json_key(j, "stuck");
-        if (gh_journal_read_stuck(root, domain, 0, &v, &n, NULL) < 0) {
+        if (!ok) {
                 gh_json_null(j);
                 return;
         }
@@ -339,6 +343,16 @@ static void json_journal_stuck(gh_json *j, const char *root, const char *domain)
         for (size_t i = 0; i < n; i++)
                 json_stuck_one(j, &v[i]);
         gh_json_array_end(j);
+}
+
+/* The functions the journal says this hand-over found stuck. */
+static void json_journal_stuck(gh_json *j, const char *root, const char *domain)
+{
+        _cleanup_free_ gh_stuck *v = NULL;
+        size_t n = 0;
+        int r = gh_journal_read_stuck(root, domain, 0, &v, &n, NULL);
+
+        json_stuck_array(j, v, n, r >= 0);
 }
 
 static void json_handover(gh_json *j, const char *root, const char *domain)
@@ -367,23 +381,15 @@ static void json_handover(gh_json *j, const char *root, const char *domain)
         gh_steps_free(steps, n);
 }
 
-
-/* null when the list cannot be read (not root): unknown, not none. */
+/* The stuck list, which only root can read. */
 static void json_stuck(gh_json *j, const char *root)
 {
         _cleanup_free_ gh_stuck *v = NULL;
         gh_error err = {};
         size_t n = 0;
+        int r = gh_stucklist_read(root, 0, &v, &n, &err);
 
-        gh_json_key(j, "stuck");
-        if (gh_stucklist_read(root, 0, &v, &n, &err) < 0) {
-                gh_json_null(j);
-                return;
-        }
-        gh_json_array_begin(j);
-        for (size_t i = 0; i < n; i++)
-                json_stuck_one(j, &v[i]);
-        gh_json_array_end(j);
+        json_stuck_array(j, v, n, r >= 0);
 }
 
 /* null when the journal directory cannot be read (not root): unknown, not none. */
