@@ -155,16 +155,6 @@ static void print_stuck(const char *root)
         print_stuck_lines(v, n, false);
 }
 
-/* The functions this hand-over found stuck, as its journal recorded them. */
-static void print_journal_stuck(const char *root, const char *domain)
-{
-        _cleanup_free_ gh_stuck *v = NULL;
-        size_t n = 0;
-
-        if (gh_journal_read_stuck(root, domain, 0, &v, &n, NULL) >= 0)
-                print_stuck_lines(v, n, true);
-}
-
 static void print_handovers(const char *root)
 {
         _cleanup_strv_free_ char **domains = NULL;
@@ -182,11 +172,12 @@ static void print_handovers(const char *root)
         }
         STRV_FOREACH(dom, domains)
         {
+                _cleanup_free_ gh_stuck *stuck = NULL;
                 gh_step *steps = NULL;
-                size_t n = 0, bound = 0;
+                size_t n = 0, n_stuck = 0, bound = 0;
                 gh_error err = {};
 
-                if (gh_journal_read(root, *dom, 0, &steps, &n, &err) < 0) {
+                if (gh_journal_read_all(root, *dom, 0, &steps, &n, &stuck, &n_stuck, &err) < 0) {
                         printf("  %s: unreadable journal: %s\n", *dom, err.msg);
                         continue;
                 }
@@ -198,7 +189,8 @@ static void print_handovers(const char *root)
                         }
                 printf(" %s\n", bound ? "on vfio-pci" : "nothing bound to vfio-pci yet");
                 gh_steps_free(steps, n);
-                print_journal_stuck(root, *dom);
+                /* The functions this hand-over found stuck, as its journal recorded them. */
+                print_stuck_lines(stuck, n_stuck, true);
         }
 }
 
@@ -345,22 +337,13 @@ static void json_stuck_array(gh_json *j, const gh_stuck *v, size_t n, bool ok)
         gh_json_array_end(j);
 }
 
-/* The functions the journal says this hand-over found stuck. */
-static void json_journal_stuck(gh_json *j, const char *root, const char *domain)
-{
-        _cleanup_free_ gh_stuck *v = NULL;
-        size_t n = 0;
-        int r = gh_journal_read_stuck(root, domain, 0, &v, &n, NULL);
-
-        json_stuck_array(j, v, n, r >= 0);
-}
-
 static void json_handover(gh_json *j, const char *root, const char *domain)
 {
+        _cleanup_free_ gh_stuck *stuck = NULL;
         gh_step *steps = NULL;
-        size_t n = 0;
+        size_t n = 0, n_stuck = 0;
         gh_error err = {};
-        int r = gh_journal_read(root, domain, 0, &steps, &n, &err);
+        int r = gh_journal_read_all(root, domain, 0, &steps, &n, &stuck, &n_stuck, &err);
 
         gh_json_object_begin(j);
         json_kv_string(j, "domain", domain);
@@ -375,7 +358,8 @@ static void json_handover(gh_json *j, const char *root, const char *domain)
                 if (steps[i].kind == GH_STEP_BIND_VFIO)
                         gh_json_string(j, steps[i].addr);
         gh_json_array_end(j);
-        json_journal_stuck(j, root, domain);
+        /* The functions the journal says this hand-over found stuck. */
+        json_stuck_array(j, stuck, n_stuck, r >= 0);
         json_kv_string(j, "error", r >= 0 ? NULL : gh_error_isset(&err) ? err.msg : strerror(-r));
         gh_json_object_end(j);
         gh_steps_free(steps, n);
