@@ -413,6 +413,22 @@ static void test_hook_hands_over_and_back(void **state)
         run_done(&r);
 }
 
+/* vfio_pci half-unloaded (its initstate 'going', as after an rmmod whose exit hangs) is not loaded: the
+ * prepare fails, naming it, and rolls back, instead of taking the load for done. */
+static void test_hook_fails_module_going(void **state)
+{
+        fakesys *fs = *state;
+        run r;
+
+        opt_in(fs, "");
+        write_file(fs, "/sys/module/vfio_pci/initstate", "going\n", 0444);
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_status(&r, 1);
+        assert_non_null(strstr(r.err, "module 'vfio-pci' is being unloaded (its initstate is 'going')"));
+        assert_host_as_before(fs);
+        run_done(&r);
+}
+
 /* Another VM's process holds the GPU: nothing stopped on this host ends it, so the hook refuses before its
  * first step, naming it (a display manager stopped first would end the user's session for nothing). */
 static void test_hook_refuses_vm_holder_before_any_step(void **state)
@@ -972,6 +988,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_plan_names_pins, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_names_dmabuf_holders, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_hands_over_and_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_fails_module_going, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_refuses_vm_holder_before_any_step, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_hook_not_opted_in, setup, teardown),
