@@ -11,6 +11,8 @@ typedef struct journal_text {
         bool lenient;
         gh_step *steps;
         size_t n;
+        gh_stuck *stuck;
+        size_t n_stuck;
 } journal_text;
 
 static bool has_control(const char *s)
@@ -38,16 +40,27 @@ static int check_header(const char *line, const char *path, const char *domain, 
                             domain);
 }
 
-/* A stuck record is read as strictly as a step, but kept apart from the steps (see gh_journal_parse_stuck). */
-static int read_line(const char *line, gh_step *ret, gh_error *why)
+/* A stuck record is read as strictly as a step, and kept apart from the steps. */
+static int add_stuck(journal_text *t, const char *record, gh_error *why)
 {
-        gh_stuck st;
+        gh_stuck st, *m;
 
-        if (!startswith(line, GH_JOURNAL_STUCK_PREFIX))
-                return gh_step_from_line(line, ret, why);
-        if (gh_stuck_parse(line + strlen(GH_JOURNAL_STUCK_PREFIX), &st) < 0)
+        if (gh_stuck_parse(record, &st) < 0)
                 return gh_error_set(why, -EINVAL, "bad stuck record");
+        m = realloc(t->stuck, sizeof(gh_stuck) * (t->n_stuck + 1));
+        if (!m)
+                return -ENOMEM;
+        t->stuck = m;
+        t->stuck[t->n_stuck++] = st;
         return 1;
+}
+
+/* 0 for a step in ret, 1 for a stuck record (kept in t). */
+static int read_line(journal_text *t, const char *line, gh_step *ret, gh_error *why)
+{
+        if (startswith(line, GH_JOURNAL_STUCK_PREFIX))
+                return add_stuck(t, line + strlen(GH_JOURNAL_STUCK_PREFIX), why);
+        return gh_step_from_line(line, ret, why);
 }
 
 static int add_step(journal_text *t, const char *line, unsigned lineno, gh_error *err)
@@ -55,7 +68,7 @@ static int add_step(journal_text *t, const char *line, unsigned lineno, gh_error
         gh_step s, *m;
         gh_error why = {}, bad = {};
         char *skip;
-        int r = read_line(line, &s, &why);
+        int r = read_line(t, line, &s, &why);
 
         if (r == -ENOMEM)
                 return r;
@@ -98,7 +111,8 @@ static int parse_lines(journal_text *t, const char *text, size_t len, const char
 }
 
 int gh_journal_parse(const char *text, size_t len, const char *path, const char *domain, gh_step **ret,
-                     size_t *ret_n, char ***ret_skipped, gh_error *err)
+                     size_t *ret_n, gh_stuck **ret_stuck, size_t *ret_n_stuck, char ***ret_skipped,
+                     gh_error *err)
 {
         journal_text t = {.path = path, .lenient = ret_skipped};
         int r;
@@ -109,43 +123,19 @@ int gh_journal_parse(const char *text, size_t len, const char *path, const char 
         r = parse_lines(&t, text, len, domain, err);
         if (r < 0) {
                 gh_steps_free(t.steps, t.n);
+                free(t.stuck);
                 strv_free(t.skipped);
                 return r;
         }
         *ret = t.steps;
         *ret_n = t.n;
+        if (ret_stuck) {
+                *ret_stuck = t.stuck;
+                *ret_n_stuck = t.n_stuck;
+        } else
+                free(t.stuck);
         if (ret_skipped)
                 *ret_skipped = t.skipped;
-        return 0;
-}
-
-int gh_journal_parse_stuck(const char *text, size_t len, gh_stuck **ret, size_t *ret_n)
-{
-        const char *end = text + len, *nl;
-        gh_stuck *list = NULL, *m;
-        size_t n = 0;
-
-        for (const char *p = text; (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1) {
-                _cleanup_free_ char *line = strndup(p, (size_t)(nl - p));
-                gh_stuck st;
-
-                if (!line) {
-                        free(list);
-                        return -ENOMEM;
-                }
-                if (!startswith(line, GH_JOURNAL_STUCK_PREFIX) ||
-                    gh_stuck_parse(line + strlen(GH_JOURNAL_STUCK_PREFIX), &st) < 0)
-                        continue;
-                m = realloc(list, sizeof(gh_stuck) * (n + 1));
-                if (!m) {
-                        free(list);
-                        return -ENOMEM;
-                }
-                list = m;
-                list[n++] = st;
-        }
-        *ret = list;
-        *ret_n = n;
         return 0;
 }
 

@@ -13,11 +13,11 @@
 
 /* The steps in len bytes of journal text for domain; path names the file in errors ("PATH:LINE: why").
  * Whatever follows the last newline is a torn write and is ignored. -EBADMSG for a NUL byte, a header
- * that is not this domain's, or a bad step line. With ret_skipped, a bad step line is skipped instead and
- * named there (strv, NULL when none); a NUL byte and the header are never skipped. */
+ * that is not this domain's, or a bad step line (a stuck record that does not parse is one). With
+ * ret_stuck, the stuck records too, apart from the steps and in order (NULL and 0 when none), from the
+ * same pass. With ret_skipped, a bad step line is skipped instead and named there (strv, NULL when none);
+ * a NUL byte and the header are never skipped. */
 int gh_journal_parse(const char *text, size_t len, const char *path, const char *domain, gh_step **ret,
-                     size_t *ret_n, char ***ret_skipped, gh_error *err);
-/* The stuck records in text that gh_journal_parse() accepted, in order (NULL and 0 when none). A record
- * line that does not parse is a bad line there, and is not returned here. */
-int gh_journal_parse_stuck(const char *text, size_t len, gh_stuck **ret, size_t *ret_n);
+                     size_t *ret_n, gh_stuck **ret_stuck, size_t *ret_n_stuck, char ***ret_skipped,
+                     gh_error *err);
 int gh_journal_stuck_line(const gh_stuck *s, char **ret);

@@ -117,7 +117,28 @@ static int list_journals(const char *root, char ***ret)
         return 0;
 }
 
-/* The stuck list: functions every hand-over leaves alone, each in the words a hand-over would use. */
+/* One line a stuck function, in the words of where it is listed: the stuck list's are those a hand-over
+ * would use; a journal's say which hand-over left it stuck. */
+static void print_stuck_lines(const gh_stuck *v, size_t n, bool journal)
+{
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *what = NULL;
+                char since[GH_LOCAL_TIME_MAX];
+                gh_error line = {};
+
+                if (!journal) {
+                        (void)gh_devlock_stuck_error(&v[i], -EDEADLK, &line);
+                        printf("  %s\n", line.msg);
+                        continue;
+                }
+                format_local_time(v[i].since, since);
+                if (gh_stuck_describe(&v[i], &what) >= 0)
+                        printf("    %s got stuck during this hand-over: %s did not finish (since %s)\n",
+                               v[i].addr, what, since);
+        }
+}
+
+/* The stuck list: functions every hand-over leaves alone. */
 static void print_stuck(const char *root)
 {
         _cleanup_free_ gh_stuck *v = NULL;
@@ -131,31 +152,7 @@ static void print_stuck(const char *root)
         }
         if (n == 0)
                 printf("  (none)\n");
-        for (size_t i = 0; i < n; i++) {
-                gh_error line = {};
-
-                (void)gh_devlock_error(root, v[i].addr, -EDEADLK, &line);
-                printf("  %s\n", line.msg);
-        }
-}
-
-/* The functions this hand-over found stuck, as its journal recorded them. */
-static void print_journal_stuck(const char *root, const char *domain)
-{
-        _cleanup_free_ gh_stuck *v = NULL;
-        size_t n = 0;
-
-        if (gh_journal_read_stuck(root, domain, 0, &v, &n, NULL) < 0)
-                return;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *what = NULL;
-                char since[GH_LOCAL_TIME_MAX];
-
-                format_local_time(v[i].since, since);
-                if (gh_stuck_describe(&v[i], &what) >= 0)
-                        printf("    %s got stuck during this hand-over: %s did not finish (since %s)\n",
-                               v[i].addr, what, since);
-        }
+        print_stuck_lines(v, n, false);
 }
 
 static void print_handovers(const char *root)
@@ -175,11 +172,12 @@ static void print_handovers(const char *root)
         }
         STRV_FOREACH(dom, domains)
         {
+                _cleanup_free_ gh_stuck *stuck = NULL;
                 gh_step *steps = NULL;
-                size_t n = 0, bound = 0;
+                size_t n = 0, n_stuck = 0, bound = 0;
                 gh_error err = {};
 
-                if (gh_journal_read(root, *dom, 0, &steps, &n, &err) < 0) {
+                if (gh_journal_read_all(root, *dom, 0, &steps, &n, &stuck, &n_stuck, &err) < 0) {
                         printf("  %s: unreadable journal: %s\n", *dom, err.msg);
                         continue;
                 }
@@ -191,7 +189,8 @@ static void print_handovers(const char *root)
                         }
                 printf(" %s\n", bound ? "on vfio-pci" : "nothing bound to vfio-pci yet");
                 gh_steps_free(steps, n);
-                print_journal_stuck(root, *dom);
+                /* The functions this hand-over found stuck, as its journal recorded them. */
+                print_stuck_lines(stuck, n_stuck, true);
         }
 }
 
@@ -324,14 +323,11 @@ static void json_stuck_one(gh_json *j, const gh_stuck *s)
         gh_json_object_end(j);
 }
 
-/* The functions the journal says this hand-over found stuck; [] when none, null when it cannot be read. */
-static void json_journal_stuck(gh_json *j, const char *root, const char *domain)
+/* "stuck": [] when none; null when unread (ok false): unknown, not none. */
+static void json_stuck_array(gh_json *j, const gh_stuck *v, size_t n, bool ok)
 {
-        _cleanup_free_ gh_stuck *v = NULL;
-        size_t n = 0;
-
         gh_json_key(j, "stuck");
-        if (gh_journal_read_stuck(root, domain, 0, &v, &n, NULL) < 0) {
+        if (!ok) {
                 gh_json_null(j);
                 return;
         }
@@ -343,10 +339,11 @@ static void json_journal_stuck(gh_json *j, const char *root, const char *domain)
 
 static void json_handover(gh_json *j, const char *root, const char *domain)
 {
+        _cleanup_free_ gh_stuck *stuck = NULL;
         gh_step *steps = NULL;
-        size_t n = 0;
+        size_t n = 0, n_stuck = 0;
         gh_error err = {};
-        int r = gh_journal_read(root, domain, 0, &steps, &n, &err);
+        int r = gh_journal_read_all(root, domain, 0, &steps, &n, &stuck, &n_stuck, &err);
 
         gh_json_object_begin(j);
         json_kv_string(j, "domain", domain);
@@ -361,29 +358,22 @@ static void json_handover(gh_json *j, const char *root, const char *domain)
                 if (steps[i].kind == GH_STEP_BIND_VFIO)
                         gh_json_string(j, steps[i].addr);
         gh_json_array_end(j);
-        json_journal_stuck(j, root, domain);
+        /* The functions the journal says this hand-over found stuck. */
+        json_stuck_array(j, stuck, n_stuck, r >= 0);
         json_kv_string(j, "error", r >= 0 ? NULL : gh_error_isset(&err) ? err.msg : strerror(-r));
         gh_json_object_end(j);
         gh_steps_free(steps, n);
 }
 
-
-/* null when the list cannot be read (not root): unknown, not none. */
+/* The stuck list, which only root can read. */
 static void json_stuck(gh_json *j, const char *root)
 {
         _cleanup_free_ gh_stuck *v = NULL;
         gh_error err = {};
         size_t n = 0;
+        int r = gh_stucklist_read(root, 0, &v, &n, &err);
 
-        gh_json_key(j, "stuck");
-        if (gh_stucklist_read(root, 0, &v, &n, &err) < 0) {
-                gh_json_null(j);
-                return;
-        }
-        gh_json_array_begin(j);
-        for (size_t i = 0; i < n; i++)
-                json_stuck_one(j, &v[i]);
-        gh_json_array_end(j);
+        json_stuck_array(j, v, n, r >= 0);
 }
 
 /* null when the journal directory cannot be read (not root): unknown, not none. */

@@ -118,21 +118,35 @@ int gh_devlock_probe(const char *root, const char *addr, usec_t deadline)
         return after(root, addr, GH_STUCK_PROBE, NULL, listed, gh_pci_probe(root, addr, deadline));
 }
 
-int gh_devlock_error(const char *root, const char *addr, int r, gh_error *err)
+/* Without the entry there is nothing to say but what every locked device shows. */
+static int unlisted_error(const char *addr, int r, gh_error *err)
+{
+        return gh_error_set(err, r,
+                            "%s did not answer in time: the kernel keeps the device locked (is a driver stuck in unbind?)",
+                            addr);
+}
+
+int gh_devlock_stuck_error(const gh_stuck *s, int r, gh_error *err)
 {
         _cleanup_free_ char *what = NULL;
-        gh_error ignored = {};
         char since[GH_LOCAL_TIME_MAX], waiter[64] = "";
-        gh_stuck s;
 
-        if (gh_stucklist_find(root, OWNER, addr, &s, &ignored) <= 0 || gh_stuck_describe(&s, &what) < 0)
-                return gh_error_set(err, r,
-                                    "%s did not answer in time: the kernel keeps the device locked (is a driver stuck in unbind?)",
-                                    addr);
-        format_local_time(s.since, since);
-        if (gh_stuck_waiter_alive(&s))
-                snprintf(waiter, sizeof(waiter), "; pid %d still waits in the kernel", (int)s.waiter);
+        if (gh_stuck_describe(s, &what) < 0)
+                return unlisted_error(s->addr, r, err);
+        format_local_time(s->since, since);
+        if (gh_stuck_waiter_alive(s))
+                snprintf(waiter, sizeof(waiter), "; pid %d still waits in the kernel", (int)s->waiter);
         return gh_error_set(err, r,
                             "%s is stuck: %s has not finished since %s%s. It is left alone until that ends or the host reboots",
-                            addr, what, since, waiter);
+                            s->addr, what, since, waiter);
+}
+
+int gh_devlock_error(const char *root, const char *addr, int r, gh_error *err)
+{
+        gh_error ignored = {};
+        gh_stuck s;
+
+        if (gh_stucklist_find(root, OWNER, addr, &s, &ignored) <= 0)
+                return unlisted_error(addr, r, err);
+        return gh_devlock_stuck_error(&s, r, err);
 }

@@ -31,3 +31,5 @@ void gh_devlock_mark_stuck(const char *root, const char *addr, gh_stuck_op op, c
 /* The one line for a stuck function, from its entry on the list: the address, the access and the driver,
  * since when, and the process still waiting. Sets err and returns r. */
 int gh_devlock_error(const char *root, const char *addr, int r, gh_error *err);
+/* The same line from an entry already read (status lists them all). */
+int gh_devlock_stuck_error(const gh_stuck *s, int r, gh_error *err);

@@ -146,6 +146,7 @@ gh_module_avail gh_hostcheck_module(const char *root, const char *name)
 {
         switch (gh_module_get_state(root, name)) {
         case GH_MODULE_LOADED:
+        case GH_MODULE_COMING: /* its init runs now */
                 return GH_MODULE_AVAIL_LOADED;
         case GH_MODULE_BUILTIN:
                 return GH_MODULE_AVAIL_BUILTIN;

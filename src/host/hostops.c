@@ -166,11 +166,10 @@ static int op_module_unload(void *ctx, const char *module, usec_t deadline, gh_e
 static int op_module_load(void *ctx, const char *module, usec_t deadline, gh_error *err)
 {
         gh_real_host *h = ctx;
-        gh_module_state st = gh_module_get_state(h->root, module);
-        int r;
+        int r = gh_module_load_needed(h->root, module, err);
 
-        if (st == GH_MODULE_LOADED || st == GH_MODULE_BUILTIN)
-                return 0;
+        if (r <= 0)
+                return r;
         r = need_kmod(h, err);
 
         return r < 0 ? r : gh_kmod_load(h->kmod, module, deadline, err);

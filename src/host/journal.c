@@ -171,7 +171,7 @@ static int read_text(const char *root, const char *domain, uid_t owner, char **r
 }
 
 static int journal_read(const char *root, const char *domain, uid_t owner, gh_step **ret, size_t *ret_n,
-                        char ***ret_skipped, gh_error *err)
+                        gh_stuck **ret_stuck, size_t *ret_n_stuck, char ***ret_skipped, gh_error *err)
 {
         _cleanup_free_ char *path = NULL, *text = NULL;
         size_t len;
@@ -180,36 +180,26 @@ static int journal_read(const char *root, const char *domain, uid_t owner, gh_st
         r = read_text(root, domain, owner, &path, &text, &len, err);
         if (r < 0)
                 return r;
-        return gh_journal_parse(text, len, path, domain, ret, ret_n, ret_skipped, err);
+        return gh_journal_parse(text, len, path, domain, ret, ret_n, ret_stuck, ret_n_stuck, ret_skipped,
+                                err);
 }
 
 int gh_journal_read(const char *root, const char *domain, uid_t owner, gh_step **ret, size_t *ret_n,
                     gh_error *err)
 {
-        return journal_read(root, domain, owner, ret, ret_n, NULL, err);
+        return journal_read(root, domain, owner, ret, ret_n, NULL, NULL, NULL, err);
 }
 
 int gh_journal_read_lenient(const char *root, const char *domain, uid_t owner, gh_step **ret, size_t *ret_n,
                             char ***ret_skipped, gh_error *err)
 {
-        return journal_read(root, domain, owner, ret, ret_n, ret_skipped, err);
+        return journal_read(root, domain, owner, ret, ret_n, NULL, NULL, ret_skipped, err);
 }
 
-int gh_journal_read_stuck(const char *root, const char *domain, uid_t owner, gh_stuck **ret, size_t *ret_n,
-                         gh_error *err)
+int gh_journal_read_all(const char *root, const char *domain, uid_t owner, gh_step **ret, size_t *ret_n,
+                        gh_stuck **ret_stuck, size_t *ret_n_stuck, gh_error *err)
 {
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        gh_step *steps = NULL;
-        size_t len, n = 0;
-        int r;
-
-        r = read_text(root, domain, owner, &path, &text, &len, err);
-        if (r < 0)
-                return r;
-        /* Only from a journal that reads whole: the same file, the same verdict, as the steps. */
-        r = gh_journal_parse(text, len, path, domain, &steps, &n, NULL, err);
-        gh_steps_free(steps, n);
-        return r < 0 ? r : gh_journal_parse_stuck(text, len, ret, ret_n);
+        return journal_read(root, domain, owner, ret, ret_n, ret_stuck, ret_n_stuck, NULL, err);
 }
 
 int gh_journal_remove(const char *root, const char *domain)

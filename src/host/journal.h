@@ -30,9 +30,9 @@ int gh_journal_read(const char *root, const char *domain, uid_t owner, gh_step *
  * NULL when none). The file's trust and its header are never skipped. */
 int gh_journal_read_lenient(const char *root, const char *domain, uid_t owner, gh_step **ret, size_t *ret_n,
                             char ***ret_skipped, gh_error *err);
-/* The stuck records of a journal that gh_journal_read() accepts (gh_journal_parse_stuck()). */
-int gh_journal_read_stuck(const char *root, const char *domain, uid_t owner, gh_stuck **ret, size_t *ret_n,
-                         gh_error *err);
+/* As gh_journal_read(), with the journal's stuck records too, from the same read (gh_journal_parse()). */
+int gh_journal_read_all(const char *root, const char *domain, uid_t owner, gh_step **ret, size_t *ret_n,
+                        gh_stuck **ret_stuck, size_t *ret_n_stuck, gh_error *err);
 int gh_journal_remove(const char *root, const char *domain);
 /* Domains that have a journal (strv). */
 int gh_journal_list(const char *root, char ***ret);

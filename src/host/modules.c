@@ -110,7 +110,7 @@ static bool module_listed_builtin(const char *root, const char *name)
 
 gh_module_state gh_module_get_state(const char *root, const char *name)
 {
-        _cleanup_free_ char *dir = NULL, *initstate = NULL;
+        _cleanup_free_ char *dir = NULL, *path = NULL, *initstate = NULL;
         struct stat st;
         int r;
 
@@ -125,11 +125,32 @@ gh_module_state gh_module_get_state(const char *root, const char *name)
         if (!S_ISDIR(st.st_mode))
                 return -ENOTDIR;
         /* Only loadable modules have initstate; built-in ones get a directory for their parameters. */
-        if (asprintf(&initstate, "%s/initstate", dir) < 0)
+        if (asprintf(&path, "%s/initstate", dir) < 0)
                 return -ENOMEM;
-        if (access(initstate, F_OK) < 0)
-                return errno == ENOENT ? GH_MODULE_BUILTIN : -errno;
-        return GH_MODULE_LOADED;
+        r = read_one_line_file(path, &initstate);
+        if (r == -ENOENT)
+                return GH_MODULE_BUILTIN;
+        /* Unreadable, it still says that the module is in the kernel. */
+        if (r < 0)
+                return GH_MODULE_LOADED;
+        if (streq(initstate, "coming"))
+                return GH_MODULE_COMING;
+        return streq(initstate, "going") ? GH_MODULE_GOING : GH_MODULE_LOADED;
+}
+
+int gh_module_load_needed(const char *root, const char *name, gh_error *err)
+{
+        gh_module_state state = gh_module_get_state(root, name);
+
+        if (state == GH_MODULE_LOADED || state == GH_MODULE_BUILTIN)
+                return 0;
+        /* Asked anyway, the kernel refuses the load (-EBUSY), or, in older kernels, answers -EEXIST, which
+         * reads as loaded. */
+        if (state == GH_MODULE_GOING)
+                return gh_error_set(err, -EBUSY,
+                                    "module '%s' is being unloaded (its initstate is 'going'): it cannot be loaded before its removal ends",
+                                    name);
+        return 1;
 }
 
 static int strv_cmp(const void *a, const void *b)
@@ -515,12 +536,11 @@ static int load_name(gh_kmod *k, const char *name, gh_error *err)
 {
         _cleanup_(kmod_module_unref_listp) struct kmod_list *list = NULL;
         struct kmod_list *i;
-        gh_module_state state;
         int r;
 
-        state = gh_module_get_state(k->root, name);
-        if (state == GH_MODULE_LOADED || state == GH_MODULE_BUILTIN)
-                return 0;
+        r = gh_module_load_needed(k->root, name, err);
+        if (r <= 0)
+                return r;
         r = lookup(k, name, &list, err);
         if (r < 0)
                 return r;
@@ -607,11 +627,11 @@ static int load_in_child(gh_kmod *k, const char *what, int (*load)(gh_kmod *, co
 
 int gh_kmod_load(gh_kmod *k, const char *name, usec_t deadline, gh_error *err)
 {
-        gh_module_state state = gh_module_get_state(k->root, name);
+        int r = gh_module_load_needed(k->root, name, err);
 
         /* Nothing to wait for needs no child. */
-        if (state == GH_MODULE_LOADED || state == GH_MODULE_BUILTIN)
-                return 0;
+        if (r <= 0)
+                return r;
         return load_in_child(k, name, load_name, deadline, err);
 }
 

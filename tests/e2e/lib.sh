@@ -485,6 +485,27 @@ gh_vm_scope() {
         printf '%s\n' "machine-qemu\\x2d1\\x2d${1//-/\\x2d}.scope"
 }
 
+# gh_assert_nv_given_back [SECONDS]: the nvidia machine's GPU is the host's again: every module of nvidia's
+# stack loaded, the GPU on nvidia with its DRM card, its audio function on snd_hda_intel, and /dev/nvidia0
+# and /dev/nvidiactl character devices, waited for up to SECONDS when given (without, at once: the tool
+# checks the nodes before its give-back returns).
+gh_assert_nv_given_back() {
+        local m node
+        for m in "${GH_NV_MODULES[@]}"; do
+                assert_module_loaded "$m"
+        done
+        assert_driver "$GH_NV_GPU" nvidia
+        assert_driver "$GH_NV_GPU_AUDIO" snd_hda_intel
+        assert_file_exists "$(gh_card_node "$GH_NV_GPU")"
+        for node in /dev/nvidia0 /dev/nvidiactl; do
+                if [[ -n ${1:-} ]]; then
+                        wait_for "$1" test -c "$node"
+                else
+                        [[ -c $node ]] || gh_fail "$node is not a character device"
+                fi
+        done
+}
+
 gh_pid_alive() {
         [[ -d /proc/$1 ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }

@@ -58,18 +58,14 @@ static void check_journal_round_trip(const gh_step *steps, size_t n)
         for (size_t i = 0; i < n; i++)
                 check_step_round_trip(&steps[i], f);
         fuzz_check(fclose(f) == 0);
-        fuzz_check(gh_journal_parse(text, len, PATH, DOMAIN, &back, &m, NULL, NULL) == 0);
+        fuzz_check(gh_journal_parse(text, len, PATH, DOMAIN, &back, &m, NULL, NULL, NULL, NULL) == 0);
         fuzz_check(steps_equal(steps, n, back, m));
         gh_steps_free(back, m);
 }
 
 /* The stuck records of a journal that reads whole: each written back is the line it came from. */
-static void check_stuck_round_trip(const char *text, size_t size)
+static void check_stuck_round_trip(const gh_stuck *v, size_t n, const char *text, size_t size)
 {
-        _cleanup_free_ gh_stuck *v = NULL;
-        size_t n = 0;
-
-        fuzz_check(gh_journal_parse_stuck(text, size, &v, &n) == 0);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *line = NULL;
 
@@ -82,19 +78,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         const char *text = (const char *)data;
         _cleanup_strv_free_ char **skipped = NULL;
+        _cleanup_free_ gh_stuck *stuck = NULL, *stuck_lenient = NULL;
         gh_step *strict = NULL, *lenient = NULL;
-        size_t n_strict = 0, n_lenient = 0;
+        size_t n_strict = 0, n_lenient = 0, n_stuck = 0, n_stuck_lenient = 0;
         gh_error err = {}, err_lenient = {};
         int r, r_lenient;
 
-        r = gh_journal_parse(text, size, PATH, DOMAIN, &strict, &n_strict, NULL, &err);
-        r_lenient = gh_journal_parse(text, size, PATH, DOMAIN, &lenient, &n_lenient, &skipped, &err_lenient);
+        r = gh_journal_parse(text, size, PATH, DOMAIN, &strict, &n_strict, &stuck, &n_stuck, NULL, &err);
+        r_lenient = gh_journal_parse(text, size, PATH, DOMAIN, &lenient, &n_lenient, &stuck_lenient,
+                                     &n_stuck_lenient, &skipped, &err_lenient);
         fuzz_check(r == 0 || r == -EBADMSG || r == -ENOMEM);
         fuzz_check(r == 0 || (gh_error_isset(&err) && !strchr(err.msg, '\n')));
         /* Lenient reads only skip bad step lines: it fails where strict fails for anything else. */
         if (r == 0) {
                 fuzz_check(r_lenient == 0 && !skipped);
                 fuzz_check(steps_equal(strict, n_strict, lenient, n_lenient));
+                fuzz_check(n_stuck == n_stuck_lenient);
         } else if (r_lenient == 0) {
                 fuzz_check(skipped && streq(skipped[0], err.msg));
         } else
@@ -103,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check(startswith(*s, PATH ":") && !strchr(*s, '\n'));
         if (r == 0) {
                 check_journal_round_trip(strict, n_strict);
-                check_stuck_round_trip(text, size);
+                check_stuck_round_trip(stuck, n_stuck, text, size);
         }
         if (r_lenient == 0)
                 check_journal_round_trip(lenient, n_lenient);

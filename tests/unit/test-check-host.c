@@ -117,6 +117,13 @@ static void test_modules(void **state)
         fake_modfile_depmod(*state);
         assert_int_equal(gh_hostcheck_module(root, "vfio-pci"), GH_MODULE_AVAIL_LOADABLE);
         assert_int_equal(gh_hostcheck_module(root, "vfio_pci"), GH_MODULE_AVAIL_LOADABLE);
+        /* Its init running, it counts as loaded; being removed, it does not: the hand-over loads it once the
+         * removal ends. */
+        pf_write(root, "/sys/module/vfio_pci/initstate", "coming\n");
+        assert_int_equal(gh_hostcheck_module(root, "vfio-pci"), GH_MODULE_AVAIL_LOADED);
+        pf_write(root, "/sys/module/vfio_pci/initstate", "going\n");
+        assert_int_equal(gh_hostcheck_module(root, "vfio-pci"), GH_MODULE_AVAIL_LOADABLE);
+        pf_remove(root, "/sys/module/vfio_pci");
         assert_int_equal(gh_hostcheck_module(root, "vfio-pci-core"), GH_MODULE_AVAIL_MISSING);
         /* Listed in the index, but the file is gone. */
         ko_path = pf_path(root, ko);

@@ -107,6 +107,14 @@ static void opt_in(fakesys *fs, const char *conf)
         write_file(fs, "/etc/gpu-handover/domains/win11.conf", conf, 0644);
 }
 
+/* Opted in with conf, and the domain's XML in the tree for --xml: its path, the caller's to free. */
+static char *opt_in_xml(fakesys *fs, const char *conf)
+{
+        opt_in(fs, conf);
+        write_file(fs, "/win11.xml", domain_xml, 0644);
+        return fakesys_path(fs, "/win11.xml");
+}
+
 static char *slurp(const char *path)
 {
         char *s = NULL;
@@ -262,11 +270,9 @@ static void assert_host_as_before(fakesys *fs)
 static void test_plan_lists_and_changes_nothing(void **state)
 {
         fakesys *fs = *state;
-        _cleanup_free_ char *before = NULL, *after = NULL, *xml = fakesys_path(fs, "/win11.xml");
+        _cleanup_free_ char *before = NULL, *after = NULL, *xml = opt_in_xml(fs, "# all defaults\n");
         run r;
 
-        opt_in(fs, "# all defaults\n");
-        write_file(fs, "/win11.xml", domain_xml, 0644);
         before = snapshot(fs);
         r = tool(fs, NULL, "plan", "win11", "--xml", xml, NULL);
         assert_status(&r, 0);
@@ -286,12 +292,11 @@ static void test_plan_lists_and_changes_nothing(void **state)
 static void test_plan_refuses_module_not_reloadable(void **state)
 {
         fakesys *fs = *state;
-        _cleanup_free_ char *xml = fakesys_path(fs, "/win11.xml");
+        _cleanup_free_ char *xml = NULL;
         run r;
 
         fakesys_add_driver(fs, "bochs-drm", "bochs");
-        opt_in(fs, "");
-        write_file(fs, "/win11.xml", domain_xml, 0644);
+        xml = opt_in_xml(fs, "");
         r = tool(fs, NULL, "plan", "win11", "--xml", xml, NULL);
         assert_status(&r, 1);
         assert_non_null(strstr(r.err,
@@ -306,11 +311,9 @@ static void test_plan_names_pins(void **state)
 {
         fakesys *fs = *state;
         const char *root = fakesys_root(fs);
-        _cleanup_free_ char *xml = fakesys_path(fs, "/win11.xml");
+        _cleanup_free_ char *xml = opt_in_xml(fs, "");
         run r;
 
-        opt_in(fs, "");
-        write_file(fs, "/win11.xml", domain_xml, 0644);
         fakesys_add_i2c(fs, "0000:00:05.0", NULL, 5);
         pf_proc_pid(root, 4242, "ddcutil", "/user.slice/user-1000.slice/session-3.scope", "/usr/bin/ddcutil",
                     100);
@@ -359,11 +362,9 @@ static void test_plan_names_dmabuf_holders(void **state)
 {
         fakesys *fs = *state;
         const char *root = fakesys_root(fs);
-        _cleanup_free_ char *xml = fakesys_path(fs, "/win11.xml");
+        _cleanup_free_ char *xml = opt_in_xml(fs, "");
         run r;
 
-        opt_in(fs, "");
-        write_file(fs, "/win11.xml", domain_xml, 0644);
         fakesys_add_driver(fs, "bochs-drm", "bochs");
         fake_modfile_add(fs, "bochs", NULL);
         pf_proc_pid(root, 4242, "obs", "/user.slice/user-1000.slice/session-3.scope", "/usr/bin/obs", 100);
@@ -377,6 +378,17 @@ static void test_plan_names_dmabuf_holders(void **state)
                 strstr(r.out, "pid 4242 (obs) holds a dma-buf exported by drm, unit session-3.scope\n"));
         assert_null(strstr(r.out, "pid 4343"));
         assert_non_null(strstr(r.out, "dma-bufs exported by bochs, dma-bufs exported by drm"));
+        run_done(&r);
+}
+
+/* Opted in with conf, and handed over by the hook's prepare. */
+static void handed_over(fakesys *fs, const char *conf)
+{
+        run r;
+
+        opt_in(fs, conf);
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_status(&r, 0);
         run_done(&r);
 }
 
@@ -418,6 +430,22 @@ static void test_hook_hands_over_and_back(void **state)
         /* libvirt calls release again after a failed start: with no journal it does nothing. */
         r = tool(fs, domain_xml, "hook", "qemu", "win11", "release", "end", "-", NULL);
         assert_status(&r, 0);
+        assert_host_as_before(fs);
+        run_done(&r);
+}
+
+/* vfio_pci half-unloaded (its initstate 'going', as after an rmmod whose exit hangs) is not loaded: the
+ * prepare fails, naming it, and rolls back, instead of taking the load for done. */
+static void test_hook_fails_module_going(void **state)
+{
+        fakesys *fs = *state;
+        run r;
+
+        opt_in(fs, "");
+        write_file(fs, "/sys/module/vfio_pci/initstate", "going\n", 0444);
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_status(&r, 1);
+        assert_non_null(strstr(r.err, "module 'vfio-pci' is being unloaded (its initstate is 'going')"));
         assert_host_as_before(fs);
         run_done(&r);
 }
@@ -550,10 +578,7 @@ static void test_release_waits_for_the_lock(void **state)
         spawned sp;
         run r;
 
-        opt_in(fs, "timeout = 1\n");
-        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
-        assert_status(&r, 0);
-        run_done(&r);
+        handed_over(fs, "timeout = 1\n");
         fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         assert_true(fd >= 0);
         assert_int_equal(flock(fd, LOCK_EX), 0);
@@ -584,15 +609,14 @@ static run tool_bounded(fakesys *fs, const char *in, const char *const *args)
 static void test_stuck_unbind_later_commands_return(void **state)
 {
         fakesys *fs = *state;
-        _cleanup_free_ char *xml = fakesys_path(fs, "/win11.xml"), *list = NULL, *xml10 = strdup(domain_xml);
+        _cleanup_free_ char *xml = opt_in_xml(fs, "timeout = 2\n");
+        _cleanup_free_ char *list = NULL, *xml10 = strdup(domain_xml);
         _cleanup_free_ char *list_path = fakesys_path(fs, "/run/gpu-handover/stuck");
         struct stat st;
         static const char stuck_line[] = "0000:00:05.0 is stuck: its unbind (driver 'bochs-drm') has not finished since ";
         run r;
 
-        opt_in(fs, "timeout = 2\n");
         write_file(fs, "/etc/gpu-handover/domains/win10.conf", "timeout = 2\n", 0644);
-        write_file(fs, "/win11.xml", domain_xml, 0644);
         fakesys_block_unbind(fs, "0000:00:05.0");
         r = tool_bounded(fs, domain_xml,
                          (const char *[]){"hook", "qemu", "win11", "prepare", "begin", "-", NULL});
@@ -712,10 +736,7 @@ static void test_release_refused_while_vm_runs(void **state)
         const char *const *cmds[] = {restore, release};
         run r;
 
-        opt_in(fs, "");
-        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
-        assert_status(&r, 0);
-        run_done(&r);
+        handed_over(fs, "");
         fake_vm(fs, true);
         for (size_t i = 0; i < ELEMENTSOF(cmds); i++) {
                 spawned sp = tool_spawn(fs, NULL, cmds[i]);
@@ -754,12 +775,7 @@ static void write_bytes(fakesys *fs, const char *rel, const char *bytes, size_t 
  * (the fake kernel makes only the group's node). */
 static void handed_over_with_cdev(fakesys *fs)
 {
-        run r;
-
-        opt_in(fs, "");
-        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
-        assert_status(&r, 0);
-        run_done(&r);
+        handed_over(fs, "");
         fakesys_add_vfio_cdev(fs, "0000:00:05.0", 0);
 }
 
@@ -951,10 +967,7 @@ static void test_restore_best_effort_skips_bad_line(void **state)
         unsigned lineno;
         run r;
 
-        opt_in(fs, "");
-        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
-        assert_status(&r, 0);
-        run_done(&r);
+        handed_over(fs, "");
         lineno = journal_spoil_load_line(fs);
         assert_true(asprintf(&where, "/run/gpu-handover/win11.journal:%u: bad module name '.", lineno) > 0);
 
@@ -996,6 +1009,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_plan_names_pins, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_names_dmabuf_holders, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_hands_over_and_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_fails_module_going, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_refuses_vm_holder_before_any_step, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_hook_not_opted_in, setup, teardown),

@@ -30,14 +30,38 @@ typedef struct fixture {
         unsigned done, undone;
 } fixture;
 
-static void host_init(fake_host *h)
+/* A GPU and its HDMI audio, each bound to its host driver, and what the host has around them (space
+ * separated; NULL for none). */
+typedef struct host_spec {
+        const char *gpu, *gpu_driver, *audio;
+        const char *modules, *units, *held_nodes, *need_device;
+} host_spec;
+
+/* The desktop of the VM test. */
+static const host_spec bochs_host = {
+        .gpu = "0000:00:05.0",
+        .gpu_driver = "bochs-drm",
+        .audio = "0000:00:05.1",
+        .modules = "bochs snd_hda_intel",
+        .units = "gdm.service persistd.service",
+        .held_nodes = "/dev/dri/card0",
+};
+
+static void strv_init(char ***l, const char *words)
+{
+        if (words)
+                assert_int_equal(strv_split(words, " ", l), 0);
+}
+
+static void host_init(fake_host *h, const host_spec *spec)
 {
         *h = (fake_host){};
-        fake_host_add_dev(h, "0000:00:05.0", "bochs-drm", "bochs-drm");
-        fake_host_add_dev(h, "0000:00:05.1", "snd_hda_intel", "snd_hda_intel");
-        assert_int_equal(strv_split("bochs snd_hda_intel", " ", &h->modules), 0);
-        assert_int_equal(strv_split("gdm.service persistd.service", " ", &h->active_units), 0);
-        assert_int_equal(strv_split("/dev/dri/card0", " ", &h->held_nodes), 0);
+        fake_host_add_dev(h, spec->gpu, spec->gpu_driver, spec->gpu_driver);
+        fake_host_add_dev(h, spec->audio, "snd_hda_intel", "snd_hda_intel");
+        strv_init(&h->modules, spec->modules);
+        strv_init(&h->active_units, spec->units);
+        strv_init(&h->held_nodes, spec->held_nodes);
+        strv_init(&h->need_device, spec->need_device);
 }
 
 static void plan_from_lines(gh_plan *plan, const char *const *lines, size_t n)
@@ -59,7 +83,7 @@ static int setup(void **state)
 {
         fixture *fx = calloc(1, sizeof(fixture));
 
-        host_init(&fx->host);
+        host_init(&fx->host, &bochs_host);
         plan_from_lines(&fx->plan, plan_lines, ELEMENTSOF(plan_lines));
         *state = fx;
         return 0;
@@ -153,7 +177,7 @@ static void test_rollback_at_every_call(void **state)
                 fake_host h;
                 gh_error err = {};
 
-                host_init(&h);
+                host_init(&h, &bochs_host);
                 h.fail_call = k;
                 assert_int_equal(
                         gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, &h, NULL, &undo, &err),
@@ -402,15 +426,14 @@ static const char *const nvidia_lines[] = {
         "bind-vfio addr=0000:01:00.1 group=12",
 };
 
-static void nvidia_host_init(fake_host *h)
-{
-        *h = (fake_host){};
-        fake_host_add_dev(h, "0000:01:00.0", "nvidia", "nvidia");
-        fake_host_add_dev(h, "0000:01:00.1", "snd_hda_intel", "snd_hda_intel");
-        assert_int_equal(strv_split("nvidia nvidia_drm snd_hda_intel", " ", &h->modules), 0);
-        assert_int_equal(strv_split("gdm.service", " ", &h->active_units), 0);
-        assert_int_equal(strv_split("nvidia", " ", &h->need_device), 0);
-}
+static const host_spec nvidia_host = {
+        .gpu = "0000:01:00.0",
+        .gpu_driver = "nvidia",
+        .audio = "0000:01:00.1",
+        .modules = "nvidia nvidia_drm snd_hda_intel",
+        .units = "gdm.service",
+        .need_device = "nvidia",
+};
 
 /* The first such call from index from on. */
 static size_t call_index(const fake_host *h, size_t from, const char *call)
@@ -436,7 +459,7 @@ static void test_giveback_order_nvidia(void **state)
         size_t calls;
         int undo;
 
-        nvidia_host_init(&h);
+        host_init(&h, &nvidia_host);
         plan_from_lines(&plan, nvidia_lines, ELEMENTSOF(nvidia_lines));
         assert_int_equal(gh_exec_prepare(&plan, budget(&plan), &fake_host_ops, &h, NULL, &undo, &err), 0);
         calls = h.n_calls;
@@ -452,7 +475,7 @@ static void test_giveback_order_nvidia(void **state)
 
         /* Its rollback, failed at every call, gives back the same way. */
         for (unsigned k = 1; k <= calls; k++) {
-                nvidia_host_init(&h);
+                host_init(&h, &nvidia_host);
                 h.fail_call = k;
                 assert_int_equal(gh_exec_prepare(&plan, budget(&plan), &fake_host_ops, &h, NULL, &undo, &err),
                                  -EIO);
@@ -473,7 +496,7 @@ static void test_giveback_verifies_nodes(void **state)
         gh_error err = {};
         int undo;
 
-        nvidia_host_init(&h);
+        host_init(&h, &nvidia_host);
         plan_from_lines(&plan, nvidia_lines, ELEMENTSOF(nvidia_lines));
         assert_int_equal(gh_exec_prepare(&plan, budget(&plan), &fake_host_ops, &h, NULL, &undo, &err), 0);
         assert_int_equal(strv_split("/dev/nvidiactl", " ", &h.absent_nodes), 0);

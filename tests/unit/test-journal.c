@@ -369,12 +369,15 @@ static void test_parse_stops_at_len(void **state)
         size_t n = 0;
         gh_error err = {};
 
-        assert_int_equal(gh_journal_parse(text, strlen(text) - 1, "j", "win11", &steps, &n, NULL, &err), 0);
+        assert_int_equal(
+                gh_journal_parse(text, strlen(text) - 1, "j", "win11", &steps, &n, NULL, NULL, NULL, &err),
+                0);
         assert_int_equal(n, 1);
         assert_string_equal(steps[0].name, "gdm.service");
         gh_steps_free(steps, n);
-        assert_int_equal(gh_journal_parse(text, sizeof(text), "j", "win11", &steps, &n, &skipped, &err),
-                         -EBADMSG);
+        assert_int_equal(
+                gh_journal_parse(text, sizeof(text), "j", "win11", &steps, &n, NULL, NULL, &skipped, &err),
+                -EBADMSG);
         assert_string_equal(err.msg, "'j' contains a NUL byte");
 }
 
@@ -403,7 +406,10 @@ static void test_stuck_records(void **state)
         assert_int_equal(n, 1);
         assert_int_equal(steps[0].kind, GH_STEP_BIND_VFIO);
         gh_steps_free(steps, n);
-        assert_int_equal(gh_journal_read_stuck(root, "win11", getuid(), &v, &n_stuck, &err), 0);
+        assert_int_equal(gh_journal_read_all(root, "win11", getuid(), &steps, &n, &v, &n_stuck, &err), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(steps[0].kind, GH_STEP_BIND_VFIO);
+        gh_steps_free(steps, n);
         assert_int_equal(n_stuck, 1);
         assert_memory_equal(&v[0], &st, sizeof(st));
 
@@ -414,7 +420,8 @@ static void test_stuck_records(void **state)
         write_raw(root, "vm3", "gpu-handover-journal 1 domain=vm3\nstuck 0000:01:00.0 unbind 12 x 0 nvidia\n");
         assert_int_equal(gh_journal_read(root, "vm3", getuid(), &steps, &n, &err), -EBADMSG);
         assert_non_null(strstr(err.msg, "/run/gpu-handover/vm3.journal:2: bad stuck record"));
-        assert_int_equal(gh_journal_read_stuck(root, "vm3", getuid(), &v, &n_stuck, &err), -EBADMSG);
+        assert_int_equal(gh_journal_read_all(root, "vm3", getuid(), &steps, &n, &v, &n_stuck, &err),
+                         -EBADMSG);
 }
 
 int main(void)

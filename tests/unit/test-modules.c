@@ -390,6 +390,31 @@ static void test_load_loaded_or_builtin(void **state)
         gh_kmod_free(k);
 }
 
+/* A module whose initstate is 'going' is being removed (nvidia after an rmmod that hangs in its exit): it
+ * is not loaded, and cannot be until the removal ends, so its load fails, naming it, without asking the
+ * kernel. One whose init still runs ('coming') is not loaded yet either: its load goes to libkmod (here its
+ * install command), as the kernel's own answer waits for that init. */
+static void test_load_going_or_coming(void **state)
+{
+        _cleanup_pf_root_ char *root = load_root();
+        gh_kmod *k;
+        gh_error err = {}, err2 = {};
+
+        REQUIRE_GUARD();
+        pf_write(root, "/sys/module/gh_fake_gpu/initstate", "going\n");
+        pf_write(root, "/sys/module/gh_other_gpu/initstate", "coming\n");
+        k = kmod_for(root);
+        assert_int_equal(gh_module_get_state(root, "gh-fake-gpu"), GH_MODULE_GOING);
+        assert_int_equal(gh_module_get_state(root, "gh_other_gpu"), GH_MODULE_COMING);
+        assert_int_equal(gh_kmod_load(k, "gh-fake-gpu", LOAD_DEADLINE, &err), -EBUSY);
+        assert_int_equal(err.code, -EBUSY);
+        assert_non_null(strstr(err.msg, "module 'gh-fake-gpu' is being unloaded"));
+        assert_false(pf_exists(root, "/loaded-gh_fake_gpu"));
+        assert_int_equal(gh_kmod_load(k, "gh_other_gpu", LOAD_DEADLINE, &err2), 0);
+        assert_file_content(root, "/loaded-gh_other_gpu", "other");
+        gh_kmod_free(k);
+}
+
 static void test_load_failures(void **state)
 {
         _cleanup_pf_root_ char *root = load_root();
@@ -459,6 +484,7 @@ int main(void)
                 cmocka_unit_test(test_unload_busy_then_gone),
                 cmocka_unit_test(test_load_explicit),
                 cmocka_unit_test(test_load_loaded_or_builtin),
+                cmocka_unit_test(test_load_going_or_coming),
                 cmocka_unit_test(test_load_failures),
                 cmocka_unit_test(test_load_hangs_until_deadline),
                 cmocka_unit_test(test_load_modalias),

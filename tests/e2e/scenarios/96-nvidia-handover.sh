@@ -34,14 +34,7 @@ assert_handed_over() {
 # Given back: every module of the stack loaded, the GPU on nvidia with its DRM card and nodes (checked
 # by the tool before it returned, so no wait here), the audio function on snd_hda_intel, no journal.
 assert_given_back() {
-        for m in "${GH_NV_MODULES[@]}"; do
-                assert_module_loaded "$m"
-        done
-        assert_driver "$GH_NV_GPU" nvidia
-        assert_driver "$GH_NV_GPU_AUDIO" snd_hda_intel
-        assert_file_exists "$(gh_card_node "$GH_NV_GPU")"
-        [[ -c /dev/nvidia0 ]] || gh_fail "/dev/nvidia0 is not a character device"
-        [[ -c /dev/nvidiactl ]] || gh_fail "/dev/nvidiactl is not a character device"
+        gh_assert_nv_given_back
         assert_eq 0 "$(sed -n 's/^Device Minor:[[:space:]]*//p' "$NV_PROC")" "Device Minor in $NV_PROC"
         assert_driver "$GH_GPU" bochs-drm
         assert_file_absent "$JOURNAL"

@@ -97,13 +97,7 @@ wait_for 30 test ! -e /sys/module/nvidia
 assert_driver "$GH_NV_GPU" none
 assert_ok "$GH_TOOL" restore "$DOM"
 assert_file_absent "$JOURNAL"
-for m in "${GH_NV_MODULES[@]}"; do
-        assert_module_loaded "$m"
-done
-assert_driver "$GH_NV_GPU" nvidia
-assert_driver "$GH_NV_GPU_AUDIO" snd_hda_intel
-assert_file_exists "$(gh_card_node "$GH_NV_GPU")"
-wait_for 20 test -c /dev/nvidia0
+gh_assert_nv_given_back 20
 assert_file_absent "$STUCK"
 assert_host_state "$before"
 gh_show_timings
