@@ -716,14 +716,9 @@ static bool host_keeps_gpu(const planner *pl)
         return false;
 }
 
-static bool takes_boot_vga(const planner *pl)
-{
-        for (size_t i = 0; i < pl->n_sel; i++)
-                if (pl->sel[i]->boot_vga)
-                        return true;
-        return false;
-}
-
+/* restart_display_manager = auto: right after the bind when the host keeps a GPU with a driver to run it
+ * on, boot VGA or not (a desktop runs on whichever GPU it finds); after release only when the host would
+ * have none. */
 static int plan_dm_restart(planner *pl)
 {
         gh_dm_restart mode = pl->p->restart_display_manager;
@@ -732,13 +727,13 @@ static int plan_dm_restart(planner *pl)
         if (!pl->dm_stop)
                 return 0;
         if (mode == GH_DM_RESTART_AUTO) {
-                bool late = takes_boot_vga(pl) || !host_keeps_gpu(pl);
+                bool late = !host_keeps_gpu(pl);
 
                 mode = late ? GH_DM_RESTART_AFTER_RELEASE : GH_DM_RESTART_AFTER_BIND;
-                r = add_note(
-                        pl, "'%s' starts again %s", pl->f->dm_unit,
-                        late ? "after release: the GPU handed over is the boot VGA or the host's only GPU"
-                             : "right after the bind: the host keeps another GPU");
+                r = add_note(pl, "'%s' starts again %s", pl->f->dm_unit,
+                             late ? "after release: the host keeps no other GPU with a driver to run it on"
+                                  : "right after the bind: the host keeps another GPU with a driver to run "
+                                    "it on");
                 if (r < 0)
                         return r;
         }

@@ -248,6 +248,47 @@ static void test_restart_after_bind_forced(void **state)
         assert_string_equal(w->plan.steps[w->plan.n_steps - 1].name, "gdm.service");
 }
 
+/* restart_display_manager = auto: the boot VGA handed over while another GPU with a host driver stays:
+ * the display manager starts again right after the bind, on the GPU the host keeps. */
+static void test_restart_boot_vga_with_kept_gpu(void **state)
+{
+        world *w = *state;
+        const gh_step *last;
+
+        single_gpu(w);
+        tf_add_dev(&w->f, "0000:00:06.0", 0x030000, "amdgpu", "amdgpu", 3, "/dev/dri/card1");
+        tf_add_module(&w->f, "amdgpu", NULL, false);
+        assert_int_equal(build(w), 0);
+        last = &w->plan.steps[w->plan.n_steps - 1];
+        assert_int_equal(last->kind, GH_STEP_START_UNIT);
+        assert_string_equal(last->name, "gdm.service");
+        assert_true(notes_mention(&w->plan,
+                                  "'gdm.service' starts again right after the bind: the host keeps "
+                                  "another GPU with a driver to run it on"));
+        /* The explicit setting still overrides it. */
+        gh_plan_done(&w->plan);
+        w->p.restart_display_manager = GH_DM_RESTART_AFTER_RELEASE;
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[w->plan.n_steps - 1].kind, GH_STEP_BIND_VFIO);
+        assert_false(notes_mention(&w->plan, "starts again"));
+}
+
+/* Another display device that stays, but with no host driver (or on vfio-pci already): nothing to run a
+ * desktop on, so the display manager waits for the release. */
+static void test_restart_after_release_without_kept_driver(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        tf_add_dev(&w->f, "0000:00:06.0", 0x030000, NULL, NULL, 3, NULL);
+        tf_add_dev(&w->f, "0000:00:07.0", 0x030000, "vfio-pci", "vfio_pci", 4, NULL);
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[w->plan.n_steps - 1].kind, GH_STEP_BIND_VFIO);
+        assert_true(notes_mention(&w->plan,
+                                  "'gdm.service' starts again after release: the host keeps no other "
+                                  "GPU with a driver to run it on"));
+}
+
 static void test_stop_units_only_active(void **state)
 {
         world *w = *state;
@@ -922,6 +963,9 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_single_gpu_boot_vga, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_restart_boot_vga_with_kept_gpu, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_restart_after_release_without_kept_driver, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_dual_gpu_shared_module, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dm_not_holding_keeps_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_graphical_session_holder_stops_dm, setup, teardown),
