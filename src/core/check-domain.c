@@ -343,19 +343,24 @@ static const gh_pci_dev *taken_gpu(const gh_check_domain *d, bool boot_vga)
         return NULL;
 }
 
-/* When the display manager comes back, for a hand-over that takes the boot VGA or the only GPU. */
-static const char *dm_fate(const gh_check_domain *d)
+/* When the display manager comes back, for a hand-over that takes the boot VGA or the only GPU: as the
+ * planner decides it (plan_dm_restart()), right after the bind when the host keeps a GPU with a driver. */
+static const char *dm_fate(const gh_check_domain *d, bool kept)
 {
         const gh_policy *p = d->policy;
+        gh_dm_restart restart = p ? p->restart_display_manager : GH_DM_RESTART_AUTO;
 
         if (p && p->display_manager == GH_DM_KEEP)
                 return "display_manager = keep: the display manager is not stopped, but processes holding "
                        "the GPU "
                        "are ended";
-        if (p && p->restart_display_manager == GH_DM_RESTART_AFTER_BIND)
+        if (!kept && restart == GH_DM_RESTART_AFTER_BIND)
                 return "the display manager is stopped, and restart_display_manager = after-bind starts it "
                        "again "
                        "right after the bind, with no GPU to run on";
+        if (kept && restart != GH_DM_RESTART_AFTER_RELEASE)
+                return "the display manager is stopped when it holds the GPU, and starts again right after "
+                       "the bind";
         return "the display manager is stopped when it holds the GPU, and comes back only after the VM "
                "stops";
 }
@@ -373,14 +378,14 @@ static int check_display(gh_checks *c, const gh_check_domain *d)
                         "stops",
                         "single-GPU mode: %s is the host's only GPU%s, so while the VM runs the host has no "
                         "display; %s",
-                        GH_PCI_ADDR_STR(&gpu->addr), boot ? " and its boot VGA" : "", dm_fate(d));
+                        GH_PCI_ADDR_STR(&gpu->addr), boot ? " and its boot VGA" : "", dm_fate(d, false));
         if (boot)
                 return addf(
                         c, GH_CHECK_WARN, "host display",
                         "for a desktop while the VM runs, make the kept GPU the primary one in the firmware "
                         "setup",
                         "%s is the boot VGA: %s; the host keeps %s (%s)", GH_PCI_ADDR_STR(&boot->addr),
-                        dm_fate(d), GH_PCI_ADDR_STR(&kept->addr), kept->driver);
+                        dm_fate(d, true), GH_PCI_ADDR_STR(&kept->addr), kept->driver);
         return addf(
                 c, GH_CHECK_PASS, "host display", NULL,
                 "the host keeps %s (%s) for its screen; a display manager stopped for the hand-over starts "

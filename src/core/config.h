@@ -15,7 +15,8 @@ typedef enum gh_dm_mode {
 } gh_dm_mode;
 
 typedef enum gh_dm_restart {
-        GH_DM_RESTART_AUTO, /* after-release for the boot VGA or the only GPU, after-bind otherwise */
+        GH_DM_RESTART_AUTO, /* after-bind while the host keeps another GPU with a driver, else after-release
+                             */
         GH_DM_RESTART_AFTER_BIND,
         GH_DM_RESTART_AFTER_RELEASE,
         _GH_DM_RESTART_MAX,

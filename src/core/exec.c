@@ -37,6 +37,8 @@ static int step_do(const exec_env *e, const gh_step *s, usec_t deadline, gh_erro
                 return o->module_load(e->ctx, s->name, deadline, err);
         case GH_STEP_BIND_VFIO:
                 return o->dev_bind_vfio(e->ctx, s->addr, s->group, deadline, err);
+        case GH_STEP_WAIT_RELEASED:
+                return o->logind_wait_released(e->ctx, s->nodes, deadline, err);
         default:
                 return -EINVAL;
         }

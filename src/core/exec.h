@@ -17,6 +17,8 @@ typedef struct gh_host_ops {
         int (*user_unit_start)(void *ctx, uint32_t uid, const char *unit, usec_t deadline, gh_error *err);
         int (*holders_end)(void *ctx, char *const *nodes, gh_holders_mode mode, usec_t grace, usec_t deadline,
                            gh_error *err);
+        /* Waits until neither systemd-logind nor PID 1 holds any of nodes (host/logind-wait.h). */
+        int (*logind_wait_released)(void *ctx, char *const *nodes, usec_t deadline, gh_error *err);
         /* Writes driver_override (driver NULL clears it); in a child with a deadline. */
         int (*override_set)(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err);
         int (*module_unload)(void *ctx, const char *module, usec_t deadline, gh_error *err);

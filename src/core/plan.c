@@ -6,6 +6,7 @@
 
 #include "identity.h"
 #include "owner.h"
+#include "logind-copy.h"
 #include "plan.h"
 #include "reload.h"
 #include "unbind-wait.h"
@@ -331,7 +332,7 @@ static int note_protected_holders(planner *pl, char *const *nodes)
                 _cleanup_free_ char *why = NULL;
                 int r;
 
-                if (!strv_contains(nodes, h->node))
+                if (!strv_contains(nodes, h->node) || gh_holder_is_logind_copy(h))
                         continue;
                 r = gh_holder_guard_describe(h, gh_holder_guard(h, 0, 0), &why);
                 if (r < 0)
@@ -521,6 +522,58 @@ static int plan_end_holders(planner *pl)
         s->holders_mode = pl->p->holders;
         s->grace_sec = pl->p->holders_grace_sec;
         return note_protected_holders(pl, s->nodes);
+}
+
+/* "for session 3 (pid 1234 (gnome-shell) took it)", or who took it when it has no session (a compositor
+ * running as a user unit). */
+static int copy_owner_describe(const planner *pl, const char *node, char **ret)
+{
+        const gh_holder *o = gh_logind_copy_owner(pl->f, node);
+        int r;
+
+        if (!o)
+                r = asprintf(ret, "for a session none of whose processes holds it any more");
+        else if (o->session)
+                r = asprintf(ret, "for session %s (pid %d (%s) took it)", o->session, (int)o->pid,
+                             strempty(o->comm));
+        else
+                r = asprintf(ret, "for pid %d (%s), which took it", (int)o->pid, strempty(o->comm));
+        return r < 0 ? -ENOMEM : 0;
+}
+
+/* logind's and PID 1's copies of a session's device (core/logind-copy.h) are no holders: they go once the
+ * session has let the device go (the display manager or session stopped, its processes ended), which
+ * logind and PID 1 see asynchronously. WAIT_RELEASED waits for that, after END_HOLDERS and before any
+ * unload or unbind; its give-back is nothing. */
+static int plan_wait_released(planner *pl)
+{
+        _cleanup_strv_free_ char **targets = NULL, **copies = NULL;
+        gh_step *s;
+        int r = holder_targets(pl, &targets);
+
+        for (size_t i = 0; r >= 0 && i < pl->f->n_holders; i++) {
+                const gh_holder *h = &pl->f->holders[i];
+                _cleanup_free_ char *owner = NULL;
+
+                if (!strv_contains(targets, h->node) || !gh_holder_is_logind_copy(h) ||
+                    strv_contains(copies, h->node))
+                        continue;
+                if ((r = strv_extend(&copies, h->node)) < 0 ||
+                    (r = copy_owner_describe(pl, h->node, &owner)) < 0)
+                        break;
+                r = add_note(
+                        pl,
+                        "logind keeps a copy of %s %s, as does PID 1's fd store: not holders of their own; "
+                        "the hand-over waits for them to release it once the session lets it go",
+                        h->node, owner);
+        }
+        if (r < 0 || !copies)
+                return r;
+        s = add_step(pl, GH_STEP_WAIT_RELEASED);
+        if (!s)
+                return -ENOMEM;
+        s->nodes = TAKE_PTR(copies);
+        return 0;
 }
 
 static bool on_vfio(const gh_pci_dev *d)
@@ -780,14 +833,9 @@ static bool host_keeps_gpu(const planner *pl)
         return false;
 }
 
-static bool takes_boot_vga(const planner *pl)
-{
-        for (size_t i = 0; i < pl->n_sel; i++)
-                if (pl->sel[i]->boot_vga)
-                        return true;
-        return false;
-}
-
+/* restart_display_manager = auto: right after the bind when the host keeps a GPU with a driver to run it
+ * on, boot VGA or not (a desktop runs on whichever GPU it finds); after release only when the host would
+ * have none. */
 static int plan_dm_restart(planner *pl)
 {
         gh_dm_restart mode = pl->p->restart_display_manager;
@@ -796,13 +844,13 @@ static int plan_dm_restart(planner *pl)
         if (!pl->dm_stop)
                 return 0;
         if (mode == GH_DM_RESTART_AUTO) {
-                bool late = takes_boot_vga(pl) || !host_keeps_gpu(pl);
+                bool late = !host_keeps_gpu(pl);
 
                 mode = late ? GH_DM_RESTART_AFTER_RELEASE : GH_DM_RESTART_AFTER_BIND;
-                r = add_note(
-                        pl, "'%s' starts again %s", pl->f->dm_unit,
-                        late ? "after release: the GPU handed over is the boot VGA or the host's only GPU"
-                             : "right after the bind: the host keeps another GPU");
+                r = add_note(pl, "'%s' starts again %s", pl->f->dm_unit,
+                             late ? "after release: the host keeps no other GPU with a driver to run it on"
+                                  : "right after the bind: the host keeps another GPU with a driver to run "
+                                    "it on");
                 if (r < 0)
                         return r;
         }
@@ -826,6 +874,7 @@ static int plan_steps(planner *pl)
 
         if ((r = decide_modules(pl)) < 0 || (r = check_modules(pl)) < 0 || (r = decide_dm(pl)) < 0 ||
             (r = plan_stop_units(pl)) < 0 || (r = plan_holder_units(pl)) < 0 || (r = plan_end_holders(pl)) < 0 ||
+            (r = plan_wait_released(pl)) < 0 ||
             (r = note_maybe_holders(pl)) < 0 ||
             (r = plan_overrides(pl)) < 0 || (r = plan_modules(pl)) < 0 || (r = plan_binds(pl)) < 0)
                 return r;
@@ -953,7 +1002,8 @@ static const gh_holder *plan_guarded_holder(const gh_plan *plan, const gh_facts 
                 for (size_t j = 0; j < f->n_holders; j++) {
                         gh_guard g;
 
-                        if (!strv_contains(plan->steps[i].nodes, f->holders[j].node))
+                        if (!strv_contains(plan->steps[i].nodes, f->holders[j].node) ||
+                            gh_holder_is_logind_copy(&f->holders[j]))
                                 continue;
                         g = gh_holder_guard(&f->holders[j], 0, 0);
                         if (g != GH_GUARD_NONE && (want == _GH_GUARD_INVALID || g == want))

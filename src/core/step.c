@@ -17,6 +17,7 @@ static const char *const step_kind_table[_GH_STEP_KIND_MAX] = {
         [GH_STEP_BIND_VFIO] = "bind-vfio",
         [GH_STEP_START_UNIT] = "start-unit",
         [GH_STEP_STOP_USER_UNIT] = "stop-user-unit",
+        [GH_STEP_WAIT_RELEASED] = "wait-released",
 };
 
 const char *gh_step_kind_to_string(gh_step_kind k)
@@ -143,6 +144,7 @@ static const unsigned step_fields[_GH_STEP_KIND_MAX] = {
         [GH_STEP_BIND_VFIO] = F_ADDR | F_GROUP,
         [GH_STEP_START_UNIT] = F_NAME,
         [GH_STEP_STOP_USER_UNIT] = F_UID | F_NAME,
+        [GH_STEP_WAIT_RELEASED] = F_NODES,
 };
 
 /* Optional: holders mode and grace have defaults; an override may have no host driver, old value or
@@ -600,6 +602,12 @@ int gh_step_describe(const gh_step *s, char **ret)
         case GH_STEP_BIND_VFIO:
                 r = asprintf(ret, "bind %s to vfio-pci, verify its driver and /dev/vfio/%d (undo: unbind)",
                              s->addr, s->group);
+                break;
+        case GH_STEP_WAIT_RELEASED:
+                if (gh_step_describe_nodes(s->nodes, &nodes) < 0)
+                        return -ENOMEM;
+                r = asprintf(ret, "wait until logind and PID 1's fd store let go of %s, which a session took "
+                             "through logind", nodes);
                 break;
         default:
                 return -EINVAL;

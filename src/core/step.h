@@ -21,6 +21,8 @@ typedef enum gh_step_kind {
         GH_STEP_BIND_VFIO,      /* addr, group;          undo: unbind from vfio-pci */
         GH_STEP_START_UNIT,     /* name=unit;            undo: none (STOP_UNIT's undo covers it) */
         GH_STEP_STOP_USER_UNIT, /* uid, name=unit of that user's manager; undo: start it (start-user-unit) */
+        GH_STEP_WAIT_RELEASED,  /* nodes: logind's copies of a session's devices (core/logind-copy.h), waited
+                                 * for until logind and PID 1 close them; undo: none */
         _GH_STEP_KIND_MAX,
         _GH_STEP_KIND_INVALID = -EINVAL,
 } gh_step_kind;

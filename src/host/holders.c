@@ -10,6 +10,7 @@
 #include <systemd/sd-login.h>
 
 #include "core/identity.h"
+#include "core/logind-copy.h"
 #include "holders.h"
 #include "procstat.h"
 #include "shared/fileio.h"
@@ -683,6 +684,21 @@ int gh_holders_terminate(const char *root, char *const *nodes, const gh_holder *
         return terminate(&vl, grace, deadline, err);
 }
 
+/* logind's and PID 1's copies of a session's device are neither ended nor refused: they go when the
+ * session does, and a WAIT_RELEASED step waits for that. */
+static void drop_logind_copies(holder_list *l)
+{
+        size_t k = 0;
+
+        for (size_t i = 0; i < l->n; i++) {
+                if (gh_holder_is_logind_copy(&l->h[i]))
+                        gh_holder_done(&l->h[i]);
+                else
+                        l->h[k++] = l->h[i];
+        }
+        l->n = k;
+}
+
 static int scan_or_error(const char *root, const char *proc, char *const *nodes, holder_list *l,
                          gh_error *err)
 {
@@ -692,6 +708,7 @@ static int scan_or_error(const char *root, const char *proc, char *const *nodes,
         if (r < 0)
                 return gh_error_set(err, r, "cannot scan '%s' for holders of the device nodes: %s", proc,
                                     strerror(-r));
+        drop_logind_copies(l);
         return 0;
 }
 

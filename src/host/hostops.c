@@ -7,6 +7,7 @@
 #include "devlock.h"
 #include "holders.h"
 #include "hostops.h"
+#include "logind-wait.h"
 #include "modules.h"
 #include "pci.h"
 #include "shared/fileio.h"
@@ -95,6 +96,13 @@ static int op_holders_end(void *ctx, char *const *nodes, gh_holders_mode mode, u
         gh_real_host *h = ctx;
 
         return gh_holders_end(h->root, nodes, mode, grace, deadline, err);
+}
+
+static int op_logind_wait_released(void *ctx, char *const *nodes, usec_t deadline, gh_error *err)
+{
+        gh_real_host *h = ctx;
+
+        return gh_logind_wait_released(h->root, nodes, deadline, err);
 }
 
 static int op_override_set(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err)
@@ -318,6 +326,7 @@ const gh_host_ops gh_real_host_ops = {
         .user_unit_stop = op_user_unit_stop,
         .user_unit_start = op_user_unit_start,
         .holders_end = op_holders_end,
+        .logind_wait_released = op_logind_wait_released,
         .override_set = op_override_set,
         .module_unload = op_module_unload,
         .module_load = op_module_load,

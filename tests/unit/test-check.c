@@ -578,11 +578,14 @@ static void test_boot_vga_with_another_gpu(void **state)
         w->f.devs[1].boot_vga = true;
         check(w, true);
         assert_hint(
-                assert_line(&w->c, GH_CHECK_WARN, "host display",
-                            "0000:01:00.0 is the boot VGA: the display manager is stopped when it holds the "
-                            "GPU, "
-                            "and comes back only after the VM stops; the host keeps 0000:0c:00.0 (amdgpu)"),
+                assert_line(
+                        &w->c, GH_CHECK_WARN, "host display",
+                        "0000:01:00.0 is the boot VGA: the display manager is stopped when it holds the "
+                        "GPU, and starts again right after the bind; the host keeps 0000:0c:00.0 (amdgpu)"),
                 "primary");
+        /* The planner agrees: its START_UNIT comes right after the bind. */
+        assert_line(&w->c, GH_CHECK_PASS, "units to stop",
+                    "'gdm.service' ('gdm.service' starts again right after");
 }
 
 static void test_plan_edge_levels(void **state)

@@ -356,6 +356,46 @@ static void test_plan_names_pins(void **state)
         run_done(&r);
 }
 
+/* A compositor (a user unit) took card0 through logind: PID 1 (its fd store) and systemd-logind hold it
+ * too. Through the real scan, `plan` calls neither protected, and plans the wait for them after the
+ * holders' end and before the unbind. */
+static void test_plan_logind_copies(void **state)
+{
+        fakesys *fs = *state;
+        const char *root = fakesys_root(fs);
+        _cleanup_free_ char *xml = fakesys_path(fs, "/win11.xml");
+        const char *end, *wait, *unbind;
+        run r;
+
+        opt_in(fs, "");
+        write_file(fs, "/win11.xml", domain_xml, 0644);
+        pf_proc_pid(root, 1, "systemd", "/init.scope", "/usr/lib/systemd/systemd", 1);
+        pf_proc_hold(root, 1, 40, "/dev/dri/card0");
+        pf_proc_pid(root, 412, "systemd-logind", "/system.slice/systemd-logind.service",
+                    "/usr/lib/systemd/systemd-logind", 50);
+        pf_proc_hold(root, 412, 30, "/dev/dri/card0");
+        pf_proc_pid(root, 1500, "gnome-shell",
+                    "/user.slice/user-1000.slice/user@1000.service/session.slice/"
+                    "org.gnome.Shell@wayland.service",
+                    "/usr/bin/gnome-shell", 100);
+        pf_proc_hold(root, 1500, 12, "/dev/dri/card0");
+        r = tool(fs, NULL, "plan", "win11", "--xml", xml, NULL);
+        assert_status(&r, 0);
+        assert_null(strstr(r.out, "protected"));
+        assert_non_null(strstr(r.out,
+                               "logind keeps a copy of /dev/dri/card0 for pid 1500 (gnome-shell), which "
+                               "took it, as does PID 1's fd store: not holders of their own; the "
+                               "hand-over waits for them to release it once the session lets it go"));
+        end = strstr(r.out, "end processes still holding /dev/dri/card0");
+        wait = strstr(r.out, "wait until logind and PID 1's fd store let go of /dev/dri/card0");
+        unbind = strstr(r.out, "unbind 0000:00:05.0 from 'bochs-drm'");
+        assert_non_null(end);
+        assert_non_null(wait);
+        assert_non_null(unbind);
+        assert_true(end < wait && wait < unbind);
+        run_done(&r);
+}
+
 /* bochs-drm as a module: its unload makes the dma-bufs of bochs, and drm's (the GPU is the host's only
  * one), pins that `plan` names. */
 static void test_plan_names_dmabuf_holders(void **state)
@@ -467,6 +507,33 @@ static void test_hook_refuses_vm_holder_before_any_step(void **state)
         assert_non_null(strstr(r.err,
                                "domain 'win11': pid 4242 (bash) holds /dev/dri/card0 and is protected: VM "
                                "'other', unit machine-qemu\\x2d1\\x2dother.scope; nothing was changed"));
+        assert_host_as_before(fs);
+        assert_false(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
+        run_done(&r);
+}
+
+/* The session is gone but logind and PID 1 never let its card go: the hook's wait-released step fails at
+ * the budget naming the node and logind, and the start is rolled back with the host as it was. */
+static void test_hook_logind_keeps_copy(void **state)
+{
+        fakesys *fs = *state;
+        const char *root = fakesys_root(fs);
+        run r;
+
+        opt_in(fs, "timeout = 1\n");
+        pf_proc_pid(root, 1, "systemd", "/init.scope", "/usr/lib/systemd/systemd", 1);
+        pf_proc_hold(root, 1, 40, "/dev/dri/card0");
+        pf_proc_pid(root, 412, "systemd-logind", "/system.slice/systemd-logind.service",
+                    "/usr/lib/systemd/systemd-logind", 50);
+        pf_proc_hold(root, 412, 30, "/dev/dri/card0");
+        r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
+        assert_status(&r, 1);
+        assert_non_null(strstr(r.err, "logind has not released its copies of the session's devices by the "
+                                      "deadline: /dev/dri/card0: "));
+        assert_non_null(strstr(r.err, "/dev/dri/card0: pid 1 (systemd) keeps it in its fd store"));
+        assert_non_null(strstr(
+                r.err, "/dev/dri/card0: pid 412 (systemd-logind) of systemd-logind.service holds it"));
+        assert_null(strstr(r.err, "protected"));
         assert_host_as_before(fs);
         assert_false(fakesys_exists(fs, "/run/gpu-handover/win11.journal"));
         run_done(&r);
@@ -1006,10 +1073,12 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_plan_lists_and_changes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_refuses_module_not_reloadable, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_plan_logind_copies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_names_pins, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_names_dmabuf_holders, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_hands_over_and_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_fails_module_going, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_logind_keeps_copy, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_refuses_vm_holder_before_any_step, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_hook_not_opted_in, setup, teardown),

@@ -412,6 +412,67 @@ static void test_holders_fail_mode(void **state)
         assert_state(&fx->host, initial_state);
 }
 
+/* A GNOME session took card0 through logind: logind and PID 1 keep copies until the session has gone. */
+static const char *const logind_lines[] = {
+        "stop-unit name=gdm.service",
+        "end-holders nodes=/dev/dri/card0,/dev/snd/controlC0 mode=terminate grace=5",
+        "wait-released nodes=/dev/dri/card0",
+        "set-override addr=0000:00:05.0 driver=bochs-drm",
+        "set-override addr=0000:00:05.1 driver=snd_hda_intel",
+        "unload-module name=bochs",
+        "unbind addr=0000:00:05.1 driver=snd_hda_intel",
+        "load-module name=vfio-pci",
+        "bind-vfio addr=0000:00:05.0 group=2",
+        "bind-vfio addr=0000:00:05.1 group=2",
+};
+
+static size_t call_index(const fake_host *h, size_t from, const char *call);
+
+/* The wait comes after the session's holders are ended and before the unload, which logind's copies would
+ * keep busy; its give-back is nothing, and the release brings the host back whole. */
+static void test_wait_released_before_unload(void **state)
+{
+        fixture *fx = *state;
+        gh_plan plan;
+        int undo;
+
+        plan_from_lines(&plan, logind_lines, ELEMENTSOF(logind_lines));
+        assert_int_equal(strv_split("/dev/dri/card0", " ", &fx->host.logind_nodes), 0);
+        assert_int_equal(
+                gh_exec_prepare(&plan, budget(&plan), &fake_host_ops, &fx->host, NULL, &undo, &fx->err), 0);
+        assert_true(call_index(&fx->host, 0, "holders_end /dev/dri/card0") <
+                    call_index(&fx->host, 0, "logind_wait_released /dev/dri/card0"));
+        assert_true(call_index(&fx->host, 0, "logind_wait_released /dev/dri/card0") <
+                    call_index(&fx->host, 0, "module_unload bochs"));
+        assert_string_equal(fx->host.journal[2], "wait-released nodes=/dev/dri/card0");
+        assert_int_equal(undo_journal(&fx->host, fx->host.journal, &fx->err), 0);
+        assert_state(&fx->host, initial_state);
+        gh_plan_done(&plan);
+}
+
+/* logind never lets go: the step fails at its deadline naming the node and logind, and the prepare rolls
+ * back as any failed one does. */
+static void test_wait_released_times_out(void **state)
+{
+        fixture *fx = *state;
+        gh_plan plan;
+        int undo = -1;
+
+        plan_from_lines(&plan, logind_lines, ELEMENTSOF(logind_lines));
+        assert_int_equal(strv_split("/dev/dri/card0", " ", &fx->host.logind_nodes), 0);
+        fx->host.logind_keeps = true;
+        assert_int_equal(
+                gh_exec_prepare(&plan, budget(&plan), &fake_host_ops, &fx->host, NULL, &undo, &fx->err),
+                -ETIMEDOUT);
+        assert_int_equal(undo, 0);
+        assert_non_null(strstr(fx->err.msg, "logind has not released"));
+        assert_non_null(strstr(fx->err.msg, "/dev/dri/card0"));
+        /* Nothing after it ran; the display manager is running again. */
+        assert_int_equal(strv_length(fx->host.journal), 3);
+        assert_state(&fx->host, initial_state);
+        gh_plan_done(&plan);
+}
+
 /* An NVIDIA GPU's stack: nvidia.ko fails to load with -ENODEV while it can probe no GPU, and nvidia_drm
  * sees only the GPUs bound when it loads. */
 static const char *const nvidia_lines[] = {
@@ -526,7 +587,7 @@ static void test_user_unit_stopped_and_started_again(void **state)
         size_t calls;
         int undo;
 
-        host_init(&h);
+        host_init(&h, &bochs_host);
         strv_free(h.held_nodes);
         h.held_nodes = NULL;
         assert_int_equal(strv_extend(&h.active_units, "1000/ollama.service"), 0);
@@ -572,6 +633,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_budget_exhausted, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unload_timeout_journals_stuck, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_holders_fail_mode, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wait_released_before_unload, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wait_released_times_out, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "host/holders.h"
+#include "host/logind-wait.h"
 #include "proc-fake.h"
 #include "shared/fileio.h"
 #include "shared/strv.h"
@@ -528,6 +529,20 @@ static void test_end_fake_other_vm(void **state)
         assert_null(strchr(err.msg, '\n'));
 }
 
+static void assert_end_fake_protected_on(int n, const char *comm, const char *cgroup, const char *exe,
+                                         const char *node, const char *why)
+{
+        _cleanup_pf_root_ char *root = fake_ident_root();
+        _cleanup_free_ char *want = NULL;
+        gh_error err = {};
+
+        fake_ident_holder(root, n, comm, cgroup, exe, node);
+        assert_int_equal(end_fake(root, &err), -EBUSY);
+        assert_true(asprintf(&want, "pid %d (%s) holds %s and is protected: %s;", FAKE_PID(n), comm, node,
+                             why) > 0);
+        assert_non_null(strstr(err.msg, want));
+}
+
 static void assert_end_fake_protected(int n, const char *comm, const char *cgroup, const char *exe,
                                       const char *why)
 {
@@ -551,11 +566,115 @@ static void test_end_fake_protected(void **state)
                                   "libvirt's daemon, unit libvirtd.service");
         assert_end_fake_protected(801, "bash", "/system.slice/virtqemud.service", NULL,
                                   "libvirt's daemon, unit virtqemud.service");
-        assert_end_fake_protected(802, "x", "/system.slice/systemd-logind.service",
-                                  "/usr/lib/systemd/systemd-logind", "systemd, unit systemd-logind.service");
+        /* logind on a node it never hands out (a render node): systemd's, protected. On a card it is its
+         * copy of a session's device (test_end_fake_logind_copies). */
+        assert_end_fake_protected_on(802, "x", "/system.slice/systemd-logind.service",
+                                     "/usr/lib/systemd/systemd-logind", "/dev/dri/renderD128",
+                                     "systemd, unit systemd-logind.service");
         /* Not protected: it gets as far as signalling, which a fake root's pids never get. */
         fake_ident_holder(root, 600, "systemd-x", SESSION_SCOPE, "/home/u/bin/x", "/dev/dri/card0");
         assert_int_equal(end_fake(root, &err), -EOPNOTSUPP);
+}
+
+#define LOGIND_UNIT_CGROUP "/system.slice/systemd-logind.service"
+
+/* GNOME took card0 through logind: PID 1 (its fd store) and systemd-logind hold it too. */
+static void fake_logind_copies(const char *root)
+{
+        pf_proc_pid(root, 1, "systemd", "/init.scope", "/usr/lib/systemd/systemd", 1);
+        pf_symlink(root, "/proc/1/fd/40", "/dev/dri/card0");
+        pf_write(root, "/proc/1/maps", "");
+        fake_ident_holder(root, 412, "systemd-logind", LOGIND_UNIT_CGROUP, "/usr/lib/systemd/systemd-logind",
+                          "/dev/dri/card0");
+}
+
+/* logind's and PID 1's copies are neither refused nor signalled, in either mode; the session's process
+ * is the holder, named alone. */
+static void test_end_fake_logind_copies(void **state)
+{
+        _cleanup_pf_root_ char *root = fake_ident_root();
+        _cleanup_free_ char *want = NULL;
+        gh_error err = {};
+
+        fake_logind_copies(root);
+        assert_int_equal(
+                gh_holders_end(root, fake_nodes, GH_HOLDERS_FAIL, 0, deadline_after(USEC_PER_SEC), &err), 0);
+        assert_int_equal(end_fake(root, &err), 0);
+        assert_false(gh_error_isset(&err));
+        fake_ident_holder(root, 600, "gnome-shell", SESSION_SCOPE, "/usr/bin/gnome-shell", "/dev/dri/card0");
+        assert_int_equal(
+                gh_holders_end(root, fake_nodes, GH_HOLDERS_FAIL, 0, deadline_after(USEC_PER_SEC), &err),
+                -EBUSY);
+        assert_true(asprintf(&want, "device nodes in use: pid %d (gnome-shell) holds /dev/dri/card0",
+                             FAKE_PID(600)) > 0);
+        assert_string_equal(err.msg, want);
+}
+
+/* By its unit, not its comm: a process of a session calling itself systemd-logind is a holder. */
+static void test_end_fake_logind_by_unit(void **state)
+{
+        _cleanup_pf_root_ char *root = fake_ident_root();
+        _cleanup_free_ char *want = NULL;
+        gh_error err = {};
+
+        fake_ident_holder(root, 601, "systemd-logind", SESSION_SCOPE, "/home/u/systemd-logind",
+                          "/dev/dri/card0");
+        assert_int_equal(
+                gh_holders_end(root, fake_nodes, GH_HOLDERS_FAIL, 0, deadline_after(USEC_PER_SEC), &err),
+                -EBUSY);
+        assert_true(asprintf(&want, "pid %d (systemd-logind) holds /dev/dri/card0", FAKE_PID(601)) > 0);
+        assert_non_null(strstr(err.msg, want));
+}
+
+/* logind never lets go: the wait ends at its deadline naming the node, PID 1's fd store and logind. */
+static void test_logind_wait_times_out(void **state)
+{
+        _cleanup_pf_root_ char *root = fake_ident_root();
+        _cleanup_free_ char *want = NULL;
+        usec_t start = now_usec();
+        gh_error err = {};
+
+        fake_logind_copies(root);
+        assert_int_equal(
+                gh_logind_wait_released(root, fake_nodes, deadline_after(200 * USEC_PER_MSEC), &err),
+                -ETIMEDOUT);
+        assert_true(now_usec() - start >= 200 * USEC_PER_MSEC);
+        /* In the order the scan finds them: each named once, with its node. */
+        assert_true(startswith(err.msg, "logind has not released its copies of the session's devices by the "
+                                        "deadline: /dev/dri/card0: "));
+        assert_non_null(strstr(err.msg, "/dev/dri/card0: pid 1 (systemd) keeps it in its fd store"));
+        assert_true(asprintf(&want,
+                             "/dev/dri/card0: pid %d (systemd-logind) of systemd-logind.service holds it",
+                             FAKE_PID(412)) > 0);
+        assert_non_null(strstr(err.msg, want));
+        assert_true(endswith(err.msg, "; the session that took it may still be running"));
+}
+
+/* logind lets go a little later, as it does once the compositor's bus connection is gone: the wait sees
+ * it, and an ordinary holder left is none of its business. */
+static void test_logind_wait_released_later(void **state)
+{
+        _cleanup_pf_root_ char *root = fake_ident_root();
+        _cleanup_free_ char *fd1 = NULL, *fdl = NULL;
+        gh_error err = {};
+        pid_t child;
+        int status;
+
+        fake_logind_copies(root);
+        fake_ident_holder(root, 600, "bash", SESSION_SCOPE, "/usr/bin/bash", "/dev/dri/renderD128");
+        fd1 = pf_path(root, "/proc/1/fd/40");
+        assert_true(asprintf(&fdl, "%s/proc/%d/fd/3", root, FAKE_PID(412)) > 0);
+        child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                usleep(100 * 1000);
+                _exit(unlink(fdl) == 0 && unlink(fd1) == 0 ? 0 : 1);
+        }
+        assert_int_equal(gh_logind_wait_released(root, fake_nodes, deadline_after(10 * USEC_PER_SEC), &err),
+                         0);
+        assert_false(gh_error_isset(&err));
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 static char *const dmabuf_targets[] = {(char *)"/dev/dri/card0", (char *)GH_DMABUF_PREFIX "nv_dmabuf",
@@ -727,6 +846,10 @@ int main(void)
                 cmocka_unit_test(test_scan_fake_ident),
                 cmocka_unit_test(test_end_fake_other_vm),
                 cmocka_unit_test(test_end_fake_protected),
+                cmocka_unit_test(test_end_fake_logind_copies),
+                cmocka_unit_test(test_end_fake_logind_by_unit),
+                cmocka_unit_test(test_logind_wait_times_out),
+                cmocka_unit_test(test_logind_wait_released_later),
                 cmocka_unit_test(test_scan_fake_dmabuf),
                 cmocka_unit_test(test_scan_fake_i2c),
                 cmocka_unit_test(test_end_systemd_named),

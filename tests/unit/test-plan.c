@@ -197,14 +197,14 @@ static void test_protected_holder_noted(void **state)
         assert_false(has_note(&w->plan, "protected"));
 }
 
-/* A process of another VM or container: stopping nothing on this host ends it, unlike the copies of a
- * session's device systemd keeps (pid 1's fd store), which go with the display manager. */
+/* A process of another VM or container: stopping nothing on this host ends it. pid 1 on a node logind
+ * never hands out (fbdev) is protected; on a DRM card it is logind's copy (test_logind_copies_wait). */
 static void test_vm_holder_found(void **state)
 {
         world *w = *state;
 
         single_gpu(w);
-        tf_add_holder(&w->f, 1, "systemd", "/dev/dri/card0", NULL, NULL, NULL);
+        tf_add_holder(&w->f, 1, "systemd", "/dev/fb0", NULL, NULL, NULL);
         tf_holder_identity(&w->f, "/init.scope", "/usr/lib/systemd/systemd");
         assert_int_equal(build(w), 0);
         assert_ptr_equal(gh_plan_protected_holder(&w->plan, &w->f), &w->f.holders[1]);
@@ -219,6 +219,109 @@ static void test_vm_holder_found(void **state)
         free(w->f.holders[2].node);
         w->f.holders[2].node = strdup("/dev/dri/card9");
         assert_null(gh_plan_vm_holder(&w->plan, &w->f));
+}
+
+/* GNOME on Wayland: gnome-shell took card0 through logind (TakeDevice), so systemd-logind and PID 1's fd
+ * store hold it too. */
+static void gnome_session(world *w)
+{
+        single_gpu(w);
+        tf_add_holder(&w->f, 1500, "gnome-shell", "/dev/dri/card0", "session-2.scope", "wayland", "user");
+        tf_holder_identity(&w->f, "/user.slice/user-1000.slice/session-2.scope", "/usr/bin/gnome-shell");
+        tf_add_holder(&w->f, 1, "systemd", "/dev/dri/card0", "init.scope", NULL, NULL);
+        tf_holder_identity(&w->f, "/init.scope", "/usr/lib/systemd/systemd");
+        tf_add_holder(&w->f, 412, "systemd-logind", "/dev/dri/card0", "systemd-logind.service", NULL, NULL);
+        tf_holder_identity(&w->f, "/system.slice/systemd-logind.service", "/usr/lib/systemd/systemd-logind");
+}
+
+/* logind's and PID 1's copies are no protected holders: the start goes on, and waits for them to be
+ * released after the session stops and before any unload or unbind. */
+static void test_logind_copies_wait(void **state)
+{
+        world *w = *state;
+        _cleanup_free_ char *text = NULL;
+
+        gnome_session(w);
+        assert_int_equal(build(w), 0);
+        assert_null(gh_plan_protected_holder(&w->plan, &w->f));
+        assert_false(notes_mention(&w->plan, "protected"));
+        text = plan_text(&w->plan);
+        assert_string_equal(text,
+                            "stop-unit name=gdm.service\n"
+                            "end-holders nodes=/dev/dri/card0,/dev/fb0,/dev/snd/controlC0,dma-buf:bochs,"
+                            "dma-buf:drm mode=terminate grace=5\n"
+                            "wait-released nodes=/dev/dri/card0\n"
+                            "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
+                            "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
+                            "unload-module name=bochs\n"
+                            "unbind addr=0000:00:05.1 driver=snd_hda_intel\n"
+                            "load-module name=vfio-pci\n"
+                            "bind-vfio addr=0000:00:05.0 group=2\n"
+                            "bind-vfio addr=0000:00:05.1 group=2\n");
+        assert_true(notes_mention(&w->plan,
+                                  "logind keeps a copy of /dev/dri/card0 for session 2 (pid 1500 "
+                                  "(gnome-shell) took it), as does PID 1's fd store: not holders of "
+                                  "their own; the hand-over waits for them to release it"));
+        /* The session is what decides: the display manager stops for gnome-shell, never for PID 1. */
+        assert_true(notes_mention(&w->plan, "stopping 'gdm.service'"));
+        assert_false(notes_mention(&w->plan, "pid 1 (systemd)"));
+        assert_false(notes_mention(&w->plan, "pid 412"));
+}
+
+/* logind by its unit, not its comm: a process calling itself systemd-logind elsewhere is an ordinary
+ * holder, and logind on a node it never hands out (a render node) is protected as systemd. */
+static void test_logind_by_unit(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        tf_add_holder(&w->f, 1600, "systemd-logind", "/dev/dri/card0", NULL, NULL, NULL);
+        tf_holder_identity(&w->f, "/user.slice/user-1000.slice/session-2.scope", "/home/u/systemd-logind");
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[2].kind, GH_STEP_SET_OVERRIDE); /* no wait-released */
+        assert_true(notes_mention(&w->plan,
+                                  "pid 1600 (systemd-logind) holds /dev/dri/card0, owned by a session: "
+                                  "signal pid 1600"));
+        gh_plan_done(&w->plan);
+        gh_holder_done(&w->f.holders[1]);
+        w->f.n_holders = 1;
+        tf_add_holder(&w->f, 412, "systemd-logind", "/dev/fb0", NULL, NULL, NULL);
+        tf_holder_identity(&w->f, "/system.slice/systemd-logind.service", "/usr/lib/systemd/systemd-logind");
+        assert_int_equal(build(w), 0);
+        assert_ptr_equal(gh_plan_protected_holder(&w->plan, &w->f), &w->f.holders[1]);
+}
+
+/* A real protected holder next to logind's copies is still refused: another VM's QEMU. */
+static void test_logind_copies_and_vm_holder(void **state)
+{
+        world *w = *state;
+
+        gnome_session(w);
+        tf_add_holder(&w->f, 1300, "qemu-system-x86", "/dev/dri/card0", NULL, NULL, NULL);
+        tf_holder_identity(&w->f, "/machine.slice/machine-qemu\\x2d1\\x2dother.scope/libvirt/emulator",
+                           "/usr/bin/qemu-system-x86_64");
+        assert_int_equal(build(w), 0);
+        assert_ptr_equal(gh_plan_protected_holder(&w->plan, &w->f), &w->f.holders[4]);
+        assert_ptr_equal(gh_plan_vm_holder(&w->plan, &w->f), &w->f.holders[4]);
+        assert_true(has_note(&w->plan,
+                             "pid 1300 (qemu-system-x86) holds /dev/dri/card0 and is protected: VM "
+                             "'other'"));
+}
+
+/* display_manager = keep: no session stop is planned, so the live session is the holder (signalled as
+ * one), and logind's copies are still waited for after it. */
+static void test_logind_copies_session_kept(void **state)
+{
+        world *w = *state;
+
+        gnome_session(w);
+        w->p.display_manager = GH_DM_KEEP;
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_WAIT_RELEASED);
+        assert_true(notes_mention(&w->plan, "pid 1500 (gnome-shell) holds /dev/dri/card0, owned by session "
+                                            "'2': the graphical session: display_manager = keep decides"));
+        assert_null(gh_plan_protected_holder(&w->plan, &w->f));
 }
 
 static void test_dm_keep_and_stop(void **state)
@@ -246,6 +349,47 @@ static void test_restart_after_bind_forced(void **state)
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.steps[w->plan.n_steps - 1].kind, GH_STEP_START_UNIT);
         assert_string_equal(w->plan.steps[w->plan.n_steps - 1].name, "gdm.service");
+}
+
+/* restart_display_manager = auto: the boot VGA handed over while another GPU with a host driver stays:
+ * the display manager starts again right after the bind, on the GPU the host keeps. */
+static void test_restart_boot_vga_with_kept_gpu(void **state)
+{
+        world *w = *state;
+        const gh_step *last;
+
+        single_gpu(w);
+        tf_add_dev(&w->f, "0000:00:06.0", 0x030000, "amdgpu", "amdgpu", 3, "/dev/dri/card1");
+        tf_add_module(&w->f, "amdgpu", NULL, false);
+        assert_int_equal(build(w), 0);
+        last = &w->plan.steps[w->plan.n_steps - 1];
+        assert_int_equal(last->kind, GH_STEP_START_UNIT);
+        assert_string_equal(last->name, "gdm.service");
+        assert_true(notes_mention(&w->plan,
+                                  "'gdm.service' starts again right after the bind: the host keeps "
+                                  "another GPU with a driver to run it on"));
+        /* The explicit setting still overrides it. */
+        gh_plan_done(&w->plan);
+        w->p.restart_display_manager = GH_DM_RESTART_AFTER_RELEASE;
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[w->plan.n_steps - 1].kind, GH_STEP_BIND_VFIO);
+        assert_false(notes_mention(&w->plan, "starts again"));
+}
+
+/* Another display device that stays, but with no host driver (or on vfio-pci already): nothing to run a
+ * desktop on, so the display manager waits for the release. */
+static void test_restart_after_release_without_kept_driver(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        tf_add_dev(&w->f, "0000:00:06.0", 0x030000, NULL, NULL, 3, NULL);
+        tf_add_dev(&w->f, "0000:00:07.0", 0x030000, "vfio-pci", "vfio_pci", 4, NULL);
+        assert_int_equal(build(w), 0);
+        assert_int_equal(w->plan.steps[w->plan.n_steps - 1].kind, GH_STEP_BIND_VFIO);
+        assert_true(notes_mention(&w->plan,
+                                  "'gdm.service' starts again after release: the host keeps no other "
+                                  "GPU with a driver to run it on"));
 }
 
 static void test_stop_units_only_active(void **state)
@@ -993,6 +1137,13 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_single_gpu_boot_vga, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_logind_copies_wait, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_logind_by_unit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_logind_copies_and_vm_holder, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_logind_copies_session_kept, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_restart_boot_vga_with_kept_gpu, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_restart_after_release_without_kept_driver, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_dual_gpu_shared_module, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dm_not_holding_keeps_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_graphical_session_holder_stops_dm, setup, teardown),

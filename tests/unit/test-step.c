@@ -33,6 +33,7 @@ static void test_every_kind_round_trips(void **state)
         round_trip("bind-vfio addr=0000:01:00.0 group=12");
         round_trip("stop-user-unit uid=1000 name=ollama.service");
         round_trip("stop-user-unit uid=0 name=org.gnome.Shell@wayland.service");
+        round_trip("wait-released nodes=/dev/dri/card1");
 }
 
 static void test_fields_parsed(void **state)
@@ -84,25 +85,28 @@ static void test_bad_lines_refused(void **state)
         static const char *const bad[] = {
                 "",
                 "frobnicate name=x",
-                "stop-unit",                               /* no unit */
-                "stop-unit name=",                         /* hm: empty is a value, but see below */
-                "stop-unit name=a name=b",                 /* key twice */
-                "stop-unit name=a extra=1",                /* unknown key */
-                "stop-unit name=a ",                       /* trailing space */
-                "stop-unit  name=a",                       /* empty field */
+                "stop-unit",                /* no unit */
+                "stop-unit name=",          /* hm: empty is a value, but see below */
+                "stop-unit name=a name=b",  /* key twice */
+                "stop-unit name=a extra=1", /* unknown key */
+                "stop-unit name=a ",        /* trailing space */
+                "stop-unit  name=a",        /* empty field */
                 "stop-unit =a",
                 "stop-unit name=%zz",
                 "stop-unit name=%00",
                 "stop-unit name=%4",
                 "stop-unit name=a\"b",
-                "bind-vfio addr=0000:01:00.0",             /* no group */
-                "bind-vfio addr=0000:01:00.8 group=1",     /* bad function */
+                "bind-vfio addr=0000:01:00.0",         /* no group */
+                "bind-vfio addr=0000:01:00.8 group=1", /* bad function */
                 "bind-vfio addr=0000:01:00.0 group=-1",
-                "unbind addr=0000:01:00.0",                /* no driver */
-                "end-holders mode=terminate grace=5",      /* no nodes */
+                "unbind addr=0000:01:00.0",           /* no driver */
+                "end-holders mode=terminate grace=5", /* no nodes */
                 "end-holders nodes=/dev/a mode=maybe grace=5",
                 "end-holders nodes=/dev/a mode=fail grace=99999",
                 "set-override addr=0000:01:00.0 name=gdm.service",
+                "wait-released", /* no nodes */
+                "wait-released nodes=/dev/dri/card1 mode=fail grace=5",
+                "wait-released nodes=dri/card1",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -369,6 +373,7 @@ static gh_step random_step(unsigned *seed)
                 [GH_STEP_STOP_UNIT] = 2,     [GH_STEP_END_HOLDERS] = 96, [GH_STEP_SET_OVERRIDE] = 13,
                 [GH_STEP_UNLOAD_MODULE] = 2, [GH_STEP_UNBIND] = 5,       [GH_STEP_LOAD_MODULE] = 2,
                 [GH_STEP_BIND_VFIO] = 17,    [GH_STEP_START_UNIT] = 2,   [GH_STEP_STOP_USER_UNIT] = 130,
+                [GH_STEP_WAIT_RELEASED] = 32,
         };
         unsigned fields = own[k] ^ (rand_r(seed) % 4 ? 0 : 1u << (rand_r(seed) % 8));
 
@@ -455,10 +460,23 @@ static void test_describe_override_without_driver(void **state)
         assert_string_equal(d, want);
 }
 
+/* `plan` names what is waited for, and whose. */
+static void test_describe_wait_released(void **state)
+{
+        _cleanup_(gh_step_done) gh_step s = {};
+        _cleanup_free_ char *d = NULL;
+
+        assert_int_equal(gh_step_from_line("wait-released nodes=/dev/dri/card1", &s, NULL), 0);
+        assert_int_equal(gh_step_describe(&s, &d), 0);
+        assert_string_equal(d, "wait until logind and PID 1's fd store let go of /dev/dri/card1, which a "
+                               "session took through logind");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_kind_round_trips),
+                cmocka_unit_test(test_describe_wait_released),
                 cmocka_unit_test(test_fields_parsed),
                 cmocka_unit_test(test_short_address_normalised),
                 cmocka_unit_test(test_odd_values_escaped),

@@ -161,6 +161,25 @@ static int f_holders_end(void *ctx, char *const *nodes, gh_holders_mode mode, us
         return 0;
 }
 
+/* logind lets go as soon as it is waited for, unless it keeps the copies for good. */
+static int f_logind_wait_released(void *ctx, char *const *nodes, usec_t deadline, gh_error *err)
+{
+        fake_host *h = ctx;
+        int r = call(h, "logind_wait_released", nodes[0]);
+
+        if (r < 0)
+                return r;
+        STRV_FOREACH(n, nodes)
+        if (strv_contains(h->logind_nodes, *n) && h->logind_keeps)
+                return gh_error_set(err, -ETIMEDOUT,
+                                    "logind has not released its copies of the "
+                                    "session's devices by the deadline: %s",
+                                    *n);
+        STRV_FOREACH(n, nodes)
+        strv_remove(h->logind_nodes, *n);
+        return 0;
+}
+
 static int f_override_set(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err)
 {
         fake_host *h = ctx;
@@ -185,7 +204,7 @@ static int f_module_unload(void *ctx, const char *module, usec_t deadline, gh_er
         /* A held device keeps its module busy, as an open /dev/dri/card0 keeps a refcount. */
         for (size_t i = 0; i < h->n_devs; i++)
                 if (h->devs[i].driver && gh_module_name_eq(fake_driver_module(h->devs[i].driver), module) &&
-                    h->held_nodes && h->held_nodes[0])
+                    ((h->held_nodes && h->held_nodes[0]) || (h->logind_nodes && h->logind_nodes[0])))
                         return -EBUSY;
         for (size_t i = 0; i < h->n_devs; i++)
                 if (h->devs[i].driver && gh_module_name_eq(fake_driver_module(h->devs[i].driver), module))
@@ -302,6 +321,7 @@ const gh_host_ops fake_host_ops = {
         .user_unit_stop = f_user_unit_stop,
         .user_unit_start = f_user_unit_start,
         .holders_end = f_holders_end,
+        .logind_wait_released = f_logind_wait_released,
         .override_set = f_override_set,
         .module_unload = f_module_unload,
         .module_load = f_module_load,
@@ -360,6 +380,7 @@ void fake_host_done(fake_host *h)
         strv_free(h->modules);
         strv_free(h->active_units);
         strv_free(h->held_nodes);
+        strv_free(h->logind_nodes);
         strv_free(h->journal);
         strv_free(h->calls);
         strv_free(h->fail_ops);

@@ -19,6 +19,8 @@ typedef struct fake_host {
         char **modules;      /* loaded modules (strv) */
         char **active_units; /* strv; a user's unit is "UID/UNIT" */
         char **held_nodes;   /* nodes some process holds (strv) */
+        char **logind_nodes; /* nodes logind and PID 1 keep copies of (strv): an unload waits for them */
+        bool logind_keeps;   /* logind never lets go: logind_wait_released times out */
         char **journal;      /* lines appended (strv) */
         char **calls;        /* "op arg" for each call, in order (strv) */
         unsigned n_calls;
