@@ -87,9 +87,10 @@ gh_desk_weston_pid() {
         gh_unit_pid "$GH_DESK_UNIT"
 }
 
-# gh_desk_weston_log: what weston printed in this session (its unit's journal since it started).
+# gh_desk_weston_log: what weston printed (by its pid: pam_systemd moved it out of its unit, into the
+# session's scope).
 gh_desk_weston_log() {
-        journalctl -q -b -o cat -u "$GH_DESK_UNIT" --since "@$((${GH_E2E_SCENARIO_START_USEC:-0} / 1000000))" 2>/dev/null
+        journalctl -q -b -o cat _PID="${GH_DESK_WESTON_PID:-$(gh_desk_weston_pid)}" 2>/dev/null
 }
 
 # gh_desk_nodes PID PREFIX: the device nodes starting with PREFIX (/dev/dri/, /dev/snd/) that PID holds,
