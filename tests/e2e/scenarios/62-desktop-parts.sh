@@ -33,6 +33,7 @@ assert_eq "$GH_DESK_USER" "$(loginctl show-session "$GH_DESK_SESSION" -p Name --
 gh_log "session type $(loginctl show-session "$GH_DESK_SESSION" -p Type --value), class $(loginctl show-session "$GH_DESK_SESSION" -p Class --value), VT $(loginctl show-session "$GH_DESK_SESSION" -p VTNr --value); seat0's active session: $(loginctl show-seat seat0 -p ActiveSession --value)"
 assert_eq "$GH_DESK_SESSION" "$(loginctl show-seat seat0 -p ActiveSession --value)" "seat0's active session"
 assert_unit_active "user@$uid.service"
+gh_log "user@$uid.service took $(($(systemctl show -P ActiveEnterTimestampMonotonic "user@$uid.service") / 1000 - $(systemctl show -P InactiveExitTimestampMonotonic "user@$uid.service") / 1000)) ms to start"
 # pam_systemd moved the unit's process into the session's scope, as with any login.
 assert_contains "$(<"/proc/$GH_DESK_WESTON_PID/cgroup")" "/user-$uid.slice/session-$GH_DESK_SESSION.scope" "weston's cgroup"
 # The unit's process opened the session with PAM, then became weston.
