@@ -25,7 +25,12 @@ GH_DEPS_FUZZ=(clang libclang-rt-dev llvm)
 # installs that package itself, with gh_deps_ensure, when a scenario asks for the machine; the modules
 # build with build-essential's make, gcc and strings (GH_DEPS_BUILD), and the guest's dma-buf helper is
 # python3 (GH_DEPS_TEST).
-GH_DEPS_E2E=("${GH_DEPS_RUN[@]}" busybox-static cpio jq kmod udev procps)
+# The desktop machine runs a real user session in the guest, from Debian's own packages: weston (a
+# compositor that takes its DRM device through logind), pipewire and wireplumber (the user's audio
+# stack, which opens every card's /dev/snd/controlC*; libspa-0.2-modules, a dependency, holds the ALSA
+# plugin), and dbus-user-session (the user bus both need; systemd's user manager starts it).
+GH_DEPS_E2E=("${GH_DEPS_RUN[@]}" busybox-static cpio jq kmod udev procps
+        weston pipewire wireplumber dbus-user-session)
 # To run `ctest -L package` (tests/package/check-deb.sh), besides GH_DEPS_BUILD: groff checks that the
 # man pages format without warnings.
 GH_DEPS_PACKAGE_TEST=(groff-base)

@@ -1,0 +1,184 @@
+# shellcheck shell=bash disable=SC2034 # the constants are for the scenarios
+# Helpers for the 'desktop' machine (tests/e2e/machines/desktop.sh): a real logind session on seat0 for a
+# test user, weston in it, and the user's PipeWire and WirePlumber, all Debian's own. Source after lib.sh.
+
+# The user the machine's setup creates, and the VT of its session (no getty runs there).
+GH_DESK_USER=ghdesk
+GH_DESK_TTY=tty2
+# The session's unit; named as gh_start_holder's units are, so that the runner ends it after each scenario.
+# pam_systemd moves its process (weston) into the session's scope; stopping the unit still ends it.
+GH_DESK_UNIT=${GH_HOLDER_UNIT_PREFIX}desk-session.service
+# Weston as a user starts it on a TTY: DRM, no GPU rendering (pixman: bochs has none), no input devices.
+GH_DESK_WESTON=(/usr/bin/weston --backend=drm-backend.so --use-pixman --continue-without-input)
+# Set by gh_desk_session_start: the session's logind id and weston's pid.
+GH_DESK_SESSION=
+GH_DESK_WESTON_PID=
+
+# gh_desk_uid: the test user's uid.
+gh_desk_uid() {
+        id -u "$GH_DESK_USER"
+}
+
+# gh_desk_user CMD [ARG...]: runs CMD as the test user with its session's runtime dir and user bus, no PAM.
+gh_desk_user() {
+        local uid
+        uid=$(gh_desk_uid)
+        setpriv --reuid="$uid" --regid="$(id -g "$GH_DESK_USER")" --init-groups \
+                env -i PATH=/usr/bin:/bin HOME="/home/$GH_DESK_USER" USER="$GH_DESK_USER" \
+                XDG_RUNTIME_DIR="/run/user/$uid" DBUS_SESSION_BUS_ADDRESS="unix:path=/run/user/$uid/bus" "$@"
+}
+
+# gh_desk_systemctl ARG...: systemctl on the test user's manager (user@UID.service), run as root.
+gh_desk_systemctl() {
+        systemctl --user -M "$GH_DESK_USER@" "$@"
+}
+
+# gh_desk_session_id: the id of the test user's session on seat0 and $GH_DESK_TTY; fails when it has none.
+gh_desk_session_id() {
+        local id uid user seat tty
+        while read -r id uid user seat tty; do
+                [[ $user == "$GH_DESK_USER" && $seat == seat0 && $tty == "$GH_DESK_TTY" ]] && echo "$id" && return 0
+        done < <(loginctl list-sessions --no-legend 2>/dev/null)
+        return 1
+}
+
+# gh_desk_session_active [ID]: logind calls the session (default $GH_DESK_SESSION) active, its state too.
+gh_desk_session_active() {
+        local id=${1:-$GH_DESK_SESSION}
+        [[ $(loginctl show-session "$id" -p Active --value 2>/dev/null) == yes &&
+                $(loginctl show-session "$id" -p State --value 2>/dev/null) == active ]]
+}
+
+_gh_desk_found_session() {
+        GH_DESK_SESSION=$(gh_desk_session_id)
+}
+
+# gh_desk_session_start [WESTON-ARG...]: the test user's login session on seat0 ($GH_DESK_TTY, PAM's
+# 'login', so pam_systemd registers it and starts user@UID.service), running weston with those extra
+# arguments; made the active session as a VT switch makes it; returns once weston holds a DRM card. Sets
+# GH_DESK_SESSION and GH_DESK_WESTON_PID.
+gh_desk_session_start() {
+        systemd-run --quiet --collect --unit="$GH_DESK_UNIT" -p PAMName=login -p User="$GH_DESK_USER" \
+                -p TTYPath="/dev/$GH_DESK_TTY" -p StandardInput=tty -p StandardOutput=journal \
+                -p StandardError=journal "${GH_DESK_WESTON[@]}" "$@" || gh_fail "cannot start '$GH_DESK_UNIT'"
+        wait_for 60 _gh_desk_found_session
+        # logind switches the VT (chvt) to the session's, and the session becomes active.
+        loginctl activate "$GH_DESK_SESSION" || gh_fail "loginctl activate $GH_DESK_SESSION failed"
+        wait_for 30 gh_desk_session_active
+        GH_DESK_WESTON_PID=$(gh_unit_pid "$GH_DESK_UNIT")
+        [[ $GH_DESK_WESTON_PID != 0 ]] || gh_fail "'$GH_DESK_UNIT' has no main pid: $(gh_desk_weston_log)"
+        wait_for 120 _gh_desk_holds_any "$GH_DESK_WESTON_PID" /dev/dri/card
+}
+
+# gh_desk_session_stop: ends the session's unit (weston), and waits until logind has closed the session.
+gh_desk_session_stop() {
+        local id=${GH_DESK_SESSION:-}
+        systemctl stop "$GH_DESK_UNIT" 2>/dev/null || true
+        [[ -z $id ]] || wait_for 60 _gh_desk_session_gone "$id"
+        GH_DESK_SESSION='' GH_DESK_WESTON_PID=''
+}
+
+_gh_desk_session_gone() {
+        ! loginctl show-session "$1" >/dev/null 2>&1
+}
+
+# gh_desk_weston_pid: weston's pid (the session unit's main process), 0 when it is not running.
+gh_desk_weston_pid() {
+        gh_unit_pid "$GH_DESK_UNIT"
+}
+
+# gh_desk_weston_log: what weston printed (by its pid: pam_systemd moved it out of its unit, into the
+# session's scope).
+gh_desk_weston_log() {
+        journalctl -q -b -o cat _PID="${GH_DESK_WESTON_PID:-$(gh_desk_weston_pid)}" 2>/dev/null
+}
+
+# gh_desk_nodes PID PREFIX: the device nodes starting with PREFIX (/dev/dri/, /dev/snd/) that PID holds,
+# each once, sorted, on one line. One fork, where gh_holds forks for each fd (PID 1 has hundreds).
+gh_desk_nodes() {
+        find "/proc/$1/fd" -lname "$2*" -printf '%l\n' 2>/dev/null | sort -u | paste -sd' '
+}
+
+# gh_desk_holds PID NODE: PID holds NODE (as gh_holds, in one fork).
+gh_desk_holds() {
+        [[ " $(gh_desk_nodes "$1" "$2") " == *" $2 "* ]]
+}
+
+_gh_desk_holds_any() {
+        [[ -n $(gh_desk_nodes "$1" "$2") ]]
+}
+
+# gh_desk_wait_holds SECONDS PID NODE: waits until PID holds NODE; fails the scenario at the deadline.
+gh_desk_wait_holds() {
+        wait_for "$1" gh_desk_holds "$2" "$3"
+}
+
+# gh_desk_logind_pid: systemd-logind's main pid.
+gh_desk_logind_pid() {
+        gh_unit_pid systemd-logind.service
+}
+
+# gh_desk_same_open_file PID_A PID_B NODE: some fd of PID_A and some fd of PID_B on NODE are the same
+# open file (kcmp KCMP_FILE), as when one got it from the other over a socket (logind's TakeDevice), not
+# by an open() of its own. Prints the pair, PID_A:FD PID_B:FD.
+gh_desk_same_open_file() {
+        python3 - "$@" <<'EOF'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_kcmp, KCMP_FILE = 312, 0
+a, b, node = int(sys.argv[1]), int(sys.argv[2]), os.path.realpath(sys.argv[3])
+def fds(pid):
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == node:
+                out.append(int(fd))
+        except OSError:
+            pass
+    return out
+for fa in fds(a):
+    for fb in fds(b):
+        if libc.syscall(SYS_kcmp, a, b, KCMP_FILE, fa, fb) == 0:
+            print(f"{a}:{fa} {b}:{fb}")
+            sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+# gh_desk_control_node ADDR: the ALSA control node (/dev/snd/controlCN) of an audio function's card.
+gh_desk_control_node() {
+        local card
+        for card in /sys/bus/pci/devices/"$1"/sound/card*; do
+                [[ -e $card ]] && echo "/dev/snd/controlC${card##*/card}" && return 0
+        done
+        gh_fail "'$1' has no sound card"
+}
+
+# gh_desk_pipewire_pid, gh_desk_wireplumber_pid: the user's pipewire and wireplumber, 0 when not running.
+gh_desk_pipewire_pid() {
+        gh_desk_systemctl show -P MainPID pipewire.service
+}
+
+gh_desk_wireplumber_pid() {
+        gh_desk_systemctl show -P MainPID wireplumber.service
+}
+
+# gh_desk_audio_start: the user's pipewire and wireplumber started (Debian's packages enable them for
+# every user, so user@UID.service usually has), and PipeWire lists a device for each of the machine's two
+# HDA functions.
+gh_desk_audio_start() {
+        gh_desk_systemctl start pipewire.service wireplumber.service || gh_fail "pipewire or wireplumber did not start"
+        wait_for 120 gh_desk_pw_has_card "$GH_GPU_AUDIO"
+        wait_for 60 gh_desk_pw_has_card "$GH_GPU2_AUDIO"
+}
+
+# gh_desk_pw_devices: `pw-cli ls Device` as the user: PipeWire's devices with their properties.
+gh_desk_pw_devices() {
+        gh_desk_user pw-cli ls Device
+}
+
+# gh_desk_pw_has_card ADDR: PipeWire has a device for the audio function ADDR (its bus path or name).
+gh_desk_pw_has_card() {
+        local re=${1//[:.]/[:._]}
+        gh_desk_pw_devices 2>/dev/null | grep -qE "pci-$re\""
+}
