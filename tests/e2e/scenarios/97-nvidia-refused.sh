@@ -2,7 +2,9 @@
 # Hand-overs of the simulated NVIDIA GPU that the tool must refuse up front, touching nothing:
 # - a second NVIDIA GPU (07.0) stays on the host with nvidia_drm modeset=1 loaded: nvidia cannot be
 #   unloaded, so 06.0 would be unbound alone, and that unbind would wait for good (nvidia_drm uses every
-#   GPU): refused by the planner within a second of the hook's start, saying why;
+#   GPU): refused by the planner within a second of the hook's start, saying why; and the shipped
+#   example's unload_modules (nvidia_drm nvidia_modeset nvidia_uvm nvidia) is refused naming the module
+#   that sits on nvidia, which still drives 07.0;
 # - nvidia.ko's file is gone from /lib/modules (as after a kernel upgrade or a DKMS removal): the stack
 #   could not come back, so the start is refused naming the module, and `gpu-handover check` says FAIL.
 # Each time the host is exactly as before (drivers, overrides, modules, no journal).
@@ -102,6 +104,24 @@ assert_host_state "$before"
 if gh_tool_log | grep -E "done in|undo: "; then
         gh_fail "a step ran for the refused hand-over"
 fi
+
+gh_log "--- the shipped example's unload_modules, with the second GPU still on nvidia"
+# nvidia_drm, nvidia_modeset and nvidia_uvm have no PCI driver links: that they serve 07.0 too shows only
+# in that they sit on nvidia. Unloading them would take modesetting and CUDA (nvidia_uvm) from 07.0.
+gh_write_config "$DOM" <<EOF
+timeout = 10
+unload_modules = nvidia_drm nvidia_modeset nvidia_uvm nvidia
+EOF
+virsh_refuses
+assert_contains "$GH_VIRSH_ERROR" \
+        "unload_modules lists 'nvidia_drm', which sits on 'nvidia', still driving $GH_NV_GPU2 that stays on the host" \
+        "libvirt's error"
+assert_host_state "$before"
+assert_module_loaded nvidia_drm
+assert_module_loaded nvidia_uvm
+gh_write_config "$DOM" <<EOF
+timeout = 10
+EOF
 gh_nv_gpu2_park
 wait_for 20 test ! -e /dev/nvidia1
 
