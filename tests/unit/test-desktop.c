@@ -79,21 +79,6 @@ static void assert_out_has(const gh_run *r, const char *want)
                 fail_msg("stdout lacks '%s'; stdout: %s; stderr: %s", want, r->out, r->err);
 }
 
-static void write_file(fakesys *fs, const char *rel, const char *text, mode_t mode)
-{
-        _cleanup_free_ char *p = fakesys_path(fs, rel);
-        _cleanup_free_ char *dir = strdup(p);
-        FILE *f;
-
-        *strrchr(dir, '/') = 0;
-        assert_int_equal(mkdir_p(dir, 0755), 0);
-        f = fopen(p, "we");
-        assert_non_null(f);
-        fputs(text, f);
-        fclose(f);
-        assert_int_equal(chmod(p, mode), 0);
-}
-
 static void assert_file(fakesys *fs, const char *rel, const char *want)
 {
         _cleanup_free_ char *text = fakesys_exists(fs, rel) ? fakesys_read_all(fs, rel) : NULL;
@@ -128,8 +113,8 @@ static void domain(fakesys *fs, const char *name, const char *slot, const char *
                              name, slot, slot) > 0);
         assert_true(asprintf(&rel, "/etc/libvirt/qemu/%s.xml", name) > 0);
         assert_true(asprintf(&crel, "/etc/gpu-handover/domains/%s.conf", name) > 0);
-        write_file(fs, rel, xml, 0644);
-        write_file(fs, crel, conf, 0644);
+        fakesys_write(fs, rel, xml, 0644);
+        fakesys_write(fs, crel, conf, 0644);
 }
 
 static void add_gpu(fakesys *fs, const char *gpu, const char *audio, int group, const char *card)
@@ -234,7 +219,7 @@ static void test_install_uninstall(void **state)
         _cleanup_(gh_run_done) gh_run in = {}, un = {};
 
         domain(fs, "win11", "06", "");
-        write_file(fs, HOOK, "#!/bin/sh\nexit 0\n", 0755);
+        fakesys_write(fs, HOOK, "#!/bin/sh\nexit 0\n", 0755);
         in = installed("install", "--root", fakesys_root(fs), "--hook-binary", HOOK);
         assert_ok(&in);
         assert_files(fs, true);
