@@ -197,6 +197,20 @@ static void test_protected_holder_noted(void **state)
         assert_false(has_note(&w->plan, "protected"));
 }
 
+/* PID 1 holding node: its fd store's copy of a session device, or systemd itself on any other node. */
+static void pid1_holds(world *w, const char *node)
+{
+        tf_add_holder(&w->f, 1, "systemd", node, "init.scope", NULL, NULL);
+        tf_holder_identity(&w->f, "/init.scope", "/usr/lib/systemd/systemd");
+}
+
+/* systemd-logind, known by its unit, holding node: its copy of a session device it handed out. */
+static void logind_holds(world *w, const char *node)
+{
+        tf_add_holder(&w->f, 412, "systemd-logind", node, "systemd-logind.service", NULL, NULL);
+        tf_holder_identity(&w->f, "/system.slice/systemd-logind.service", "/usr/lib/systemd/systemd-logind");
+}
+
 /* A process of another VM or container: stopping nothing on this host ends it. pid 1 on a node logind
  * never hands out (fbdev) is protected; on a DRM card it is logind's copy (test_logind_copies_wait). */
 static void test_vm_holder_found(void **state)
@@ -204,8 +218,7 @@ static void test_vm_holder_found(void **state)
         world *w = *state;
 
         single_gpu(w);
-        tf_add_holder(&w->f, 1, "systemd", "/dev/fb0", NULL, NULL, NULL);
-        tf_holder_identity(&w->f, "/init.scope", "/usr/lib/systemd/systemd");
+        pid1_holds(w, "/dev/fb0");
         assert_int_equal(build(w), 0);
         assert_ptr_equal(gh_plan_protected_holder(&w->plan, &w->f), &w->f.holders[1]);
         assert_null(gh_plan_vm_holder(&w->plan, &w->f));
@@ -228,10 +241,8 @@ static void gnome_session(world *w)
         single_gpu(w);
         tf_add_holder(&w->f, 1500, "gnome-shell", "/dev/dri/card0", "session-2.scope", "wayland", "user");
         tf_holder_identity(&w->f, "/user.slice/user-1000.slice/session-2.scope", "/usr/bin/gnome-shell");
-        tf_add_holder(&w->f, 1, "systemd", "/dev/dri/card0", "init.scope", NULL, NULL);
-        tf_holder_identity(&w->f, "/init.scope", "/usr/lib/systemd/systemd");
-        tf_add_holder(&w->f, 412, "systemd-logind", "/dev/dri/card0", "systemd-logind.service", NULL, NULL);
-        tf_holder_identity(&w->f, "/system.slice/systemd-logind.service", "/usr/lib/systemd/systemd-logind");
+        pid1_holds(w, "/dev/dri/card0");
+        logind_holds(w, "/dev/dri/card0");
 }
 
 /* logind's and PID 1's copies are no protected holders: the start goes on, and waits for them to be
@@ -269,7 +280,7 @@ static void test_logind_copies_wait(void **state)
 }
 
 /* logind by its unit, not its comm: a process calling itself systemd-logind elsewhere is an ordinary
- * holder, and logind on a node it never hands out (a render node) is protected as systemd. */
+ * holder. */
 static void test_logind_by_unit(void **state)
 {
         world *w = *state;
@@ -282,13 +293,18 @@ static void test_logind_by_unit(void **state)
         assert_true(notes_mention(&w->plan,
                                   "pid 1600 (systemd-logind) holds /dev/dri/card0, owned by a session: "
                                   "signal pid 1600"));
-        gh_plan_done(&w->plan);
-        gh_holder_done(&w->f.holders[1]);
-        w->f.n_holders = 1;
-        tf_add_holder(&w->f, 412, "systemd-logind", "/dev/fb0", NULL, NULL, NULL);
-        tf_holder_identity(&w->f, "/system.slice/systemd-logind.service", "/usr/lib/systemd/systemd-logind");
+}
+
+/* logind on a node it never hands out (fbdev) is protected as systemd, next to its copies of the session's
+ * card, which are not. */
+static void test_logind_off_session_device(void **state)
+{
+        world *w = *state;
+
+        gnome_session(w);
+        logind_holds(w, "/dev/fb0");
         assert_int_equal(build(w), 0);
-        assert_ptr_equal(gh_plan_protected_holder(&w->plan, &w->f), &w->f.holders[1]);
+        assert_ptr_equal(gh_plan_protected_holder(&w->plan, &w->f), &w->f.holders[4]);
 }
 
 /* A real protected holder next to logind's copies is still refused: another VM's QEMU. */
@@ -1139,6 +1155,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_single_gpu_boot_vga, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_copies_wait, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_by_unit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_logind_off_session_device, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_copies_and_vm_holder, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_copies_session_kept, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart_boot_vga_with_kept_gpu, setup, teardown),
