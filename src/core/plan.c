@@ -916,13 +916,15 @@ int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, 
 }
 
 /* A process holding one of d's nodes: claim-boot ends none. nvidia's shared control nodes do not count,
- * as nothing is unloaded (node_relevant()). */
+ * as nothing is unloaded (node_relevant()), and neither do logind's and PID 1's copies of a session's
+ * device, as for a hand-over (core/logind-copy.h): the session that took it is the holder. */
 static const gh_holder *claim_holder(const planner *pl, const gh_pci_dev *d)
 {
         for (size_t i = 0; i < pl->f->n_holders; i++) {
                 const gh_holder *h = &pl->f->holders[i];
 
-                if (strv_contains(d->nodes, h->node) && node_relevant(pl, h->node))
+                if (strv_contains(d->nodes, h->node) && node_relevant(pl, h->node) &&
+                    !gh_holder_is_logind_copy(h))
                         return h;
         }
         return NULL;

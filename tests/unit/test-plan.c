@@ -235,14 +235,14 @@ static void test_vm_holder_found(void **state)
 }
 
 /* GNOME on Wayland: gnome-shell took card0 through logind (TakeDevice), so systemd-logind and PID 1's fd
- * store hold it too. */
+ * store hold it too; listed in pid order after the display manager's, as the /proc scan finds them. */
 static void gnome_session(world *w)
 {
         single_gpu(w);
-        tf_add_holder(&w->f, 1500, "gnome-shell", "/dev/dri/card0", "session-2.scope", "wayland", "user");
-        tf_holder_identity(&w->f, "/user.slice/user-1000.slice/session-2.scope", "/usr/bin/gnome-shell");
         pid1_holds(w, "/dev/dri/card0");
         logind_holds(w, "/dev/dri/card0");
+        tf_add_holder(&w->f, 1500, "gnome-shell", "/dev/dri/card0", "session-2.scope", "wayland", "user");
+        tf_holder_identity(&w->f, "/user.slice/user-1000.slice/session-2.scope", "/usr/bin/gnome-shell");
 }
 
 /* logind's and PID 1's copies are no protected holders: the start goes on, and waits for them to be
@@ -1101,6 +1101,35 @@ static void test_held_and_already(void **state)
         assert_int_equal(w->plan.n_steps, 0);
 }
 
+/* Holder i leaves the facts; the others keep their order. */
+static void drop_holder(world *w, size_t i)
+{
+        gh_holder_done(&w->f.holders[i]);
+        w->f.n_holders--;
+        memmove(&w->f.holders[i], &w->f.holders[i + 1], (w->f.n_holders - i) * sizeof(gh_holder));
+}
+
+/* logind's and PID 1's copies are no holders for claim-boot either, as for a hand-over: the session that
+ * took the card keeps the GPU on the host, and is the one named; once it has let go, the copies that
+ * logind and PID 1 have yet to close keep nothing. */
+static void test_claim_logind_copies(void **state)
+{
+        world *w = *state;
+
+        gnome_session(w);
+        drop_holder(w, 0); /* no display manager: pid 1, logind, gnome-shell */
+        assert_int_equal(build_claim(w), 0);
+        assert_int_equal(w->plan.claim[0].kind, GH_CLAIM_LEAVE);
+        assert_string_equal(w->plan.claim[0].why,
+                            "pid 1500 (gnome-shell) holds /dev/dri/card0, and claim-boot ends no process");
+
+        gh_plan_done(&w->plan);
+        drop_holder(w, 2);
+        assert_int_equal(build_claim(w), 0);
+        assert_int_equal(w->plan.claim[0].kind, GH_CLAIM_TAKE);
+        assert_int_equal(w->plan.claim[1].kind, GH_CLAIM_TAKE);
+}
+
 /* The checks of a hand-over hold: a group it cannot take whole is refused, as prepare would. */
 static void test_group_refused(void **state)
 {
@@ -1197,6 +1226,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_reserved_is_bound_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_late_nvidia_left_audio_taken, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_held_and_already, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_claim_logind_copies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_group_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rules_round_trip, setup, teardown),
         };
