@@ -291,6 +291,9 @@ static int decide_dm(planner *pl)
                         pl, "no display manager or graphical session holds the devices: '%s' keeps running",
                         pl->f->dm_unit);
         pl->dm_stop = true;
+        /* With holders = terminate, the holder's owner line says it (holder_graphical_action()). */
+        if (pl->p->holders == GH_HOLDERS_TERMINATE)
+                return 0;
         return add_note(pl, "pid %d (%s) of %s holds %s: stopping '%s'", (int)h->pid, strempty(h->comm),
                         h->session || holder_is_user_compositor(h) ? "a graphical session"
                                                                    : "the display manager",

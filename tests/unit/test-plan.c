@@ -149,6 +149,25 @@ static void test_dm_not_holding_keeps_running(void **state)
                 assert_int_not_equal(w->plan.steps[i].kind, GH_STEP_STOP_UNIT);
 }
 
+static bool has_note(const gh_plan *plan, const char *part)
+{
+        STRV_FOREACH(n, plan->notes)
+        if (strstr(*n, part))
+                return true;
+        return false;
+}
+
+static size_t notes_count(const gh_plan *plan, const char *part)
+{
+        size_t n = 0;
+
+        STRV_FOREACH(note, plan->notes)
+        n += strstr(*note, part) != NULL;
+        return n;
+}
+
+/* The session's holder makes the display manager stop, said once: in its owner line, or, with holders =
+ * fail (which writes no owner lines), by the display manager's decision. */
 static void test_graphical_session_holder_stops_dm(void **state)
 {
         world *w = *state;
@@ -160,14 +179,19 @@ static void test_graphical_session_holder_stops_dm(void **state)
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
         assert_string_equal(w->plan.steps[0].name, "gdm.service");
-}
+        assert_int_equal(notes_count(&w->plan, "pid 1200 (gnome-shell)"), 1);
+        assert_true(has_note(&w->plan,
+                             "pid 1200 (gnome-shell) holds /dev/dri/card0, owned by session '2': the "
+                             "graphical session: display_manager = auto decides: stopping 'gdm.service'"));
 
-static bool has_note(const gh_plan *plan, const char *part)
-{
-        STRV_FOREACH(n, plan->notes)
-        if (strstr(*n, part))
-                return true;
-        return false;
+        w->p.holders = GH_HOLDERS_FAIL;
+        gh_plan_done(&w->plan);
+        assert_int_equal(build(w), 0);
+        assert_string_equal(w->plan.steps[0].name, "gdm.service");
+        assert_int_equal(notes_count(&w->plan, "pid 1200 (gnome-shell)"), 1);
+        assert_true(has_note(&w->plan,
+                             "pid 1200 (gnome-shell) of a graphical session holds /dev/dri/card0: stopping "
+                             "'gdm.service'"));
 }
 
 /* Another VM's QEMU on the render node (virgl): named ahead, by its cgroup, as what the hook will refuse. */
@@ -627,6 +651,7 @@ static void test_holder_services_stopped_as_units(void **state)
                              "pid 900 (gdm-stand-in) holds /dev/dri/card0, owned by system unit "
                              "'gdm.service': the graphical session: display_manager = auto decides: "
                              "stopping 'gdm.service'"));
+        assert_int_equal(notes_count(&w->plan, "pid 900 (gdm-stand-in)"), 1);
 }
 
 /* GNOME Shell 46 and Plasma with systemd startup run as user services, in no session: the graphical
@@ -668,7 +693,7 @@ static void test_user_unit_compositor_is_graphical(void **state)
                                  "display_manager = auto decides: stopping 'gdm.service'",
                                  compositors[i][1], compositors[i][0]) > 0);
                 assert_true(has_note(&w->plan, note));
-                assert_true(has_note(&w->plan, "pid 2100 (compositor) of a graphical session holds"));
+                assert_int_equal(notes_count(&w->plan, "pid 2100 (compositor)"), 1);
         }
         /* With display_manager = keep, it keeps running and is signalled, as a session's compositor is. */
         w->p.display_manager = GH_DM_KEEP;
