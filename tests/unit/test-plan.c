@@ -77,12 +77,19 @@ static char *plan_text(const gh_plan *plan)
         return buf;
 }
 
-static bool notes_mention(const gh_plan *plan, const char *what)
+/* How many of the plan's notes hold part. */
+static size_t notes_count(const gh_plan *plan, const char *part)
 {
-        STRV_FOREACH (n, plan->notes)
-                if (strstr(*n, what))
-                        return true;
-        return false;
+        size_t n = 0;
+
+        STRV_FOREACH(note, plan->notes)
+        n += strstr(*note, part) != NULL;
+        return n;
+}
+
+static bool has_note(const gh_plan *plan, const char *part)
+{
+        return notes_count(plan, part) > 0;
 }
 
 static void test_single_gpu_boot_vga(void **state)
@@ -106,7 +113,7 @@ static void test_single_gpu_boot_vga(void **state)
                             "bind-vfio addr=0000:00:05.1 group=2\n");
         assert_int_equal(w->plan.n_devices, 2);
         /* The boot VGA: the display manager waits for the release. */
-        assert_true(notes_mention(&w->plan, "after release"));
+        assert_true(has_note(&w->plan, "after release"));
 }
 
 static void test_dual_gpu_shared_module(void **state)
@@ -133,7 +140,7 @@ static void test_dual_gpu_shared_module(void **state)
                                   "bind-vfio addr=0000:00:06.0 group=3\n"
                                   "bind-vfio addr=0000:00:06.1 group=3\n"
                                   "start-unit name=gdm.service\n");
-        assert_true(notes_mention(&w->plan, "also drives 0000:00:05.0"));
+        assert_true(has_note(&w->plan, "also drives 0000:00:05.0"));
 }
 
 static void test_dm_not_holding_keeps_running(void **state)
@@ -147,23 +154,6 @@ static void test_dm_not_holding_keeps_running(void **state)
         assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
         for (size_t i = 0; i < w->plan.n_steps; i++)
                 assert_int_not_equal(w->plan.steps[i].kind, GH_STEP_STOP_UNIT);
-}
-
-static bool has_note(const gh_plan *plan, const char *part)
-{
-        STRV_FOREACH(n, plan->notes)
-        if (strstr(*n, part))
-                return true;
-        return false;
-}
-
-static size_t notes_count(const gh_plan *plan, const char *part)
-{
-        size_t n = 0;
-
-        STRV_FOREACH(note, plan->notes)
-        n += strstr(*note, part) != NULL;
-        return n;
 }
 
 /* The session's holder makes the display manager stop, said once: in its owner line, or, with holders =
@@ -279,7 +269,7 @@ static void test_logind_copies_wait(void **state)
         gnome_session(w);
         assert_int_equal(build(w), 0);
         assert_null(gh_plan_protected_holder(&w->plan, &w->f));
-        assert_false(notes_mention(&w->plan, "protected"));
+        assert_false(has_note(&w->plan, "protected"));
         text = plan_text(&w->plan);
         assert_string_equal(text,
                             "stop-unit name=gdm.service\n"
@@ -293,14 +283,13 @@ static void test_logind_copies_wait(void **state)
                             "load-module name=vfio-pci\n"
                             "bind-vfio addr=0000:00:05.0 group=2\n"
                             "bind-vfio addr=0000:00:05.1 group=2\n");
-        assert_true(notes_mention(&w->plan,
-                                  "logind keeps a copy of /dev/dri/card0 for session 2 (pid 1500 "
-                                  "(gnome-shell) took it), as does PID 1's fd store: not holders of "
-                                  "their own; the hand-over waits for them to release it"));
+        assert_true(has_note(&w->plan, "logind keeps a copy of /dev/dri/card0 for session 2 (pid 1500 "
+                                       "(gnome-shell) took it), as does PID 1's fd store: not holders of "
+                                       "their own; the hand-over waits for them to release it"));
         /* The session is what decides: the display manager stops for gnome-shell, never for PID 1. */
-        assert_true(notes_mention(&w->plan, "stopping 'gdm.service'"));
-        assert_false(notes_mention(&w->plan, "pid 1 (systemd)"));
-        assert_false(notes_mention(&w->plan, "pid 412"));
+        assert_true(has_note(&w->plan, "stopping 'gdm.service'"));
+        assert_false(has_note(&w->plan, "pid 1 (systemd)"));
+        assert_false(has_note(&w->plan, "pid 412"));
 }
 
 /* logind by its unit, not its comm: a process calling itself systemd-logind elsewhere is an ordinary
@@ -314,9 +303,8 @@ static void test_logind_by_unit(void **state)
         tf_holder_identity(&w->f, "/user.slice/user-1000.slice/session-2.scope", "/home/u/systemd-logind");
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.steps[2].kind, GH_STEP_SET_OVERRIDE); /* no wait-released */
-        assert_true(notes_mention(&w->plan,
-                                  "pid 1600 (systemd-logind) holds /dev/dri/card0, owned by a session: "
-                                  "signal pid 1600"));
+        assert_true(has_note(&w->plan, "pid 1600 (systemd-logind) holds /dev/dri/card0, owned by a session: "
+                                       "signal pid 1600"));
 }
 
 /* logind on a node it never hands out (fbdev) is protected as systemd, next to its copies of the session's
@@ -359,8 +347,8 @@ static void test_logind_copies_session_kept(void **state)
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
         assert_int_equal(w->plan.steps[1].kind, GH_STEP_WAIT_RELEASED);
-        assert_true(notes_mention(&w->plan, "pid 1500 (gnome-shell) holds /dev/dri/card0, owned by session "
-                                            "'2': the graphical session: display_manager = keep decides"));
+        assert_true(has_note(&w->plan, "pid 1500 (gnome-shell) holds /dev/dri/card0, owned by session "
+                                       "'2': the graphical session: display_manager = keep decides"));
         assert_null(gh_plan_protected_holder(&w->plan, &w->f));
 }
 
@@ -405,15 +393,14 @@ static void test_restart_boot_vga_with_kept_gpu(void **state)
         last = &w->plan.steps[w->plan.n_steps - 1];
         assert_int_equal(last->kind, GH_STEP_START_UNIT);
         assert_string_equal(last->name, "gdm.service");
-        assert_true(notes_mention(&w->plan,
-                                  "'gdm.service' starts again right after the bind: the host keeps "
-                                  "another GPU with a driver to run it on"));
+        assert_true(has_note(&w->plan, "'gdm.service' starts again right after the bind: the host keeps "
+                                       "another GPU with a driver to run it on"));
         /* The explicit setting still overrides it. */
         gh_plan_done(&w->plan);
         w->p.restart_display_manager = GH_DM_RESTART_AFTER_RELEASE;
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.steps[w->plan.n_steps - 1].kind, GH_STEP_BIND_VFIO);
-        assert_false(notes_mention(&w->plan, "starts again"));
+        assert_false(has_note(&w->plan, "starts again"));
 }
 
 /* Another display device that stays, but with no host driver (or on vfio-pci already): nothing to run a
@@ -427,9 +414,8 @@ static void test_restart_after_release_without_kept_driver(void **state)
         tf_add_dev(&w->f, "0000:00:07.0", 0x030000, "vfio-pci", "vfio_pci", 4, NULL);
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.steps[w->plan.n_steps - 1].kind, GH_STEP_BIND_VFIO);
-        assert_true(notes_mention(&w->plan,
-                                  "'gdm.service' starts again after release: the host keeps no other "
-                                  "GPU with a driver to run it on"));
+        assert_true(has_note(&w->plan, "'gdm.service' starts again after release: the host keeps no other "
+                                       "GPU with a driver to run it on"));
 }
 
 static void test_stop_units_only_active(void **state)
@@ -444,7 +430,7 @@ static void test_stop_units_only_active(void **state)
         assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
         assert_string_equal(w->plan.steps[1].name, "nvidia-persistenced.service");
         assert_int_equal(w->plan.steps[2].kind, GH_STEP_END_HOLDERS);
-        assert_true(notes_mention(&w->plan, "'idle.service' is not active"));
+        assert_true(has_note(&w->plan, "'idle.service' is not active"));
 }
 
 /* nvidia, with nvidia_modeset and nvidia_uvm on it, and nvidia_drm on nvidia_modeset. */
@@ -573,9 +559,10 @@ static void test_pins_when_unloading(void **state)
         tf_add_holder(&w->f, 4242, "obs", GH_DMABUF_PREFIX "drm", NULL, NULL, NULL);
         assert_int_equal(build(w), 0);
         assert_false(strv_contains(holder_nodes(&w->plan), GH_DMABUF_PREFIX "drm"));
-        assert_true(notes_mention(&w->plan, "pid 4242 (obs) holds "));
-        assert_true(notes_mention(&w->plan, ": DRM names every GPU's PRIME exports 'drm', so it may be of a GPU"));
-        assert_true(notes_mention(&w->plan, "it is left alone, and if a module will not unload, it may be why"));
+        assert_true(has_note(&w->plan, "pid 4242 (obs) holds "));
+        assert_true(
+                has_note(&w->plan, ": DRM names every GPU's PRIME exports 'drm', so it may be of a GPU"));
+        assert_true(has_note(&w->plan, "it is left alone, and if a module will not unload, it may be why"));
 
         /* The iGPU is gone (disabled in the firmware): every DRM device is the one handed over. */
         gh_plan_done(&w->plan);
@@ -748,7 +735,7 @@ static void test_listed_modules(void **state)
         w->p.unload_auto = false;
         assert_int_equal(strv_split("snd_hda_intel bochs", " ", &w->p.unload_modules), 0);
         assert_int_equal(build(w), 0);
-        assert_true(notes_mention(&w->plan, "module 'snd_hda_intel' also drives 0000:00:1b.0"));
+        assert_true(has_note(&w->plan, "module 'snd_hda_intel' also drives 0000:00:1b.0"));
         for (size_t i = 0; i < w->plan.n_steps; i++)
                 if (w->plan.steps[i].kind == GH_STEP_UNLOAD_MODULE)
                         assert_string_equal(w->plan.steps[i].name, "bochs");
@@ -888,7 +875,7 @@ static void test_builtin_driver_unbinds(void **state)
         tf_add_dev(&w->f, "0000:00:05.0", 0x030000, "bochs-drm", NULL, 2, "/dev/dri/card0");
         tf_domain(&w->dom, "0000:00:05.0");
         assert_int_equal(build(w), 0);
-        assert_true(notes_mention(&w->plan, "built into the kernel"));
+        assert_true(has_note(&w->plan, "built into the kernel"));
         for (size_t i = 0; i < w->plan.n_steps; i++)
                 assert_int_not_equal(w->plan.steps[i].kind, GH_STEP_UNLOAD_MODULE);
         assert_int_equal(w->plan.steps[2].kind, GH_STEP_UNBIND);
@@ -1022,7 +1009,7 @@ static void test_no_display_hostdev_is_no_op(void **state)
         tf_domain(&w->dom, "0000:03:00.0");
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.n_steps, 0);
-        assert_true(notes_mention(&w->plan, "nothing to do"));
+        assert_true(has_note(&w->plan, "nothing to do"));
 }
 
 /* claim-boot's planner (gh_plan_build_claim) and the rules made from its plans: what a boot-time claim may
