@@ -291,6 +291,9 @@ static int decide_dm(planner *pl)
                         pl, "no display manager or graphical session holds the devices: '%s' keeps running",
                         pl->f->dm_unit);
         pl->dm_stop = true;
+        /* With holders = terminate, the holder's owner line says it (holder_graphical_action()). */
+        if (pl->p->holders == GH_HOLDERS_TERMINATE)
+                return 0;
         return add_note(pl, "pid %d (%s) of %s holds %s: stopping '%s'", (int)h->pid, strempty(h->comm),
                         h->session || holder_is_user_compositor(h) ? "a graphical session"
                                                                    : "the display manager",
@@ -916,13 +919,15 @@ int gh_plan_build(const char *domain, const gh_policy *p, const gh_domain *dom, 
 }
 
 /* A process holding one of d's nodes: claim-boot ends none. nvidia's shared control nodes do not count,
- * as nothing is unloaded (node_relevant()). */
+ * as nothing is unloaded (node_relevant()), and neither do logind's and PID 1's copies of a session's
+ * device, as for a hand-over (core/logind-copy.h): the session that took it is the holder. */
 static const gh_holder *claim_holder(const planner *pl, const gh_pci_dev *d)
 {
         for (size_t i = 0; i < pl->f->n_holders; i++) {
                 const gh_holder *h = &pl->f->holders[i];
 
-                if (strv_contains(d->nodes, h->node) && node_relevant(pl, h->node))
+                if (strv_contains(d->nodes, h->node) && node_relevant(pl, h->node) &&
+                    !gh_holder_is_logind_copy(h))
                         return h;
         }
         return NULL;

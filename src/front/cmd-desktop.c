@@ -7,11 +7,10 @@
  * or the GPU's next hot-plug, reads the new files. */
 #include <errno.h>
 #include <getopt.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include "core/desktop-rules.h"
 #include "front.h"
+#include "host/child.h"
 #include "host/conffile.h"
 #include "host/dirnames.h"
 #include "host/etcfile.h"
@@ -21,6 +20,10 @@
 
 #define RULES_MAX (1 << 20)
 #define TRIGGER_HINT "udevadm trigger --action=change --subsystem-match=drm"
+/* udevadm trigger writes to each card's uevent file in sysfs and returns once the events are queued,
+ * which takes a moment; a stuck device or udevd may make it wait for ever. So it runs in a child under
+ * this deadline, and one that does not end in time is told to the user as not run. */
+#define TRIGGER_TIMEOUT (10 * USEC_PER_SEC)
 
 typedef struct desktop_file {
         const char *dir, *name;
@@ -112,15 +115,11 @@ static bool trigger_drm(const char *root)
 {
         static const char *const argv[] = {"udevadm", "trigger", "--action=change", "--subsystem-match=drm",
                                            NULL};
-        pid_t pid;
-        int status;
 
         if (!streq(root, "/") && *root)
                 return false;
         fflush(stdout);
-        if (posix_spawnp(&pid, argv[0], NULL, NULL, (char *const *)argv, environ) != 0)
-                return false;
-        return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        return gh_child_exec(argv, deadline_after(TRIGGER_TIMEOUT)) == 0;
 }
 
 int gh_desktop_files_update(const char *root, bool remove, gh_error *err)

@@ -1,6 +1,7 @@
 /* Runs an operation that may never return (a sysfs read or write that waits for a busy driver's lock) in a
  * child process, so that the caller keeps its deadline: the child is SIGKILLed when time is up and left to
- * the kernel. A read hands its result back through a pipe. */
+ * the kernel. A read hands its result back through a pipe; a program run by its path is exec'd in the
+ * child. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -215,6 +216,20 @@ pid_t gh_child_last_abandoned(void)
 int gh_child_run(int (*fn)(void *userdata), void *userdata, usec_t deadline)
 {
         return child_run(fn, userdata, -1, deadline);
+}
+
+static int exec_argv(void *userdata)
+{
+        char *const *argv = userdata;
+
+        execvp(argv[0], argv);
+        return -errno;
+}
+
+int gh_child_exec(const char *const *argv, usec_t deadline)
+{
+        /* A non-zero exit status N comes back as -N: it says "failed", not which errno. */
+        return child_run(exec_argv, (void *)argv, -1, deadline);
 }
 
 int gh_child_read(int (*fn)(void *userdata), void *userdata, usec_t deadline, size_t max, char **ret)

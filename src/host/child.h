@@ -13,6 +13,10 @@ int gh_child_run(int (*fn)(void *userdata), void *userdata, usec_t deadline);
 /* The child the latest gh_child_run() or gh_child_read() left behind, still in the kernel after its
  * SIGKILL; 0 when that call left none (it finished, or died when killed). */
 pid_t gh_child_last_abandoned(void);
+/* Runs the program argv[0] (looked up in PATH) with argv in a child, its stdin, stdout and stderr on
+ * /dev/null, as gh_child_run() runs a function. 0 when it ran and exited 0; -ETIMEDOUT when the deadline
+ * passed first (it is then SIGKILLed); another negative value when it could not run, failed or crashed. */
+int gh_child_exec(const char *const *argv, usec_t deadline);
 /* The same for a read: fn writes its result to stdout, and *ret gets it (at most max bytes, else
  * -EFBIG) when fn returns 0. */
 int gh_child_read(int (*fn)(void *userdata), void *userdata, usec_t deadline, size_t max, char **ret);

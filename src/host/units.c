@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <unistd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <systemd/sd-bus.h>
 
 #include "units.h"
@@ -158,6 +159,36 @@ gh_units *gh_units_free(gh_units *u)
         return NULL;
 }
 
+/* sd-bus takes 0 as "its default" (25 s); our deadline is the limit, also for the call. */
+static usec_t call_timeout(usec_t deadline)
+{
+        usec_t left = deadline_left(deadline);
+
+        return left == USEC_INFINITY ? 0 : left;
+}
+
+/* One method of the Manager, its arguments as types says (NULL: none), answered within the deadline
+ * (USEC_INFINITY: the connection's query timeout). error and ret_reply may be NULL. */
+static int manager_call(gh_units *u, const char *method, usec_t deadline, sd_bus_error *error,
+                        sd_bus_message **ret_reply, const char *types, ...)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        va_list ap;
+        int r;
+
+        r = sd_bus_message_new_method_call(u->bus, &m, SD_DEST, SD_PATH, SD_MANAGER, method);
+        if (r < 0)
+                return r;
+        if (types) {
+                va_start(ap, types);
+                r = sd_bus_message_appendv(m, types, ap);
+                va_end(ap);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_call(u->bus, m, call_timeout(deadline), error, ret_reply);
+}
+
 static int manager_unit_call(gh_units *u, const char *method, const char *name, char **ret_path)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -165,7 +196,7 @@ static int manager_unit_call(gh_units *u, const char *method, const char *name, 
         const char *path;
         int r;
 
-        r = sd_bus_call_method(u->bus, SD_DEST, SD_PATH, SD_MANAGER, method, &error, &reply, "s", name);
+        r = manager_call(u, method, USEC_INFINITY, &error, &reply, "s", name);
         if (r < 0)
                 return sd_bus_error_has_name(&error, SD_NO_SUCH_UNIT) ? -ENOENT : r;
         r = sd_bus_message_read(reply, "o", &path);
@@ -251,30 +282,17 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         return 0;
 }
 
-/* sd-bus takes 0 as "its default" (25 s); our deadline is the limit, also for the call. */
-static usec_t call_timeout(usec_t deadline)
-{
-        usec_t left = deadline_left(deadline);
-
-        return left == USEC_INFINITY ? 0 : left;
-}
-
 static int job_start(gh_units *u, const char *method, const char *verb, const char *name, usec_t deadline,
                      char **ret_job, gh_error *err)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *job;
         int r;
 
         if (deadline_passed(deadline))
                 return gh_error_set(err, -ETIMEDOUT, "no time left to %s unit '%s'", verb, name);
-        r = sd_bus_message_new_method_call(u->bus, &m, SD_DEST, SD_PATH, SD_MANAGER, method);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "ss", name, "replace");
-        if (r < 0)
-                return gh_error_set(err, r, "cannot build %s for unit '%s': %s", method, name, strerror(-r));
-        r = sd_bus_call(u->bus, m, call_timeout(deadline), &error, &reply);
+        r = manager_call(u, method, deadline, &error, &reply, "ss", name, "replace");
         if (r < 0 && sd_bus_error_has_name(&error, SD_NO_SUCH_UNIT))
                 r = -ENOENT;
         if (r < 0)
@@ -364,12 +382,9 @@ static char *pending_stop_take(gh_units *u, const char *name)
 static int manager_subscribe(gh_units *u, const char *name, usec_t deadline, gh_error *err)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(u->bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe");
-        if (r >= 0)
-                r = sd_bus_call(u->bus, m, call_timeout(deadline), &error, &reply);
+        r = manager_call(u, "Subscribe", deadline, &error, NULL, NULL);
         if (r >= 0 || sd_bus_error_has_name(&error, SD_ALREADY_SUBSCRIBED))
                 return 0;
         return gh_error_set(err, r, "cannot subscribe to the jobs of unit '%s': %s", name,
@@ -380,12 +395,8 @@ static int manager_subscribe(gh_units *u, const char *name, usec_t deadline, gh_
  * us, ends with our connection, and the next Subscribe() takes it as it is. */
 static void manager_unsubscribe(gh_units *u, usec_t deadline)
 {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-
-        if (deadline_passed(deadline))
-                return;
-        if (sd_bus_message_new_method_call(u->bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "Unsubscribe") >= 0)
-                (void)sd_bus_call(u->bus, m, call_timeout(deadline), NULL, &reply);
+        if (!deadline_passed(deadline))
+                (void)manager_call(u, "Unsubscribe", deadline, NULL, NULL, NULL);
 }
 
 static int unit_job(gh_units *u, const char *method, const char *verb, const char *name, usec_t deadline,
@@ -441,14 +452,9 @@ static bool job_gone(const sd_bus_error *error)
 static int stop_command_kill(gh_units *u, const char *name, usec_t deadline, gh_error *err)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(u->bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "KillUnit");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "ssi", name, "control", (int32_t)SIGKILL);
-        if (r >= 0)
-                r = sd_bus_call(u->bus, m, call_timeout(deadline), &error, &reply);
+        r = manager_call(u, "KillUnit", deadline, &error, NULL, "ssi", name, "control", (int32_t)SIGKILL);
         if (r >= 0 || sd_bus_error_has_name(&error, SD_NO_SUCH_PROCESS))
                 return 0;
         return gh_error_set(err, r, "cannot end the stop command of unit '%s': %s", name,

@@ -76,14 +76,6 @@ static void assert_out(const run *r, const char *needle)
 
 /* ---- the fake host ---- */
 
-static void write_mode(fakesys *fs, const char *rel, const char *text, mode_t mode)
-{
-        _cleanup_free_ char *p = fakesys_path(fs, rel);
-
-        pf_write(fakesys_root(fs), rel, text);
-        assert_int_equal(chmod(p, mode), 0);
-}
-
 static void set_link_mtime(fakesys *fs, const char *rel, time_t t)
 {
         _cleanup_free_ char *p = fakesys_path(fs, rel);
@@ -138,11 +130,11 @@ static fakesys *desktop(bool iommu)
         if (iommu)
                 pf_mkdir(root, "/sys/class/iommu/dmar0");
         pf_write(root, "/proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu vme de pse tsc msr vmx ept\n");
-        write_mode(fs, HOOK_BIN, "#!/bin/true\n", 0755);
+        fakesys_write(fs, HOOK_BIN, "#!/bin/true\n", 0755);
         pf_symlink(root, "/etc/libvirt/hooks/qemu", HOOK_BIN);
         set_link_mtime(fs, "/etc/libvirt/hooks/qemu", boot + 3600);
         libvirtd_started(fs, boot, 5000);
-        write_mode(fs, CONF, "# all defaults\n", 0644);
+        fakesys_write(fs, CONF, "# all defaults\n", 0644);
         pf_write(root, "/win11.xml", domain_xml);
         pf_write(root, "/node.xml", node_xml);
         return fs;

@@ -1,5 +1,5 @@
-/* gh_child_run() and gh_child_read(): results (and a read's output) come back from the child, a deadline
- * ends a child that never returns, crashes are errors, and no child is left behind. */
+/* gh_child_run(), gh_child_read() and gh_child_exec(): results (and a read's output) come back from the
+ * child, a deadline ends a child that never returns, crashes are errors, and no child is left behind. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -272,6 +272,30 @@ static void test_read_without_std_fds(void **state)
         assert_no_children();
 }
 
+/* A program by its name in PATH (udevadm trigger, for desktop-rules --write): its exit status, and one
+ * that does not end by the deadline is killed, not waited for. */
+static void test_exec(void **state)
+{
+        static const char *const ok[] = {"true", NULL}, *const failed[] = {"false", NULL},
+                                 *const missing[] = {"gh-no-such-program", NULL},
+                                 *const hangs[] = {"sleep", "30", NULL};
+        const usec_t timeout = 300 * USEC_PER_MSEC;
+        usec_t start, elapsed;
+        int r;
+
+        assert_int_equal(gh_child_exec(ok, deadline_after(10 * USEC_PER_SEC)), 0);
+        r = gh_child_exec(failed, deadline_after(10 * USEC_PER_SEC));
+        assert_true(r < 0);
+        assert_int_not_equal(r, -ETIMEDOUT);
+        assert_int_equal(gh_child_exec(missing, deadline_after(10 * USEC_PER_SEC)), -ENOENT);
+        start = now_usec();
+        assert_int_equal(gh_child_exec(hangs, deadline_after(timeout)), -ETIMEDOUT);
+        elapsed = now_usec() - start;
+        assert_true(elapsed >= timeout);
+        assert_true(elapsed < 5 * USEC_PER_SEC);
+        assert_no_children();
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -288,6 +312,7 @@ int main(void)
                 cmocka_unit_test(test_read_failure_returns_nothing),
                 cmocka_unit_test(test_read_timeout),
                 cmocka_unit_test(test_read_without_std_fds),
+                cmocka_unit_test(test_exec),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,21 +50,6 @@ static run tool_run(fakesys *fs, const char *in, const char *const *args)
 
 #define tool(fs, in, ...) tool_run((fs), (in), (const char *[]){__VA_ARGS__})
 
-static void write_file(fakesys *fs, const char *rel, const char *text)
-{
-        _cleanup_free_ char *p = fakesys_path(fs, rel);
-        _cleanup_free_ char *dir = strdup(p);
-        FILE *f;
-
-        *strrchr(dir, '/') = 0;
-        assert_int_equal(mkdir_p(dir, 0755), 0);
-        f = fopen(p, "we");
-        assert_non_null(f);
-        fputs(text, f);
-        fclose(f);
-        assert_int_equal(chmod(p, 0644), 0);
-}
-
 static void make_link(fakesys *fs, const char *rel, const char *target)
 {
         _cleanup_free_ char *p = fakesys_path(fs, rel);
@@ -104,7 +89,7 @@ static void define(fakesys *fs, const char *name, const char *xml)
         _cleanup_free_ char *rel = NULL;
 
         assert_true(asprintf(&rel, "/etc/libvirt/qemu/%s.xml", name) > 0);
-        write_file(fs, rel, xml);
+        fakesys_write(fs, rel, xml, 0644);
 }
 
 /* libvirt links autostart/NAME.xml to the definition; its links are absolute, which under a
@@ -123,7 +108,7 @@ static void configure(fakesys *fs, const char *name, const char *conf)
         _cleanup_free_ char *rel = NULL;
 
         assert_true(asprintf(&rel, "/etc/gpu-handover/domains/%s.conf", name) > 0);
-        write_file(fs, rel, conf);
+        fakesys_write(fs, rel, conf, 0644);
 }
 
 /* A GPU and, unless audio is NULL, its HDMI audio function, both on their host drivers. */
@@ -386,8 +371,8 @@ static void test_held_device_left_alone(void **state)
 
         claimed_domain(fs, "claim_at_boot = yes\n");
         make_link(fs, "/proc/4242/fd/7", "/dev/snd/controlC0");
-        write_file(fs, "/proc/4242/comm", "pipewire\n");
-        write_file(fs, "/proc/4242/maps", "");
+        fakesys_write(fs, "/proc/4242/comm", "pipewire\n", 0644);
+        fakesys_write(fs, "/proc/4242/maps", "", 0644);
 
         r = tool(fs, NULL, "claim-boot", NULL);
         assert_status(&r, 0);
@@ -518,7 +503,7 @@ static void reserve(fakesys *fs, const char *addr)
         _cleanup_free_ char *rel = NULL;
 
         assert_true(asprintf(&rel, "/sys/bus/pci/devices/%s/driver_override", addr) > 0);
-        write_file(fs, rel, "vfio-pci\n");
+        fakesys_write(fs, rel, "vfio-pci\n", 0644);
 }
 
 /* nvidia drives two GPUs, with nvidia_drm modeset=Y: unbinding either would never finish. The rule

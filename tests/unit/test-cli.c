@@ -88,30 +88,16 @@ static int teardown(void **state)
         return 0;
 }
 
-static void write_file(fakesys *fs, const char *rel, const char *text, mode_t mode)
-{
-        _cleanup_free_ char *p = fakesys_path(fs, rel);
-        _cleanup_free_ char *dir = strdup(p);
-
-        *strrchr(dir, '/') = 0;
-        assert_int_equal(mkdir_p(dir, 0755), 0);
-        FILE *f = fopen(p, "we");
-        assert_non_null(f);
-        fputs(text, f);
-        fclose(f);
-        assert_int_equal(chmod(p, mode), 0);
-}
-
 static void opt_in(fakesys *fs, const char *conf)
 {
-        write_file(fs, "/etc/gpu-handover/domains/win11.conf", conf, 0644);
+        fakesys_write(fs, "/etc/gpu-handover/domains/win11.conf", conf, 0644);
 }
 
 /* Opted in with conf, and the domain's XML in the tree for --xml: its path, the caller's to free. */
 static char *opt_in_xml(fakesys *fs, const char *conf)
 {
         opt_in(fs, conf);
-        write_file(fs, "/win11.xml", domain_xml, 0644);
+        fakesys_write(fs, "/win11.xml", domain_xml, 0644);
         return fakesys_path(fs, "/win11.xml");
 }
 
@@ -368,7 +354,7 @@ static void test_plan_logind_copies(void **state)
         run r;
 
         opt_in(fs, "");
-        write_file(fs, "/win11.xml", domain_xml, 0644);
+        fakesys_write(fs, "/win11.xml", domain_xml, 0644);
         pf_proc_pid(root, 1, "systemd", "/init.scope", "/usr/lib/systemd/systemd", 1);
         pf_proc_hold(root, 1, 40, "/dev/dri/card0");
         pf_proc_pid(root, 412, "systemd-logind", "/system.slice/systemd-logind.service",
@@ -482,7 +468,7 @@ static void test_hook_fails_module_going(void **state)
         run r;
 
         opt_in(fs, "");
-        write_file(fs, "/sys/module/vfio_pci/initstate", "going\n", 0444);
+        fakesys_write(fs, "/sys/module/vfio_pci/initstate", "going\n", 0444);
         r = tool(fs, domain_xml, "hook", "qemu", "win11", "prepare", "begin", "-", NULL);
         assert_status(&r, 1);
         assert_non_null(strstr(r.err, "module 'vfio-pci' is being unloaded (its initstate is 'going')"));
@@ -683,7 +669,7 @@ static void test_stuck_unbind_later_commands_return(void **state)
         static const char stuck_line[] = "0000:00:05.0 is stuck: its unbind (driver 'bochs-drm') has not finished since ";
         run r;
 
-        write_file(fs, "/etc/gpu-handover/domains/win10.conf", "timeout = 2\n", 0644);
+        fakesys_write(fs, "/etc/gpu-handover/domains/win10.conf", "timeout = 2\n", 0644);
         fakesys_block_unbind(fs, "0000:00:05.0");
         r = tool_bounded(fs, domain_xml,
                          (const char *[]){"hook", "qemu", "win11", "prepare", "begin", "-", NULL});

@@ -11,6 +11,7 @@
 
 #include "capture.h"
 #include "fakesys.h"
+#include "fixture.h"
 #include "shared/fileio.h"
 
 #define TOOL GH_TOOL_TEST_BIN /* takes the global --root */
@@ -19,38 +20,6 @@
 #define RULES "/etc/udev/rules.d/61-gpu-handover-desktop.rules"
 #define ENV "/etc/environment.d/90-gpu-handover.conf"
 #define PROFILE "/etc/profile.d/gpu-handover.sh"
-
-static const char *const want_rules =
-        "# Written by gpu-handover (install, desktop-rules --write) from the domains whose config says\n"
-        "# keep_session = yes, or auto on a host that keeps another GPU; removed by uninstall.\n"
-        "# GNOME (mutter) never opens a card tagged mutter-device-ignore; KWin and wlroots open only\n"
-        "# the cards that /etc/environment.d/90-gpu-handover.conf and /etc/profile.d/gpu-handover.sh list, "
-        "by "
-        "the\n"
-        "# names below (their lists are split at ':', so /dev/dri/by-path names cannot be used).\n"
-        "SUBSYSTEM!=\"drm\", GOTO=\"gpu_handover_desktop_end\"\n"
-        "# domain 'win11'\n"
-        "KERNELS==\"0000:00:06.0\", KERNEL==\"card[0-9]*|renderD[0-9]*\", TAG+=\"mutter-device-ignore\"\n"
-        "# the host's GPU\n"
-        "KERNELS==\"0000:00:05.0\", KERNEL==\"card[0-9]*\", SYMLINK+=\"dri/host-0000_00_05.0-card\"\n"
-        "LABEL=\"gpu_handover_desktop_end\"\n";
-
-static const char *const want_env =
-        "# Written by gpu-handover (install, desktop-rules --write); removed by uninstall.\n"
-        "# KWin and wlroots compositors open only these GPUs, never the ones lent to VMs\n"
-        "# (names from /etc/udev/rules.d/61-gpu-handover-desktop.rules).\n"
-        "KWIN_DRM_DEVICES=/dev/dri/host-0000_00_05.0-card\n"
-        "WLR_DRM_DEVICES=/dev/dri/host-0000_00_05.0-card\n";
-
-static const char *const want_profile =
-        "# Written by gpu-handover (install, desktop-rules --write); removed by uninstall.\n"
-        "# KWin and wlroots compositors open only these GPUs, never the ones lent to VMs\n"
-        "# (names from /etc/udev/rules.d/61-gpu-handover-desktop.rules). For a compositor started from a\n"
-        "# TTY login; sessions from a display manager read /etc/environment.d/90-gpu-handover.conf.\n"
-        "if [ -e /dev/dri/host-0000_00_05.0-card ]; then\n"
-        "\texport KWIN_DRM_DEVICES=/dev/dri/host-0000_00_05.0-card\n"
-        "\texport WLR_DRM_DEVICES=/dev/dri/host-0000_00_05.0-card\n"
-        "fi\n";
 
 static gh_run tool_run(const char *bin, const char *const *argv_in)
 {
@@ -79,21 +48,6 @@ static void assert_out_has(const gh_run *r, const char *want)
                 fail_msg("stdout lacks '%s'; stdout: %s; stderr: %s", want, r->out, r->err);
 }
 
-static void write_file(fakesys *fs, const char *rel, const char *text, mode_t mode)
-{
-        _cleanup_free_ char *p = fakesys_path(fs, rel);
-        _cleanup_free_ char *dir = strdup(p);
-        FILE *f;
-
-        *strrchr(dir, '/') = 0;
-        assert_int_equal(mkdir_p(dir, 0755), 0);
-        f = fopen(p, "we");
-        assert_non_null(f);
-        fputs(text, f);
-        fclose(f);
-        assert_int_equal(chmod(p, mode), 0);
-}
-
 static void assert_file(fakesys *fs, const char *rel, const char *want)
 {
         _cleanup_free_ char *text = fakesys_exists(fs, rel) ? fakesys_read_all(fs, rel) : NULL;
@@ -104,11 +58,24 @@ static void assert_file(fakesys *fs, const char *rel, const char *want)
                 fail_msg("'%s' is\n%s\nnot\n%s", rel, strempty(text), want);
 }
 
+/* The three files (their expected text in tests/fixtures/desktop) all there for win11 lending 00:06.0 while
+ * the host keeps 00:05.0, or none of them. */
 static void assert_files(fakesys *fs, bool there)
 {
-        assert_file(fs, RULES, there ? want_rules : NULL);
-        assert_file(fs, ENV, there ? want_env : NULL);
-        assert_file(fs, PROFILE, there ? want_profile : NULL);
+        static const char *const files[][2] = {
+                {RULES, "desktop/61-gpu-handover-desktop.rules.in"},
+                {ENV, "desktop/90-gpu-handover.conf.in"},
+                {PROFILE, "desktop/gpu-handover.sh.in"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *want =
+                        there ? fixture_text(files[i][1], "@AWAY@", "0000:00:06.0", "@HOST@", "0000:00:05.0",
+                                             "@HOST_NAME@", "0000_00_05.0", NULL)
+                              : NULL;
+
+                assert_file(fs, files[i][0], want);
+        }
 }
 
 /* A domain passing through the GPU at slot ("06") and its audio, opted in with conf. */
@@ -128,8 +95,8 @@ static void domain(fakesys *fs, const char *name, const char *slot, const char *
                              name, slot, slot) > 0);
         assert_true(asprintf(&rel, "/etc/libvirt/qemu/%s.xml", name) > 0);
         assert_true(asprintf(&crel, "/etc/gpu-handover/domains/%s.conf", name) > 0);
-        write_file(fs, rel, xml, 0644);
-        write_file(fs, crel, conf, 0644);
+        fakesys_write(fs, rel, xml, 0644);
+        fakesys_write(fs, crel, conf, 0644);
 }
 
 static void add_gpu(fakesys *fs, const char *gpu, const char *audio, int group, const char *card)
@@ -234,7 +201,7 @@ static void test_install_uninstall(void **state)
         _cleanup_(gh_run_done) gh_run in = {}, un = {};
 
         domain(fs, "win11", "06", "");
-        write_file(fs, HOOK, "#!/bin/sh\nexit 0\n", 0755);
+        fakesys_write(fs, HOOK, "#!/bin/sh\nexit 0\n", 0755);
         in = installed("install", "--root", fakesys_root(fs), "--hook-binary", HOOK);
         assert_ok(&in);
         assert_files(fs, true);

@@ -77,12 +77,19 @@ static char *plan_text(const gh_plan *plan)
         return buf;
 }
 
-static bool notes_mention(const gh_plan *plan, const char *what)
+/* How many of the plan's notes hold part. */
+static size_t notes_count(const gh_plan *plan, const char *part)
 {
-        STRV_FOREACH (n, plan->notes)
-                if (strstr(*n, what))
-                        return true;
-        return false;
+        size_t n = 0;
+
+        STRV_FOREACH(note, plan->notes)
+        n += strstr(*note, part) != NULL;
+        return n;
+}
+
+static bool has_note(const gh_plan *plan, const char *part)
+{
+        return notes_count(plan, part) > 0;
 }
 
 static void test_single_gpu_boot_vga(void **state)
@@ -106,7 +113,7 @@ static void test_single_gpu_boot_vga(void **state)
                             "bind-vfio addr=0000:00:05.1 group=2\n");
         assert_int_equal(w->plan.n_devices, 2);
         /* The boot VGA: the display manager waits for the release. */
-        assert_true(notes_mention(&w->plan, "after release"));
+        assert_true(has_note(&w->plan, "after release"));
 }
 
 static void test_dual_gpu_shared_module(void **state)
@@ -133,7 +140,7 @@ static void test_dual_gpu_shared_module(void **state)
                                   "bind-vfio addr=0000:00:06.0 group=3\n"
                                   "bind-vfio addr=0000:00:06.1 group=3\n"
                                   "start-unit name=gdm.service\n");
-        assert_true(notes_mention(&w->plan, "also drives 0000:00:05.0"));
+        assert_true(has_note(&w->plan, "also drives 0000:00:05.0"));
 }
 
 static void test_dm_not_holding_keeps_running(void **state)
@@ -149,6 +156,8 @@ static void test_dm_not_holding_keeps_running(void **state)
                 assert_int_not_equal(w->plan.steps[i].kind, GH_STEP_STOP_UNIT);
 }
 
+/* The session's holder makes the display manager stop, said once: in its owner line, or, with holders =
+ * fail (which writes no owner lines), by the display manager's decision. */
 static void test_graphical_session_holder_stops_dm(void **state)
 {
         world *w = *state;
@@ -160,14 +169,19 @@ static void test_graphical_session_holder_stops_dm(void **state)
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
         assert_string_equal(w->plan.steps[0].name, "gdm.service");
-}
+        assert_int_equal(notes_count(&w->plan, "pid 1200 (gnome-shell)"), 1);
+        assert_true(has_note(&w->plan,
+                             "pid 1200 (gnome-shell) holds /dev/dri/card0, owned by session '2': the "
+                             "graphical session: display_manager = auto decides: stopping 'gdm.service'"));
 
-static bool has_note(const gh_plan *plan, const char *part)
-{
-        STRV_FOREACH(n, plan->notes)
-        if (strstr(*n, part))
-                return true;
-        return false;
+        w->p.holders = GH_HOLDERS_FAIL;
+        gh_plan_done(&w->plan);
+        assert_int_equal(build(w), 0);
+        assert_string_equal(w->plan.steps[0].name, "gdm.service");
+        assert_int_equal(notes_count(&w->plan, "pid 1200 (gnome-shell)"), 1);
+        assert_true(has_note(&w->plan,
+                             "pid 1200 (gnome-shell) of a graphical session holds /dev/dri/card0: stopping "
+                             "'gdm.service'"));
 }
 
 /* Another VM's QEMU on the render node (virgl): named ahead, by its cgroup, as what the hook will refuse. */
@@ -197,6 +211,20 @@ static void test_protected_holder_noted(void **state)
         assert_false(has_note(&w->plan, "protected"));
 }
 
+/* PID 1 holding node: its fd store's copy of a session device, or systemd itself on any other node. */
+static void pid1_holds(world *w, const char *node)
+{
+        tf_add_holder(&w->f, 1, "systemd", node, "init.scope", NULL, NULL);
+        tf_holder_identity(&w->f, "/init.scope", "/usr/lib/systemd/systemd");
+}
+
+/* systemd-logind, known by its unit, holding node: its copy of a session device it handed out. */
+static void logind_holds(world *w, const char *node)
+{
+        tf_add_holder(&w->f, 412, "systemd-logind", node, "systemd-logind.service", NULL, NULL);
+        tf_holder_identity(&w->f, "/system.slice/systemd-logind.service", "/usr/lib/systemd/systemd-logind");
+}
+
 /* A process of another VM or container: stopping nothing on this host ends it. pid 1 on a node logind
  * never hands out (fbdev) is protected; on a DRM card it is logind's copy (test_logind_copies_wait). */
 static void test_vm_holder_found(void **state)
@@ -204,8 +232,7 @@ static void test_vm_holder_found(void **state)
         world *w = *state;
 
         single_gpu(w);
-        tf_add_holder(&w->f, 1, "systemd", "/dev/fb0", NULL, NULL, NULL);
-        tf_holder_identity(&w->f, "/init.scope", "/usr/lib/systemd/systemd");
+        pid1_holds(w, "/dev/fb0");
         assert_int_equal(build(w), 0);
         assert_ptr_equal(gh_plan_protected_holder(&w->plan, &w->f), &w->f.holders[1]);
         assert_null(gh_plan_vm_holder(&w->plan, &w->f));
@@ -222,16 +249,14 @@ static void test_vm_holder_found(void **state)
 }
 
 /* GNOME on Wayland: gnome-shell took card0 through logind (TakeDevice), so systemd-logind and PID 1's fd
- * store hold it too. */
+ * store hold it too; listed in pid order after the display manager's, as the /proc scan finds them. */
 static void gnome_session(world *w)
 {
         single_gpu(w);
+        pid1_holds(w, "/dev/dri/card0");
+        logind_holds(w, "/dev/dri/card0");
         tf_add_holder(&w->f, 1500, "gnome-shell", "/dev/dri/card0", "session-2.scope", "wayland", "user");
         tf_holder_identity(&w->f, "/user.slice/user-1000.slice/session-2.scope", "/usr/bin/gnome-shell");
-        tf_add_holder(&w->f, 1, "systemd", "/dev/dri/card0", "init.scope", NULL, NULL);
-        tf_holder_identity(&w->f, "/init.scope", "/usr/lib/systemd/systemd");
-        tf_add_holder(&w->f, 412, "systemd-logind", "/dev/dri/card0", "systemd-logind.service", NULL, NULL);
-        tf_holder_identity(&w->f, "/system.slice/systemd-logind.service", "/usr/lib/systemd/systemd-logind");
 }
 
 /* logind's and PID 1's copies are no protected holders: the start goes on, and waits for them to be
@@ -244,7 +269,7 @@ static void test_logind_copies_wait(void **state)
         gnome_session(w);
         assert_int_equal(build(w), 0);
         assert_null(gh_plan_protected_holder(&w->plan, &w->f));
-        assert_false(notes_mention(&w->plan, "protected"));
+        assert_false(has_note(&w->plan, "protected"));
         text = plan_text(&w->plan);
         assert_string_equal(text,
                             "stop-unit name=gdm.service\n"
@@ -258,18 +283,17 @@ static void test_logind_copies_wait(void **state)
                             "load-module name=vfio-pci\n"
                             "bind-vfio addr=0000:00:05.0 group=2\n"
                             "bind-vfio addr=0000:00:05.1 group=2\n");
-        assert_true(notes_mention(&w->plan,
-                                  "logind keeps a copy of /dev/dri/card0 for session 2 (pid 1500 "
-                                  "(gnome-shell) took it), as does PID 1's fd store: not holders of "
-                                  "their own; the hand-over waits for them to release it"));
+        assert_true(has_note(&w->plan, "logind keeps a copy of /dev/dri/card0 for session 2 (pid 1500 "
+                                       "(gnome-shell) took it), as does PID 1's fd store: not holders of "
+                                       "their own; the hand-over waits for them to release it"));
         /* The session is what decides: the display manager stops for gnome-shell, never for PID 1. */
-        assert_true(notes_mention(&w->plan, "stopping 'gdm.service'"));
-        assert_false(notes_mention(&w->plan, "pid 1 (systemd)"));
-        assert_false(notes_mention(&w->plan, "pid 412"));
+        assert_true(has_note(&w->plan, "stopping 'gdm.service'"));
+        assert_false(has_note(&w->plan, "pid 1 (systemd)"));
+        assert_false(has_note(&w->plan, "pid 412"));
 }
 
 /* logind by its unit, not its comm: a process calling itself systemd-logind elsewhere is an ordinary
- * holder, and logind on a node it never hands out (a render node) is protected as systemd. */
+ * holder. */
 static void test_logind_by_unit(void **state)
 {
         world *w = *state;
@@ -279,16 +303,20 @@ static void test_logind_by_unit(void **state)
         tf_holder_identity(&w->f, "/user.slice/user-1000.slice/session-2.scope", "/home/u/systemd-logind");
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.steps[2].kind, GH_STEP_SET_OVERRIDE); /* no wait-released */
-        assert_true(notes_mention(&w->plan,
-                                  "pid 1600 (systemd-logind) holds /dev/dri/card0, owned by a session: "
-                                  "signal pid 1600"));
-        gh_plan_done(&w->plan);
-        gh_holder_done(&w->f.holders[1]);
-        w->f.n_holders = 1;
-        tf_add_holder(&w->f, 412, "systemd-logind", "/dev/fb0", NULL, NULL, NULL);
-        tf_holder_identity(&w->f, "/system.slice/systemd-logind.service", "/usr/lib/systemd/systemd-logind");
+        assert_true(has_note(&w->plan, "pid 1600 (systemd-logind) holds /dev/dri/card0, owned by a session: "
+                                       "signal pid 1600"));
+}
+
+/* logind on a node it never hands out (fbdev) is protected as systemd, next to its copies of the session's
+ * card, which are not. */
+static void test_logind_off_session_device(void **state)
+{
+        world *w = *state;
+
+        gnome_session(w);
+        logind_holds(w, "/dev/fb0");
         assert_int_equal(build(w), 0);
-        assert_ptr_equal(gh_plan_protected_holder(&w->plan, &w->f), &w->f.holders[1]);
+        assert_ptr_equal(gh_plan_protected_holder(&w->plan, &w->f), &w->f.holders[4]);
 }
 
 /* A real protected holder next to logind's copies is still refused: another VM's QEMU. */
@@ -319,8 +347,8 @@ static void test_logind_copies_session_kept(void **state)
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
         assert_int_equal(w->plan.steps[1].kind, GH_STEP_WAIT_RELEASED);
-        assert_true(notes_mention(&w->plan, "pid 1500 (gnome-shell) holds /dev/dri/card0, owned by session "
-                                            "'2': the graphical session: display_manager = keep decides"));
+        assert_true(has_note(&w->plan, "pid 1500 (gnome-shell) holds /dev/dri/card0, owned by session "
+                                       "'2': the graphical session: display_manager = keep decides"));
         assert_null(gh_plan_protected_holder(&w->plan, &w->f));
 }
 
@@ -365,15 +393,14 @@ static void test_restart_boot_vga_with_kept_gpu(void **state)
         last = &w->plan.steps[w->plan.n_steps - 1];
         assert_int_equal(last->kind, GH_STEP_START_UNIT);
         assert_string_equal(last->name, "gdm.service");
-        assert_true(notes_mention(&w->plan,
-                                  "'gdm.service' starts again right after the bind: the host keeps "
-                                  "another GPU with a driver to run it on"));
+        assert_true(has_note(&w->plan, "'gdm.service' starts again right after the bind: the host keeps "
+                                       "another GPU with a driver to run it on"));
         /* The explicit setting still overrides it. */
         gh_plan_done(&w->plan);
         w->p.restart_display_manager = GH_DM_RESTART_AFTER_RELEASE;
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.steps[w->plan.n_steps - 1].kind, GH_STEP_BIND_VFIO);
-        assert_false(notes_mention(&w->plan, "starts again"));
+        assert_false(has_note(&w->plan, "starts again"));
 }
 
 /* Another display device that stays, but with no host driver (or on vfio-pci already): nothing to run a
@@ -387,9 +414,8 @@ static void test_restart_after_release_without_kept_driver(void **state)
         tf_add_dev(&w->f, "0000:00:07.0", 0x030000, "vfio-pci", "vfio_pci", 4, NULL);
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.steps[w->plan.n_steps - 1].kind, GH_STEP_BIND_VFIO);
-        assert_true(notes_mention(&w->plan,
-                                  "'gdm.service' starts again after release: the host keeps no other "
-                                  "GPU with a driver to run it on"));
+        assert_true(has_note(&w->plan, "'gdm.service' starts again after release: the host keeps no other "
+                                       "GPU with a driver to run it on"));
 }
 
 static void test_stop_units_only_active(void **state)
@@ -404,7 +430,7 @@ static void test_stop_units_only_active(void **state)
         assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
         assert_string_equal(w->plan.steps[1].name, "nvidia-persistenced.service");
         assert_int_equal(w->plan.steps[2].kind, GH_STEP_END_HOLDERS);
-        assert_true(notes_mention(&w->plan, "'idle.service' is not active"));
+        assert_true(has_note(&w->plan, "'idle.service' is not active"));
 }
 
 /* nvidia, with nvidia_modeset and nvidia_uvm on it, and nvidia_drm on nvidia_modeset. */
@@ -533,9 +559,10 @@ static void test_pins_when_unloading(void **state)
         tf_add_holder(&w->f, 4242, "obs", GH_DMABUF_PREFIX "drm", NULL, NULL, NULL);
         assert_int_equal(build(w), 0);
         assert_false(strv_contains(holder_nodes(&w->plan), GH_DMABUF_PREFIX "drm"));
-        assert_true(notes_mention(&w->plan, "pid 4242 (obs) holds "));
-        assert_true(notes_mention(&w->plan, ": DRM names every GPU's PRIME exports 'drm', so it may be of a GPU"));
-        assert_true(notes_mention(&w->plan, "it is left alone, and if a module will not unload, it may be why"));
+        assert_true(has_note(&w->plan, "pid 4242 (obs) holds "));
+        assert_true(
+                has_note(&w->plan, ": DRM names every GPU's PRIME exports 'drm', so it may be of a GPU"));
+        assert_true(has_note(&w->plan, "it is left alone, and if a module will not unload, it may be why"));
 
         /* The iGPU is gone (disabled in the firmware): every DRM device is the one handed over. */
         gh_plan_done(&w->plan);
@@ -611,6 +638,7 @@ static void test_holder_services_stopped_as_units(void **state)
                              "pid 900 (gdm-stand-in) holds /dev/dri/card0, owned by system unit "
                              "'gdm.service': the graphical session: display_manager = auto decides: "
                              "stopping 'gdm.service'"));
+        assert_int_equal(notes_count(&w->plan, "pid 900 (gdm-stand-in)"), 1);
 }
 
 /* GNOME Shell 46 and Plasma with systemd startup run as user services, in no session: the graphical
@@ -652,7 +680,7 @@ static void test_user_unit_compositor_is_graphical(void **state)
                                  "display_manager = auto decides: stopping 'gdm.service'",
                                  compositors[i][1], compositors[i][0]) > 0);
                 assert_true(has_note(&w->plan, note));
-                assert_true(has_note(&w->plan, "pid 2100 (compositor) of a graphical session holds"));
+                assert_int_equal(notes_count(&w->plan, "pid 2100 (compositor)"), 1);
         }
         /* With display_manager = keep, it keeps running and is signalled, as a session's compositor is. */
         w->p.display_manager = GH_DM_KEEP;
@@ -707,7 +735,7 @@ static void test_listed_modules(void **state)
         w->p.unload_auto = false;
         assert_int_equal(strv_split("snd_hda_intel bochs", " ", &w->p.unload_modules), 0);
         assert_int_equal(build(w), 0);
-        assert_true(notes_mention(&w->plan, "module 'snd_hda_intel' also drives 0000:00:1b.0"));
+        assert_true(has_note(&w->plan, "module 'snd_hda_intel' also drives 0000:00:1b.0"));
         for (size_t i = 0; i < w->plan.n_steps; i++)
                 if (w->plan.steps[i].kind == GH_STEP_UNLOAD_MODULE)
                         assert_string_equal(w->plan.steps[i].name, "bochs");
@@ -847,7 +875,7 @@ static void test_builtin_driver_unbinds(void **state)
         tf_add_dev(&w->f, "0000:00:05.0", 0x030000, "bochs-drm", NULL, 2, "/dev/dri/card0");
         tf_domain(&w->dom, "0000:00:05.0");
         assert_int_equal(build(w), 0);
-        assert_true(notes_mention(&w->plan, "built into the kernel"));
+        assert_true(has_note(&w->plan, "built into the kernel"));
         for (size_t i = 0; i < w->plan.n_steps; i++)
                 assert_int_not_equal(w->plan.steps[i].kind, GH_STEP_UNLOAD_MODULE);
         assert_int_equal(w->plan.steps[2].kind, GH_STEP_UNBIND);
@@ -981,7 +1009,7 @@ static void test_no_display_hostdev_is_no_op(void **state)
         tf_domain(&w->dom, "0000:03:00.0");
         assert_int_equal(build(w), 0);
         assert_int_equal(w->plan.n_steps, 0);
-        assert_true(notes_mention(&w->plan, "nothing to do"));
+        assert_true(has_note(&w->plan, "nothing to do"));
 }
 
 /* claim-boot's planner (gh_plan_build_claim) and the rules made from its plans: what a boot-time claim may
@@ -1085,6 +1113,35 @@ static void test_held_and_already(void **state)
         assert_int_equal(w->plan.n_steps, 0);
 }
 
+/* Holder i leaves the facts; the others keep their order. */
+static void drop_holder(world *w, size_t i)
+{
+        gh_holder_done(&w->f.holders[i]);
+        w->f.n_holders--;
+        memmove(&w->f.holders[i], &w->f.holders[i + 1], (w->f.n_holders - i) * sizeof(gh_holder));
+}
+
+/* logind's and PID 1's copies are no holders for claim-boot either, as for a hand-over: the session that
+ * took the card keeps the GPU on the host, and is the one named; once it has let go, the copies that
+ * logind and PID 1 have yet to close keep nothing. */
+static void test_claim_logind_copies(void **state)
+{
+        world *w = *state;
+
+        gnome_session(w);
+        drop_holder(w, 0); /* no display manager: pid 1, logind, gnome-shell */
+        assert_int_equal(build_claim(w), 0);
+        assert_int_equal(w->plan.claim[0].kind, GH_CLAIM_LEAVE);
+        assert_string_equal(w->plan.claim[0].why,
+                            "pid 1500 (gnome-shell) holds /dev/dri/card0, and claim-boot ends no process");
+
+        gh_plan_done(&w->plan);
+        drop_holder(w, 2);
+        assert_int_equal(build_claim(w), 0);
+        assert_int_equal(w->plan.claim[0].kind, GH_CLAIM_TAKE);
+        assert_int_equal(w->plan.claim[1].kind, GH_CLAIM_TAKE);
+}
+
 /* The checks of a hand-over hold: a group it cannot take whole is refused, as prepare would. */
 static void test_group_refused(void **state)
 {
@@ -1139,6 +1196,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_single_gpu_boot_vga, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_copies_wait, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_by_unit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_logind_off_session_device, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_copies_and_vm_holder, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_copies_session_kept, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart_boot_vga_with_kept_gpu, setup, teardown),
@@ -1180,6 +1238,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_reserved_is_bound_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_late_nvidia_left_audio_taken, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_held_and_already, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_claim_logind_copies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_group_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rules_round_trip, setup, teardown),
         };

@@ -459,13 +459,18 @@ void fakesys_set_nvidia_minor(fakesys *fs, const char *addr, unsigned minor)
 
 void fakesys_add_node(fakesys *fs, const char *node)
 {
-        _cleanup_free_ char *p = pathf(fs, "%s", node + (node[0] == '/')), *dir = strdup(p);
+        fakesys_write(fs, node, "", 0644);
+}
 
-        if (!dir)
-                fs_fail("out of memory");
+void fakesys_write(fakesys *fs, const char *rel, const char *text, mode_t mode)
+{
+        _cleanup_free_ char *p = pathf(fs, "%s", rel + (rel[0] == '/')), *dir = xstrdup(p);
+
         *strrchr(dir, '/') = 0;
         mkdir_all(dir);
-        write_filef(p, "%s", "");
+        write_filef(p, "%s", text);
+        if (chmod(p, mode) < 0)
+                check(-errno, "chmod", p);
 }
 
 void fakesys_block_unbind(fakesys *fs, const char *addr)

@@ -44,6 +44,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "shared/macro.h"
 
@@ -95,6 +96,9 @@ void fakesys_add_nvidia_cap(fakesys *fs, unsigned n);
 void fakesys_set_nvidia_minor(fakesys *fs, const char *addr, unsigned minor);
 /* An (empty, regular) file at ROOT/NODE, for a device node that exists: "/dev/nvidiactl". */
 void fakesys_add_node(fakesys *fs, const char *node);
+/* ROOT/rel holding text, with mode (umask aside), its parent directories created: a config, a rule, a
+ * /proc file. An existing file is overwritten. */
+void fakesys_write(fakesys *fs, const char *rel, const char *text, mode_t mode);
 /* Under the fake kernel, unbinding ADDR then blocks forever, as a busy driver does in the kernel, and so
  * does every later write about ADDR and every read of its driver_override (the kernel's device lock stays
  * taken). */
