@@ -1137,10 +1137,109 @@ static void test_rules_round_trip(void **state)
         assert_null(text);
 }
 
+#define USER_APPS "/user.slice/user-1000.slice/user@1000.service/session.slice/"
+
+/* PipeWire and WirePlumber hold the HDMI card: the audio function is released first, and they are left to
+ * close it on the disconnect; no user unit is stopped for them. A holder of the GPU's own nodes is stopped
+ * as before. `plan` says both. */
+static void test_audio_holders_left_to_release(void **state)
+{
+        world *w = *state;
+        _cleanup_free_ char *text = NULL;
+
+        single_gpu(w);
+        w->f.units_known = true;
+        w->p.audio_release_sec = 2;
+        add_holder_in(w, 2000, "wireplumber", "/dev/snd/controlC0", USER_APPS "wireplumber.service");
+        add_holder_in(w, 2001, "pipewire", "/dev/snd/controlC0", USER_APPS "pipewire.service");
+        add_holder_in(w, 1700, "foo", "/dev/fb0", USER_APPS "foo.service");
+        assert_int_equal(build(w), 0);
+        text = plan_text(&w->plan);
+        assert_string_equal(
+                text, "release-audio addr=0000:00:05.1 driver=snd_hda_intel nodes=/dev/snd/controlC0 "
+                      "mode=terminate grace=5 wait=2\n"
+                      "stop-unit name=gdm.service\n"
+                      "stop-user-unit uid=1000 name=foo.service\n"
+                      "end-holders nodes=/dev/dri/card0,/dev/fb0,dma-buf:bochs,dma-buf:drm mode=terminate "
+                      "grace=5\n"
+                      "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
+                      "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
+                      "unload-module name=bochs\n"
+                      "load-module name=vfio-pci\n"
+                      "bind-vfio addr=0000:00:05.0 group=2\n"
+                      "bind-vfio addr=0000:00:05.1 group=2\n");
+        assert_true(has_note(&w->plan,
+                             "pid 2000 (wireplumber) holds /dev/snd/controlC0, owned by user unit "
+                             "'wireplumber.service' of user 1000: left running: it should close the "
+                             "card when 0000:00:05.1 is unbound from 'snd_hda_intel'; signal pid 2000 "
+                             "only if it still holds it after 2 s"));
+        assert_true(
+                strv_contains(w->plan.holders,
+                              "pid 2001 (pipewire) holds /dev/snd/controlC0, owned by user unit "
+                              "'pipewire.service' of user 1000: left running: it should close the card "
+                              "when 0000:00:05.1 is unbound from 'snd_hda_intel'; signal pid 2001 only if "
+                              "it still holds it after 2 s"));
+        assert_true(has_note(&w->plan,
+                             "pid 1700 (foo) holds /dev/fb0, owned by user unit 'foo.service' of user "
+                             "1000: stop user unit 'foo.service'"));
+        /* holders = fail: the release refuses if they have not let go by then; nothing is stopped for them.
+         */
+        w->p.holders = GH_HOLDERS_FAIL;
+        rebuild(w);
+        assert_int_equal(w->plan.steps[0].kind, GH_STEP_RELEASE_AUDIO);
+        assert_int_equal(w->plan.steps[0].holders_mode, GH_HOLDERS_FAIL);
+        assert_true(has_note(&w->plan,
+                             "pid 2000 (wireplumber) holds /dev/snd/controlC0, owned by user unit "
+                             "'wireplumber.service' of user 1000: left running: it should close the "
+                             "card when 0000:00:05.1 is unbound from 'snd_hda_intel'; if it still "
+                             "holds it after 2 s, the hand-over fails"));
+}
+
+/* A browser of the graphical session playing sound holds only the card: the session is not stopped for it,
+ * while another VM holding the card is still refused before anything changes. */
+static void test_audio_holder_no_session_stop(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        gh_holder_done(&w->f.holders[0]);
+        w->f.n_holders = 0;
+        tf_add_holder(&w->f, 1200, "firefox", "/dev/snd/controlC0", "session-2.scope", "wayland", "user");
+        assert_int_equal(build(w), 0);
+        assert_null(find_step(&w->plan, GH_STEP_STOP_UNIT));
+        assert_null(gh_plan_protected_holder(&w->plan, &w->f));
+        tf_add_holder(&w->f, 1300, "qemu-system-x86", "/dev/snd/controlC0", NULL, NULL, NULL);
+        tf_holder_identity(&w->f, "/machine.slice/machine-qemu\\x2d1\\x2dother.scope/libvirt/emulator",
+                           "/usr/bin/qemu-system-x86_64");
+        rebuild(w);
+        assert_ptr_equal(gh_plan_vm_holder(&w->plan, &w->f), &w->f.holders[1]);
+}
+
+/* snd_hda_intel listed to unload (no other card uses it): the function is released first, then the module
+ * goes; it is not unbound a second time. */
+static void test_audio_release_then_unload(void **state)
+{
+        world *w = *state;
+        _cleanup_free_ char *text = NULL;
+
+        single_gpu(w);
+        w->p.unload_auto = false;
+        assert_int_equal(strv_split("bochs snd_hda_intel", " ", &w->p.unload_modules), 0);
+        assert_int_equal(build(w), 0);
+        text = plan_text(&w->plan);
+        assert_true(startswith(text, "release-audio addr=0000:00:05.1 "));
+        assert_non_null(
+                strstr(text, "unload-module name=bochs\nunload-module name=snd_hda_intel\nload-module "));
+        assert_null(find_step(&w->plan, GH_STEP_UNBIND));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_single_gpu_boot_vga, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_audio_holders_left_to_release, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_audio_holder_no_session_stop, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_audio_release_then_unload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_copies_wait, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_by_unit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_copies_and_vm_holder, setup, teardown),
