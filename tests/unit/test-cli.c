@@ -354,6 +354,10 @@ static void test_plan_names_pins(void **state)
                                       "/dev/snd/controlC0, /dev/snd/pcmC0D0p (SIGTERM, 5s grace, SIGKILL); "
                                       "the unbind then completes (undo: probe it back to 'snd_hda_intel')"));
         assert_null(strstr(r.out, "stop user unit 'tts.service'"));
+        assert_non_null(
+                strstr(r.out, "   1. release audio 0000:00:05.1 from 'snd_hda_intel': unbind first"));
+        assert_non_null(strstr(r.out, "probe 0000:00:05.1 back to 'snd_hda_intel' unless it is on it again "
+                                      "already (step 1)\n"));
         end = strstr(r.out, "end processes still holding ");
         assert_non_null(end);
         assert_null(memmem(end, strcspn(end, "\n"), "/dev/snd/", 9));
