@@ -588,7 +588,8 @@ static int plan_wait_released(planner *pl)
         return 0;
 }
 
-/* Each holder of an audio function's nodes, said in `plan` and `check`: left running. */
+/* Each holder of an audio function's nodes, said in `plan` and `check`: left running; a protected one
+ * (another VM) refuses the start before anything changes, as a holder of any other node does. */
 static int note_audio_holders(planner *pl, const gh_step *s)
 {
         for (size_t i = 0; i < pl->f->n_holders; i++) {
@@ -598,7 +599,7 @@ static int note_audio_holders(planner *pl, const gh_step *s)
                 char *line;
                 int r;
 
-                if (!strv_contains(s->nodes, h->node))
+                if (!strv_contains(s->nodes, h->node) || gh_holder_guard(h, 0, 0) != GH_GUARD_NONE)
                         continue;
                 if ((r = gh_holder_owner(h, &o)) < 0 || (r = gh_owner_describe(&o, &owner)) < 0 ||
                     (r = gh_audio_holder_action(s, h, &action)) < 0)
@@ -610,11 +611,11 @@ static int note_audio_holders(planner *pl, const gh_step *s)
                 if (!line || (r = strv_push(&pl->plan->holders, line)) < 0)
                         return -ENOMEM;
         }
-        return 0;
+        return s->nodes ? note_protected_holders(pl, s->nodes) : 0;
 }
 
-/* Before anything else: the unbind disconnects the card, and its clients let go of it while the rest of
- * the hand-over goes on; no unit is stopped and no process signalled for it up front. */
+/* Before anything else: the unbind disconnects the card, its clients let go of it, and only then does the
+ * hand-over go on; no unit is stopped and no process signalled for it up front. */
 static int plan_release_audio(planner *pl)
 {
         for (size_t i = 0; i < pl->n_sel; i++) {

@@ -1213,6 +1213,10 @@ static void test_audio_holder_no_session_stop(void **state)
                            "/usr/bin/qemu-system-x86_64");
         rebuild(w);
         assert_ptr_equal(gh_plan_vm_holder(&w->plan, &w->f), &w->f.holders[1]);
+        assert_true(has_note(&w->plan,
+                             "pid 1300 (qemu-system-x86) holds /dev/snd/controlC0 and is protected: "
+                             "VM 'other'"));
+        assert_false(has_note(&w->plan, "pid 1300 (qemu-system-x86) holds /dev/snd/controlC0, owned by"));
 }
 
 /* snd_hda_intel listed to unload (no other card uses it): the function is released first, then the module
