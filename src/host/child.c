@@ -177,13 +177,16 @@ static void kill_child(pid_t pid, int pidfd)
                 abandon(pid);
 }
 
-/* Forks the child running fn, with out (-1: none) as its stdout. */
-static int child_fork(int (*fn)(void *userdata), void *userdata, int out, gh_child *ret)
+/* Forks the child running fn, with out (-1: none) as its stdout; -ETIMEDOUT, with nothing started, when
+ * deadline has passed: nobody would wait for the outcome. */
+static int child_fork(int (*fn)(void *userdata), void *userdata, int out, usec_t deadline, gh_child *ret)
 {
         pid_t pid;
 
         reap_abandoned();
         last_abandoned = 0;
+        if (deadline_passed(deadline))
+                return -ETIMEDOUT;
         pid = fork();
         if (pid < 0)
                 return -errno;
@@ -200,9 +203,9 @@ static void child_forget(gh_child *c)
         *c = (gh_child){.pidfd = -1};
 }
 
-int gh_child_start(int (*fn)(void *userdata), void *userdata, gh_child *ret)
+int gh_child_start(int (*fn)(void *userdata), void *userdata, usec_t deadline, gh_child *ret)
 {
-        return child_fork(fn, userdata, -1, ret);
+        return child_fork(fn, userdata, -1, deadline, ret);
 }
 
 int gh_child_wait(gh_child *c, usec_t deadline)
@@ -239,10 +242,7 @@ static int child_run(int (*fn)(void *userdata), void *userdata, int out, usec_t 
         gh_child c;
         int r;
 
-        /* Nobody would wait for the outcome, so the operation must not start. */
-        if (deadline_passed(deadline))
-                return -ETIMEDOUT;
-        r = child_fork(fn, userdata, out, &c);
+        r = child_fork(fn, userdata, out, deadline, &c);
         if (r < 0)
                 return r;
         r = gh_child_wait(&c, deadline);

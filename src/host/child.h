@@ -25,8 +25,9 @@ typedef struct gh_child {
         int pidfd; /* -1: none (a kernel without pidfd_open: waited for by polling) */
 } gh_child;
 
-/* Forks the child running fn(userdata) (0 or -errno). */
-int gh_child_start(int (*fn)(void *userdata), void *userdata, gh_child *ret);
+/* Forks the child running fn(userdata) (0 or -errno); -ETIMEDOUT, starting nothing, when deadline has
+ * passed. */
+int gh_child_start(int (*fn)(void *userdata), void *userdata, usec_t deadline, gh_child *ret);
 /* fn's result once the child has exited (c is then done with); -ETIMEDOUT when deadline passes first,
  * the child still running. */
 int gh_child_wait(gh_child *c, usec_t deadline);

@@ -697,14 +697,12 @@ int gh_pci_unbind_begin(const char *root, const char *addr, const char *driver, 
         r = gh_pci_get_driver(root, ret->addr, &cur);
         if (r < 0 || !streq_ptr(cur, driver))
                 return r;
-        /* Nobody would wait for the outcome, so the operation must not start. */
-        if (deadline_passed(deadline))
-                return -ETIMEDOUT;
         p = sys_path(root, PCI_DRIVERS, driver, "unbind");
         if (!p)
                 return -ENOMEM;
         /* The child has its own copy of the value and the path from here on. */
-        r = gh_child_start(sysfs_write_run, &(sysfs_write){.path = p, .value = ret->addr}, &ret->child);
+        r = gh_child_start(sysfs_write_run, &(sysfs_write){.path = p, .value = ret->addr}, deadline,
+                           &ret->child);
         ret->started = r >= 0;
         return r;
 }
