@@ -14,8 +14,11 @@ static bool has_action(const gh_step *s, gh_giveback_kind k)
         case GH_GIVEBACK_UNBIND_VFIO:
                 return s->kind == GH_STEP_BIND_VFIO;
         case GH_GIVEBACK_RESTORE_OVERRIDE:
-        case GH_GIVEBACK_PROBE:
                 return s->kind == GH_STEP_SET_OVERRIDE;
+        case GH_GIVEBACK_PROBE:
+                /* An audio function released but never given an override goes back the same way; given
+                 * one, its override's probe came first, and this one finds it on its driver. */
+                return s->kind == GH_STEP_SET_OVERRIDE || s->kind == GH_STEP_RELEASE_AUDIO;
         case GH_GIVEBACK_VERIFY_NODES:
                 return s->kind == GH_STEP_SET_OVERRIDE && s->nodes;
         case GH_GIVEBACK_LOAD_MODULE:
@@ -50,6 +53,21 @@ int gh_giveback_order(const gh_step *steps, size_t n, gh_giveback_action **ret, 
         return 0;
 }
 
+/* An audio function's release is probed back after its override's probe, which mostly did it already. */
+static int describe_probe(const gh_step *s, char **ret)
+{
+        int r;
+
+        if (s->kind == GH_STEP_RELEASE_AUDIO)
+                r = asprintf(ret, "probe %s back to '%s' unless it is on it again already", s->addr,
+                             s->driver);
+        else if (s->driver)
+                r = asprintf(ret, "probe %s and verify it is on '%s' again", s->addr, s->driver);
+        else
+                r = asprintf(ret, "probe %s for a host driver", s->addr);
+        return r < 0 ? -ENOMEM : 0;
+}
+
 int gh_giveback_describe(const gh_giveback_action *a, const gh_step *s, char **ret)
 {
         _cleanup_free_ char *nodes = NULL;
@@ -66,9 +84,7 @@ int gh_giveback_describe(const gh_giveback_action *a, const gh_step *s, char **r
                 r = asprintf(ret, "load module '%s' again", s->name);
                 break;
         case GH_GIVEBACK_PROBE:
-                r = s->driver ? asprintf(ret, "probe %s and verify it is on '%s' again", s->addr, s->driver)
-                              : asprintf(ret, "probe %s for a host driver", s->addr);
-                break;
+                return describe_probe(s, ret);
         case GH_GIVEBACK_VERIFY_NODES:
                 if (gh_step_describe_nodes(s->nodes, &nodes) < 0)
                         return -ENOMEM;

@@ -13,6 +13,12 @@
  *                          that lock in the kernel (a read blocks in open(): the shim sees no read()
  *                          from stdio or libc's own calls, and a reader opens to read). Removes
  *                          dev/vfio/GROUP with the group's last vfio-pci function.
+ *                          An ALSA card's unbind (ADDR has fake-kernel/alsa/ADDR/, whose links name its
+ *                          nodes): snd_card_free disconnects the card first, which its clients see as
+ *                          fake-kernel/disconnected/ADDR, then waits while any process of this system
+ *                          (/proc/PID/fd) still has one of the nodes open; then the nodes go, and the
+ *                          function is unbound. SIGKILLed meanwhile (a user-space wait, unlike the
+ *                          kernel's), it leaves the function bound.
  *   drivers/NAME/new_id    VALUE="vvvv dddd" (hex): NAME matches that id from now on (-EEXIST if it did
  *                          already, -EINVAL if unparsable), and takes every unbound function it matches.
  *   drivers/NAME/remove_id the reverse; -ENODEV when NAME had no such id.
@@ -430,6 +436,92 @@ static bool group_in_vfio(const char *root, const char *group, const char *excep
         return found;
 }
 
+/* Whether pid has target open: one of its /proc/PID/fd links names it. */
+static bool pid_holds(const char *pid, const char *target)
+{
+        char p[PATH_MAX], l[PATH_MAX];
+        struct dirent *de;
+        bool found = false;
+        DIR *d;
+
+        if (pathf(p, "/proc/%s/fd", pid) < 0 || !(d = opendir(p)))
+                return false;
+        while (!found && (de = readdir(d))) {
+                ssize_t n;
+
+                if (de->d_name[0] == '.' || pathf(p, "/proc/%s/fd/%s", pid, de->d_name) < 0)
+                        continue;
+                n = readlink(p, l, sizeof(l) - 1);
+                if (n < 0)
+                        continue;
+                l[n] = 0;
+                found = streq(l, target);
+        }
+        closedir(d);
+        return found;
+}
+
+static bool anyone_holds(const char *target)
+{
+        struct dirent *de;
+        bool found = false;
+        DIR *d = opendir("/proc");
+
+        if (!d)
+                return false;
+        while (!found && (de = readdir(d)))
+                found = de->d_name[0] >= '1' && de->d_name[0] <= '9' && pid_holds(de->d_name, target);
+        closedir(d);
+        return found;
+}
+
+/* Calls fn with each node the links under fake-kernel/alsa/ADDR name; stops at the first true. */
+static bool alsa_any_node(const char *dir, bool (*fn)(const char *node))
+{
+        char p[PATH_MAX], node[PATH_MAX];
+        struct dirent *de;
+        bool hit = false;
+        DIR *d = opendir(dir);
+
+        if (!d)
+                return false;
+        while (!hit && (de = readdir(d))) {
+                ssize_t n;
+
+                if (de->d_name[0] == '.' || pathf(p, "%s/%s", dir, de->d_name) < 0 ||
+                    (n = readlink(p, node, sizeof(node) - 1)) < 0)
+                        continue;
+                node[n] = 0;
+                hit = fn(node);
+        }
+        closedir(d);
+        return hit;
+}
+
+static bool node_remove(const char *node)
+{
+        (void)unlink(node);
+        return false;
+}
+
+/* snd_card_free(): disconnect, wait for the files to close, and the nodes go. */
+static void alsa_card_free(const char *root, const char *addr)
+{
+        char dir[PATH_MAX], p[PATH_MAX];
+
+        if (pathf(dir, "%s/fake-kernel/alsa/%s", root, addr) < 0 || !is_dir(dir))
+                return;
+        if (pathf(p, "%s/fake-kernel/disconnected", root) == 0)
+                (void)mkdir(p, 0755);
+        if (pathf(p, "%s/fake-kernel/disconnected/%s", root, addr) == 0)
+                (void)write_file(p, "");
+        /* As block_forever(): goes with its parent rather than outlive the test. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        while (alsa_any_node(dir, anyone_holds))
+                usleep(10 * 1000);
+        (void)alsa_any_node(dir, node_remove);
+}
+
 static int do_unbind(const char *root, const char *drv, const char *addr)
 {
         char cur[NAME_MAX + 1], group[NAME_MAX + 1], p[PATH_MAX];
@@ -440,6 +532,7 @@ static int do_unbind(const char *root, const char *drv, const char *addr)
                 return -ENODEV;
         if (unbind_blocked(root, addr))
                 block_holding_lock(root, addr);
+        alsa_card_free(root, addr);
         r = pathf(p, "%s/sys/bus/pci/devices/%s/driver", root, addr);
         if (r < 0 || unlink(p) < 0)
                 return r < 0 ? r : -errno;

@@ -614,6 +614,106 @@ static void test_user_unit_stopped_and_started_again(void **state)
         assert_true(strv_contains(h.active_units, "persistd.service"));
 }
 
+/* The same hand-over as the planner now makes it: the audio function released first, its holders (PipeWire)
+ * left to close it on the disconnect. */
+static const char *const audio_plan_lines[] = {
+        "release-audio addr=0000:00:05.1 driver=snd_hda_intel nodes=/dev/snd/controlC0 mode=terminate "
+        "grace=5 "
+        "wait=5",
+        "stop-unit name=gdm.service",
+        "end-holders nodes=/dev/dri/card0 mode=terminate grace=5",
+        "set-override addr=0000:00:05.0 driver=bochs-drm",
+        "set-override addr=0000:00:05.1 driver=snd_hda_intel",
+        "unload-module name=bochs",
+        "load-module name=vfio-pci",
+        "bind-vfio addr=0000:00:05.0 group=2",
+        "bind-vfio addr=0000:00:05.1 group=2",
+};
+
+static void audio_host_init(fake_host *h)
+{
+        host_init(h, &bochs_host);
+        assert_int_equal(strv_extend(&h->audio_clients, "/dev/snd/controlC0"), 0);
+}
+
+/* PipeWire closes the card on the disconnect: nobody is ended for it, the hand-over succeeds, and the
+ * release from the journal brings the card back. */
+static void test_audio_released_then_given_back(void **state)
+{
+        fixture *fx = *state;
+        fake_host *h = &fx->host;
+        int undo = -1;
+
+        gh_plan_done(&fx->plan);
+        plan_from_lines(&fx->plan, audio_plan_lines, ELEMENTSOF(audio_plan_lines));
+        fake_host_done(h);
+        audio_host_init(h);
+        assert_int_equal(
+                gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, h, NULL, &undo, &fx->err), 0);
+        assert_string_equal(h->calls[1], "audio_release 0000:00:05.1");
+        assert_false(strv_contains(h->calls, "audio_holders_end /dev/snd/controlC0"));
+        assert_false(strv_contains(h->calls, "holders_end /dev/snd/controlC0"));
+        assert_string_equal(h->journal[0], audio_plan_lines[0]);
+        assert_int_equal(undo_journal(h, h->journal, &fx->err), 0);
+        assert_true(strv_contains(h->calls, "dev_give_back 0000:00:05.1"));
+        assert_state(h, initial_state);
+}
+
+/* A failure at any later call rolls everything back, the audio function onto snd_hda_intel again (the card
+ * comes back to PipeWire), whether its override was begun or not. */
+static void test_audio_rollback_at_every_call(void **state)
+{
+        fixture *fx = *state;
+        unsigned total;
+        int undo;
+
+        gh_plan_done(&fx->plan);
+        plan_from_lines(&fx->plan, audio_plan_lines, ELEMENTSOF(audio_plan_lines));
+        total = 2 * ELEMENTSOF(audio_plan_lines);
+        for (unsigned k = 1; k <= total; k++) {
+                _cleanup_free_ char *st = NULL;
+                fake_host h;
+                gh_error err = {};
+
+                audio_host_init(&h);
+                h.fail_call = k;
+                assert_int_equal(
+                        gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, &h, NULL, &undo, &err),
+                        -EIO);
+                assert_int_equal(undo, 0);
+                st = fake_host_state(&h);
+                if (!streq(st, initial_state))
+                        fail_msg("failing call %u (%s) left:\n%s", k, h.calls[k - 1], st);
+                fake_host_done(&h);
+        }
+}
+
+/* holders = fail: a holder that does not let go of the card fails the start at once, naming it, and the
+ * function is probed back to its driver. */
+static void test_audio_holder_fails_start(void **state)
+{
+        fixture *fx = *state;
+        fake_host *h = &fx->host;
+        static const char *const lines[] = {
+                "release-audio addr=0000:00:05.1 driver=snd_hda_intel nodes=/dev/snd/controlC0 mode=fail "
+                "grace=5 wait=5",
+                "stop-unit name=gdm.service",
+        };
+        int undo = -1;
+
+        gh_plan_done(&fx->plan);
+        plan_from_lines(&fx->plan, lines, ELEMENTSOF(lines));
+        assert_int_equal(strv_extend(&h->held_nodes, "/dev/snd/controlC0"), 0);
+        assert_int_equal(
+                gh_exec_prepare(&fx->plan, budget(&fx->plan), &fake_host_ops, h, NULL, &undo, &fx->err),
+                -EBUSY);
+        assert_int_equal(undo, 0);
+        assert_non_null(strstr(fx->err.msg, "/dev/snd/controlC0 is held"));
+        assert_false(strv_contains(h->calls, "unit_stop gdm.service"));
+        assert_true(strv_contains(h->calls, "dev_give_back 0000:00:05.1"));
+        assert_state(h, initial_state);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -635,6 +735,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_holders_fail_mode, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_released_before_unload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wait_released_times_out, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_audio_released_then_given_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_audio_rollback_at_every_call, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_audio_holder_fails_start, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

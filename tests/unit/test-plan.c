@@ -22,9 +22,10 @@ typedef struct world {
 static void single_gpu(world *w)
 {
         tf_add_dev(&w->f, "0000:00:00.0", 0x060000, NULL, NULL, 0, NULL);
-        tf_add_dev(&w->f, "0000:00:05.0", 0x030000, "bochs-drm", "bochs", 2, "/dev/dri/card0 /dev/fb0")->boot_vga =
-                true;
-        tf_add_dev(&w->f, "0000:00:05.1", 0x040300, "snd_hda_intel", "snd_hda_intel", 2, "/dev/snd/controlC0");
+        tf_add_dev(&w->f, "0000:00:05.0", 0x030000, "bochs-drm", "bochs", 2, "/dev/dri/card0 /dev/fb0")
+                ->boot_vga = true;
+        tf_add_dev(&w->f, "0000:00:05.1", 0x040300, "snd_hda_intel", "snd_hda_intel", 2,
+                   "/dev/snd/controlC0");
         tf_add_dev(&w->f, "0000:00:1f.2", 0x010601, "ahci", "ahci", 5, NULL);
         tf_add_module(&w->f, "bochs", NULL, false);
         tf_add_module(&w->f, "snd_hda_intel", NULL, false);
@@ -100,17 +101,18 @@ static void test_single_gpu_boot_vga(void **state)
         single_gpu(w);
         assert_int_equal(build(w), 0);
         text = plan_text(&w->plan);
-        assert_string_equal(text,
-                            "stop-unit name=gdm.service\n"
-                            "end-holders nodes=/dev/dri/card0,/dev/fb0,/dev/snd/controlC0,dma-buf:bochs,"
-                            "dma-buf:drm mode=terminate grace=5\n"
-                            "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
-                            "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
-                            "unload-module name=bochs\n"
-                            "unbind addr=0000:00:05.1 driver=snd_hda_intel\n"
-                            "load-module name=vfio-pci\n"
-                            "bind-vfio addr=0000:00:05.0 group=2\n"
-                            "bind-vfio addr=0000:00:05.1 group=2\n");
+        assert_string_equal(text, "release-audio addr=0000:00:05.1 driver=snd_hda_intel "
+                                  "nodes=/dev/snd/controlC0 mode=terminate "
+                                  "grace=5 wait=5\n"
+                                  "stop-unit name=gdm.service\n"
+                                  "end-holders nodes=/dev/dri/card0,/dev/fb0,dma-buf:bochs,"
+                                  "dma-buf:drm mode=terminate grace=5\n"
+                                  "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
+                                  "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
+                                  "unload-module name=bochs\n"
+                                  "load-module name=vfio-pci\n"
+                                  "bind-vfio addr=0000:00:05.0 group=2\n"
+                                  "bind-vfio addr=0000:00:05.1 group=2\n");
         assert_int_equal(w->plan.n_devices, 2);
         /* The boot VGA: the display manager waits for the release. */
         assert_true(has_note(&w->plan, "after release"));
@@ -123,19 +125,22 @@ static void test_dual_gpu_shared_module(void **state)
 
         single_gpu(w);
         tf_add_dev(&w->f, "0000:00:06.0", 0x038000, "bochs-drm", "bochs", 3, "/dev/dri/card1");
-        tf_add_dev(&w->f, "0000:00:06.1", 0x040300, "snd_hda_intel", "snd_hda_intel", 3, "/dev/snd/controlC1");
+        tf_add_dev(&w->f, "0000:00:06.1", 0x040300, "snd_hda_intel", "snd_hda_intel", 3,
+                   "/dev/snd/controlC1");
         tf_add_holder(&w->f, 900, "gdm-stand-in", "/dev/dri/card1", "gdm.service", NULL, NULL);
         gh_domain_done(&w->dom);
         tf_domain(&w->dom, "0000:00:06.0 0000:00:06.1");
         assert_int_equal(build(w), 0);
         text = plan_text(&w->plan);
         /* bochs also drives the boot GPU: it stays loaded and 06.0 is unbound alone. */
-        assert_string_equal(text, "stop-unit name=gdm.service\n"
-                                  "end-holders nodes=/dev/dri/card1,/dev/snd/controlC1 mode=terminate grace=5\n"
+        assert_string_equal(text, "release-audio addr=0000:00:06.1 driver=snd_hda_intel "
+                                  "nodes=/dev/snd/controlC1 mode=terminate "
+                                  "grace=5 wait=5\n"
+                                  "stop-unit name=gdm.service\n"
+                                  "end-holders nodes=/dev/dri/card1 mode=terminate grace=5\n"
                                   "set-override addr=0000:00:06.0 driver=bochs-drm nodes=/dev/dri/card1\n"
                                   "set-override addr=0000:00:06.1 driver=snd_hda_intel\n"
                                   "unbind addr=0000:00:06.0 driver=bochs-drm\n"
-                                  "unbind addr=0000:00:06.1 driver=snd_hda_intel\n"
                                   "load-module name=vfio-pci\n"
                                   "bind-vfio addr=0000:00:06.0 group=3\n"
                                   "bind-vfio addr=0000:00:06.1 group=3\n"
@@ -151,7 +156,7 @@ static void test_dm_not_holding_keeps_running(void **state)
         gh_holder_done(&w->f.holders[0]);
         w->f.n_holders = 0;
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
         for (size_t i = 0; i < w->plan.n_steps; i++)
                 assert_int_not_equal(w->plan.steps[i].kind, GH_STEP_STOP_UNIT);
 }
@@ -167,8 +172,8 @@ static void test_graphical_session_holder_stops_dm(void **state)
         w->f.n_holders = 0;
         tf_add_holder(&w->f, 1200, "gnome-shell", "/dev/dri/card0", "session-2.scope", "wayland", "user");
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
-        assert_string_equal(w->plan.steps[0].name, "gdm.service");
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
+        assert_string_equal(w->plan.steps[1].name, "gdm.service");
         assert_int_equal(notes_count(&w->plan, "pid 1200 (gnome-shell)"), 1);
         assert_true(has_note(&w->plan,
                              "pid 1200 (gnome-shell) holds /dev/dri/card0, owned by session '2': the "
@@ -177,7 +182,7 @@ static void test_graphical_session_holder_stops_dm(void **state)
         w->p.holders = GH_HOLDERS_FAIL;
         gh_plan_done(&w->plan);
         assert_int_equal(build(w), 0);
-        assert_string_equal(w->plan.steps[0].name, "gdm.service");
+        assert_string_equal(w->plan.steps[1].name, "gdm.service");
         assert_int_equal(notes_count(&w->plan, "pid 1200 (gnome-shell)"), 1);
         assert_true(has_note(&w->plan,
                              "pid 1200 (gnome-shell) of a graphical session holds /dev/dri/card0: stopping "
@@ -271,18 +276,19 @@ static void test_logind_copies_wait(void **state)
         assert_null(gh_plan_protected_holder(&w->plan, &w->f));
         assert_false(has_note(&w->plan, "protected"));
         text = plan_text(&w->plan);
-        assert_string_equal(text,
-                            "stop-unit name=gdm.service\n"
-                            "end-holders nodes=/dev/dri/card0,/dev/fb0,/dev/snd/controlC0,dma-buf:bochs,"
-                            "dma-buf:drm mode=terminate grace=5\n"
-                            "wait-released nodes=/dev/dri/card0\n"
-                            "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
-                            "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
-                            "unload-module name=bochs\n"
-                            "unbind addr=0000:00:05.1 driver=snd_hda_intel\n"
-                            "load-module name=vfio-pci\n"
-                            "bind-vfio addr=0000:00:05.0 group=2\n"
-                            "bind-vfio addr=0000:00:05.1 group=2\n");
+        assert_string_equal(text, "release-audio addr=0000:00:05.1 driver=snd_hda_intel "
+                                  "nodes=/dev/snd/controlC0 mode=terminate "
+                                  "grace=5 wait=5\n"
+                                  "stop-unit name=gdm.service\n"
+                                  "end-holders nodes=/dev/dri/card0,/dev/fb0,dma-buf:bochs,"
+                                  "dma-buf:drm mode=terminate grace=5\n"
+                                  "wait-released nodes=/dev/dri/card0\n"
+                                  "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
+                                  "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
+                                  "unload-module name=bochs\n"
+                                  "load-module name=vfio-pci\n"
+                                  "bind-vfio addr=0000:00:05.0 group=2\n"
+                                  "bind-vfio addr=0000:00:05.1 group=2\n");
         assert_true(has_note(&w->plan, "logind keeps a copy of /dev/dri/card0 for session 2 (pid 1500 "
                                        "(gnome-shell) took it), as does PID 1's fd store: not holders of "
                                        "their own; the hand-over waits for them to release it"));
@@ -302,7 +308,7 @@ static void test_logind_by_unit(void **state)
         tf_add_holder(&w->f, 1600, "systemd-logind", "/dev/dri/card0", NULL, NULL, NULL);
         tf_holder_identity(&w->f, "/user.slice/user-1000.slice/session-2.scope", "/home/u/systemd-logind");
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[2].kind, GH_STEP_SET_OVERRIDE); /* no wait-released */
+        assert_int_equal(w->plan.steps[3].kind, GH_STEP_SET_OVERRIDE); /* no wait-released */
         assert_true(has_note(&w->plan, "pid 1600 (systemd-logind) holds /dev/dri/card0, owned by a session: "
                                        "signal pid 1600"));
 }
@@ -345,8 +351,8 @@ static void test_logind_copies_session_kept(void **state)
         gnome_session(w);
         w->p.display_manager = GH_DM_KEEP;
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
-        assert_int_equal(w->plan.steps[1].kind, GH_STEP_WAIT_RELEASED);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[2].kind, GH_STEP_WAIT_RELEASED);
         assert_true(has_note(&w->plan, "pid 1500 (gnome-shell) holds /dev/dri/card0, owned by session "
                                        "'2': the graphical session: display_manager = keep decides"));
         assert_null(gh_plan_protected_holder(&w->plan, &w->f));
@@ -359,13 +365,13 @@ static void test_dm_keep_and_stop(void **state)
         single_gpu(w);
         w->p.display_manager = GH_DM_KEEP;
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
         gh_plan_done(&w->plan);
         gh_holder_done(&w->f.holders[0]);
         w->f.n_holders = 0;
         w->p.display_manager = GH_DM_STOP;
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
 }
 
 static void test_restart_after_bind_forced(void **state)
@@ -427,9 +433,9 @@ static void test_stop_units_only_active(void **state)
         tf_add_unit(&w->f, "nvidia-persistenced.service", true);
         tf_add_unit(&w->f, "idle.service", false);
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
-        assert_string_equal(w->plan.steps[1].name, "nvidia-persistenced.service");
-        assert_int_equal(w->plan.steps[2].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[2].kind, GH_STEP_STOP_UNIT);
+        assert_string_equal(w->plan.steps[2].name, "nvidia-persistenced.service");
+        assert_int_equal(w->plan.steps[3].kind, GH_STEP_END_HOLDERS);
         assert_true(has_note(&w->plan, "'idle.service' is not active"));
 }
 
@@ -671,8 +677,8 @@ static void test_user_unit_compositor_is_graphical(void **state)
                                      compositors[i][0]) > 0);
                 add_holder_in(w, 2100, "compositor", compositors[i][1], cgroup);
                 assert_int_equal(build(w), 0);
-                assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
-                assert_string_equal(w->plan.steps[0].name, "gdm.service");
+                assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
+                assert_string_equal(w->plan.steps[1].name, "gdm.service");
                 assert_null(find_step(&w->plan, GH_STEP_STOP_USER_UNIT));
                 assert_true(
                         asprintf(&note,
@@ -712,14 +718,14 @@ static void test_holder_services_left_alone(void **state)
         w->f.units_known = true;
         w->p.holders = GH_HOLDERS_FAIL;
         rebuild(w);
-        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[2].kind, GH_STEP_END_HOLDERS);
         assert_false(has_note(&w->plan, "pid 1500"));
 
         w->p.holders = GH_HOLDERS_TERMINATE;
         w->p.display_manager = GH_DM_KEEP;
         rebuild(w);
-        assert_string_equal(w->plan.steps[0].name, "ollama.service");
-        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
+        assert_string_equal(w->plan.steps[1].name, "ollama.service");
+        assert_int_equal(w->plan.steps[2].kind, GH_STEP_END_HOLDERS);
         assert_true(has_note(&w->plan,
                              "pid 900 (gdm-stand-in) holds /dev/dri/card0, owned by system unit "
                              "'gdm.service': the graphical session: display_manager = keep decides: "
@@ -991,7 +997,8 @@ static void test_already_on_vfio(void **state)
         world *w = *state;
         _cleanup_free_ char *text = NULL;
 
-        tf_add_dev(&w->f, "0000:00:05.0", 0x030000, "vfio-pci", "vfio_pci", 2, NULL)->override = strdup("vfio-pci");
+        tf_add_dev(&w->f, "0000:00:05.0", 0x030000, "vfio-pci", "vfio_pci", 2, NULL)->override =
+                strdup("vfio-pci");
         tf_domain(&w->dom, "0000:00:05.0");
         assert_int_equal(build(w), 0);
         text = plan_text(&w->plan);
@@ -1190,10 +1197,113 @@ static void test_rules_round_trip(void **state)
         assert_null(text);
 }
 
+#define USER_APPS "/user.slice/user-1000.slice/user@1000.service/session.slice/"
+
+/* PipeWire and WirePlumber hold the HDMI card: the audio function is released first, and they are left to
+ * close it on the disconnect; no user unit is stopped for them. A holder of the GPU's own nodes is stopped
+ * as before. `plan` says both. */
+static void test_audio_holders_left_to_release(void **state)
+{
+        world *w = *state;
+        _cleanup_free_ char *text = NULL;
+
+        single_gpu(w);
+        w->f.units_known = true;
+        w->p.audio_release_sec = 2;
+        add_holder_in(w, 2000, "wireplumber", "/dev/snd/controlC0", USER_APPS "wireplumber.service");
+        add_holder_in(w, 2001, "pipewire", "/dev/snd/controlC0", USER_APPS "pipewire.service");
+        add_holder_in(w, 1700, "foo", "/dev/fb0", USER_APPS "foo.service");
+        assert_int_equal(build(w), 0);
+        text = plan_text(&w->plan);
+        assert_string_equal(
+                text, "release-audio addr=0000:00:05.1 driver=snd_hda_intel nodes=/dev/snd/controlC0 "
+                      "mode=terminate grace=5 wait=2\n"
+                      "stop-unit name=gdm.service\n"
+                      "stop-user-unit uid=1000 name=foo.service\n"
+                      "end-holders nodes=/dev/dri/card0,/dev/fb0,dma-buf:bochs,dma-buf:drm mode=terminate "
+                      "grace=5\n"
+                      "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
+                      "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
+                      "unload-module name=bochs\n"
+                      "load-module name=vfio-pci\n"
+                      "bind-vfio addr=0000:00:05.0 group=2\n"
+                      "bind-vfio addr=0000:00:05.1 group=2\n");
+        assert_true(has_note(&w->plan,
+                             "pid 2000 (wireplumber) holds /dev/snd/controlC0, owned by user unit "
+                             "'wireplumber.service' of user 1000: left running: it should close the "
+                             "card when 0000:00:05.1 is unbound from 'snd_hda_intel'; signal pid 2000 "
+                             "only if it still holds it after 2 s"));
+        assert_true(
+                strv_contains(w->plan.holders,
+                              "pid 2001 (pipewire) holds /dev/snd/controlC0, owned by user unit "
+                              "'pipewire.service' of user 1000: left running: it should close the card "
+                              "when 0000:00:05.1 is unbound from 'snd_hda_intel'; signal pid 2001 only if "
+                              "it still holds it after 2 s"));
+        assert_true(has_note(&w->plan,
+                             "pid 1700 (foo) holds /dev/fb0, owned by user unit 'foo.service' of user "
+                             "1000: stop user unit 'foo.service'"));
+        /* holders = fail: the release refuses if they have not let go by then; nothing is stopped for them.
+         */
+        w->p.holders = GH_HOLDERS_FAIL;
+        rebuild(w);
+        assert_int_equal(w->plan.steps[0].kind, GH_STEP_RELEASE_AUDIO);
+        assert_int_equal(w->plan.steps[0].holders_mode, GH_HOLDERS_FAIL);
+        assert_true(has_note(&w->plan,
+                             "pid 2000 (wireplumber) holds /dev/snd/controlC0, owned by user unit "
+                             "'wireplumber.service' of user 1000: left running: it should close the "
+                             "card when 0000:00:05.1 is unbound from 'snd_hda_intel'; if it still "
+                             "holds it after 2 s, the hand-over fails"));
+}
+
+/* A browser of the graphical session playing sound holds only the card: the session is not stopped for it,
+ * while another VM holding the card is still refused before anything changes. */
+static void test_audio_holder_no_session_stop(void **state)
+{
+        world *w = *state;
+
+        single_gpu(w);
+        gh_holder_done(&w->f.holders[0]);
+        w->f.n_holders = 0;
+        tf_add_holder(&w->f, 1200, "firefox", "/dev/snd/controlC0", "session-2.scope", "wayland", "user");
+        assert_int_equal(build(w), 0);
+        assert_null(find_step(&w->plan, GH_STEP_STOP_UNIT));
+        assert_null(gh_plan_protected_holder(&w->plan, &w->f));
+        tf_add_holder(&w->f, 1300, "qemu-system-x86", "/dev/snd/controlC0", NULL, NULL, NULL);
+        tf_holder_identity(&w->f, "/machine.slice/machine-qemu\\x2d1\\x2dother.scope/libvirt/emulator",
+                           "/usr/bin/qemu-system-x86_64");
+        rebuild(w);
+        assert_ptr_equal(gh_plan_vm_holder(&w->plan, &w->f), &w->f.holders[1]);
+        assert_true(has_note(&w->plan,
+                             "pid 1300 (qemu-system-x86) holds /dev/snd/controlC0 and is protected: "
+                             "VM 'other'"));
+        assert_false(has_note(&w->plan, "pid 1300 (qemu-system-x86) holds /dev/snd/controlC0, owned by"));
+}
+
+/* snd_hda_intel listed to unload (no other card uses it): the function is released first, then the module
+ * goes; it is not unbound a second time. */
+static void test_audio_release_then_unload(void **state)
+{
+        world *w = *state;
+        _cleanup_free_ char *text = NULL;
+
+        single_gpu(w);
+        w->p.unload_auto = false;
+        assert_int_equal(strv_split("bochs snd_hda_intel", " ", &w->p.unload_modules), 0);
+        assert_int_equal(build(w), 0);
+        text = plan_text(&w->plan);
+        assert_true(startswith(text, "release-audio addr=0000:00:05.1 "));
+        assert_non_null(
+                strstr(text, "unload-module name=bochs\nunload-module name=snd_hda_intel\nload-module "));
+        assert_null(find_step(&w->plan, GH_STEP_UNBIND));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_single_gpu_boot_vga, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_audio_holders_left_to_release, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_audio_holder_no_session_stop, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_audio_release_then_unload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_copies_wait, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_by_unit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_logind_off_session_device, setup, teardown),

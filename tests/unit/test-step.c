@@ -34,6 +34,80 @@ static void test_every_kind_round_trips(void **state)
         round_trip("stop-user-unit uid=1000 name=ollama.service");
         round_trip("stop-user-unit uid=0 name=org.gnome.Shell@wayland.service");
         round_trip("wait-released nodes=/dev/dri/card1");
+        round_trip("release-audio addr=0000:06:00.1 driver=snd_hda_intel nodes=/dev/snd/controlC1,"
+                   "/dev/snd/pcmC1D3p mode=terminate grace=5 wait=5");
+        round_trip(
+                "release-audio addr=0000:06:00.1 driver=snd_hda_intel old=snd_hda_intel mode=fail grace=0 "
+                "wait=0");
+        round_trip("release-audio addr=0000:06:00.1 driver=snd_hda_intel nodes=/dev/snd/controlC1 "
+                   "mode=terminate grace=600 wait=600");
+}
+
+/* A forged or damaged release-audio line is refused, saying why: the reader runs its undo as root. */
+static void test_release_audio_forged_refused(void **state)
+{
+        static const char *const bad[] = {
+                "release-audio addr=0000:06:00.1 driver=snd_hda_intel mode=fail grace=5 wait=601",
+                "release-audio addr=0000:06:00.1 driver=snd_hda_intel mode=fail grace=5 wait=-1",
+                "release-audio addr=0000:06:00.1 driver=snd_hda_intel mode=fail grace=5 wait=5s",
+                "release-audio addr=0000:06:00.1 mode=fail grace=5 wait=5",    /* no driver */
+                "release-audio driver=snd_hda_intel mode=fail grace=5 wait=5", /* no addr */
+                "release-audio addr=0000:06:00.1 driver=.. mode=fail grace=5 wait=5",
+                "release-audio addr=0000:06:00.1 driver=a%2Fb mode=fail grace=5 wait=5",
+                "release-audio addr=0000:06:00.1 driver=snd_hda_intel old=.. mode=fail grace=5 wait=5",
+                "release-audio addr=0000:06:00.1 driver=snd_hda_intel nodes=snd/controlC1 mode=fail grace=5",
+                "release-audio addr=0000:06:00.1 driver=snd_hda_intel nodes= mode=fail grace=5",
+                "release-audio addr=0000:06:00.1 driver=snd_hda_intel mode=kill grace=5 wait=5",
+                "release-audio addr=0000:06:00.1 driver=snd_hda_intel group=3 mode=fail grace=5",
+                "release-audio addr=0000:06:00.1 driver=snd_hda_intel name=x.service",
+                "release-audio addr=06:00.1%0A driver=snd_hda_intel",
+                "end-holders nodes=/dev/a mode=fail grace=5 wait=5",
+                "stop-unit name=gdm.service wait=5",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                gh_step s = {};
+                gh_error err = {};
+
+                if (gh_step_from_line(bad[i], &s, &err) != -EINVAL) {
+                        gh_step_done(&s);
+                        fail_msg("'%s' was not refused", bad[i]);
+                }
+                assert_true(gh_error_isset(&err));
+                assert_null(strchr(err.msg, '\n'));
+        }
+}
+
+/* `plan` says the unbind comes first and what happens after the wait, by holders mode. */
+static void test_describe_release_audio(void **state)
+{
+        _cleanup_(gh_step_done) gh_step s = {}, f = {}, none = {};
+        _cleanup_free_ char *d = NULL, *df = NULL, *dn = NULL;
+
+        assert_int_equal(
+                gh_step_from_line("release-audio addr=0000:06:00.1 driver=snd_hda_intel "
+                                  "nodes=/dev/snd/controlC1,/dev/snd/pcmC1D3p mode=terminate grace=5 "
+                                  "wait=5",
+                                  &s, NULL),
+                0);
+        assert_int_equal(gh_step_describe(&s, &d), 0);
+        assert_string_equal(
+                d, "release audio 0000:06:00.1 from 'snd_hda_intel': unbind first, its clients close "
+                   "on disconnect; after 5 s, end who still holds /dev/snd/controlC1, "
+                   "/dev/snd/pcmC1D3p (SIGTERM, 5s grace, SIGKILL); the unbind then completes "
+                   "(undo: probe it back to 'snd_hda_intel')");
+        assert_int_equal(gh_step_from_line("release-audio addr=0000:06:00.1 driver=snd_hda_intel "
+                                           "nodes=/dev/snd/controlC1 mode=fail grace=5 wait=2",
+                                           &f, NULL),
+                         0);
+        assert_int_equal(gh_step_describe(&f, &df), 0);
+        assert_non_null(strstr(df, "; after 2 s, refuse if any process still holds /dev/snd/controlC1;"));
+        assert_int_equal(gh_step_from_line("release-audio addr=0000:06:00.1 driver=snd_hda_intel mode=fail "
+                                           "grace=5 wait=2",
+                                           &none, NULL),
+                         0);
+        assert_int_equal(gh_step_describe(&none, &dn), 0);
+        assert_non_null(strstr(dn, "; after 2 s, no node of it is on record to end holders of;"));
 }
 
 static void test_fields_parsed(void **state)
@@ -142,6 +216,7 @@ static void assert_steps_equal(const gh_step *a, const gh_step *b)
         assert_int_equal(a->grace_sec, b->grace_sec);
         assert_int_equal(a->has_uid, b->has_uid);
         assert_int_equal(a->uid, b->uid);
+        assert_int_equal(a->wait_sec, b->wait_sec);
 }
 
 /* The property: a step the writer accepts reads back exactly; one it refuses, the reader refuses too. */
@@ -368,14 +443,14 @@ static gh_step random_step(unsigned *seed)
         bool unit = k == GH_STEP_STOP_UNIT || k == GH_STEP_START_UNIT || k == GH_STEP_STOP_USER_UNIT;
         gh_step s = {.kind = k, .group = -1};
         /* Mostly the kind's own fields (addr 1, name 2, driver 4, old 8, group 16, nodes 32, holders 64,
-         * uid 128), sometimes one more or one less. */
+         * uid 128, wait 256), sometimes one more or one less. */
         static const unsigned own[_GH_STEP_KIND_MAX] = {
-                [GH_STEP_STOP_UNIT] = 2,     [GH_STEP_END_HOLDERS] = 96, [GH_STEP_SET_OVERRIDE] = 13,
-                [GH_STEP_UNLOAD_MODULE] = 2, [GH_STEP_UNBIND] = 5,       [GH_STEP_LOAD_MODULE] = 2,
-                [GH_STEP_BIND_VFIO] = 17,    [GH_STEP_START_UNIT] = 2,   [GH_STEP_STOP_USER_UNIT] = 130,
-                [GH_STEP_WAIT_RELEASED] = 32,
+                [GH_STEP_STOP_UNIT] = 2,      [GH_STEP_END_HOLDERS] = 96,    [GH_STEP_SET_OVERRIDE] = 13,
+                [GH_STEP_UNLOAD_MODULE] = 2,  [GH_STEP_UNBIND] = 5,          [GH_STEP_LOAD_MODULE] = 2,
+                [GH_STEP_BIND_VFIO] = 17,     [GH_STEP_START_UNIT] = 2,      [GH_STEP_STOP_USER_UNIT] = 130,
+                [GH_STEP_WAIT_RELEASED] = 32, [GH_STEP_RELEASE_AUDIO] = 365,
         };
-        unsigned fields = own[k] ^ (rand_r(seed) % 4 ? 0 : 1u << (rand_r(seed) % 8));
+        unsigned fields = own[k] ^ (rand_r(seed) % 4 ? 0 : 1u << (rand_r(seed) % 9));
 
         if (fields & 1)
                 snprintf(s.addr, sizeof(s.addr), rand_r(seed) % 4 ? "%04x:%02x:%02x.%x" : "%x:%x:%x.%x",
@@ -402,6 +477,8 @@ static gh_step random_step(unsigned *seed)
                 s.holders_mode = (gh_holders_mode)(rand_r(seed) % 2);
                 s.grace_sec = (unsigned)(rand_r(seed) % (GH_POLICY_GRACE_MAX + 10));
         }
+        if (fields & 256)
+                s.wait_sec = (unsigned)(rand_r(seed) % (GH_POLICY_AUDIO_RELEASE_MAX + 10));
         if (fields & 128) {
                 s.has_uid = true;
                 s.uid = rand_r(seed) % 4 ? (uint32_t)rand_r(seed) % 70000
@@ -477,6 +554,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_kind_round_trips),
                 cmocka_unit_test(test_describe_wait_released),
+                cmocka_unit_test(test_release_audio_forged_refused),
+                cmocka_unit_test(test_describe_release_audio),
                 cmocka_unit_test(test_fields_parsed),
                 cmocka_unit_test(test_short_address_normalised),
                 cmocka_unit_test(test_odd_values_escaped),

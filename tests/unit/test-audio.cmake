@@ -1,0 +1,1 @@
+gh_test_use_fake_kernel(${name})
