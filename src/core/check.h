@@ -84,6 +84,10 @@ typedef struct gh_check_domain {
         const gh_domain *dom;
         const gh_facts *facts;
         const gh_plan *plan;
+        /* gh_check_devices()'s own, from gh_plan_select() (the default config when none loaded): what
+         * the planner takes, pointing into facts; none when it refuses. Callers leave them unset. */
+        const gh_pci_dev **taken;
+        size_t n_taken;
 } gh_check_domain;
 
 /* Every add returns 0 or -ENOMEM. title, detail and hint are copied; hint may be NULL. */

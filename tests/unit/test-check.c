@@ -469,6 +469,10 @@ static void test_allowlist(void **state)
         k = assert_line(&w->c, GH_CHECK_FAIL, "device 0000:01:00.1", "not on the config's devices list");
         assert_hint(k, "add 0000:01:00.1 to devices =");
         assert_line(&w->c, GH_CHECK_FAIL, "hand-over", "0000:01:00.1 is not allowed by its config");
+        /* The planner refuses at its selection, so it takes nothing: no group to give vfio and no host
+         * display to lose, which a copy of the selection taking the listed GPU said all the same. */
+        assert_line(&w->c, GH_CHECK_PASS, "IOMMU group 1", "0000:01:00.0 (nvidia, in the domain)");
+        assert_no_line(&w->c, "host display");
 }
 
 /* Claimed at boot: both functions on vfio-pci already, so no module goes and nothing is unbound. */
