@@ -546,7 +546,8 @@ int gh_check_plan(gh_checks *c, const gh_check_domain *d, int r, const gh_error 
                             "pass the GPU through as a <hostdev>, or name the devices in devices = ...",
                             "the domain asks for no device its config lets gpu-handover take: the hook does "
                             "nothing");
-        if ((r = check_units(c, d)) < 0 || (r = check_modules(c, d)) < 0 || (r = check_holders(c, d)) < 0)
+        if ((r = check_units(c, d)) < 0 || (r = check_modules(c, d)) < 0 || (r = check_holders(c, d)) < 0 ||
+            (r = gh_check_session(c, d)) < 0)
                 return r;
         if (gh_plan_protected_holder(d->plan, d->facts))
                 return check_protected_holder(c, d, gh_plan_protected_holder(d->plan, d->facts));
