@@ -44,8 +44,13 @@ static int plan_devs(const gh_check_domain *d, const gh_pci_dev ***ret, size_t *
 }
 
 /* With another GPU the desktop can stay where it is; with none, refusing is all there is. */
-static const char *logout_hint(const gh_pci_dev *kept)
+static const char *logout_hint(const gh_check_domain *d, const gh_pci_dev *kept)
 {
+        if (d->policy->display_manager == GH_DM_STOP)
+                return "display_manager = stop stops it whatever holds the GPU: display_manager = auto "
+                       "stops "
+                       "it only when the session holds the GPU (which keep_session avoids, on a host with "
+                       "another GPU), and " HINT_REFUSE;
         if (kept)
                 return "keep_session = yes in the domain's config (auto does it when the GPU is not the "
                        "boot "
@@ -66,7 +71,7 @@ static int check_fate(gh_checks *c, const gh_check_domain *d, const gh_pci_dev *
             (r = gh_session_describe(&s, &line)) < 0)
                 return r;
         if (s.logs_out)
-                return addf(c, GH_CHECK_WARN, SESSION_TITLE, logout_hint(kept),
+                return addf(c, GH_CHECK_WARN, SESSION_TITLE, logout_hint(d, kept),
                             "a start would log the user out: %s", line);
         /* A protected holder fails the hand-over line already. */
         if (s.fate == GH_SESSION_REFUSED && gh_plan_protected_holder(d->plan, d->facts))

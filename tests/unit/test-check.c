@@ -717,6 +717,11 @@ static void test_session_single_gpu_logout(void **state)
                        "holders = fail");
         assert_null(strstr(k->hint, "keep_session"));
         assert_no_line(&w->c, "session-keeping mode");
+        /* display_manager = stop: that setting is what logs the user out, and the hint says so. */
+        config(w, "display_manager = stop\n");
+        check(w, true);
+        assert_hint(assert_line(&w->c, GH_CHECK_WARN, "graphical session", "a start would log the user out"),
+                    "display_manager = stop stops it whatever holds the GPU");
 }
 
 int main(void)
