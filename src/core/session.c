@@ -37,6 +37,19 @@ static bool node_ended(const gh_plan *plan, const char *node)
         return false;
 }
 
+/* Signalling h ends what the user sees: the planner counts it as graphical, or it is a login session's
+ * process holding a DRM card, which only a display server opens: a compositor started from a TTY login
+ * (weston, sway) is in a session logind calls "tty", which the planner signals like any other. */
+static bool ends_session(const gh_facts *f, const gh_holder *h)
+{
+        _cleanup_(gh_owner_done) gh_owner o = {};
+
+        if (gh_plan_holder_is_graphical(f, h))
+                return true;
+        return startswith(h->node, "/dev/dri/card") && gh_holder_owner(h, &o) >= 0 &&
+               o.kind == GH_OWNER_SESSION;
+}
+
 /* The first holder of what the plan ends, graphical or not as asked; logind's copies are none. */
 static const gh_holder *ended_holder(const gh_plan *plan, const gh_facts *f, bool graphical)
 {
@@ -44,7 +57,7 @@ static const gh_holder *ended_holder(const gh_plan *plan, const gh_facts *f, boo
                 const gh_holder *h = &f->holders[i];
 
                 if (node_ended(plan, h->node) && !gh_holder_is_logind_copy(h) &&
-                    gh_plan_holder_is_graphical(f, h) == graphical)
+                    ends_session(f, h) == graphical)
                         return h;
         }
         return NULL;

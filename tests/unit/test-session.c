@@ -134,6 +134,23 @@ static void test_ended_or_refused(void **state)
         assert_false(w->s.logs_out);
 }
 
+/* A compositor started from a TTY login (weston, sway) is in a session logind calls "tty": the planner
+ * signals it as any session's process, and the line says that this ends the session, as it does (seen
+ * with weston on the e2e desktop machine). */
+static void test_tty_session_compositor_ended(void **state)
+{
+        world *w = *state;
+
+        dual(w);
+        free(w->f.dm_unit);
+        w->f.dm_unit = NULL;
+        tf_add_holder(&w->f, 340, "weston", "/dev/dri/card1", "session-2.scope", "tty", "user");
+        tf_holder_identity(&w->f, "/user.slice/user-1001.slice/session-2.scope", "/usr/bin/weston");
+        assert_string_equal(fate(w, NULL), "ended: pid 340 (weston) holds /dev/dri/card1, owned by session "
+                                           "'2': it is signalled, and the graphical session ends with it");
+        assert_true(w->s.logs_out);
+}
+
 /* A protected holder refuses the start when the holders are ended, after the display manager stopped:
  * the user is logged out all the same, until the rollback starts it again. */
 static void test_refused_after_stop_logs_out(void **state)
@@ -171,6 +188,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_kept_when_nothing_graphical_holds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stopped_and_when_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ended_or_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_tty_session_compositor_ended, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refused_after_stop_logs_out, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stop_forced, setup, teardown),
         };
