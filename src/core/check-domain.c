@@ -95,27 +95,12 @@ static bool listed(const gh_policy *p, const gh_pci_addr *a)
         return false;
 }
 
-/* The display-class hostdev whose slot h shares (h itself when it is one), as devices = auto picks. */
-static const gh_hostdev *auto_anchor(const gh_check_domain *d, const gh_hostdev *h)
+static bool addr_taken(const gh_check_domain *d, const gh_pci_addr *a)
 {
-        for (size_t i = 0; i < d->dom->n_hostdevs; i++) {
-                const gh_hostdev *o = &d->dom->hostdevs[i];
-
-                if (wanted(d, o) && gh_pci_addr_same_slot(&o->addr, &h->addr) &&
-                    gh_pci_dev_is_display(gh_facts_find_dev(d->facts, &o->addr)))
-                        return o;
-        }
-        return NULL;
-}
-
-/* What the planner takes; without a config (it did not load), what devices = auto would take. */
-static bool taken(const gh_check_domain *d, const gh_hostdev *h)
-{
-        if (!wanted(d, h))
-                return false;
-        if (d->policy && !d->policy->devices_auto)
-                return listed(d->policy, &h->addr);
-        return auto_anchor(d, h) != NULL;
+        for (size_t i = 0; i < d->n_taken; i++)
+                if (gh_pci_addr_eq(&d->taken[i]->addr, a))
+                        return true;
+        return false;
 }
 
 static const gh_hostdev *find_hostdev(const gh_check_domain *d, const gh_pci_addr *a)
@@ -126,11 +111,27 @@ static const gh_hostdev *find_hostdev(const gh_check_domain *d, const gh_pci_add
         return NULL;
 }
 
-static bool addr_taken(const gh_check_domain *d, const gh_pci_addr *a)
+/* The display function taken in a's slot (a itself when it is one), to say why a is taken. */
+static const gh_pci_dev *taken_anchor(const gh_check_domain *d, const gh_pci_addr *a)
 {
-        const gh_hostdev *h = find_hostdev(d, a);
+        for (size_t i = 0; i < d->n_taken; i++)
+                if (gh_pci_dev_is_display(d->taken[i]) && gh_pci_addr_same_slot(&d->taken[i]->addr, a))
+                        return d->taken[i];
+        return NULL;
+}
 
-        return h && taken(d, h);
+/* What the planner takes; without a config (it did not load), what the defaults (devices = auto) take. */
+static int select_taken(gh_check_domain *d)
+{
+        _cleanup_(gh_policy_done) gh_policy defaults = {};
+        gh_error err = {};
+        int r;
+
+        gh_policy_init(&defaults);
+        r = gh_plan_select(d->name, d->policy ? d->policy : &defaults, d->dom, d->facts, &d->taken,
+                           &d->n_taken, &err);
+        /* Refused: nothing is taken; the hand-over line says why. */
+        return r == -ENOMEM ? r : 0;
 }
 
 static char *describe_dev(const gh_pci_dev *dev)
@@ -148,9 +149,9 @@ static char *describe_dev(const gh_pci_dev *dev)
 static int device_auto(gh_checks *c, const gh_check_domain *d, const gh_hostdev *h, const gh_pci_dev *dev,
                        const char *title, const char *what)
 {
-        const gh_hostdev *anchor = wanted(d, h) ? auto_anchor(d, h) : NULL;
+        const gh_pci_dev *anchor = addr_taken(d, &h->addr) ? taken_anchor(d, &h->addr) : NULL;
 
-        if (anchor == h)
+        if (anchor == dev)
                 return addf(c, GH_CHECK_PASS, title, NULL, "%s: taken (a display device, devices = auto)",
                             what);
         if (anchor)
@@ -320,26 +321,11 @@ static int check_groups(gh_checks *c, const gh_check_domain *d)
         return 0;
 }
 
-/* A display device the host keeps, with a driver, for its own screen. */
-static const gh_pci_dev *kept_gpu(const gh_check_domain *d)
-{
-        for (size_t i = 0; i < d->facts->n_devs; i++) {
-                const gh_pci_dev *g = &d->facts->devs[i];
-
-                if (gh_pci_dev_is_display(g) && g->driver && !streq(g->driver, VFIO_DRIVER) && !addr_taken(d, &g->addr))
-                        return g;
-        }
-        return NULL;
-}
-
 static const gh_pci_dev *taken_gpu(const gh_check_domain *d, bool boot_vga)
 {
-        for (size_t i = 0; i < d->dom->n_hostdevs; i++) {
-                const gh_pci_dev *g = gh_facts_find_dev(d->facts, &d->dom->hostdevs[i].addr);
-
-                if (gh_pci_dev_is_display(g) && taken(d, &d->dom->hostdevs[i]) && (!boot_vga || g->boot_vga))
-                        return g;
-        }
+        for (size_t i = 0; i < d->n_taken; i++)
+                if (gh_pci_dev_is_display(d->taken[i]) && (!boot_vga || d->taken[i]->boot_vga))
+                        return d->taken[i];
         return NULL;
 }
 
@@ -367,7 +353,8 @@ static const char *dm_fate(const gh_check_domain *d, bool kept)
 
 static int check_display(gh_checks *c, const gh_check_domain *d)
 {
-        const gh_pci_dev *gpu = taken_gpu(d, false), *boot = taken_gpu(d, true), *kept = kept_gpu(d);
+        const gh_pci_dev *gpu = taken_gpu(d, false), *boot = taken_gpu(d, true),
+                         *kept = gh_plan_kept_gpu(d->facts, d->taken, d->n_taken);
 
         if (!gpu)
                 return 0;
@@ -395,15 +382,20 @@ static int check_display(gh_checks *c, const gh_check_domain *d)
 
 int gh_check_devices(gh_checks *c, const gh_check_domain *d)
 {
+        gh_check_domain s = *d;
         int r;
 
         if (!d->dom || !d->facts)
                 return 0;
-        for (size_t i = 0; i < d->dom->n_hostdevs; i++)
-                if ((r = check_device(c, d, &d->dom->hostdevs[i])) < 0)
-                        return r;
-        r = check_groups(c, d);
-        return r < 0 ? r : check_display(c, d);
+        r = select_taken(&s);
+        for (size_t i = 0; r >= 0 && i < s.dom->n_hostdevs; i++)
+                r = check_device(c, &s, &s.dom->hostdevs[i]);
+        if (r >= 0)
+                r = check_groups(c, &s);
+        if (r >= 0)
+                r = check_display(c, &s);
+        free(s.taken);
+        return r;
 }
 
 /* The names of the plan's steps of one kind, space-separated; NULL when there is none. */
@@ -554,7 +546,8 @@ int gh_check_plan(gh_checks *c, const gh_check_domain *d, int r, const gh_error 
                             "pass the GPU through as a <hostdev>, or name the devices in devices = ...",
                             "the domain asks for no device its config lets gpu-handover take: the hook does "
                             "nothing");
-        if ((r = check_units(c, d)) < 0 || (r = check_modules(c, d)) < 0 || (r = check_holders(c, d)) < 0)
+        if ((r = check_units(c, d)) < 0 || (r = check_modules(c, d)) < 0 || (r = check_holders(c, d)) < 0 ||
+            (r = gh_check_session(c, d)) < 0)
                 return r;
         if (gh_plan_protected_holder(d->plan, d->facts))
                 return check_protected_holder(c, d, gh_plan_protected_holder(d->plan, d->facts));

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "desktop-rules.h"
 #include "domxml.h"
 #include "facts.h"
 #include "plan.h"
@@ -84,6 +85,15 @@ typedef struct gh_check_domain {
         const gh_domain *dom;
         const gh_facts *facts;
         const gh_plan *plan;
+        /* gh_check_devices()'s own, from gh_plan_select() (the default config when none loaded): what
+         * the planner takes, pointing into facts; none when it refuses. Callers leave them unset. */
+        const gh_pci_dev **taken;
+        size_t n_taken;
+        /* The GPUs the installed rules keep away from the desktop (gh_desktop_parse_rules()), and
+         * desktop_error: 0 when they were read (none without the file), or -errno why not. */
+        const gh_desktop_gpu *desktop_away;
+        size_t n_desktop_away;
+        int desktop_error;
 } gh_check_domain;
 
 /* Every add returns 0 or -ENOMEM. title, detail and hint are copied; hint may be NULL. */
@@ -110,6 +120,11 @@ int gh_check_devices(gh_checks *c, const gh_check_domain *d);
 /* The plan's units and modules, or the planner's refusal (r < 0, with err); without d->facts, gathering's
  * failure. Nothing without d->dom, and no plan without d->policy: their lines said why already. */
 int gh_check_plan(gh_checks *c, const gh_check_domain *d, int r, const gh_error *err);
+
+/* What a start does to the graphical session (WARN when it logs the user out, naming the setting that
+ * avoids it), and on a host keeping another GPU whether the session-keeping mode is on and installed.
+ * Needs d->plan; gh_check_plan() asks it. */
+int gh_check_session(gh_checks *c, const gh_check_domain *d);
 
 void gh_hook_entry_done(gh_hook_entry *e);
 void gh_host_check_done(gh_host_check *h);

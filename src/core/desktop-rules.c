@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "desktop-rules.h"
+#include "plan.h"
 #include "shared/printable.h"
 #include "shared/strv.h"
 
@@ -26,14 +27,6 @@ static bool on_host_driver(const gh_pci_dev *d)
         return d->driver && !streq(d->driver, VFIO_DRIVER);
 }
 
-static bool listed(const gh_pci_addr *v, size_t n, const gh_pci_addr *a)
-{
-        for (size_t i = 0; i < n; i++)
-                if (gh_pci_addr_eq(&v[i], a))
-                        return true;
-        return false;
-}
-
 static bool is_away(const gh_desktop *d, const gh_pci_addr *a)
 {
         for (size_t i = 0; i < d->n_away; i++)
@@ -42,57 +35,32 @@ static bool is_away(const gh_desktop *d, const gh_pci_addr *a)
         return false;
 }
 
-static const gh_pci_dev *find_dev(const gh_pci_dev *devs, size_t n, const gh_pci_addr *a)
+/* The display functions the planner takes (gh_plan_select()), none when it refuses the start: a GPU
+ * kept away from the desktop for a domain that never gets it would only cost its monitors. Only a
+ * display function has DRM nodes to keep the desktop off. */
+static int domain_gpus(const char *domain, const gh_policy *p, const gh_domain *dom, const gh_facts *f,
+                       const gh_pci_dev ***ret, size_t *ret_n)
 {
-        for (size_t i = 0; i < n; i++)
-                if (gh_pci_addr_eq(&devs[i].addr, a))
-                        return &devs[i];
-        return NULL;
-}
+        const gh_pci_dev **sel = NULL;
+        gh_error err = {};
+        size_t n_sel = 0, n = 0;
+        int r = gh_plan_select(domain, p, dom, f, &sel, &n_sel, &err);
 
-/* The display functions the planner would take (devices = auto: the display-class PCI hostdevs; a list:
- * those of them it names); only a display function has DRM nodes to keep the desktop off. */
-static int domain_gpus(const gh_policy *p, const gh_domain *dom, const gh_pci_dev *devs, size_t n_devs,
-                       gh_pci_addr **ret, size_t *ret_n)
-{
-        gh_pci_addr *v = calloc(dom->n_hostdevs + 1, sizeof(*v));
-        size_t n = 0;
-
-        if (!v)
-                return -ENOMEM;
-        for (size_t i = 0; i < dom->n_hostdevs; i++) {
-                const gh_hostdev *h = &dom->hostdevs[i];
-
-                if (h->kind != GH_HOSTDEV_PCI || !gh_pci_dev_is_display(find_dev(devs, n_devs, &h->addr)))
-                        continue;
-                if ((p->devices_auto || listed(p->devices, p->n_devices, &h->addr)) &&
-                    !listed(v, n, &h->addr))
-                        v[n++] = h->addr;
-        }
-        *ret = v;
+        if (r == -ENOMEM)
+                return r;
+        for (size_t i = 0; r >= 0 && i < n_sel; i++)
+                if (gh_pci_dev_is_display(sel[i]))
+                        sel[n++] = sel[i];
+        *ret = sel;
         *ret_n = n;
         return 0;
 }
 
-/* Another display function that a desktop could run on: a host driver, and not one of gpus. */
-static bool host_keeps_other(const gh_pci_dev *devs, size_t n_devs, const gh_pci_addr *gpus, size_t n)
+static const gh_pci_dev *boot_vga_of(const gh_pci_dev *const *gpus, size_t n)
 {
-        for (size_t i = 0; i < n_devs; i++)
-                if (gh_pci_dev_is_display(&devs[i]) && on_host_driver(&devs[i]) &&
-                    !listed(gpus, n, &devs[i].addr))
-                        return true;
-        return false;
-}
-
-static const gh_pci_dev *boot_vga_of(const gh_pci_dev *devs, size_t n_devs, const gh_pci_addr *gpus,
-                                     size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                const gh_pci_dev *d = find_dev(devs, n_devs, &gpus[i]);
-
-                if (d && d->boot_vga)
-                        return d;
-        }
+        for (size_t i = 0; i < n; i++)
+                if (gpus[i]->boot_vga)
+                        return gpus[i];
         return NULL;
 }
 
@@ -112,11 +80,11 @@ _printf_(2, 3) static int say(char **ret, const char *fmt, ...)
 }
 
 /* Why auto leaves the domain's GPUs to the desktop, or NULL when it keeps them away. */
-static const char *auto_refusal(const gh_pci_dev *devs, size_t n_devs, const gh_pci_addr *gpus, size_t n)
+static const char *auto_refusal(const gh_facts *f, const gh_pci_dev *const *gpus, size_t n)
 {
-        if (boot_vga_of(devs, n_devs, gpus, n))
+        if (boot_vga_of(gpus, n))
                 return "its GPU is the boot VGA, which the desktop runs on";
-        if (!host_keeps_other(devs, n_devs, gpus, n))
+        if (!gh_plan_kept_gpu(f, gpus, n))
                 return "the host keeps no other GPU with a driver to run the desktop on";
         return NULL;
 }
@@ -138,7 +106,7 @@ static int add_away(gh_desktop *d, const char *domain, const gh_pci_addr *a)
         return 0;
 }
 
-static int join_addrs(const gh_pci_addr *v, size_t n, char **ret)
+static int join_addrs(const gh_pci_dev *const *v, size_t n, char **ret)
 {
         char *buf = NULL;
         size_t len = 0;
@@ -147,7 +115,7 @@ static int join_addrs(const gh_pci_addr *v, size_t n, char **ret)
         if (!f)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
-                fprintf(f, "%s%s", i ? ", " : "", GH_PCI_ADDR_STR(&v[i]));
+                fprintf(f, "%s%s", i ? ", " : "", GH_PCI_ADDR_STR(&v[i]->addr));
         if (fclose(f) != 0) {
                 free(buf);
                 return -ENOMEM;
@@ -157,9 +125,9 @@ static int join_addrs(const gh_pci_addr *v, size_t n, char **ret)
 }
 
 int gh_desktop_add_domain(gh_desktop *d, const char *domain, const gh_policy *p, const gh_domain *dom,
-                          const gh_pci_dev *devs, size_t n_devs, char **ret_why)
+                          const gh_facts *f, char **ret_why)
 {
-        _cleanup_free_ gh_pci_addr *gpus = NULL;
+        _cleanup_free_ const gh_pci_dev **gpus = NULL;
         _cleanup_free_ char *list = NULL;
         const char *mode = gh_keep_session_to_string(p->keep_session);
         const char *refusal = NULL;
@@ -167,17 +135,17 @@ int gh_desktop_add_domain(gh_desktop *d, const char *domain, const gh_policy *p,
         int r;
 
         *ret_why = NULL;
-        r = domain_gpus(p, dom, devs, n_devs, &gpus, &n);
+        r = domain_gpus(domain, p, dom, f, &gpus, &n);
         if (r < 0 || n == 0)
                 return r;
         if ((r = join_addrs(gpus, n, &list)) < 0)
                 return r;
         if (p->keep_session == GH_KEEP_SESSION_NO)
                 return say(ret_why, "%s: left to the desktop (keep_session = no)", list);
-        if (p->keep_session == GH_KEEP_SESSION_AUTO && (refusal = auto_refusal(devs, n_devs, gpus, n)))
+        if (p->keep_session == GH_KEEP_SESSION_AUTO && (refusal = auto_refusal(f, gpus, n)))
                 return say(ret_why, "%s: left to the desktop (keep_session = auto): %s", list, refusal);
         for (size_t i = 0; i < n; i++)
-                if ((r = add_away(d, domain, &gpus[i])) < 0)
+                if ((r = add_away(d, domain, &gpus[i]->addr)) < 0)
                         return r;
         return say(ret_why, "%s: kept away from the desktop (keep_session = %s)", list, mode);
 }

@@ -49,11 +49,12 @@ typedef struct gh_desktop {
         size_t n_host;
 } gh_desktop;
 
-/* Adds the display functions of dom that p lets the tool take, when p->keep_session says so (auto: none
- * of them is the boot VGA, and another display function with a host driver stays on the host). *ret_why
+/* Adds the display functions of dom that the planner takes under p (gh_plan_select(): none when it
+ * refuses the start), when p->keep_session says so (auto: none of them is the boot VGA, and another
+ * display function with a host driver stays on the host). f needs only the host's PCI functions. *ret_why
  * (the caller's to free) says in a sentence what was decided and why; it is NULL when dom takes no GPU. */
 int gh_desktop_add_domain(gh_desktop *d, const char *domain, const gh_policy *p, const gh_domain *dom,
-                          const gh_pci_dev *devs, size_t n_devs, char **ret_why);
+                          const gh_facts *f, char **ret_why);
 /* Fills d->host from devs: the display functions with a host driver and a DRM card that are not away. */
 int gh_desktop_find_host(gh_desktop *d, const gh_pci_dev *devs, size_t n_devs);
 void gh_desktop_done(gh_desktop *d);

@@ -146,14 +146,19 @@ static int select_listed(planner *pl)
         return 0;
 }
 
-static int select_devices(planner *pl)
+/* pl->sel and pl->n_sel: what the config lets us take of the domain's hostdevs. */
+static int select_funcs(planner *pl)
 {
-        int r;
-
         pl->sel = calloc(pl->dom->n_hostdevs + 1, sizeof(*pl->sel));
         if (!pl->sel)
                 return -ENOMEM;
-        r = pl->p->devices_auto ? select_auto(pl) : select_listed(pl);
+        return pl->p->devices_auto ? select_auto(pl) : select_listed(pl);
+}
+
+static int select_devices(planner *pl)
+{
+        int r = select_funcs(pl);
+
         if (r < 0)
                 return r;
         pl->plan->devices = calloc(pl->n_sel + 1, sizeof(gh_pci_addr));
@@ -896,13 +901,7 @@ static int plan_binds(planner *pl)
 /* Does the host keep a GPU of its own with a driver, that a display manager could run on? */
 static bool host_keeps_gpu(const planner *pl)
 {
-        for (size_t i = 0; i < pl->f->n_devs; i++) {
-                const gh_pci_dev *d = &pl->f->devs[i];
-
-                if (gh_pci_dev_is_display(d) && d->driver && !on_vfio(d) && !is_selected(pl, &d->addr))
-                        return true;
-        }
-        return false;
+        return gh_plan_kept_gpu(pl->f, pl->sel, pl->n_sel) != NULL;
 }
 
 /* restart_display_manager = auto: right after the bind when the host keeps a GPU with a driver to run it
@@ -1114,4 +1113,42 @@ void gh_plan_done(gh_plan *plan)
         strv_free(plan->notes);
         strv_free(plan->holders);
         *plan = (gh_plan){};
+}
+
+int gh_plan_select(const char *domain, const gh_policy *p, const gh_domain *dom, const gh_facts *f,
+                   const gh_pci_dev ***ret, size_t *ret_n, gh_error *err)
+{
+        planner pl = {.domain = domain, .p = p, .dom = dom, .f = f, .err = err};
+        int r = select_funcs(&pl);
+
+        if (r < 0) {
+                free(pl.sel);
+                return r == -ENOMEM
+                               ? gh_error_set(err, r, "domain '%s': out of memory while planning", domain)
+                               : r;
+        }
+        *ret = pl.sel;
+        *ret_n = pl.n_sel;
+        return 0;
+}
+
+const gh_pci_dev *gh_plan_kept_gpu(const gh_facts *f, const gh_pci_dev *const *sel, size_t n_sel)
+{
+        for (size_t i = 0; i < f->n_devs; i++) {
+                const gh_pci_dev *d = &f->devs[i];
+                bool taken = false;
+
+                for (size_t j = 0; j < n_sel && !taken; j++)
+                        taken = gh_pci_addr_eq(&sel[j]->addr, &d->addr);
+                if (gh_pci_dev_is_display(d) && d->driver && !on_vfio(d) && !taken)
+                        return d;
+        }
+        return NULL;
+}
+
+bool gh_plan_holder_is_graphical(const gh_facts *f, const gh_holder *h)
+{
+        const planner pl = {.f = f};
+
+        return holder_is_graphical(&pl, h);
 }

@@ -51,3 +51,14 @@ void gh_plan_done(gh_plan *plan);
 const gh_holder *gh_plan_protected_holder(const gh_plan *plan, const gh_facts *f);
 /* The first such holder that is another VM's or container's (GH_GUARD_VM), or NULL. */
 const gh_holder *gh_plan_vm_holder(const gh_plan *plan, const gh_facts *f);
+/* The functions gh_plan_build() takes of dom under p, in XML order: the same selection, so that `check`
+ * and the desktop's rules never disagree with a start. *ret points into f (the array is the caller's to
+ * free). Refusals (a hostdev the devices list leaves out, one not on this host) as gh_plan_build()'s. */
+int gh_plan_select(const char *domain, const gh_policy *p, const gh_domain *dom, const gh_facts *f,
+                   const gh_pci_dev ***ret, size_t *ret_n, gh_error *err);
+/* A display function the host keeps with a driver of its own (not vfio-pci), none of sel: what a desktop
+ * can run on while the domain has its GPU; NULL when there is none. */
+const gh_pci_dev *gh_plan_kept_gpu(const gh_facts *f, const gh_pci_dev *const *sel, size_t n_sel);
+/* Whether h belongs to the graphical session as the planner sees it (the display manager's unit, a
+ * compositor running as a user unit, a greeter, a graphical session's process). */
+bool gh_plan_holder_is_graphical(const gh_facts *f, const gh_holder *h);

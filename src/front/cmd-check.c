@@ -32,11 +32,14 @@ typedef struct domain_state {
         gh_domain dom;
         gh_facts facts;
         gh_plan plan;
+        gh_desktop_gpu *away; /* what the installed desktop rules keep away */
+        size_t n_away;
         bool policy_ok, dom_ok, facts_ok, plan_ok;
 } domain_state;
 
 static void domain_state_done(domain_state *s)
 {
+        gh_desktop_gpus_free(s->away, s->n_away);
         gh_policy_done(&s->policy);
         gh_domain_done(&s->dom);
         gh_facts_done(&s->facts);
@@ -169,6 +172,11 @@ static int check_domain(const char *root, const check_args *a, gh_checks *c)
         d.dom = s.dom_ok ? &s.dom : NULL;
         d.facts = s.facts_ok ? &s.facts : NULL;
         d.plan = s.plan_ok ? &s.plan : NULL;
+        d.desktop_error = gh_desktop_rules_read(root, &s.away, &s.n_away, &(gh_error){});
+        d.desktop_away = s.away;
+        d.n_desktop_away = s.n_away;
+        if (d.desktop_error == -ENOMEM)
+                return -ENOMEM;
         if (r == -ENOMEM || gh_check_devices(c, &d) < 0)
                 return -ENOMEM;
         return gh_check_plan(c, &d, r, &err);

@@ -37,8 +37,9 @@ static const desktop_file files[] = {
 };
 
 /* One domain's part; a domain whose files cannot be read is skipped with a line saying why. */
-static int add_domain(const char *root, const char *domain, const gh_pci_dev *devs, size_t n, gh_desktop *d)
+static int add_domain(const char *root, const char *domain, gh_pci_dev *devs, size_t n, gh_desktop *d)
 {
+        const gh_facts f = {.devs = devs, .n_devs = n};
         _cleanup_(gh_policy_done) gh_policy p = {};
         _cleanup_(gh_domain_done) gh_domain dom = {};
         _cleanup_free_ char *why = NULL;
@@ -55,7 +56,7 @@ static int add_domain(const char *root, const char *domain, const gh_pci_dev *de
                 printf("%s: skipped: %s\n", domain, err.msg[0] ? err.msg : strerror(-r));
                 return 0;
         }
-        r = gh_desktop_add_domain(d, domain, &p, &dom, devs, n, &why);
+        r = gh_desktop_add_domain(d, domain, &p, &dom, &f, &why);
         if (r < 0)
                 return r;
         if (why)

@@ -6,6 +6,7 @@
 #include "core/check.h"
 #include "core/giveback.h"
 #include "core/plan.h"
+#include "core/session.h"
 #include "front.h"
 #include "host/conffile.h"
 #include "host/gather.h"
@@ -69,6 +70,16 @@ static void print_giveback(const gh_plan *plan)
                 printf("  (nothing to undo)\n");
 }
 
+/* What the plan does to the graphical session, in one line. */
+static void print_session(const gh_plan *plan, const gh_facts *f)
+{
+        _cleanup_(gh_session_done) gh_session s = {};
+        _cleanup_free_ char *line = NULL;
+
+        if (gh_session_from_plan(plan, f, &s) >= 0 && gh_session_describe(&s, &line) >= 0)
+                printf("\nThe graphical session: %s\n", line);
+}
+
 static void print_plan(const char *domain, const gh_plan *plan, const gh_facts *f)
 {
         printf("Domain '%s'\n\nDevices to hand over:\n", domain);
@@ -83,6 +94,7 @@ static void print_plan(const char *domain, const gh_plan *plan, const gh_facts *
                        strempty(f->holders[i].unit));
         if (f->n_holders == 0)
                 printf("  (none)\n");
+        print_session(plan, f);
         printf("\nWhy:\n");
         STRV_FOREACH (n, plan->notes)
                 printf("  - %s\n", *n);

@@ -298,6 +298,8 @@ typedef struct world {
         gh_error err;
         gh_checks c;
         int plan_r;
+        gh_desktop_gpu away[1]; /* the installed desktop rules, n_away of them */
+        size_t n_away;
 } world;
 
 static int setup(void **state)
@@ -353,8 +355,12 @@ static void config(world *w, const char *text)
 /* The domain's lines as `check` builds them, with the real planner's verdict. */
 static void check(world *w, bool with_policy)
 {
-        gh_check_domain d = {
-                .name = "win11", .policy = with_policy ? &w->p : NULL, .dom = &w->dom, .facts = &w->f};
+        gh_check_domain d = {.name = "win11",
+                             .policy = with_policy ? &w->p : NULL,
+                             .dom = &w->dom,
+                             .facts = &w->f,
+                             .desktop_away = w->away,
+                             .n_desktop_away = w->n_away};
 
         gh_plan_done(&w->plan);
         gh_checks_done(&w->c);
@@ -384,7 +390,18 @@ static void test_two_gpus_pass(void **state)
                     "'gdm.service' ('gdm.service' starts again right after");
         assert_line(&w->c, GH_CHECK_PASS, "modules to unload", "'nvidia_drm' 'nvidia_modeset' 'nvidia_uvm' 'nvidia'");
         assert_line(&w->c, GH_CHECK_PASS, "hand-over", "2 device(s)");
-        assert_int_equal(gh_checks_worst(&w->c), GH_CHECK_PASS);
+        /* Everything passes but the desktop: gdm's Xorg holds the GPU, so a start logs the user out;
+         * the host keeps the AMD GPU, so the session-keeping mode would avoid it, but is not installed. */
+        assert_hint(assert_line(&w->c, GH_CHECK_WARN, "graphical session",
+                                "a start would log the user out: stopped: the display manager "
+                                "'gdm.service' stops, and starts again right after the bind"),
+                    "keep_session = yes");
+        assert_hint(assert_line(&w->c, GH_CHECK_WARN, "session-keeping mode",
+                                "not installed: 0000:01:00.0: kept away from the desktop (keep_session = "
+                                "auto), but /etc/udev/rules.d/61-gpu-handover-desktop.rules does not list "
+                                "0000:01:00.0"),
+                    "desktop-rules --write");
+        assert_int_equal(gh_checks_worst(&w->c), GH_CHECK_WARN);
 }
 
 /* The hook would refuse: a protected holder (another VM's QEMU, by its cgroup) fails the hand-over line. */
@@ -469,6 +486,10 @@ static void test_allowlist(void **state)
         k = assert_line(&w->c, GH_CHECK_FAIL, "device 0000:01:00.1", "not on the config's devices list");
         assert_hint(k, "add 0000:01:00.1 to devices =");
         assert_line(&w->c, GH_CHECK_FAIL, "hand-over", "0000:01:00.1 is not allowed by its config");
+        /* The planner refuses at its selection, so it takes nothing: no group to give vfio and no host
+         * display to lose, which a copy of the selection taking the listed GPU said all the same. */
+        assert_line(&w->c, GH_CHECK_PASS, "IOMMU group 1", "0000:01:00.0 (nvidia, in the domain)");
+        assert_no_line(&w->c, "host display");
 }
 
 /* Claimed at boot: both functions on vfio-pci already, so no module goes and nothing is unbound. */
@@ -611,6 +632,98 @@ static void test_plan_edge_levels(void **state)
         assert_no_line(&w->c, "host display");
 }
 
+/* ---- the graphical session ---- */
+
+/* The rules `install` writes keep 01:00.0 away from the desktop. */
+static void mode_installed(world *w)
+{
+        assert_int_equal(gh_pci_addr_parse("0000:01:00.0", &w->away[0].addr), 0);
+        w->away[0].domain = (char *)"win11";
+        w->n_away = 1;
+}
+
+/* With the mode installed, nothing graphical holds the lent GPU: the session is kept, nothing warns. */
+static void test_session_kept_with_mode(void **state)
+{
+        world *w = *state;
+
+        two_gpus(w);
+        gh_holder_done(&w->f.holders[0]);
+        w->f.n_holders = 0;
+        mode_installed(w);
+        check(w, true);
+        assert_line(&w->c, GH_CHECK_PASS, "graphical session",
+                    "kept (nothing graphical holds 0000:01:00.0, 0000:01:00.1)");
+        assert_line(&w->c, GH_CHECK_PASS, "session-keeping mode",
+                    "on: 0000:01:00.0: kept away from the desktop (keep_session = auto)");
+        assert_int_equal(gh_checks_worst(&w->c), GH_CHECK_PASS);
+        /* Turned off in the config: the mode's line says so, and how to turn it on. */
+        config(w, "keep_session = no\n");
+        check(w, true);
+        assert_hint(assert_line(&w->c, GH_CHECK_WARN, "session-keeping mode",
+                                "off: 0000:01:00.0: left to the desktop (keep_session = no)"),
+                    "where the desktop runs on 0000:0c:00.0, keep_session = yes");
+        /* The lent GPU is the boot VGA: auto leaves it to the desktop, which check says. */
+        config(w, "keep_session = auto\n");
+        w->f.devs[1].boot_vga = true;
+        w->f.devs[3].boot_vga = false;
+        check(w, true);
+        assert_line(&w->c, GH_CHECK_WARN, "session-keeping mode", "its GPU is the boot VGA");
+}
+
+/* The display manager kept, the session's process holding the GPU: the start ends the session (a
+ * logout), and with holders = fail it is refused instead, which is no logout. */
+static void test_session_ended_or_refused(void **state)
+{
+        world *w = *state;
+        const gh_check *k;
+
+        two_gpus(w);
+        mode_installed(w);
+        config(w, "display_manager = keep\n");
+        check(w, true);
+        k = assert_line(&w->c, GH_CHECK_WARN, "graphical session",
+                        "a start would log the user out: ended: pid 900 (Xorg) holds /dev/dri/card1, owned "
+                        "by system unit 'gdm.service': it is signalled, and the graphical session ends with "
+                        "it");
+        assert_hint(k, "display_manager = keep with holders = fail refuses the start");
+        config(w, "holders = fail\n");
+        check(w, true);
+        k = assert_line(&w->c, GH_CHECK_WARN, "graphical session",
+                        "refused: pid 900 (Xorg) holds /dev/dri/card1, and holders = fail: the start is "
+                        "refused, nothing is stopped");
+        assert_null(strstr(k->detail, "log the user out"));
+}
+
+/* One GPU: the mode cannot help, and the hint says what can; no line on the mode. */
+static void test_session_single_gpu_logout(void **state)
+{
+        world *w = *state;
+        const gh_check *k;
+
+        tf_add_dev(&w->f, "0000:01:00.0", 0x030000, "amdgpu", "amdgpu", 1, "/dev/dri/card0")->boot_vga =
+                true;
+        tf_add_module(&w->f, "amdgpu", NULL, false);
+        w->f.dm_unit = strdup("sddm.service");
+        w->f.dm_active = true;
+        w->f.units_known = true;
+        tf_add_holder(&w->f, 900, "kwin_wayland", "/dev/dri/card0", "session-3.scope", "wayland", "user");
+        tf_domain(&w->dom, "0000:01:00.0");
+        check(w, true);
+        k = assert_line(&w->c, GH_CHECK_WARN, "graphical session",
+                        "a start would log the user out: stopped: the display manager 'sddm.service' stops, "
+                        "and starts again only after release, when the VM stops");
+        assert_hint(k, "the host keeps no other GPU for the desktop to stay on: display_manager = keep with "
+                       "holders = fail");
+        assert_null(strstr(k->hint, "keep_session"));
+        assert_no_line(&w->c, "session-keeping mode");
+        /* display_manager = stop: that setting is what logs the user out, and the hint says so. */
+        config(w, "display_manager = stop\n");
+        check(w, true);
+        assert_hint(assert_line(&w->c, GH_CHECK_WARN, "graphical session", "a start would log the user out"),
+                    "display_manager = stop stops it whatever holds the GPU");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -635,6 +748,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_boot_vga_with_another_gpu, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_holders_with_owners, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_plan_edge_levels, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_session_kept_with_mode, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_session_ended_or_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_session_single_gpu_logout, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

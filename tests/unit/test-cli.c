@@ -268,6 +268,9 @@ static void test_plan_lists_and_changes_nothing(void **state)
         assert_non_null(strstr(r.out, "unbind 0000:00:05.0 from 'bochs-drm'"));
         assert_non_null(strstr(r.out, "bind 0000:00:05.1 to vfio-pci"));
         assert_true(strstr(r.out, "set driver_override of 0000:00:05.0") < strstr(r.out, "bind 0000:00:05.0 to"));
+        assert_non_null(strstr(
+                r.out,
+                "\nThe graphical session: kept (nothing graphical holds 0000:00:05.0, 0000:00:05.1)\n"));
         assert_non_null(strstr(r.out, "nothing was changed"));
         after = snapshot(fs);
         assert_same_tree(before, after);
@@ -392,6 +395,11 @@ static void test_plan_logind_copies(void **state)
         assert_non_null(wait);
         assert_non_null(unbind);
         assert_true(end < wait && wait < unbind);
+        /* No display manager under a fake root: the compositor is signalled, and the session with it. */
+        assert_non_null(
+                strstr(r.out, "\nThe graphical session: ended: pid 1500 (gnome-shell) holds /dev/dri/card0, "
+                              "owned by user unit 'org.gnome.Shell@wayland.service' of user 1000: it is "
+                              "signalled, and the graphical session ends with it\n"));
         run_done(&r);
 }
 

@@ -62,12 +62,13 @@ static char *add(gh_desktop *d, host *h, const char *domain, const char *gpu, co
         gh_hostdev hd[2];
         gh_domain dom = domain_of(hd, addrs, 2);
         _cleanup_(gh_policy_done) gh_policy p = {};
+        const gh_facts f = {.devs = h->devs, .n_devs = h->n};
         gh_error err = {};
         char *why = NULL;
 
         gh_policy_init(&p);
         assert_int_equal(gh_config_parse(&p, conf, "test.conf", &err), 0);
-        assert_int_equal(gh_desktop_add_domain(d, domain, &p, &dom, h->devs, h->n, &why), 0);
+        assert_int_equal(gh_desktop_add_domain(d, domain, &p, &dom, &f, &why), 0);
         assert_int_equal(gh_desktop_find_host(d, h->devs, h->n), 0);
         return why;
 }
@@ -179,6 +180,24 @@ static void test_allowlist(void **state)
         assert_int_equal(d.n_away, 0);
 }
 
+/* The planner's selection decides, not a copy of it: a list that leaves the GPU's audio function out
+ * makes the start refused, so the GPU never goes to the VM and stays with the desktop; listing both
+ * keeps it away. */
+static void test_allowlist_refused_start(void **state)
+{
+        _cleanup_(gh_desktop_done) gh_desktop d = {};
+        _cleanup_free_ char *why = NULL, *why2 = NULL;
+        host h;
+
+        dual_host(&h, "nvidia");
+        why = add(&d, &h, "win11", DGPU, "devices = " DGPU "\n");
+        assert_null(why);
+        assert_int_equal(d.n_away, 0);
+        why2 = add(&d, &h, "win11", DGPU, "devices = " DGPU " " DGPU_AUDIO "\n");
+        assert_string_equal(why2, DGPU ": kept away from the desktop (keep_session = auto)");
+        assert_int_equal(d.n_away, 1);
+}
+
 static void test_parse_back(void **state)
 {
         _cleanup_free_ char *want_rules = want_text(RULES_FIXTURE);
@@ -206,6 +225,7 @@ int main(void)
                 cmocka_unit_test(test_auto_leaves_only_gpu),
                 cmocka_unit_test(test_yes_and_no),
                 cmocka_unit_test(test_allowlist),
+                cmocka_unit_test(test_allowlist_refused_start),
                 cmocka_unit_test(test_parse_back),
         };
 
