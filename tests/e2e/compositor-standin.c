@@ -244,8 +244,15 @@ static int on_resume(sd_bus_message *m, void *userdata, sd_bus_error *e)
         return 0;
 }
 
+/* ReleaseControl releases the devices too: logind closes its copies. Called before the loop ends: the loop's
+ * end closes the bus connection attached to it. */
 static int on_exit_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
 {
+        standin *s = userdata;
+
+        if (session_call(s, "ReleaseControl", NULL, "") >= 0)
+                printf("gh-compositor-standin: released control of %s\n", s->session);
+        fflush(stdout);
         return sd_event_exit(sd_event_source_get_event(src), 0);
 }
 
@@ -288,12 +295,11 @@ static int run(standin *s)
         if ((r = session_call(s, "TakeControl", NULL, "b", 0)) < 0)
                 return r;
         r = take_card(s);
-        if (r >= 0)
-                r = sd_event_loop(ev);
-        /* ReleaseControl releases the devices too: logind closes its copies. */
-        if (session_call(s, "ReleaseControl", NULL, "") >= 0)
-                printf("gh-compositor-standin: released control of %s\n", s->session);
-        return r;
+        if (r < 0) {
+                session_call(s, "ReleaseControl", NULL, "");
+                return r;
+        }
+        return sd_event_loop(ev);
 }
 
 int main(int argc, char **argv)
