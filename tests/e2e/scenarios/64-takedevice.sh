@@ -126,14 +126,14 @@ gh_write_config "$DOM" </dev/null
 plan=$("$GH_TOOL" plan "$DOM")
 echo "$plan"
 why=$(sed -n '/^Why:/,/^Steps/p' <<<"$plan")
-assert_contains "$why" "pid $comp ($comm) holds $card1, owned by user unit '$COMPOSITOR' of user $uid: the graphical session:" "plan's reasons"
-assert_contains "$why" "logind keeps a copy of $card1 for pid $comp ($comm), which took it" "plan's reasons"
-assert_contains "$why" "owned by user unit '$USER_HOLDER' of user $uid: stop user unit '$USER_HOLDER' of user $uid" "plan's reasons"
-assert_contains "$why" "owned by system unit '$RESTARTER': stop unit '$RESTARTER'" "plan's reasons"
 # logind's and PID 1's copies are neither holders to act on nor protected ones that refuse the start.
 [[ $why != *"pid 1 ("* ]] || gh_fail "plan's reasons name PID 1: $why"
 [[ $why != *"pid $logind ("* ]] || gh_fail "plan's reasons name systemd-logind (pid $logind): $why"
 [[ $why != *"protected"* ]] || gh_fail "plan's reasons name a protected holder: $why"
+assert_contains "$why" "pid $comp ($comm) holds $card1, owned by user unit '$COMPOSITOR' of user $uid: the graphical session:" "plan's reasons"
+assert_contains "$why" "logind keeps a copy of $card1 for pid $comp ($comm), which took it" "plan's reasons"
+assert_contains "$why" "owned by user unit '$USER_HOLDER' of user $uid: stop user unit '$USER_HOLDER' of user $uid" "plan's reasons"
+assert_contains "$why" "owned by system unit '$RESTARTER': stop unit '$RESTARTER'" "plan's reasons"
 assert_contains "$plan" "stop user unit '$USER_HOLDER' of user $uid through its manager" "plan's steps"
 assert_contains "$plan" "wait until logind and PID 1's fd store let go of" "plan's steps"
 
