@@ -182,3 +182,21 @@ gh_desk_pw_has_card() {
         local re=${1//[:.]/[:._]}
         gh_desk_pw_devices 2>/dev/null | grep -qE "pci-$re\""
 }
+
+# gh_desk_bare_session_start CMD [ARG...]: the test user's session as gh_desk_session_start makes it
+# (seat0, $GH_DESK_TTY, active), running CMD instead of weston: a session without a controller, which a
+# compositor running as a user unit can take (logind's TakeControl). Returns once it is active; sets
+# GH_DESK_SESSION. gh_desk_session_stop ends it.
+gh_desk_bare_session_start() {
+        systemd-run --quiet --collect --unit="$GH_DESK_UNIT" -p PAMName=login -p User="$GH_DESK_USER" \
+                -p TTYPath="/dev/$GH_DESK_TTY" -p StandardInput=tty -p StandardOutput=journal \
+                -p StandardError=journal "$@" || gh_fail "cannot start '$GH_DESK_UNIT'"
+        wait_for 60 _gh_desk_found_session
+        loginctl activate "$GH_DESK_SESSION" || gh_fail "loginctl activate $GH_DESK_SESSION failed"
+        wait_for 30 gh_desk_session_active
+}
+
+# gh_desk_user_unit_pid UNIT: the main pid of a unit of the test user's manager, 0 when it has none.
+gh_desk_user_unit_pid() {
+        gh_desk_systemctl show -P MainPID "$1"
+}
