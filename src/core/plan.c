@@ -493,11 +493,12 @@ static int note_maybe_holders(planner *pl)
                 const gh_holder *h = &pl->f->holders[i];
 
                 if (strv_contains(maybe, h->node))
-                        r = add_note(pl,
-                                     "pid %d (%s) holds %s: DRM names every GPU's PRIME exports 'drm', so it may "
-                                     "be of a GPU handed over or of one the host keeps; it is left alone, and "
-                                     "if a module will not unload, it may be why",
-                                     (int)h->pid, strempty(h->comm), gh_holder_what(h));
+                        r = add_note(
+                                pl,
+                                "pid %d (%s) holds %s: DRM names every GPU's PRIME exports 'drm', so it may "
+                                "be of a GPU handed over or of one the host keeps; it is left alone, and "
+                                "if a module will not unload, it may be why",
+                                (int)h->pid, strempty(h->comm), gh_holder_what(h));
         }
         return r;
 }
@@ -622,8 +623,10 @@ static int note_audio_holders(planner *pl, const gh_step *s)
         return s->nodes ? note_protected_holders(pl, s->nodes) : 0;
 }
 
-/* Before anything else: the unbind disconnects the card, its clients let go of it, and only then does the
- * hand-over go on; no unit is stopped and no process signalled for it up front. */
+/* Once the GPU's own holders are dealt with (so that a start refused for them, holders = fail, has
+ * changed nothing, the card included), before any override: the unbind disconnects the card, its clients
+ * let go of it, and only then does the hand-over go on; no unit is stopped and no process signalled for it
+ * up front. */
 static int plan_release_audio(planner *pl)
 {
         for (size_t i = 0; i < pl->n_sel; i++) {
@@ -944,9 +947,9 @@ static int plan_steps(planner *pl)
         int r;
 
         if ((r = decide_modules(pl)) < 0 || (r = check_modules(pl)) < 0 || (r = decide_dm(pl)) < 0 ||
-            (r = plan_release_audio(pl)) < 0 || (r = plan_stop_units(pl)) < 0 ||
-            (r = plan_holder_units(pl)) < 0 || (r = plan_end_holders(pl)) < 0 ||
-            (r = plan_wait_released(pl)) < 0 || (r = note_maybe_holders(pl)) < 0 ||
+            (r = plan_stop_units(pl)) < 0 || (r = plan_holder_units(pl)) < 0 ||
+            (r = plan_end_holders(pl)) < 0 || (r = plan_wait_released(pl)) < 0 ||
+            (r = plan_release_audio(pl)) < 0 || (r = note_maybe_holders(pl)) < 0 ||
             (r = plan_overrides(pl)) < 0 || (r = plan_modules(pl)) < 0 || (r = plan_binds(pl)) < 0)
                 return r;
         return plan_dm_restart(pl);

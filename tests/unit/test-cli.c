@@ -344,9 +344,9 @@ static void test_plan_names_pins(void **state)
                                       "the unbind then completes (undo: probe it back to 'snd_hda_intel')"));
         assert_null(strstr(r.out, "stop user unit 'tts.service'"));
         assert_non_null(
-                strstr(r.out, "   1. release audio 0000:00:05.1 from 'snd_hda_intel': unbind first"));
+                strstr(r.out, "   2. release audio 0000:00:05.1 from 'snd_hda_intel': unbind first"));
         assert_non_null(strstr(r.out, "probe 0000:00:05.1 back to 'snd_hda_intel' unless it is on it again "
-                                      "already (step 1)\n"));
+                                      "already (step 2)\n"));
         end = strstr(r.out, "end processes still holding ");
         assert_non_null(end);
         assert_null(memmem(end, strcspn(end, "\n"), "/dev/snd/", 9));
@@ -1018,11 +1018,11 @@ static void test_restore_after_audio_release(void **state)
         run r;
 
         opt_in(fs, "");
-        setenv("GH_TEST_PAUSE_AFTER_STEP", "1", 1);
+        setenv("GH_TEST_PAUSE_AFTER_STEP", "2", 1);
         sp = tool_spawn(fs, domain_xml,
                         (const char *[]){"hook", "qemu", "win11", "prepare", "begin", "-", NULL});
         unsetenv("GH_TEST_PAUSE_AFTER_STEP");
-        while (journal_steps(fs) < 1)
+        while (journal_steps(fs) < 2)
                 assert_true(deadline_sleep(deadline, 20 * USEC_PER_MSEC));
         assert_true(deadline_sleep(deadline, 200 * USEC_PER_MSEC));
         assert_int_equal(kill(sp.pid, SIGKILL), 0);

@@ -101,12 +101,11 @@ static void test_single_gpu_boot_vga(void **state)
         single_gpu(w);
         assert_int_equal(build(w), 0);
         text = plan_text(&w->plan);
-        assert_string_equal(text, "release-audio addr=0000:00:05.1 driver=snd_hda_intel "
-                                  "nodes=/dev/snd/controlC0 mode=terminate "
-                                  "grace=5 wait=5\n"
-                                  "stop-unit name=gdm.service\n"
-                                  "end-holders nodes=/dev/dri/card0,/dev/fb0,dma-buf:bochs,"
-                                  "dma-buf:drm mode=terminate grace=5\n"
+        assert_string_equal(text, "stop-unit name=gdm.service\n"
+                                  "end-holders nodes=/dev/dri/card0,/dev/fb0,dma-buf:bochs,dma-buf:drm "
+                                  "mode=terminate grace=5\n"
+                                  "release-audio addr=0000:00:05.1 driver=snd_hda_intel "
+                                  "nodes=/dev/snd/controlC0 mode=terminate grace=5 wait=5\n"
                                   "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
                                   "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
                                   "unload-module name=bochs\n"
@@ -133,11 +132,10 @@ static void test_dual_gpu_shared_module(void **state)
         assert_int_equal(build(w), 0);
         text = plan_text(&w->plan);
         /* bochs also drives the boot GPU: it stays loaded and 06.0 is unbound alone. */
-        assert_string_equal(text, "release-audio addr=0000:00:06.1 driver=snd_hda_intel "
-                                  "nodes=/dev/snd/controlC1 mode=terminate "
-                                  "grace=5 wait=5\n"
-                                  "stop-unit name=gdm.service\n"
+        assert_string_equal(text, "stop-unit name=gdm.service\n"
                                   "end-holders nodes=/dev/dri/card1 mode=terminate grace=5\n"
+                                  "release-audio addr=0000:00:06.1 driver=snd_hda_intel "
+                                  "nodes=/dev/snd/controlC1 mode=terminate grace=5 wait=5\n"
                                   "set-override addr=0000:00:06.0 driver=bochs-drm nodes=/dev/dri/card1\n"
                                   "set-override addr=0000:00:06.1 driver=snd_hda_intel\n"
                                   "unbind addr=0000:00:06.0 driver=bochs-drm\n"
@@ -156,7 +154,7 @@ static void test_dm_not_holding_keeps_running(void **state)
         gh_holder_done(&w->f.holders[0]);
         w->f.n_holders = 0;
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
         for (size_t i = 0; i < w->plan.n_steps; i++)
                 assert_int_not_equal(w->plan.steps[i].kind, GH_STEP_STOP_UNIT);
 }
@@ -172,8 +170,8 @@ static void test_graphical_session_holder_stops_dm(void **state)
         w->f.n_holders = 0;
         tf_add_holder(&w->f, 1200, "gnome-shell", "/dev/dri/card0", "session-2.scope", "wayland", "user");
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
-        assert_string_equal(w->plan.steps[1].name, "gdm.service");
+        assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
+        assert_string_equal(w->plan.steps[0].name, "gdm.service");
         assert_int_equal(notes_count(&w->plan, "pid 1200 (gnome-shell)"), 1);
         assert_true(has_note(&w->plan,
                              "pid 1200 (gnome-shell) holds /dev/dri/card0, owned by session '2': the "
@@ -182,7 +180,7 @@ static void test_graphical_session_holder_stops_dm(void **state)
         w->p.holders = GH_HOLDERS_FAIL;
         gh_plan_done(&w->plan);
         assert_int_equal(build(w), 0);
-        assert_string_equal(w->plan.steps[1].name, "gdm.service");
+        assert_string_equal(w->plan.steps[0].name, "gdm.service");
         assert_int_equal(notes_count(&w->plan, "pid 1200 (gnome-shell)"), 1);
         assert_true(has_note(&w->plan,
                              "pid 1200 (gnome-shell) of a graphical session holds /dev/dri/card0: stopping "
@@ -276,13 +274,12 @@ static void test_logind_copies_wait(void **state)
         assert_null(gh_plan_protected_holder(&w->plan, &w->f));
         assert_false(has_note(&w->plan, "protected"));
         text = plan_text(&w->plan);
-        assert_string_equal(text, "release-audio addr=0000:00:05.1 driver=snd_hda_intel "
-                                  "nodes=/dev/snd/controlC0 mode=terminate "
-                                  "grace=5 wait=5\n"
-                                  "stop-unit name=gdm.service\n"
-                                  "end-holders nodes=/dev/dri/card0,/dev/fb0,dma-buf:bochs,"
-                                  "dma-buf:drm mode=terminate grace=5\n"
+        assert_string_equal(text, "stop-unit name=gdm.service\n"
+                                  "end-holders nodes=/dev/dri/card0,/dev/fb0,dma-buf:bochs,dma-buf:drm "
+                                  "mode=terminate grace=5\n"
                                   "wait-released nodes=/dev/dri/card0\n"
+                                  "release-audio addr=0000:00:05.1 driver=snd_hda_intel "
+                                  "nodes=/dev/snd/controlC0 mode=terminate grace=5 wait=5\n"
                                   "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
                                   "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
                                   "unload-module name=bochs\n"
@@ -351,8 +348,8 @@ static void test_logind_copies_session_kept(void **state)
         gnome_session(w);
         w->p.display_manager = GH_DM_KEEP;
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
-        assert_int_equal(w->plan.steps[2].kind, GH_STEP_WAIT_RELEASED);
+        assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_WAIT_RELEASED);
         assert_true(has_note(&w->plan, "pid 1500 (gnome-shell) holds /dev/dri/card0, owned by session "
                                        "'2': the graphical session: display_manager = keep decides"));
         assert_null(gh_plan_protected_holder(&w->plan, &w->f));
@@ -365,13 +362,13 @@ static void test_dm_keep_and_stop(void **state)
         single_gpu(w);
         w->p.display_manager = GH_DM_KEEP;
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
         gh_plan_done(&w->plan);
         gh_holder_done(&w->f.holders[0]);
         w->f.n_holders = 0;
         w->p.display_manager = GH_DM_STOP;
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
+        assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
 }
 
 static void test_restart_after_bind_forced(void **state)
@@ -433,9 +430,9 @@ static void test_stop_units_only_active(void **state)
         tf_add_unit(&w->f, "nvidia-persistenced.service", true);
         tf_add_unit(&w->f, "idle.service", false);
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[2].kind, GH_STEP_STOP_UNIT);
-        assert_string_equal(w->plan.steps[2].name, "nvidia-persistenced.service");
-        assert_int_equal(w->plan.steps[3].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
+        assert_string_equal(w->plan.steps[1].name, "nvidia-persistenced.service");
+        assert_int_equal(w->plan.steps[2].kind, GH_STEP_END_HOLDERS);
         assert_true(has_note(&w->plan, "'idle.service' is not active"));
 }
 
@@ -677,8 +674,8 @@ static void test_user_unit_compositor_is_graphical(void **state)
                                      compositors[i][0]) > 0);
                 add_holder_in(w, 2100, "compositor", compositors[i][1], cgroup);
                 assert_int_equal(build(w), 0);
-                assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
-                assert_string_equal(w->plan.steps[1].name, "gdm.service");
+                assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
+                assert_string_equal(w->plan.steps[0].name, "gdm.service");
                 assert_null(find_step(&w->plan, GH_STEP_STOP_USER_UNIT));
                 assert_true(
                         asprintf(&note,
@@ -718,14 +715,14 @@ static void test_holder_services_left_alone(void **state)
         w->f.units_known = true;
         w->p.holders = GH_HOLDERS_FAIL;
         rebuild(w);
-        assert_int_equal(w->plan.steps[2].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
         assert_false(has_note(&w->plan, "pid 1500"));
 
         w->p.holders = GH_HOLDERS_TERMINATE;
         w->p.display_manager = GH_DM_KEEP;
         rebuild(w);
-        assert_string_equal(w->plan.steps[1].name, "ollama.service");
-        assert_int_equal(w->plan.steps[2].kind, GH_STEP_END_HOLDERS);
+        assert_string_equal(w->plan.steps[0].name, "ollama.service");
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
         assert_true(has_note(&w->plan,
                              "pid 900 (gdm-stand-in) holds /dev/dri/card0, owned by system unit "
                              "'gdm.service': the graphical session: display_manager = keep decides: "
@@ -1216,12 +1213,12 @@ static void test_audio_holders_left_to_release(void **state)
         assert_int_equal(build(w), 0);
         text = plan_text(&w->plan);
         assert_string_equal(
-                text, "release-audio addr=0000:00:05.1 driver=snd_hda_intel nodes=/dev/snd/controlC0 "
-                      "mode=terminate grace=5 wait=2\n"
-                      "stop-unit name=gdm.service\n"
+                text, "stop-unit name=gdm.service\n"
                       "stop-user-unit uid=1000 name=foo.service\n"
                       "end-holders nodes=/dev/dri/card0,/dev/fb0,dma-buf:bochs,dma-buf:drm mode=terminate "
                       "grace=5\n"
+                      "release-audio addr=0000:00:05.1 driver=snd_hda_intel nodes=/dev/snd/controlC0 "
+                      "mode=terminate grace=5 wait=2\n"
                       "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
                       "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
                       "unload-module name=bochs\n"
@@ -1243,11 +1240,14 @@ static void test_audio_holders_left_to_release(void **state)
                              "pid 1700 (foo) holds /dev/fb0, owned by user unit 'foo.service' of user "
                              "1000: stop user unit 'foo.service'"));
         /* holders = fail: the release refuses if they have not let go by then; nothing is stopped for them.
+         * It comes after the GPU's own holders' step, so that a start they refuse has not touched the card.
          */
         w->p.holders = GH_HOLDERS_FAIL;
         rebuild(w);
-        assert_int_equal(w->plan.steps[0].kind, GH_STEP_RELEASE_AUDIO);
-        assert_int_equal(w->plan.steps[0].holders_mode, GH_HOLDERS_FAIL);
+        assert_non_null(find_step(&w->plan, GH_STEP_RELEASE_AUDIO));
+        assert_int_equal(find_step(&w->plan, GH_STEP_RELEASE_AUDIO)->holders_mode, GH_HOLDERS_FAIL);
+        assert_non_null(find_step(&w->plan, GH_STEP_END_HOLDERS));
+        assert_true(find_step(&w->plan, GH_STEP_END_HOLDERS) < find_step(&w->plan, GH_STEP_RELEASE_AUDIO));
         assert_true(has_note(&w->plan,
                              "pid 2000 (wireplumber) holds /dev/snd/controlC0, owned by user unit "
                              "'wireplumber.service' of user 1000: left running: it should close the "
@@ -1291,7 +1291,9 @@ static void test_audio_release_then_unload(void **state)
         assert_int_equal(strv_split("bochs snd_hda_intel", " ", &w->p.unload_modules), 0);
         assert_int_equal(build(w), 0);
         text = plan_text(&w->plan);
-        assert_true(startswith(text, "release-audio addr=0000:00:05.1 "));
+        /* After the GPU's holders, before any override. */
+        assert_non_null(strstr(text, "release-audio addr=0000:00:05.1 "));
+        assert_true(strstr(text, "release-audio addr=0000:00:05.1 ") < strstr(text, "set-override "));
         assert_non_null(
                 strstr(text, "unload-module name=bochs\nunload-module name=snd_hda_intel\nload-module "));
         assert_null(find_step(&w->plan, GH_STEP_UNBIND));
