@@ -499,7 +499,7 @@ static int check_modules(gh_checks *c, const gh_check_domain *d)
         /* Claimed at boot, the functions are on vfio-pci already: nothing is unbound either. */
         if (!mods)
                 return addf(c, GH_CHECK_PASS, "modules to unload", NULL, "none: %s",
-                            plan_has(d->plan, GH_STEP_UNBIND)
+                            plan_has(d->plan, GH_STEP_UNBIND) || plan_has(d->plan, GH_STEP_RELEASE_AUDIO)
                                     ? "the functions are unbound from their drivers alone"
                                     : "no function is on a host driver (on vfio-pci already, or on none)");
         return addf(c, GH_CHECK_PASS, "modules to unload", NULL,

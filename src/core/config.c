@@ -110,6 +110,7 @@ void gh_policy_init(gh_policy *p)
                 .holders = GH_HOLDERS_TERMINATE,
                 .holders_grace_sec = GH_POLICY_GRACE_DEFAULT,
                 .timeout_sec = GH_POLICY_TIMEOUT_DEFAULT,
+                .audio_release_sec = GH_POLICY_AUDIO_RELEASE_DEFAULT,
         };
 }
 
@@ -375,6 +376,13 @@ static int parse_timeout(gh_policy *p, const char *value, const line_ctx *lc)
         return 0;
 }
 
+static int parse_audio_release_timeout(gh_policy *p, const char *value, const line_ctx *lc)
+{
+        if (parse_uint(value, 0, GH_POLICY_AUDIO_RELEASE_MAX, &p->audio_release_sec) < 0)
+                return bad_value(lc, value, "seconds, 0..600");
+        return 0;
+}
+
 static int parse_interface_hostdevs(gh_policy *p, const char *value, const line_ctx *lc)
 {
         if (parse_bool(value, &p->interface_hostdevs) < 0)
@@ -408,6 +416,7 @@ static const key_parser key_parsers[] = {
         {"holders", parse_holders},
         {"holders_grace", parse_holders_grace},
         {"timeout", parse_timeout},
+        {"audio_release_timeout", parse_audio_release_timeout},
         {"interface_hostdevs", parse_interface_hostdevs},
         {"claim_at_boot", parse_claim_at_boot},
         {"keep_session", parse_keep_session},
@@ -518,6 +527,7 @@ static void format_policy(FILE *f, const gh_policy *p)
         fprintf(f, "holders = %s\n", gh_holders_mode_to_string(p->holders));
         fprintf(f, "holders_grace = %u\n", p->holders_grace_sec);
         fprintf(f, "timeout = %u\n", p->timeout_sec);
+        fprintf(f, "audio_release_timeout = %u\n", p->audio_release_sec);
         fprintf(f, "interface_hostdevs = %s\n", p->interface_hostdevs ? "yes" : "no");
         fprintf(f, "claim_at_boot = %s\n", p->claim_at_boot ? "yes" : "no");
         fprintf(f, "keep_session = %s\n", gh_keep_session_to_string(p->keep_session));
@@ -533,7 +543,8 @@ int gh_policy_format(const gh_policy *p, char **ret)
         if (!gh_dm_mode_to_string(p->display_manager) ||
             !gh_dm_restart_to_string(p->restart_display_manager) || !gh_holders_mode_to_string(p->holders) ||
             !gh_keep_session_to_string(p->keep_session) || p->holders_grace_sec > GH_POLICY_GRACE_MAX ||
-            p->timeout_sec < 1 || p->timeout_sec > GH_POLICY_TIMEOUT_MAX)
+            p->timeout_sec < 1 || p->timeout_sec > GH_POLICY_TIMEOUT_MAX ||
+            p->audio_release_sec > GH_POLICY_AUDIO_RELEASE_MAX)
                 return -EINVAL;
         f = open_memstream(&buf, &size);
         if (!f)

@@ -52,6 +52,7 @@ typedef struct gh_policy {
         gh_holders_mode holders;
         unsigned holders_grace_sec; /* SIGTERM to SIGKILL, default 5 */
         unsigned timeout_sec;       /* budget for the whole prepare, default 60 */
+        unsigned audio_release_sec; /* an audio function's unbind, before its holders are ended; default 5 */
         bool interface_hostdevs;    /* take <interface type='hostdev'> too, default no */
         bool claim_at_boot;         /* for the boot-time claim unit, default no */
         gh_keep_session keep_session; /* read by `install` and `desktop-rules`, default auto */
@@ -61,6 +62,8 @@ typedef struct gh_policy {
 #define GH_POLICY_TIMEOUT_MAX 3600u
 #define GH_POLICY_GRACE_DEFAULT 5u
 #define GH_POLICY_GRACE_MAX 600u
+#define GH_POLICY_AUDIO_RELEASE_DEFAULT 5u
+#define GH_POLICY_AUDIO_RELEASE_MAX 600u
 
 /* Defaults: devices auto, display_manager auto, restart auto, unload auto, holders terminate. */
 void gh_policy_init(gh_policy *p);

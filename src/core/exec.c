@@ -39,6 +39,8 @@ static int step_do(const exec_env *e, const gh_step *s, usec_t deadline, gh_erro
                 return o->dev_bind_vfio(e->ctx, s->addr, s->group, deadline, err);
         case GH_STEP_WAIT_RELEASED:
                 return o->logind_wait_released(e->ctx, s->nodes, deadline, err);
+        case GH_STEP_RELEASE_AUDIO:
+                return o->audio_release(e->ctx, s, deadline, err);
         default:
                 return -EINVAL;
         }

@@ -25,6 +25,10 @@ typedef struct gh_host_ops {
         int (*module_load)(void *ctx, const char *module, usec_t deadline, gh_error *err);
         /* Unbinds addr if, and only if, it is bound to driver; in a child with a deadline. */
         int (*dev_unbind)(void *ctx, const char *addr, const char *driver, usec_t deadline, gh_error *err);
+        /* RELEASE_AUDIO: unbinds s->addr from s->driver (only if bound to it) in a child; when that has not
+         * finished after s->wait_sec, ends the holders of s->nodes as holders_end does (mode, grace), then
+         * waits for the unbind until deadline and verifies the driver link gone. */
+        int (*audio_release)(void *ctx, const gh_step *s, usec_t deadline, gh_error *err);
         /* Probes addr (override must say vfio-pci), verifies the driver link and /dev/vfio/group. */
         int (*dev_bind_vfio)(void *ctx, const char *addr, int group, usec_t deadline, gh_error *err);
         /* Sets the override back to old (NULL clears), unbinds vfio-pci if it holds the device (loading

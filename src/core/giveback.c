@@ -14,8 +14,11 @@ static bool has_action(const gh_step *s, gh_giveback_kind k)
         case GH_GIVEBACK_UNBIND_VFIO:
                 return s->kind == GH_STEP_BIND_VFIO;
         case GH_GIVEBACK_RESTORE_OVERRIDE:
-        case GH_GIVEBACK_PROBE:
                 return s->kind == GH_STEP_SET_OVERRIDE;
+        case GH_GIVEBACK_PROBE:
+                /* An audio function released but never given an override goes back the same way; given
+                 * one, its override's probe came first, and this one finds it on its driver. */
+                return s->kind == GH_STEP_SET_OVERRIDE || s->kind == GH_STEP_RELEASE_AUDIO;
         case GH_GIVEBACK_VERIFY_NODES:
                 return s->kind == GH_STEP_SET_OVERRIDE && s->nodes;
         case GH_GIVEBACK_LOAD_MODULE:

@@ -13,7 +13,7 @@ typedef enum gh_giveback_kind {
         GH_GIVEBACK_UNBIND_VFIO,      /* BIND_VFIO: unbind from vfio-pci */
         GH_GIVEBACK_RESTORE_OVERRIDE, /* SET_OVERRIDE: write the old driver_override back, no probe yet */
         GH_GIVEBACK_LOAD_MODULE,      /* UNLOAD_MODULE: load it again; base first (reverse of unloading) */
-        GH_GIVEBACK_PROBE,            /* SET_OVERRIDE: probe, verify the host driver's link */
+        GH_GIVEBACK_PROBE,            /* SET_OVERRIDE, RELEASE_AUDIO: probe, verify the host driver's link */
         GH_GIVEBACK_VERIFY_NODES,     /* SET_OVERRIDE with nodes: the device's nodes are back */
         GH_GIVEBACK_START_UNIT,       /* STOP_UNIT: start it again */
         GH_GIVEBACK_START_USER_UNIT,  /* STOP_USER_UNIT: start it again through the user's manager, after

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 
+#include "audio-release.h"
 #include "identity.h"
 #include "owner.h"
 #include "logind-copy.h"
@@ -226,9 +227,19 @@ static bool node_relevant(const planner *pl, const char *node)
         return !node_shared_by_driver(node) || unloads(pl, "nvidia");
 }
 
+/* A node of an audio function that RELEASE_AUDIO unbinds first: its holders close it on the card's
+ * disconnect, and are no holders to stop or end before. */
+static bool node_released_first(const planner *pl, const char *node)
+{
+        for (size_t i = 0; i < pl->n_sel; i++)
+                if (gh_audio_releasable(pl->sel[i]) && strv_contains(pl->sel[i]->nodes, node))
+                        return true;
+        return false;
+}
+
 static bool node_selected(const planner *pl, const char *node)
 {
-        if (!node_relevant(pl, node))
+        if (!node_relevant(pl, node) || node_released_first(pl, node))
                 return false;
         for (size_t i = 0; i < pl->n_sel; i++)
                 if (strv_contains(pl->sel[i]->nodes, node))
@@ -354,7 +365,8 @@ static int holder_targets(const planner *pl, char ***ret)
 
         for (size_t i = 0; i < pl->n_sel; i++)
                 STRV_FOREACH(n, pl->sel[i]->nodes)
-        if (node_relevant(pl, *n) && (r = strv_extend_unique(&nodes, *n)) < 0)
+        if (node_relevant(pl, *n) && !node_released_first(pl, *n) &&
+            (r = strv_extend_unique(&nodes, *n)) < 0)
                 return r;
         /* dma-bufs pin the module that exported them, not the device: they count when it is unloaded. */
         if ((r = gh_dmabuf_targets(pl->f, pl->unload, &nodes)) < 0)
@@ -574,6 +586,62 @@ static int plan_wait_released(planner *pl)
                 return -ENOMEM;
         s->nodes = TAKE_PTR(copies);
         return 0;
+}
+
+/* Each holder of an audio function's nodes, said in `plan` and `check`: left running. */
+static int note_audio_holders(planner *pl, const gh_step *s)
+{
+        for (size_t i = 0; i < pl->f->n_holders; i++) {
+                const gh_holder *h = &pl->f->holders[i];
+                _cleanup_(gh_owner_done) gh_owner o = {};
+                _cleanup_free_ char *owner = NULL, *action = NULL;
+                char *line;
+                int r;
+
+                if (!strv_contains(s->nodes, h->node))
+                        continue;
+                if ((r = gh_holder_owner(h, &o)) < 0 || (r = gh_owner_describe(&o, &owner)) < 0 ||
+                    (r = gh_audio_holder_action(s, h, &action)) < 0)
+                        return r;
+                if ((r = add_note(pl, "pid %d (%s) holds %s, owned by %s: %s", (int)h->pid,
+                                  strempty(h->comm), gh_holder_what(h), owner, action)) < 0)
+                        return r;
+                line = strdup(pl->plan->notes[strv_length(pl->plan->notes) - 1]);
+                if (!line || (r = strv_push(&pl->plan->holders, line)) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Before anything else: the unbind disconnects the card, and its clients let go of it while the rest of
+ * the hand-over goes on; no unit is stopped and no process signalled for it up front. */
+static int plan_release_audio(planner *pl)
+{
+        for (size_t i = 0; i < pl->n_sel; i++) {
+                gh_step *s;
+                int r;
+
+                if (!gh_audio_releasable(pl->sel[i]))
+                        continue;
+                s = add_step(pl, GH_STEP_RELEASE_AUDIO);
+                if (!s)
+                        return -ENOMEM;
+                if ((r = gh_audio_release_step(pl->sel[i], pl->p, s)) < 0 ||
+                    (r = note_audio_holders(pl, s)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static bool plan_releases_audio(const planner *pl, const gh_pci_dev *d)
+{
+        for (size_t i = 0; i < pl->plan->n_steps; i++) {
+                const gh_step *s = &pl->plan->steps[i];
+
+                if (s->kind == GH_STEP_RELEASE_AUDIO && streq(s->addr, GH_PCI_ADDR_STR(&d->addr)))
+                        return true;
+        }
+        return false;
 }
 
 static bool on_vfio(const gh_pci_dev *d)
@@ -796,7 +864,7 @@ static int plan_modules(planner *pl)
                 const gh_pci_dev *d = pl->sel[i];
                 gh_step *s;
 
-                if (!d->driver || on_vfio(d) || unload_frees(unload, d))
+                if (!d->driver || on_vfio(d) || unload_frees(unload, d) || plan_releases_audio(pl, d))
                         continue;
                 s = add_step(pl, GH_STEP_UNBIND);
                 if (!s || !(s->driver = strdup(d->driver)))
@@ -873,9 +941,9 @@ static int plan_steps(planner *pl)
         int r;
 
         if ((r = decide_modules(pl)) < 0 || (r = check_modules(pl)) < 0 || (r = decide_dm(pl)) < 0 ||
-            (r = plan_stop_units(pl)) < 0 || (r = plan_holder_units(pl)) < 0 || (r = plan_end_holders(pl)) < 0 ||
-            (r = plan_wait_released(pl)) < 0 ||
-            (r = note_maybe_holders(pl)) < 0 ||
+            (r = plan_release_audio(pl)) < 0 || (r = plan_stop_units(pl)) < 0 ||
+            (r = plan_holder_units(pl)) < 0 || (r = plan_end_holders(pl)) < 0 ||
+            (r = plan_wait_released(pl)) < 0 || (r = note_maybe_holders(pl)) < 0 ||
             (r = plan_overrides(pl)) < 0 || (r = plan_modules(pl)) < 0 || (r = plan_binds(pl)) < 0)
                 return r;
         return plan_dm_restart(pl);
@@ -997,7 +1065,9 @@ int gh_plan_build_claim(const char *domain, const gh_policy *p, const gh_domain 
 static const gh_holder *plan_guarded_holder(const gh_plan *plan, const gh_facts *f, gh_guard want)
 {
         for (size_t i = 0; i < plan->n_steps; i++) {
-                if (plan->steps[i].kind != GH_STEP_END_HOLDERS)
+                /* An audio function's holders are ended, if at all, by its RELEASE_AUDIO. */
+                if (plan->steps[i].kind != GH_STEP_END_HOLDERS &&
+                    plan->steps[i].kind != GH_STEP_RELEASE_AUDIO)
                         continue;
                 for (size_t j = 0; j < f->n_holders; j++) {
                         gh_guard g;

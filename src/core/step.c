@@ -18,6 +18,7 @@ static const char *const step_kind_table[_GH_STEP_KIND_MAX] = {
         [GH_STEP_START_UNIT] = "start-unit",
         [GH_STEP_STOP_USER_UNIT] = "stop-user-unit",
         [GH_STEP_WAIT_RELEASED] = "wait-released",
+        [GH_STEP_RELEASE_AUDIO] = "release-audio",
 };
 
 const char *gh_step_kind_to_string(gh_step_kind k)
@@ -132,6 +133,7 @@ enum {
         F_NODES = 1 << 5,
         F_HOLDERS = 1 << 6, /* mode and grace */
         F_UID = 1 << 7,
+        F_WAIT = 1 << 8,
 };
 
 static const unsigned step_fields[_GH_STEP_KIND_MAX] = {
@@ -145,13 +147,20 @@ static const unsigned step_fields[_GH_STEP_KIND_MAX] = {
         [GH_STEP_START_UNIT] = F_NAME,
         [GH_STEP_STOP_USER_UNIT] = F_UID | F_NAME,
         [GH_STEP_WAIT_RELEASED] = F_NODES,
+        [GH_STEP_RELEASE_AUDIO] = F_ADDR | F_DRIVER | F_OLD | F_NODES | F_HOLDERS | F_WAIT,
 };
 
-/* Optional: holders mode and grace have defaults; an override may have no host driver, old value or
- * nodes to see again on record. */
+/* Optional: holders mode, grace and wait have defaults; an override may have no host driver, old value
+ * or nodes to see again on record; an audio function, no old value, nor nodes its driver made. */
 static unsigned step_fields_optional(gh_step_kind k)
 {
-        return F_HOLDERS | (k == GH_STEP_SET_OVERRIDE ? F_DRIVER | F_OLD | F_NODES : 0);
+        unsigned f = F_HOLDERS | F_WAIT;
+
+        if (k == GH_STEP_SET_OVERRIDE)
+                f |= F_DRIVER | F_OLD | F_NODES;
+        if (k == GH_STEP_RELEASE_AUDIO)
+                f |= F_OLD | F_NODES;
+        return f;
 }
 
 static const char *field_name(unsigned f)
@@ -171,6 +180,8 @@ static const char *field_name(unsigned f)
                 return "nodes";
         case F_UID:
                 return "uid";
+        case F_WAIT:
+                return "wait";
         default:
                 return "mode/grace";
         }
@@ -180,7 +191,8 @@ static unsigned step_fields_set(const gh_step *s)
 {
         return (s->addr[0] ? F_ADDR : 0) | (s->name ? F_NAME : 0) | (s->driver ? F_DRIVER : 0) |
                (s->old_override ? F_OLD : 0) | (s->group >= 0 ? F_GROUP : 0) | (s->nodes ? F_NODES : 0) |
-               (s->holders_mode != 0 || s->grace_sec != 0 ? F_HOLDERS : 0) | (s->has_uid ? F_UID : 0);
+               (s->holders_mode != 0 || s->grace_sec != 0 ? F_HOLDERS : 0) | (s->has_uid ? F_UID : 0) |
+               (s->wait_sec != 0 ? F_WAIT : 0);
 }
 
 /* A value in an error message keeps the journal's escaping: the message stays one line. */
@@ -199,7 +211,7 @@ static int check_fields(const gh_step *s, const char *kind, gh_error *err)
         unsigned allowed = step_fields[s->kind], set = step_fields_set(s);
         unsigned required = allowed & ~step_fields_optional(s->kind);
 
-        for (unsigned f = 1; f <= F_UID; f <<= 1) {
+        for (unsigned f = 1; f <= F_WAIT; f <<= 1) {
                 if ((set & f) && !(allowed & f))
                         return gh_error_set(err, -EINVAL, "'%s' has no place in a %s step", field_name(f),
                                             kind);
@@ -252,6 +264,9 @@ static int check_holders(const gh_step *s, gh_error *err)
                 return gh_error_set(err, -EINVAL, "bad holders mode %d", (int)s->holders_mode);
         if (s->grace_sec > GH_POLICY_GRACE_MAX)
                 return gh_error_set(err, -EINVAL, "grace %u is above %u", s->grace_sec, GH_POLICY_GRACE_MAX);
+        if (s->wait_sec > GH_POLICY_AUDIO_RELEASE_MAX)
+                return gh_error_set(err, -EINVAL, "wait %u is above %u", s->wait_sec,
+                                    GH_POLICY_AUDIO_RELEASE_MAX);
         return 0;
 }
 
@@ -287,7 +302,7 @@ int gh_step_to_line(const gh_step *s, char **ret)
 {
         _cleanup_free_ char *buf = NULL;
         const char *kind = gh_step_kind_to_string(s->kind);
-        char num[16], grace[16], uid[16];
+        char num[16], grace[16], uid[16], wait[16];
         size_t len = 0;
         int r;
 
@@ -298,6 +313,7 @@ int gh_step_to_line(const gh_step *s, char **ret)
         snprintf(num, sizeof(num), "%d", s->group);
         snprintf(grace, sizeof(grace), "%u", s->grace_sec);
         snprintf(uid, sizeof(uid), "%" PRIu32, s->uid);
+        snprintf(wait, sizeof(wait), "%u", s->wait_sec);
         r = buf_append(&buf, &len, kind, strlen(kind));
         if (r >= 0)
                 r = append_field(&buf, &len, "uid", s->has_uid ? uid : NULL);
@@ -313,11 +329,13 @@ int gh_step_to_line(const gh_step *s, char **ret)
                 r = append_field(&buf, &len, "group", s->group >= 0 ? num : NULL);
         if (r >= 0)
                 r = append_nodes(&buf, &len, s->nodes);
-        if (r >= 0 && s->kind == GH_STEP_END_HOLDERS) {
+        if (r >= 0 && (s->kind == GH_STEP_END_HOLDERS || s->kind == GH_STEP_RELEASE_AUDIO)) {
                 r = append_field(&buf, &len, "mode", gh_holders_mode_to_string(s->holders_mode));
                 if (r >= 0)
                         r = append_field(&buf, &len, "grace", grace);
         }
+        if (r >= 0 && s->kind == GH_STEP_RELEASE_AUDIO)
+                r = append_field(&buf, &len, "wait", wait);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(buf);
@@ -451,6 +469,8 @@ static int step_set_field(gh_step *s, const char *key, size_t klen, const char *
         }
         if (KEY_IS("grace"))
                 return parse_uint(val, GH_POLICY_GRACE_MAX, &s->grace_sec);
+        if (KEY_IS("wait"))
+                return parse_uint(val, GH_POLICY_AUDIO_RELEASE_MAX, &s->wait_sec);
         if (KEY_IS("uid")) {
                 if (s->has_uid)
                         return -EEXIST;
@@ -555,6 +575,39 @@ int gh_step_describe_nodes(char *const *nodes, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
+/* What happens after the wait to whoever still holds the card's nodes: holders = fail refuses. */
+static int describe_audio_holders(const gh_step *s, char **ret)
+{
+        _cleanup_free_ char *nodes = NULL;
+        int r;
+
+        if (!s->nodes)
+                r = asprintf(ret, "no node of it is on record to end holders of");
+        else if (gh_step_describe_nodes(s->nodes, &nodes) < 0)
+                return -ENOMEM;
+        else if (s->holders_mode == GH_HOLDERS_FAIL)
+                r = asprintf(ret, "refuse if any process still holds %s", nodes);
+        else
+                r = asprintf(ret, "end who still holds %s (SIGTERM, %us grace, SIGKILL)", nodes,
+                             s->grace_sec);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static int describe_release_audio(const gh_step *s, char **ret)
+{
+        _cleanup_free_ char *then = NULL;
+        int r = describe_audio_holders(s, &then);
+
+        if (r < 0)
+                return r;
+        r = asprintf(
+                ret,
+                "release audio %s from '%s': unbind first, its clients close on disconnect; after %u s, "
+                "%s; the unbind then completes (undo: probe it back to '%s')",
+                s->addr, s->driver, s->wait_sec, then, s->driver);
+        return r < 0 ? -ENOMEM : 0;
+}
+
 int gh_step_describe(const gh_step *s, char **ret)
 {
         _cleanup_free_ char *nodes = NULL;
@@ -609,6 +662,8 @@ int gh_step_describe(const gh_step *s, char **ret)
                 r = asprintf(ret, "wait until logind and PID 1's fd store let go of %s, which a session took "
                              "through logind", nodes);
                 break;
+        case GH_STEP_RELEASE_AUDIO:
+                return describe_release_audio(s, ret);
         default:
                 return -EINVAL;
         }

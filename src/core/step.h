@@ -23,6 +23,10 @@ typedef enum gh_step_kind {
         GH_STEP_STOP_USER_UNIT, /* uid, name=unit of that user's manager; undo: start it (start-user-unit) */
         GH_STEP_WAIT_RELEASED,  /* nodes: logind's copies of a session's devices (core/logind-copy.h), waited
                                  * for until logind and PID 1 close them; undo: none */
+        GH_STEP_RELEASE_AUDIO,  /* addr, driver, old, nodes, mode, grace, wait: unbind an audio function from
+                                 * its host driver, which disconnects the card so its clients close it; the
+                                 * holders of nodes still there after wait seconds are ended as END_HOLDERS
+                                 * ends them. undo: probe it back to driver, as SET_OVERRIDE's undo does */
         _GH_STEP_KIND_MAX,
         _GH_STEP_KIND_INVALID = -EINVAL,
 } gh_step_kind;
@@ -31,13 +35,16 @@ typedef struct gh_step {
         gh_step_kind kind;
         char addr[GH_PCI_ADDR_MAX]; /* "" when not about a device */
         char *name;                 /* unit or module */
-        char *driver;               /* UNBIND: driver left; SET_OVERRIDE: host driver to give back (NULL: none) */
-        char *old_override;         /* SET_OVERRIDE: value before, NULL for none */
+        char *driver;       /* UNBIND: driver left; SET_OVERRIDE: host driver to give back (NULL: none);
+                             * RELEASE_AUDIO: both */
+        char *old_override; /* SET_OVERRIDE, RELEASE_AUDIO: value before, NULL for none */
         int group;                  /* BIND_VFIO: IOMMU group, for /dev/vfio/N; -1 otherwise */
-        char **nodes;               /* END_HOLDERS: to free (strv); SET_OVERRIDE: to see again after the
-                                     * give-back (a DRM node under /dev/dri/ as any card of the device) */
+        char **nodes;               /* END_HOLDERS, RELEASE_AUDIO: to free (strv); SET_OVERRIDE: to see again
+                                     * after the give-back (a DRM node under /dev/dri/ as any card of the
+                                     * device) */
         gh_holders_mode holders_mode;
         unsigned grace_sec;
+        unsigned wait_sec; /* RELEASE_AUDIO: how long the unbind runs before the holders are ended */
         bool has_uid; /* STOP_USER_UNIT: uid is the user whose manager runs name */
         uint32_t uid;
 } gh_step;

@@ -177,34 +177,78 @@ static void kill_child(pid_t pid, int pidfd)
                 abandon(pid);
 }
 
-/* The child's result, or -ETIMEDOUT. out (-1: none) is the child's stdout. */
-static int child_run(int (*fn)(void *userdata), void *userdata, int out, usec_t deadline)
+/* Forks the child running fn, with out (-1: none) as its stdout. */
+static int child_fork(int (*fn)(void *userdata), void *userdata, int out, gh_child *ret)
 {
-        _cleanup_close_ int pidfd = -1;
-        int status, r;
         pid_t pid;
 
         reap_abandoned();
         last_abandoned = 0;
-        /* Nobody would wait for the outcome, so the operation must not start. */
-        if (deadline_passed(deadline))
-                return -ETIMEDOUT;
-
         pid = fork();
         if (pid < 0)
                 return -errno;
         if (pid == 0)
                 child_main(fn, userdata, out);
+        *ret = (gh_child){.pid = pid, .pidfd = pidfd_open_compat(pid)};
+        return 0;
+}
 
-        pidfd = pidfd_open_compat(pid);
-        r = wait_child(pid, pidfd, deadline, &status);
-        if (r == -ECHILD) /* SIGCHLD ignored: reaped behind our back, its result is lost. */
+static void child_forget(gh_child *c)
+{
+        if (c->pidfd >= 0)
+                close(c->pidfd);
+        *c = (gh_child){.pidfd = -1};
+}
+
+int gh_child_start(int (*fn)(void *userdata), void *userdata, gh_child *ret)
+{
+        return child_fork(fn, userdata, -1, ret);
+}
+
+int gh_child_wait(gh_child *c, usec_t deadline)
+{
+        int status, r;
+
+        if (c->pid <= 0)
+                return -ECHILD;
+        r = wait_child(c->pid, c->pidfd, deadline, &status);
+        if (r == -ETIMEDOUT)
                 return r;
-        if (r < 0) {
-                kill_child(pid, pidfd);
+        if (r < 0 && r != -ECHILD) /* SIGCHLD ignored: reaped behind our back, its result is lost. */
+                kill_child(c->pid, c->pidfd);
+        child_forget(c);
+        return r < 0 ? r : decode_status(status);
+}
+
+bool gh_child_stop(gh_child *c)
+{
+        bool left;
+
+        if (c->pid <= 0)
+                return false;
+        last_abandoned = 0;
+        kill_child(c->pid, c->pidfd);
+        left = last_abandoned == c->pid;
+        child_forget(c);
+        return left;
+}
+
+/* The child's result, or -ETIMEDOUT. out (-1: none) is the child's stdout. */
+static int child_run(int (*fn)(void *userdata), void *userdata, int out, usec_t deadline)
+{
+        gh_child c;
+        int r;
+
+        /* Nobody would wait for the outcome, so the operation must not start. */
+        if (deadline_passed(deadline))
+                return -ETIMEDOUT;
+        r = child_fork(fn, userdata, out, &c);
+        if (r < 0)
                 return r;
-        }
-        return decode_status(status);
+        r = gh_child_wait(&c, deadline);
+        if (r == -ETIMEDOUT)
+                (void)gh_child_stop(&c);
+        return r;
 }
 
 pid_t gh_child_last_abandoned(void)

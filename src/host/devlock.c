@@ -109,6 +109,31 @@ int gh_devlock_unbind(const char *root, const char *addr, const char *driver, us
         return after(root, addr, GH_STUCK_UNBIND, driver, listed, gh_pci_unbind(root, addr, driver, deadline));
 }
 
+/* No short try for a listed function whose waiter is gone: this unbind may rightly wait for the card's
+ * clients, and an unbind that ends takes nothing off the list (after()). */
+int gh_devlock_unbind_begin(const char *root, const char *addr, const char *driver, usec_t deadline,
+                            gh_pci_unbind_op *ret)
+{
+        usec_t ignored = deadline;
+
+        if (gate(root, addr, &ignored) < 0) {
+                *ret = (gh_pci_unbind_op){.child = {.pidfd = -1}};
+                return -EDEADLK;
+        }
+        return gh_pci_unbind_begin(root, addr, driver, deadline, ret);
+}
+
+int gh_devlock_unbind_end(const char *root, gh_pci_unbind_op *op, const char *driver, usec_t deadline)
+{
+        return after(root, op->addr, GH_STUCK_UNBIND, driver, 0, gh_pci_unbind_end(root, op, deadline));
+}
+
+void gh_devlock_unbind_abort(const char *root, gh_pci_unbind_op *op, const char *driver)
+{
+        if (gh_child_stop(&op->child))
+                record(root, op->addr, GH_STUCK_UNBIND, driver);
+}
+
 int gh_devlock_probe(const char *root, const char *addr, usec_t deadline)
 {
         int listed = gate(root, addr, &deadline);

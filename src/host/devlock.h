@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/stuck.h"
+#include "pci.h"
 #include "shared/error.h"
 #include "shared/time-util.h"
 
@@ -17,6 +18,13 @@ int gh_devlock_read_override(const char *root, const char *addr, usec_t deadline
 int gh_devlock_set_override(const char *root, const char *addr, const char *driver, usec_t deadline);
 int gh_devlock_unbind(const char *root, const char *addr, const char *driver, usec_t deadline);
 int gh_devlock_probe(const char *root, const char *addr, usec_t deadline);
+/* gh_devlock_unbind() in the halves of pci.h's gh_pci_unbind_begin() and _end(): begin is -EDEADLK for a
+ * function listed with its waiter in the kernel; end lists it when the unbind has not ended by deadline.
+ * abort stops an unbind given up on, and lists the function when its child stays in the kernel. */
+int gh_devlock_unbind_begin(const char *root, const char *addr, const char *driver, usec_t deadline,
+                            gh_pci_unbind_op *ret);
+int gh_devlock_unbind_end(const char *root, gh_pci_unbind_op *op, const char *driver, usec_t deadline);
+void gh_devlock_unbind_abort(const char *root, gh_pci_unbind_op *op, const char *driver);
 
 static inline bool gh_devlock_stuck(int r)
 {

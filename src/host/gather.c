@@ -207,7 +207,8 @@ static int add_claims_of(const char *root, const char *other, gh_facts *f)
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 gh_claim *c;
 
-                if (steps[i].kind != GH_STEP_BIND_VFIO && steps[i].kind != GH_STEP_SET_OVERRIDE)
+                if (steps[i].kind != GH_STEP_BIND_VFIO && steps[i].kind != GH_STEP_SET_OVERRIDE &&
+                    steps[i].kind != GH_STEP_RELEASE_AUDIO)
                         continue;
                 c = realloc(f->claims, sizeof(gh_claim) * (f->n_claims + 1));
                 if (!c) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "audio.h"
 #include "devlock.h"
 #include "holders.h"
 #include "hostops.h"
@@ -195,6 +196,19 @@ static int op_dev_unbind(void *ctx, const char *addr, const char *driver, usec_t
         return 0;
 }
 
+static int op_audio_release(void *ctx, const gh_step *s, usec_t deadline, gh_error *err)
+{
+        gh_real_host *h = ctx;
+        gh_audio_release a = {.addr = s->addr,
+                              .driver = s->driver,
+                              .nodes = s->nodes,
+                              .mode = s->holders_mode,
+                              .grace = (usec_t)s->grace_sec * USEC_PER_SEC,
+                              .wait = (usec_t)s->wait_sec * USEC_PER_SEC};
+
+        return gh_audio_release_run(h->root, &a, deadline, err);
+}
+
 static int wait_vfio_node(const char *root, int group, usec_t deadline)
 {
         _cleanup_free_ char *rel = NULL, *path = NULL;
@@ -331,6 +345,7 @@ const gh_host_ops gh_real_host_ops = {
         .module_unload = op_module_unload,
         .module_load = op_module_load,
         .dev_unbind = op_dev_unbind,
+        .audio_release = op_audio_release,
         .dev_bind_vfio = op_dev_bind_vfio,
         .dev_give_back = op_dev_give_back,
         .dev_verify_nodes = op_dev_verify_nodes,

@@ -682,33 +682,76 @@ int gh_pci_set_override(const char *root, const char *addr, const char *driver, 
         return r;
 }
 
-int gh_pci_unbind(const char *root, const char *addr, const char *driver, usec_t deadline)
+int gh_pci_unbind_begin(const char *root, const char *addr, const char *driver, usec_t deadline,
+                        gh_pci_unbind_op *ret)
 {
-        char canon[GH_PCI_ADDR_MAX];
-        _cleanup_free_ char *cur = NULL, *after = NULL, *p = NULL;
-        int r, k;
+        _cleanup_free_ char *cur = NULL, *p = NULL;
+        int r;
 
-        r = canon_addr(addr, canon);
+        *ret = (gh_pci_unbind_op){.child = {.pidfd = -1}};
+        r = canon_addr(addr, ret->addr);
         if (r < 0)
                 return r;
         if (!gh_driver_name_valid(driver))
                 return -EINVAL;
-        r = gh_pci_get_driver(root, canon, &cur);
+        r = gh_pci_get_driver(root, ret->addr, &cur);
         if (r < 0 || !streq_ptr(cur, driver))
                 return r;
+        /* Nobody would wait for the outcome, so the operation must not start. */
+        if (deadline_passed(deadline))
+                return -ETIMEDOUT;
         p = sys_path(root, PCI_DRIVERS, driver, "unbind");
         if (!p)
                 return -ENOMEM;
-        r = gh_child_run(sysfs_write_run, &(sysfs_write){.path = p, .value = canon}, deadline);
+        /* The child has its own copy of the value and the path from here on. */
+        r = gh_child_start(sysfs_write_run, &(sysfs_write){.path = p, .value = ret->addr}, &ret->child);
+        ret->started = r >= 0;
+        return r;
+}
+
+int gh_pci_unbind_wait(gh_pci_unbind_op *op, usec_t deadline)
+{
+        int r;
+
+        if (!op->started || op->ended)
+                return 0;
+        r = gh_child_wait(&op->child, deadline);
+        if (r == -ETIMEDOUT)
+                return r;
+        op->ended = true;
+        op->result = r;
+        return 0;
+}
+
+int gh_pci_unbind_end(const char *root, gh_pci_unbind_op *op, usec_t deadline)
+{
+        _cleanup_free_ char *after = NULL;
+        int r = gh_pci_unbind_wait(op, deadline), k;
+
+        if (r < 0) {
+                (void)gh_child_stop(&op->child);
+                return r;
+        }
+        if (!op->started)
+                return 0;
+        r = op->result;
         /* -ENODEV: no longer bound to it when the kernel looked; the link below says what is true. */
         if (r < 0 && r != -ENODEV)
                 return r;
-        k = gh_pci_get_driver(root, canon, &after);
+        k = gh_pci_get_driver(root, op->addr, &after);
         if (k < 0)
                 return k;
         if (after)
                 return r < 0 ? r : -EBUSY;
         return 0;
+}
+
+int gh_pci_unbind(const char *root, const char *addr, const char *driver, usec_t deadline)
+{
+        gh_pci_unbind_op op;
+        int r = gh_pci_unbind_begin(root, addr, driver, deadline, &op);
+
+        return r < 0 ? r : gh_pci_unbind_end(root, &op, deadline);
 }
 
 int gh_pci_probe(const char *root, const char *addr, usec_t deadline)

@@ -1,6 +1,7 @@
 /* sysfs PCI under ROOT/sys/bus/pci: read a function's facts; override, unbind, probe, verify. */
 #pragma once
 
+#include "child.h"
 #include "core/facts.h"
 #include "shared/time-util.h"
 
@@ -21,6 +22,23 @@ int gh_pci_set_override(const char *root, const char *addr, const char *driver, 
 /* Unbinds only if bound to driver (else 0). The write runs in a child: a busy driver may block
  * forever in the kernel. -ETIMEDOUT when the deadline passes first. */
 int gh_pci_unbind(const char *root, const char *addr, const char *driver, usec_t deadline);
+/* The same in halves, for a driver whose unbind waits for its users (ALSA's waits until every file of the
+ * card is closed) while the caller deals with them. begin starts the write in a child, when addr is bound
+ * to driver (else nothing is started, and end says 0). wait waits for it until deadline: 0 once it has
+ * ended, -ETIMEDOUT while it still runs. end waits too, then stops a child still running (-ETIMEDOUT:
+ * gh_child_last_abandoned() names it if it stays in the kernel), or verifies that the driver link is gone.
+ */
+typedef struct gh_pci_unbind_op {
+        char addr[GH_PCI_ADDR_MAX]; /* canonical */
+        gh_child child;
+        bool started, ended;
+        int result; /* the write's, once ended */
+} gh_pci_unbind_op;
+
+int gh_pci_unbind_begin(const char *root, const char *addr, const char *driver, usec_t deadline,
+                        gh_pci_unbind_op *ret);
+int gh_pci_unbind_wait(gh_pci_unbind_op *op, usec_t deadline);
+int gh_pci_unbind_end(const char *root, gh_pci_unbind_op *op, usec_t deadline);
 /* Writes addr to drivers_probe. Success there says nothing: verify with gh_pci_wait_driver(). */
 int gh_pci_probe(const char *root, const char *addr, usec_t deadline);
 /* Polls until driver is bound (driver NULL: any driver). -ETIMEDOUT when not by deadline. */

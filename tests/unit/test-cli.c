@@ -312,6 +312,7 @@ static void test_plan_names_pins(void **state)
         fakesys *fs = *state;
         const char *root = fakesys_root(fs);
         _cleanup_free_ char *xml = opt_in_xml(fs, "");
+        const char *end;
         run r;
 
         fakesys_add_i2c(fs, "0000:00:05.0", NULL, 5);
@@ -341,18 +342,26 @@ static void test_plan_names_pins(void **state)
                                "unit"));
         /* A user's service is stopped through that user's manager, whose uid its cgroup names; one that
          * holds the DRM card is a compositor: the graphical session's case. */
+        /* A holder of the audio function is left running: the unbind comes first, and the card's clients
+         * close it on the disconnect. */
         assert_non_null(strstr(r.out,
                                "pid 4545 (tts) holds /dev/snd/pcmC0D0p, owned by user unit 'tts.service' "
-                               "of user 1000: stop user unit 'tts.service' of user 1000, start it again "
-                               "after release"));
-        assert_non_null(strstr(r.out, "stop user unit 'tts.service' of user 1000 through its manager (undo: "
-                                      "start it)"));
-        assert_non_null(strstr(r.out, "start user unit 'tts.service' of user 1000 again"));
+                               "of user 1000: left running: it should close the card when 0000:00:05.1 is "
+                               "unbound from 'snd_hda_intel'; signal pid 4545 only if it still holds it "
+                               "after 5 s"));
+        assert_non_null(strstr(r.out, "release audio 0000:00:05.1 from 'snd_hda_intel': unbind first, its "
+                                      "clients close on disconnect; after 5 s, end who still holds "
+                                      "/dev/snd/controlC0, /dev/snd/pcmC0D0p (SIGTERM, 5s grace, SIGKILL); "
+                                      "the unbind then completes (undo: probe it back to 'snd_hda_intel')"));
+        assert_null(strstr(r.out, "stop user unit 'tts.service'"));
+        end = strstr(r.out, "end processes still holding ");
+        assert_non_null(end);
+        assert_null(memmem(end, strcspn(end, "\n"), "/dev/snd/", 9));
         assert_non_null(strstr(r.out,
                                "pid 4444 (llama) holds /dev/dri/card0, owned by user unit 'llama.service' "
                                "of user 1000: the graphical session: display_manager = auto decides: there "
                                "is no display manager, so it will be signalled"));
-        assert_non_null(strstr(r.out, "end processes still holding /dev/dri/card0, /dev/i2c-5, "));
+        assert_non_null(strstr(r.out, "end processes still holding /dev/dri/card0, /dev/i2c-5"));
         run_done(&r);
 }
 
@@ -975,11 +984,12 @@ static void test_restore_after_kill(void **state)
         run r;
 
         opt_in(fs, "");
-        setenv("GH_TEST_PAUSE_AFTER_STEP", "4", 1);
+        setenv("GH_TEST_PAUSE_AFTER_STEP", "5", 1);
         sp = tool_spawn(fs, domain_xml, (const char *[]){"hook", "qemu", "win11", "prepare", "begin", "-", NULL});
         unsetenv("GH_TEST_PAUSE_AFTER_STEP");
-        /* Steps: end-holders, two overrides, unbind 05.0; then it pauses and dies, as in a crash. */
-        while (journal_steps(fs) < 4)
+        /* Steps: release-audio 05.1, end-holders, two overrides, unbind 05.0; then it pauses and dies, as
+         * in a crash. */
+        while (journal_steps(fs) < 5)
                 assert_true(deadline_sleep(deadline, 20 * USEC_PER_MSEC));
         assert_true(deadline_sleep(deadline, 200 * USEC_PER_MSEC));
         assert_int_equal(kill(sp.pid, SIGKILL), 0);
@@ -990,8 +1000,43 @@ static void test_restore_after_kill(void **state)
 
         r = tool(fs, NULL, "status", NULL);
         assert_status(&r, 0);
-        assert_non_null(strstr(r.out, "win11: 4 step(s) done; nothing bound to vfio-pci yet"));
+        assert_non_null(strstr(r.out, "win11: 5 step(s) done; nothing bound to vfio-pci yet"));
         run_done(&r);
+
+        r = tool(fs, NULL, "restore", "win11", NULL);
+        assert_status(&r, 0);
+        assert_host_as_before(fs);
+        run_done(&r);
+}
+
+/* Killed right after the audio function's release, before its override: restore, from the journal alone,
+ * probes it back to its host driver (the card comes back to PipeWire). */
+static void test_restore_after_audio_release(void **state)
+{
+        fakesys *fs = *state;
+        usec_t deadline = deadline_after(20 * USEC_PER_SEC);
+        _cleanup_free_ char *journal = NULL;
+        spawned sp;
+        run r;
+
+        opt_in(fs, "");
+        setenv("GH_TEST_PAUSE_AFTER_STEP", "1", 1);
+        sp = tool_spawn(fs, domain_xml,
+                        (const char *[]){"hook", "qemu", "win11", "prepare", "begin", "-", NULL});
+        unsetenv("GH_TEST_PAUSE_AFTER_STEP");
+        while (journal_steps(fs) < 1)
+                assert_true(deadline_sleep(deadline, 20 * USEC_PER_MSEC));
+        assert_true(deadline_sleep(deadline, 200 * USEC_PER_MSEC));
+        assert_int_equal(kill(sp.pid, SIGKILL), 0);
+        r = tool_wait(&sp);
+        assert_int_equal(r.status, 128 + SIGKILL);
+        run_done(&r);
+        journal = fakesys_read_all(fs, "/run/gpu-handover/win11.journal");
+        assert_non_null(strstr(journal, "release-audio addr=0000:00:05.1 driver=snd_hda_intel "
+                                        "nodes=/dev/snd/controlC0,/dev/snd/pcmC0D0p mode=terminate grace=5 "
+                                        "wait=5\n"));
+        assert_driver(fs, "0000:00:05.1", NULL);
+        assert_driver(fs, "0000:00:05.0", "bochs-drm");
 
         r = tool(fs, NULL, "restore", "win11", NULL);
         assert_status(&r, 0);
@@ -1098,6 +1143,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_release_not_refused_for_stale_pid_file, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_restore_after_kill, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_restore_after_audio_release, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore_best_effort_skips_bad_line, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_status_lists_gpus, setup, teardown),
         };

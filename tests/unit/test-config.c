@@ -37,6 +37,7 @@ static void assert_policy_equal(const gh_policy *a, const gh_policy *b)
         assert_int_equal(a->holders, b->holders);
         assert_int_equal(a->holders_grace_sec, b->holders_grace_sec);
         assert_int_equal(a->timeout_sec, b->timeout_sec);
+        assert_int_equal(a->audio_release_sec, b->audio_release_sec);
         assert_int_equal(a->interface_hostdevs, b->interface_hostdevs);
         assert_int_equal(a->claim_at_boot, b->claim_at_boot);
         assert_int_equal(a->keep_session, b->keep_session);
@@ -90,6 +91,7 @@ static void test_defaults(void **state)
         assert_null(p.stop_units);
         assert_int_equal(p.holders, GH_HOLDERS_TERMINATE);
         assert_int_equal(p.holders_grace_sec, 5);
+        assert_int_equal(p.audio_release_sec, 5);
         assert_int_equal(p.timeout_sec, 60);
         assert_false(p.interface_hostdevs);
         assert_false(p.claim_at_boot);
@@ -201,6 +203,13 @@ static void test_numbers(void **state)
         parse_ok(&p, "holders_grace = 010\ntimeout = 0090\n");
         assert_int_equal(p.holders_grace_sec, 10);
         assert_int_equal(p.timeout_sec, 90);
+        assert_int_equal(p.audio_release_sec, GH_POLICY_AUDIO_RELEASE_DEFAULT);
+        gh_policy_done(&p);
+        parse_ok(&p, "audio_release_timeout = 0\n");
+        assert_int_equal(p.audio_release_sec, 0);
+        gh_policy_done(&p);
+        parse_ok(&p, "audio_release_timeout = 600\n");
+        assert_int_equal(p.audio_release_sec, 600);
 }
 
 typedef struct fail_case {
@@ -220,6 +229,12 @@ static void test_bad_values(void **state)
                 {"holders_grace = 5s",
                  W ":1: bad value '5s' for 'holders_grace' (expected seconds, 0..600)"},
                 {"holders_grace =", W ":1: bad value '' for 'holders_grace' (expected seconds, 0..600)"},
+                {"audio_release_timeout = 601",
+                 W ":1: bad value '601' for 'audio_release_timeout' (expected seconds, 0..600)"},
+                {"audio_release_timeout = -1",
+                 W ":1: bad value '-1' for 'audio_release_timeout' (expected seconds, 0..600)"},
+                {"audio_release_timeout = 5s",
+                 W ":1: bad value '5s' for 'audio_release_timeout' (expected seconds, 0..600)"},
                 {"timeout = 0", W ":1: bad value '0' for 'timeout' (expected seconds, 1..3600)"},
                 {"timeout = 3601", W ":1: bad value '3601' for 'timeout' (expected seconds, 1..3600)"},
                 {"timeout = +5", W ":1: bad value '+5' for 'timeout' (expected seconds, 1..3600)"},
@@ -490,6 +505,7 @@ static void test_format_defaults(void **state)
                                   "holders = terminate\n"
                                   "holders_grace = 5\n"
                                   "timeout = 60\n"
+                                  "audio_release_timeout = 5\n"
                                   "interface_hostdevs = no\n"
                                   "claim_at_boot = no\n"
                                   "keep_session = auto\n");
@@ -509,6 +525,7 @@ static void test_format_round_trip(void **state)
                      "holders = fail\n"
                      "holders_grace = 600\n"
                      "timeout = 1\n"
+                     "audio_release_timeout = 0\n"
                      "interface_hostdevs = 1\n"
                      "claim_at_boot = TRUE\n"
                      "keep_session = yes\n");
@@ -521,6 +538,7 @@ static void test_format_round_trip(void **state)
                                   "holders = fail\n"
                                   "holders_grace = 600\n"
                                   "timeout = 1\n"
+                                  "audio_release_timeout = 0\n"
                                   "interface_hostdevs = yes\n"
                                   "claim_at_boot = yes\n"
                                   "keep_session = yes\n");
@@ -546,6 +564,9 @@ static void test_format_refuses_invalid(void **state)
         assert_int_equal(gh_policy_format(&p, &text), -EINVAL);
         gh_policy_init(&p);
         p.holders_grace_sec = 601;
+        assert_int_equal(gh_policy_format(&p, &text), -EINVAL);
+        gh_policy_init(&p);
+        p.audio_release_sec = 601;
         assert_int_equal(gh_policy_format(&p, &text), -EINVAL);
         assert_null(text);
 }
@@ -574,7 +595,7 @@ static void test_example_global(void **state)
                 *o++ = '\n';
                 n_keys++;
         }
-        assert_int_equal(n_keys, 11);
+        assert_int_equal(n_keys, 12);
         parse_ok(&q, uncommented);
         assert_policy_equal(&q, &d);
         assert_int_equal(gh_policy_format(&d, &defaults), 0);

@@ -93,17 +93,18 @@ static void test_single_gpu_boot_vga(void **state)
         single_gpu(w);
         assert_int_equal(build(w), 0);
         text = plan_text(&w->plan);
-        assert_string_equal(text,
-                            "stop-unit name=gdm.service\n"
-                            "end-holders nodes=/dev/dri/card0,/dev/fb0,/dev/snd/controlC0,dma-buf:bochs,"
-                            "dma-buf:drm mode=terminate grace=5\n"
-                            "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
-                            "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
-                            "unload-module name=bochs\n"
-                            "unbind addr=0000:00:05.1 driver=snd_hda_intel\n"
-                            "load-module name=vfio-pci\n"
-                            "bind-vfio addr=0000:00:05.0 group=2\n"
-                            "bind-vfio addr=0000:00:05.1 group=2\n");
+        assert_string_equal(text, "release-audio addr=0000:00:05.1 driver=snd_hda_intel "
+                                  "nodes=/dev/snd/controlC0 mode=terminate "
+                                  "grace=5 wait=5\n"
+                                  "stop-unit name=gdm.service\n"
+                                  "end-holders nodes=/dev/dri/card0,/dev/fb0,dma-buf:bochs,"
+                                  "dma-buf:drm mode=terminate grace=5\n"
+                                  "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
+                                  "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
+                                  "unload-module name=bochs\n"
+                                  "load-module name=vfio-pci\n"
+                                  "bind-vfio addr=0000:00:05.0 group=2\n"
+                                  "bind-vfio addr=0000:00:05.1 group=2\n");
         assert_int_equal(w->plan.n_devices, 2);
         /* The boot VGA: the display manager waits for the release. */
         assert_true(notes_mention(&w->plan, "after release"));
@@ -123,12 +124,14 @@ static void test_dual_gpu_shared_module(void **state)
         assert_int_equal(build(w), 0);
         text = plan_text(&w->plan);
         /* bochs also drives the boot GPU: it stays loaded and 06.0 is unbound alone. */
-        assert_string_equal(text, "stop-unit name=gdm.service\n"
-                                  "end-holders nodes=/dev/dri/card1,/dev/snd/controlC1 mode=terminate grace=5\n"
+        assert_string_equal(text, "release-audio addr=0000:00:06.1 driver=snd_hda_intel "
+                                  "nodes=/dev/snd/controlC1 mode=terminate "
+                                  "grace=5 wait=5\n"
+                                  "stop-unit name=gdm.service\n"
+                                  "end-holders nodes=/dev/dri/card1 mode=terminate grace=5\n"
                                   "set-override addr=0000:00:06.0 driver=bochs-drm nodes=/dev/dri/card1\n"
                                   "set-override addr=0000:00:06.1 driver=snd_hda_intel\n"
                                   "unbind addr=0000:00:06.0 driver=bochs-drm\n"
-                                  "unbind addr=0000:00:06.1 driver=snd_hda_intel\n"
                                   "load-module name=vfio-pci\n"
                                   "bind-vfio addr=0000:00:06.0 group=3\n"
                                   "bind-vfio addr=0000:00:06.1 group=3\n"
@@ -144,7 +147,7 @@ static void test_dm_not_holding_keeps_running(void **state)
         gh_holder_done(&w->f.holders[0]);
         w->f.n_holders = 0;
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
         for (size_t i = 0; i < w->plan.n_steps; i++)
                 assert_int_not_equal(w->plan.steps[i].kind, GH_STEP_STOP_UNIT);
 }
@@ -158,8 +161,8 @@ static void test_graphical_session_holder_stops_dm(void **state)
         w->f.n_holders = 0;
         tf_add_holder(&w->f, 1200, "gnome-shell", "/dev/dri/card0", "session-2.scope", "wayland", "user");
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
-        assert_string_equal(w->plan.steps[0].name, "gdm.service");
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
+        assert_string_equal(w->plan.steps[1].name, "gdm.service");
 }
 
 static bool has_note(const gh_plan *plan, const char *part)
@@ -246,18 +249,19 @@ static void test_logind_copies_wait(void **state)
         assert_null(gh_plan_protected_holder(&w->plan, &w->f));
         assert_false(notes_mention(&w->plan, "protected"));
         text = plan_text(&w->plan);
-        assert_string_equal(text,
-                            "stop-unit name=gdm.service\n"
-                            "end-holders nodes=/dev/dri/card0,/dev/fb0,/dev/snd/controlC0,dma-buf:bochs,"
-                            "dma-buf:drm mode=terminate grace=5\n"
-                            "wait-released nodes=/dev/dri/card0\n"
-                            "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
-                            "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
-                            "unload-module name=bochs\n"
-                            "unbind addr=0000:00:05.1 driver=snd_hda_intel\n"
-                            "load-module name=vfio-pci\n"
-                            "bind-vfio addr=0000:00:05.0 group=2\n"
-                            "bind-vfio addr=0000:00:05.1 group=2\n");
+        assert_string_equal(text, "release-audio addr=0000:00:05.1 driver=snd_hda_intel "
+                                  "nodes=/dev/snd/controlC0 mode=terminate "
+                                  "grace=5 wait=5\n"
+                                  "stop-unit name=gdm.service\n"
+                                  "end-holders nodes=/dev/dri/card0,/dev/fb0,dma-buf:bochs,"
+                                  "dma-buf:drm mode=terminate grace=5\n"
+                                  "wait-released nodes=/dev/dri/card0\n"
+                                  "set-override addr=0000:00:05.0 driver=bochs-drm nodes=/dev/dri/card0\n"
+                                  "set-override addr=0000:00:05.1 driver=snd_hda_intel\n"
+                                  "unload-module name=bochs\n"
+                                  "load-module name=vfio-pci\n"
+                                  "bind-vfio addr=0000:00:05.0 group=2\n"
+                                  "bind-vfio addr=0000:00:05.1 group=2\n");
         assert_true(notes_mention(&w->plan,
                                   "logind keeps a copy of /dev/dri/card0 for session 2 (pid 1500 "
                                   "(gnome-shell) took it), as does PID 1's fd store: not holders of "
@@ -278,7 +282,7 @@ static void test_logind_by_unit(void **state)
         tf_add_holder(&w->f, 1600, "systemd-logind", "/dev/dri/card0", NULL, NULL, NULL);
         tf_holder_identity(&w->f, "/user.slice/user-1000.slice/session-2.scope", "/home/u/systemd-logind");
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[2].kind, GH_STEP_SET_OVERRIDE); /* no wait-released */
+        assert_int_equal(w->plan.steps[3].kind, GH_STEP_SET_OVERRIDE); /* no wait-released */
         assert_true(notes_mention(&w->plan,
                                   "pid 1600 (systemd-logind) holds /dev/dri/card0, owned by a session: "
                                   "signal pid 1600"));
@@ -317,8 +321,8 @@ static void test_logind_copies_session_kept(void **state)
         gnome_session(w);
         w->p.display_manager = GH_DM_KEEP;
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
-        assert_int_equal(w->plan.steps[1].kind, GH_STEP_WAIT_RELEASED);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[2].kind, GH_STEP_WAIT_RELEASED);
         assert_true(notes_mention(&w->plan, "pid 1500 (gnome-shell) holds /dev/dri/card0, owned by session "
                                             "'2': the graphical session: display_manager = keep decides"));
         assert_null(gh_plan_protected_holder(&w->plan, &w->f));
@@ -331,13 +335,13 @@ static void test_dm_keep_and_stop(void **state)
         single_gpu(w);
         w->p.display_manager = GH_DM_KEEP;
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[0].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
         gh_plan_done(&w->plan);
         gh_holder_done(&w->f.holders[0]);
         w->f.n_holders = 0;
         w->p.display_manager = GH_DM_STOP;
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
+        assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
 }
 
 static void test_restart_after_bind_forced(void **state)
@@ -401,9 +405,9 @@ static void test_stop_units_only_active(void **state)
         tf_add_unit(&w->f, "nvidia-persistenced.service", true);
         tf_add_unit(&w->f, "idle.service", false);
         assert_int_equal(build(w), 0);
-        assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
-        assert_string_equal(w->plan.steps[1].name, "nvidia-persistenced.service");
-        assert_int_equal(w->plan.steps[2].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[2].kind, GH_STEP_STOP_UNIT);
+        assert_string_equal(w->plan.steps[2].name, "nvidia-persistenced.service");
+        assert_int_equal(w->plan.steps[3].kind, GH_STEP_END_HOLDERS);
         assert_true(notes_mention(&w->plan, "'idle.service' is not active"));
 }
 
@@ -643,8 +647,8 @@ static void test_user_unit_compositor_is_graphical(void **state)
                                      compositors[i][0]) > 0);
                 add_holder_in(w, 2100, "compositor", compositors[i][1], cgroup);
                 assert_int_equal(build(w), 0);
-                assert_int_equal(w->plan.steps[0].kind, GH_STEP_STOP_UNIT);
-                assert_string_equal(w->plan.steps[0].name, "gdm.service");
+                assert_int_equal(w->plan.steps[1].kind, GH_STEP_STOP_UNIT);
+                assert_string_equal(w->plan.steps[1].name, "gdm.service");
                 assert_null(find_step(&w->plan, GH_STEP_STOP_USER_UNIT));
                 assert_true(
                         asprintf(&note,
@@ -684,14 +688,14 @@ static void test_holder_services_left_alone(void **state)
         w->f.units_known = true;
         w->p.holders = GH_HOLDERS_FAIL;
         rebuild(w);
-        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
+        assert_int_equal(w->plan.steps[2].kind, GH_STEP_END_HOLDERS);
         assert_false(has_note(&w->plan, "pid 1500"));
 
         w->p.holders = GH_HOLDERS_TERMINATE;
         w->p.display_manager = GH_DM_KEEP;
         rebuild(w);
-        assert_string_equal(w->plan.steps[0].name, "ollama.service");
-        assert_int_equal(w->plan.steps[1].kind, GH_STEP_END_HOLDERS);
+        assert_string_equal(w->plan.steps[1].name, "ollama.service");
+        assert_int_equal(w->plan.steps[2].kind, GH_STEP_END_HOLDERS);
         assert_true(has_note(&w->plan,
                              "pid 900 (gdm-stand-in) holds /dev/dri/card0, owned by system unit "
                              "'gdm.service': the graphical session: display_manager = keep decides: "

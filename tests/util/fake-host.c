@@ -253,6 +253,32 @@ static int f_dev_unbind(void *ctx, const char *addr, const char *driver, usec_t 
         return 0;
 }
 
+/* ALSA's unbind: the clients in audio_clients close on the disconnect, unasked; a holder in held_nodes does
+ * not, and is ended (or refuses, with holders = fail) once the wait is over, as "audio_holders_end". */
+static int f_audio_release(void *ctx, const gh_step *s, usec_t deadline, gh_error *err)
+{
+        fake_host *h = ctx;
+        fake_dev *d = fake_host_dev(h, s->addr);
+        int r = call(h, "audio_release", s->addr);
+
+        if (r < 0 || !d || !streq_ptr(d->driver, s->driver))
+                return r;
+        STRV_FOREACH(n, s->nodes)
+        strv_remove(h->audio_clients, *n);
+        STRV_FOREACH(n, s->nodes)
+        {
+                if (!strv_contains(h->held_nodes, *n))
+                        continue;
+                if ((r = call(h, "audio_holders_end", *n)) < 0)
+                        return r;
+                if (s->holders_mode == GH_HOLDERS_FAIL)
+                        return gh_error_set(err, -EBUSY, "%s is held", *n);
+                strv_remove(h->held_nodes, *n);
+        }
+        set_str(&d->driver, NULL);
+        return 0;
+}
+
 static int f_dev_bind_vfio(void *ctx, const char *addr, int group, usec_t deadline, gh_error *err)
 {
         fake_host *h = ctx;
@@ -326,6 +352,7 @@ const gh_host_ops fake_host_ops = {
         .module_unload = f_module_unload,
         .module_load = f_module_load,
         .dev_unbind = f_dev_unbind,
+        .audio_release = f_audio_release,
         .dev_bind_vfio = f_dev_bind_vfio,
         .dev_give_back = f_dev_give_back,
         .dev_verify_nodes = f_dev_verify_nodes,
@@ -380,6 +407,7 @@ void fake_host_done(fake_host *h)
         strv_free(h->modules);
         strv_free(h->active_units);
         strv_free(h->held_nodes);
+        strv_free(h->audio_clients);
         strv_free(h->logind_nodes);
         strv_free(h->journal);
         strv_free(h->calls);

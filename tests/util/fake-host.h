@@ -19,6 +19,7 @@ typedef struct fake_host {
         char **modules;      /* loaded modules (strv) */
         char **active_units; /* strv; a user's unit is "UID/UNIT" */
         char **held_nodes;   /* nodes some process holds (strv) */
+        char **audio_clients; /* sound nodes held by clients that close them when the card disconnects */
         char **logind_nodes; /* nodes logind and PID 1 keep copies of (strv): an unload waits for them */
         bool logind_keeps;   /* logind never lets go: logind_wait_released times out */
         char **journal;      /* lines appended (strv) */
