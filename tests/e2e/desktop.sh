@@ -276,19 +276,42 @@ gh_desk_ignore_tagged() {
         udevadm info --query=property "$1" 2>/dev/null | grep -q '^CURRENT_TAGS=.*:mutter-device-ignore:'
 }
 
-# gh_desk_poll FILE: until killed, samples every few hundred ms whether the test user's session on seat0
-# is active, one line each to FILE: EPOCHREALTIME, up or down, the session id. A session of the user
-# that is there but not active is activated, as a display manager switches to its session's VT.
+# gh_desk_poll FILE: until killed, samples every 0.2 s whether the test user's session on seat0 is the
+# seat's active one and in state active, one line each to FILE: EPOCHREALTIME, up or down, the session
+# id. It reads logind's state files (/run/systemd/seats/seat0, /run/systemd/sessions/ID) without a fork,
+# so that a busy guest still gets a sample every few hundred ms. A session of the user that is not closing
+# and not active is activated, as a display manager switches to its session's VT.
 gh_desk_poll() {
-        local sid state
+        local sid state f
         while :; do
                 state=down sid=-
-                if _gh_desk_live_session_active; then
-                        state=up sid=$GH_DESK_SESSION
+                _gh_desk_kv /run/systemd/seats/seat0 ACTIVE && sid=$REPLY
+                if [[ $sid != - ]] && _gh_desk_kv "/run/systemd/sessions/$sid" USER &&
+                        [[ $REPLY == "$GH_DESK_USER" ]] && _gh_desk_kv "/run/systemd/sessions/$sid" STATE &&
+                        [[ $REPLY == active ]]; then
+                        state=up
+                else
+                        for f in /run/systemd/sessions/*; do
+                                [[ $f == *.ref ]] && continue
+                                if _gh_desk_kv "$f" USER && [[ $REPLY == "$GH_DESK_USER" ]] &&
+                                        _gh_desk_kv "$f" STATE && [[ $REPLY == online ]] &&
+                                        loginctl activate "${f##*/}" 2>/dev/null; then
+                                        state="down activated"
+                                fi
+                        done
                 fi
                 echo "$EPOCHREALTIME $state $sid" >>"$1"
                 sleep 0.2
         done
+}
+
+# _gh_desk_kv FILE KEY: REPLY is KEY's value in the KEY=VALUE file FILE; fails when it has none.
+_gh_desk_kv() {
+        local k v
+        while IFS='=' read -r k v; do
+                [[ $k == "$2" ]] && REPLY=$v && return 0
+        done 2>/dev/null <"$1"
+        return 1
 }
 
 # gh_desk_downtime FILE: from gh_desk_poll's samples, the milliseconds the session was not active (each
