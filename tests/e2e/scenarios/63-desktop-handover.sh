@@ -84,10 +84,17 @@ poll_stop() {
         gh_desk_downtime "$POLL"
 }
 
-# The audio observations of (b), asserted at the end so that (a)'s are made and printed either way.
-audio_fail=()
-audio_expect() {
-        "${@:2}" || audio_fail+=("$1")
+# The audio observations, and what a refused start did on the way, asserted at the end so that the rest
+# is checked and measured either way. late_expect MESSAGE CMD [ARG...]: MESSAGE is a failure unless CMD
+# succeeds.
+late_fail=()
+late_expect() {
+        "${@:2}" || late_fail+=("$1")
+}
+
+# no_step_ran SINCE_USEC: the tool's log since then has no step done and nothing undone.
+no_step_ran() {
+        ! gh_tool_log "$1" | grep -E "done in|undo: "
 }
 
 # The session's state and the audio stack's, one line.
@@ -170,6 +177,7 @@ CONF
 mutter=$GH_DESK_COMPOSITOR_PID
 gh_desk_holds "$mutter" "$card1" || gh_fail "mutter (pid $mutter) does not hold $card1"
 before=$(gh_host_state --pids)
+wp_before=$(gh_desk_wireplumber_pid)
 t=$(date +%s%N)
 gh_virsh_start_fails "$DOM"
 gh_log "refused in $(ms_since "$t") ms; the tool's messages:"
@@ -181,6 +189,10 @@ assert_eq 1 "$(grep -c 'gpu-handover:' <<<"$GH_VIRSH_ERROR")" "the hook's error 
 assert_contains "$(grep 'gpu-handover:' <<<"$GH_VIRSH_ERROR")" "pid $mutter (mutter) holds $card1" "the hook's error"
 assert_host_state "$before" --pids
 assert_driver "$GH_GPU2" bochs-drm
+# Refused before any step: nothing was changed and put back on the way (06.1 unbound and probed again
+# would take its card from PipeWire, and a stream playing on it, for nothing).
+late_expect "the refused start ran steps: $(gh_tool_log "$((t / 1000))" | grep -E "done in|undo: " | paste -sd'|')" no_step_ran "$((t / 1000))"
+late_expect "the refused start changed wireplumber's pid ($wp_before)" test "$wp_before" = "$(gh_desk_wireplumber_pid)"
 assert_eq "$mutter" "$(gh_unit_pid "$GH_DM_UNIT")" "mutter's pid"
 gh_desk_holds "$mutter" "$card1" || gh_fail "mutter (pid $mutter) lost $card1"
 assert_ok gh_desk_session_active
@@ -223,8 +235,8 @@ for round in 1 2; do
         gh_log "journal: $(paste -sd';' "$JOURNAL")"
         assert_eq "$mutter" "$(gh_unit_pid "$GH_DM_UNIT")" "mutter's pid"
         assert_ok gh_desk_session_active "$session"
-        audio_expect "round $round: 06.1 still listed in PipeWire while the VM runs" wait_until 60 no_pw_card "$GH_GPU2_AUDIO"
-        audio_expect "round $round: 05.1 not listed while the VM runs" gh_desk_pw_has_card "$GH_GPU_AUDIO"
+        late_expect "round $round: 06.1 still listed in PipeWire while the VM runs" wait_until 60 no_pw_card "$GH_GPU2_AUDIO"
+        late_expect "round $round: 05.1 not listed while the VM runs" gh_desk_pw_has_card "$GH_GPU_AUDIO"
         gh_log "round $round: VM running: $(desk_state)"
         t=$(date +%s%N)
         assert_ok virsh destroy "$DOM"
@@ -238,8 +250,8 @@ for round in 1 2; do
         assert_ok gh_desk_ignore_tagged "$card1"
         # mutter saw the card come back and left it alone.
         wait_for 60 ignored_more "$mutter" "$card1" "$ignored"
-        audio_expect "round $round: 06.1 not back in PipeWire after the release" wait_until 120 gh_desk_pw_has_card "$GH_GPU2_AUDIO"
-        audio_expect "round $round: 05.1 not listed after the release" gh_desk_pw_has_card "$GH_GPU_AUDIO"
+        late_expect "round $round: 06.1 not back in PipeWire after the release" wait_until 120 gh_desk_pw_has_card "$GH_GPU2_AUDIO"
+        late_expect "round $round: 05.1 not listed after the release" gh_desk_pw_has_card "$GH_GPU_AUDIO"
         read -r down samples < <(poll_stop)
         gh_log "round $round with the mode: hand-over $start_ms ms, give-back $stop_ms ms; the session was down $down ms ($samples samples)"
         with_down=$((with_down + down))
@@ -249,11 +261,11 @@ for round in 1 2; do
         assert_ok gh_desk_session_active "$session"
         assert_eq 0 "$down" "the session's downtime (ms)"
         assert_eq "$dm_since" "$(systemctl show -P ActiveEnterTimestampMonotonic "$GH_DM_UNIT")" "the display manager's start time"
-        audio_expect "round $round: pipewire's pid changed" test "$pw" = "$(gh_desk_pipewire_pid)"
-        audio_expect "round $round: wireplumber's pid changed" test "$wp" = "$(gh_desk_wireplumber_pid)"
+        late_expect "round $round: pipewire's pid changed" test "$pw" = "$(gh_desk_pipewire_pid)"
+        late_expect "round $round: wireplumber's pid changed" test "$wp" = "$(gh_desk_wireplumber_pid)"
         gh_log "round $round: after the release: $(desk_state)"
 done
 gh_log "tool's timings:"
 gh_show_timings
 gh_log "downtime of the session: without the mode $without_down ms (no compositor for $gone_ms ms), with the mode $with_down ms in two hand-overs (the same mutter throughout)"
-((${#audio_fail[@]} == 0)) || gh_fail "audio: $(printf '%s; ' "${audio_fail[@]}")"
+((${#late_fail[@]} == 0)) || gh_fail "$(printf '%s; ' "${late_fail[@]}")"
