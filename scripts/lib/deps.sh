@@ -28,9 +28,13 @@ GH_DEPS_FUZZ=(clang libclang-rt-dev llvm)
 # The desktop machine runs a real user session in the guest, from Debian's own packages: weston (a
 # compositor that takes its DRM device through logind), pipewire and wireplumber (the user's audio
 # stack, which opens every card's /dev/snd/controlC*; libspa-0.2-modules, a dependency, holds the ALSA
-# plugin), and dbus-user-session (the user bus both need; systemd's user manager starts it).
+# plugin), and dbus-user-session (the user bus both need; systemd's user manager starts it). mutter is
+# GNOME's compositor, the one issue 10's user runs (gnome-shell is mutter plus the shell): its native
+# backend runs under TCG on bochs with Mesa's software GBM, takes its cards from logind, and honours the
+# mutter-device-ignore tag of the session-keeping mode, so 63-desktop-handover uses it rather than
+# weston, which opens one card only and reads no tag.
 GH_DEPS_E2E=("${GH_DEPS_RUN[@]}" busybox-static cpio jq kmod udev procps
-        weston pipewire wireplumber dbus-user-session)
+        weston pipewire wireplumber dbus-user-session mutter)
 # To run `ctest -L package` (tests/package/check-deb.sh), besides GH_DEPS_BUILD: groff checks that the
 # man pages format without warnings.
 GH_DEPS_PACKAGE_TEST=(groff-base)

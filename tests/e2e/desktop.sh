@@ -1,6 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # the constants are for the scenarios
 # Helpers for the 'desktop' machine (tests/e2e/machines/desktop.sh): a real logind session on seat0 for a
-# test user, weston in it, and the user's PipeWire and WirePlumber, all Debian's own. Source after lib.sh.
+# test user, weston or mutter in it, and the user's PipeWire and WirePlumber, all Debian's own. Source
+# after lib.sh.
 
 # The user the machine's setup creates, and the VT of its session (no getty runs there).
 GH_DESK_USER=ghdesk
@@ -199,4 +200,141 @@ gh_desk_bare_session_start() {
 # gh_desk_user_unit_pid UNIT: the main pid of a unit of the test user's manager, 0 when it has none.
 gh_desk_user_unit_pid() {
         gh_desk_systemctl show -P MainPID "$1"
+}
+
+# GNOME's compositor as gnome-shell runs it, without the shell: mutter's native backend (DRM through
+# logind, as a session on a VT has), Wayland only. Under TCG on bochs it renders with Mesa's software GBM
+# (kms_swrast), takes the boot VGA's card as its primary GPU and, as every mutter does, each further
+# card of the seat as a secondary GPU unless udev tagged it mutter-device-ignore. MUTTER_DEBUG=backend
+# logs each device it opens through logind ("Opening and taking control of device file 'NODE'").
+GH_DESK_MUTTER=(/usr/bin/mutter --wayland --display-server --no-x11)
+# Set by gh_desk_dm_start and gh_desk_dm_wait: the session's logind id and the compositor's pid.
+GH_DESK_COMPOSITOR_PID=
+
+# gh_desk_dm_start: a display manager that logs the test user in on $GH_DESK_TTY (autologin) into a
+# Wayland session running mutter: the unit $GH_DM_UNIT, aliased display-manager.service and enabled, with
+# PAM's 'login' (pam_systemd registers the session, of type wayland, and moves mutter into its scope;
+# the unit's main pid stays mutter, and stopping the unit ends it, as stopping gdm ends its sessions).
+# Returns once the session is seat0's active one and mutter holds the boot GPU's card (gh_desk_dm_wait).
+gh_desk_dm_start() {
+        local uid
+        uid=$(gh_desk_uid)
+        cat >"/etc/systemd/system/$GH_DM_UNIT" <<EOF2
+[Unit]
+Description=Display manager: autologin of $GH_DESK_USER on $GH_DESK_TTY into mutter (e2e)
+
+[Service]
+User=$GH_DESK_USER
+PAMName=login
+TTYPath=/dev/$GH_DESK_TTY
+StandardInput=tty
+StandardOutput=journal
+StandardError=journal
+Environment=XDG_SESSION_TYPE=wayland DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$uid/bus MUTTER_DEBUG=backend
+ExecStart=${GH_DESK_MUTTER[*]}
+
+[Install]
+Alias=display-manager.service
+EOF2
+        systemctl enable --quiet --now "$GH_DM_UNIT" || gh_fail "'$GH_DM_UNIT' did not start"
+        gh_desk_dm_wait 240
+}
+
+# gh_desk_dm_wait SECONDS: waits until the test user's session on seat0 is the active one (activating it,
+# as a display manager switches to its session's VT) and the display manager's main process, mutter,
+# holds the boot GPU's card. Sets GH_DESK_SESSION and GH_DESK_COMPOSITOR_PID.
+gh_desk_dm_wait() {
+        wait_for "$1" _gh_desk_live_session_active
+        wait_for "$1" _gh_desk_compositor_holds "$(gh_card_node "$GH_GPU")"
+        GH_DESK_COMPOSITOR_PID=$(gh_unit_pid "$GH_DM_UNIT")
+}
+
+# The user's session on seat0 and $GH_DESK_TTY that is not closing (a stopped compositor's session may
+# still be listed) is active: sets GH_DESK_SESSION; activates it when it is not.
+_gh_desk_live_session_active() {
+        local id uid user seat tty state
+        while read -r id uid user seat tty; do
+                [[ $user == "$GH_DESK_USER" && $seat == seat0 && $tty == "$GH_DESK_TTY" ]] || continue
+                state=$(loginctl show-session "$id" -p State --value 2>/dev/null) || continue
+                [[ $state == closing ]] && continue
+                if gh_desk_session_active "$id"; then
+                        GH_DESK_SESSION=$id
+                        return 0
+                fi
+                loginctl activate "$id" 2>/dev/null || true
+        done < <(loginctl list-sessions --no-legend 2>/dev/null)
+        return 1
+}
+
+_gh_desk_compositor_holds() {
+        local pid
+        pid=$(gh_unit_pid "$GH_DM_UNIT")
+        [[ $pid != 0 ]] && gh_desk_holds "$pid" "$1"
+}
+
+# gh_desk_compositor_log [PID]: what the compositor (default $GH_DESK_COMPOSITOR_PID) logged.
+gh_desk_compositor_log() {
+        journalctl -q -b -o cat _PID="${1:-$GH_DESK_COMPOSITOR_PID}" 2>/dev/null
+}
+
+# gh_desk_compositor_opened PID NODE: how many times mutter PID took NODE from logind (its log).
+gh_desk_compositor_opened() {
+        gh_desk_compositor_log "$1" | grep -cF "taking control of device file '$2'" || true
+}
+
+# gh_desk_compositor_ignored PID NODE: how many times mutter PID left NODE alone for its udev tag (its
+# log: "Ignoring DRM device 'NODE'", at start and at each hot-plug of the card).
+gh_desk_compositor_ignored() {
+        gh_desk_compositor_log "$1" | grep -cF "Ignoring DRM device '$2'" || true
+}
+
+# gh_desk_ignore_tagged NODE: udev's database gives NODE the tag mutter-device-ignore now (CURRENT_TAGS:
+# TAGS keeps a tag once set until the device goes away, systemd 247 and later).
+gh_desk_ignore_tagged() {
+        udevadm info --query=property "$1" 2>/dev/null | grep -q '^CURRENT_TAGS=.*:mutter-device-ignore:'
+}
+
+# gh_desk_poll FILE: until killed, samples every 0.2 s whether the test user's session on seat0 is the
+# seat's active one and in state active, one line each to FILE: EPOCHREALTIME, up or down, the session
+# id. It reads logind's state files (/run/systemd/seats/seat0, /run/systemd/sessions/ID) without a fork,
+# so that a busy guest still gets a sample every few hundred ms. A session of the user that is not closing
+# and not active is activated, as a display manager switches to its session's VT.
+gh_desk_poll() {
+        local sid state f
+        while :; do
+                state=down sid=-
+                _gh_desk_kv /run/systemd/seats/seat0 ACTIVE && sid=$REPLY
+                if [[ $sid != - ]] && _gh_desk_kv "/run/systemd/sessions/$sid" USER &&
+                        [[ $REPLY == "$GH_DESK_USER" ]] && _gh_desk_kv "/run/systemd/sessions/$sid" STATE &&
+                        [[ $REPLY == active ]]; then
+                        state=up
+                else
+                        for f in /run/systemd/sessions/*; do
+                                [[ $f == *.ref ]] && continue
+                                if _gh_desk_kv "$f" USER && [[ $REPLY == "$GH_DESK_USER" ]] &&
+                                        _gh_desk_kv "$f" STATE && [[ $REPLY == online ]] &&
+                                        loginctl activate "${f##*/}" 2>/dev/null; then
+                                        state="down activated"
+                                fi
+                        done
+                fi
+                echo "$EPOCHREALTIME $state $sid" >>"$1"
+                sleep 0.2
+        done
+}
+
+# _gh_desk_kv FILE KEY: REPLY is KEY's value in the KEY=VALUE file FILE; fails when it has none.
+_gh_desk_kv() {
+        local k v
+        while IFS='=' read -r k v; do
+                [[ $k == "$2" ]] && REPLY=$v && return 0
+        done 2>/dev/null <"$1"
+        return 1
+}
+
+# gh_desk_downtime FILE: from gh_desk_poll's samples, the milliseconds the session was not active (each
+# 'down' sample counts until the next sample), and how many samples were taken; "MS SAMPLES".
+gh_desk_downtime() {
+        awk '{ t = $1 * 1000; if (n && prev == "down") d += t - pt; pt = t; prev = $2; n++ }
+                END { printf "%d %d\n", d, n }' "$1"
 }

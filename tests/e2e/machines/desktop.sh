@@ -12,7 +12,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 main() {
         local pkg
-        for pkg in /usr/bin/weston /usr/bin/pipewire /usr/bin/wireplumber /usr/bin/pw-cli; do
+        for pkg in /usr/bin/weston /usr/bin/mutter /usr/bin/pipewire /usr/bin/wireplumber /usr/bin/pw-cli; do
                 [[ -x $pkg ]] || gh_fail "$pkg is missing (scripts/lib/deps.sh GH_DEPS_E2E installs it)"
         done
         useradd --create-home --shell /bin/bash --comment "gpu-handover e2e desktop user" "$GH_DESK_USER"
