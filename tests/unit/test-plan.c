@@ -1202,6 +1202,7 @@ static void test_rules_round_trip(void **state)
 static void test_audio_holders_left_to_release(void **state)
 {
         world *w = *state;
+        const gh_step *release, *end;
         _cleanup_free_ char *text = NULL;
 
         single_gpu(w);
@@ -1244,10 +1245,14 @@ static void test_audio_holders_left_to_release(void **state)
          */
         w->p.holders = GH_HOLDERS_FAIL;
         rebuild(w);
-        assert_non_null(find_step(&w->plan, GH_STEP_RELEASE_AUDIO));
-        assert_int_equal(find_step(&w->plan, GH_STEP_RELEASE_AUDIO)->holders_mode, GH_HOLDERS_FAIL);
-        assert_non_null(find_step(&w->plan, GH_STEP_END_HOLDERS));
-        assert_true(find_step(&w->plan, GH_STEP_END_HOLDERS) < find_step(&w->plan, GH_STEP_RELEASE_AUDIO));
+        release = find_step(&w->plan, GH_STEP_RELEASE_AUDIO);
+        end = find_step(&w->plan, GH_STEP_END_HOLDERS);
+        if (!release || !end) {
+                fail_msg("no release-audio or end-holders step");
+                return;
+        }
+        assert_int_equal(release->holders_mode, GH_HOLDERS_FAIL);
+        assert_true(end < release);
         assert_true(has_note(&w->plan,
                              "pid 2000 (wireplumber) holds /dev/snd/controlC0, owned by user unit "
                              "'wireplumber.service' of user 1000: left running: it should close the "
