@@ -638,7 +638,7 @@ gh_show_timings() {
 
 # gh_plan_steps PLAN: how many steps `gpu-handover plan` lists in PLAN, its output.
 gh_plan_steps() {
-        sed -n 's/^ *\([0-9]*\)\. .*/\1/p' <<<"$1" | tail -n1
+        sed -n '/^Steps (prepare order)/,/^$/s/^ *\([0-9]*\)\. .*/\1/p' <<<"$1" | tail -n1
 }
 
 # gh_plan_step PLAN TEXT: the number of the first step in PLAN (`gpu-handover plan`'s output) whose

@@ -72,7 +72,7 @@ stop_session() {
 poller=
 # A failed assert exits the scenario: the poller must not outlive it (the runner would wait for its
 # output until the scenario's limit).
-trap '[[ -z $poller ]] || kill "$poller" 2>/dev/null' EXIT
+trap '[[ -z $poller ]] || kill "$poller" 2>/dev/null || true' EXIT
 poll_start() {
         rm -f "$POLL"
         gh_desk_poll "$POLL" &
